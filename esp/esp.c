@@ -1,0 +1,372 @@
+/*
+ * esp: the outside security proxy. It accepts ISP sessions on the one port
+ * the firewall allows, and SOCKS5 clients on its front door, and sends
+ * each client's request to the ISP that serves the destination.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "daemon.h"
+#include "esp.h"
+#include "log.h"
+#include "socks.h"
+#include "xmalloc.h"
+
+static const char *const esp_known_keys[] = { "esp:session_listen",
+	"esp:socks_listen", "esp:socks_timeout", "esp:open_timeout",
+	"esp:drain_timeout", "esp:max_handshakes", "session:window",
+	"session:channel_window", "session:queue", "session:keepalive",
+	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", NULL };
+
+static void esp_link_up(struct session *, void *);
+static void esp_link_closed(struct session *, const char *, void *);
+static void esp_link_config(struct session *, const uint8_t *, size_t,
+    void *);
+static void esp_link_drained(struct session *, void *);
+
+static const struct session_cb esp_link_cb = {
+	.sc_up = esp_link_up,
+	.sc_closed = esp_link_closed,
+	.sc_config = esp_link_config,
+	.sc_drained = esp_link_drained,
+};
+
+/* Parse "host:port" for a listener; numeric addresses only. */
+static int
+esp_listen_addr(const struct conf *c, const char *key, const char *v,
+    struct sockaddr_storage *ss, socklen_t *len, char **cause)
+{
+	char *host, *port;
+	int rc;
+
+	if (v == NULL)
+		return conf_error(cause, c, key, "missing (e.g. 0.0.0.0:4430)");
+	if (addr_split_hostport(v, &host, &port) != 0)
+		return conf_error(cause, c, key,
+		    "\"%s\" is not ADDRESS:PORT (IPv6 as [addr]:port)", v);
+	rc = addr_parse_numeric(host, port, ss, len);
+	free(host);
+	free(port);
+	if (rc != 0)
+		return conf_error(cause, c, key,
+		    "\"%s\" needs a numeric address and a port 1-65535", v);
+	return 0;
+}
+
+/* Read and check esp.conf. */
+static int
+esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
+    struct sockaddr_storage *sess_ss, socklen_t *sess_len,
+    struct sockaddr_storage *socks_ss, socklen_t *socks_len, char **cause)
+{
+	struct conf *c;
+	int rc = -1, ms;
+
+	if ((c = conf_load(path, cause)) == NULL)
+		return -1;
+	if (conf_check_keys(c, esp_known_keys, cause) != 0 ||
+	    daemon_log_conf(c, o, cause) != 0)
+		goto out;
+	e->e_session_listen = xstrdup(conf_str(c, "esp:session_listen", ""));
+	e->e_socks_listen = xstrdup(conf_str(c, "esp:socks_listen", ""));
+	if (esp_listen_addr(c, "esp:session_listen",
+		conf_str(c, "esp:session_listen", NULL), sess_ss, sess_len,
+		cause) != 0 ||
+	    esp_listen_addr(c, "esp:socks_listen",
+		conf_str(c, "esp:socks_listen", NULL), socks_ss, socks_len,
+		cause) != 0)
+		goto out;
+	if (conf_duration(c, "esp:socks_timeout", 10000,
+		&e->e_socks_timeout_ms, cause) != 0 ||
+	    conf_duration(c, "esp:drain_timeout", 30000, &e->e_drain_ms,
+		cause) != 0 ||
+	    conf_duration(c, "esp:open_timeout", 30000, &ms, cause) != 0 ||
+	    conf_size(c, "esp:max_handshakes", 1024, 1, 1000000,
+		&e->e_max_clients, cause) != 0)
+		goto out;
+	e->e_open_timeout.tv_sec = ms / 1000;
+	e->e_open_timeout.tv_usec = (ms % 1000) * 1000;
+	if (session_conf_load(c, &e->e_params, cause) != 0 ||
+	    tls_conf_load(c, &e->e_tls, cause) != 0)
+		goto out;
+	rc = 0;
+out:
+	conf_free(c);
+	return rc;
+}
+
+/*
+ * Pick the session for a destination: the newest live one whose isp
+ * allows it. NULL with *code set when there is none.
+ */
+struct session *
+esp_route(struct esp *e, const struct endpoint *dst, uint8_t *code)
+{
+	struct esp_link *l;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int numeric = addr_from_endpoint(dst, &ss, &sl) == 0;
+
+	*code = OPEN_NET_UNREACH;
+	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry) {
+		if (!session_is_up(l->el_sess))
+			continue;
+		if (numeric && l->el_have_allow &&
+		    !allow_match(&l->el_allow, (struct sockaddr *)&ss)) {
+			*code = OPEN_NOT_ALLOWED;
+			continue;
+		}
+		return l->el_sess;
+	}
+	return NULL;
+}
+
+/* A session finished its handshake. */
+static void
+esp_link_up(struct session *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+}
+
+/* A session ended: forget it; exit if draining and none are left. */
+static void
+esp_link_closed(struct session *s, const char *reason, void *arg)
+{
+	struct esp_link *l = arg;
+	struct esp *e = l->el_esp;
+
+	(void)s;
+	(void)reason;
+	TAILQ_REMOVE(&e->e_links, l, el_entry);
+	allow_free(&l->el_allow);
+	free(l);
+	if (e->e_draining && TAILQ_EMPTY(&e->e_links))
+		event_base_loopexit(e->e_base, NULL);
+}
+
+/* CONFIG from the isp: "key=value" lines (id, allow). */
+static void
+esp_link_config(struct session *s, const uint8_t *p, size_t len, void *arg)
+{
+	struct esp_link *l = arg;
+	char *text = xstrndup((const char *)p, len), *line, *save = NULL;
+	char *cause = NULL;
+
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "id=", 3) == 0)
+			snprintf(l->el_id, sizeof l->el_id, "%s", line + 3);
+		else if (strncmp(line, "allow=", 6) == 0) {
+			allow_free(&l->el_allow);
+			if (allow_parse(&l->el_allow, line + 6, &cause) != 0) {
+				log_warnx("session with %s: isp sent an allow "
+					  "list we cannot use: %s",
+				    session_peer(s), cause);
+				free(cause);
+				cause = NULL;
+				l->el_have_allow = 0;
+			} else
+				l->el_have_allow = 1;
+		}
+	}
+	free(text);
+	log_info("session with %s: isp \"%s\" serves %zu allow rules",
+	    session_peer(s), l->el_id, l->el_allow.al_n);
+}
+
+/* All channels gone after GOAWAY: close the session. */
+static void
+esp_link_drained(struct session *s, void *arg)
+{
+	struct esp_link *l = arg;
+
+	if (l->el_esp->e_draining)
+		session_close(s, "drained");
+}
+
+/* An isp connected to the session port: start TLS. */
+static void
+esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct esp *e = arg;
+	struct esp_link *l;
+	struct bufferevent *bev;
+	SSL *ssl;
+	char peer[ADDR_STRLEN];
+
+	(void)lis;
+	(void)salen;
+	addr_str(sa, peer, sizeof peer);
+	if ((ssl = SSL_new(e->e_ssl)) == NULL) {
+		log_warnx("session from %s: cannot create TLS state", peer);
+		evutil_closesocket(fd);
+		return;
+	}
+	bev = bufferevent_openssl_socket_new(e->e_base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL) {
+		log_warnx("session from %s: cannot create bufferevent", peer);
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	l = xcalloc(1, sizeof *l);
+	l->el_esp = e;
+	snprintf(l->el_id, sizeof l->el_id, "?");
+	l->el_sess = session_new(e->e_base, bev, FRAME_ROLE_ESP, peer,
+	    &e->e_params, &esp_link_cb, l);
+	TAILQ_INSERT_TAIL(&e->e_links, l, el_entry);
+	log_info("session from %s: TLS handshake", peer);
+	session_start(l->el_sess);
+}
+
+/* A client on the SOCKS door. */
+static void
+esp_socks_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	(void)lis;
+	socks_accept(arg, fd, sa, salen);
+}
+
+/* accept() failed (e.g. out of descriptors): pause briefly. */
+static void
+esp_accept_errorcb(struct evconnlistener *lis, void *arg)
+{
+	(void)arg;
+	log_warn("accept");
+	(void)lis;
+}
+
+/* Drain timeout: close what is left and exit. */
+static void
+esp_drain_timeoutcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct esp *e = arg;
+	struct esp_link *l;
+
+	(void)fd;
+	(void)what;
+	log_info("drain timeout: resetting remaining channels");
+	while ((l = TAILQ_FIRST(&e->e_links)) != NULL)
+		session_close(l->el_sess, "shutting down");
+	event_base_loopexit(e->e_base, NULL);
+}
+
+/* SIGTERM/SIGINT: stop accepting, say GOAWAY, exit when drained. */
+static void
+esp_signal(int sig, void *arg)
+{
+	struct esp *e = arg;
+	struct esp_link *l, *next;
+	struct socks_client *c;
+	struct timeval tv;
+
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: esp has no reloadable state; ignored");
+		return;
+	}
+	if (e->e_draining) {
+		log_info("second signal: exiting now");
+		esp_drain_timeoutcb(-1, 0, e);
+		return;
+	}
+	log_info("signal %d: draining (up to %d ms)", sig, e->e_drain_ms);
+	e->e_draining = 1;
+	evconnlistener_free(e->e_socks_lis);
+	evconnlistener_free(e->e_session_lis);
+	e->e_socks_lis = e->e_session_lis = NULL;
+	while ((c = TAILQ_FIRST(&e->e_clients)) != NULL)
+		socks_client_free(c);
+	if (TAILQ_EMPTY(&e->e_links)) {
+		event_base_loopexit(e->e_base, NULL);
+		return;
+	}
+	for (l = TAILQ_FIRST(&e->e_links); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, el_entry);
+		session_goaway(l->el_sess, GOAWAY_NORMAL, "esp shutting down");
+	}
+	tv.tv_sec = e->e_drain_ms / 1000;
+	tv.tv_usec = (e->e_drain_ms % 1000) * 1000;
+	e->e_drain_ev = evtimer_new(e->e_base, esp_drain_timeoutcb, e);
+	evtimer_add(e->e_drain_ev, &tv);
+}
+
+/* Open a listening socket. */
+static struct evconnlistener *
+esp_listen(struct esp *e, const char *what, const char *text,
+    struct sockaddr_storage *ss, socklen_t len, evconnlistener_cb cb)
+{
+	struct evconnlistener *lis;
+
+	lis = evconnlistener_new_bind(e->e_base, cb, e,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    512, (struct sockaddr *)ss, (int)len);
+	if (lis == NULL)
+		fatal("cannot listen for %s on %s", what, text);
+	evconnlistener_set_error_cb(lis, esp_accept_errorcb);
+	log_info("listening for %s on %s", what, text);
+	return lis;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_opts o;
+	struct esp e;
+	struct sockaddr_storage sess_ss, socks_ss;
+	socklen_t sess_len, socks_len;
+	char *cause = NULL;
+
+	daemon_parse_args(argc, argv, "esp", "/etc/dynpass/esp.conf", &o);
+	memset(&e, 0, sizeof e);
+	TAILQ_INIT(&e.e_links);
+	TAILQ_INIT(&e.e_clients);
+	if (esp_load(&e, o.do_conf, &o, &sess_ss, &sess_len, &socks_ss,
+		&socks_len, &cause) != 0) {
+		fprintf(stderr, "esp: %s\n", cause);
+		return 1;
+	}
+	if ((e.e_ssl = tls_ctx_new(1, &e.e_tls, &cause)) == NULL) {
+		fprintf(stderr, "esp: %s\n", cause);
+		return 1;
+	}
+	if (o.do_check) {
+		printf("esp: %s: configuration OK\n", o.do_conf);
+		return 0;
+	}
+	if ((e.e_base = event_base_new()) == NULL)
+		fatalx("cannot create event base");
+	daemon_signals(e.e_base, esp_signal, &e);
+	e.e_session_lis = esp_listen(&e, "isp sessions", e.e_session_listen,
+	    &sess_ss, sess_len, esp_session_acceptcb);
+	e.e_socks_lis = esp_listen(&e, "SOCKS5 clients", e.e_socks_listen,
+	    &socks_ss, socks_len, esp_socks_acceptcb);
+	log_info("esp %s started (%s)", DYNPASS_VERSION,
+	    e.e_tls.tc_psk_len ? "pre-shared key" : "certificates");
+	event_base_dispatch(e.e_base);
+	log_info("esp stopped");
+	if (e.e_drain_ev != NULL)
+		event_free(e.e_drain_ev);
+	SSL_CTX_free(e.e_ssl);
+	tls_conf_clear(&e.e_tls);
+	free(e.e_session_listen);
+	free(e.e_socks_listen);
+	event_base_free(e.e_base);
+	return 0;
+}

@@ -1,0 +1,346 @@
+/*
+ * The esp's SOCKS5 front door (RFC 1928, CONNECT only). A client's request
+ * becomes an OPEN on the session; the reply waits for the isp's result so
+ * the client sees the real outcome of the inside connect. Then the client
+ * socket is handed to the channel and relayed.
+ */
+#include "socks.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "addr.h"
+#include "esp.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define SOCKS_VERSION 5
+#define SOCKS_MAX_INPUT 1024 /* no handshake message is longer */
+
+enum socks_state {
+	SOCKS_GREETING, /* waiting for the method list */
+	SOCKS_REQUEST,	/* waiting for the CONNECT request */
+	SOCKS_WAIT,	/* OPEN sent, waiting for the isp */
+	SOCKS_CLOSING	/* failure reply queued; close once flushed */
+};
+
+struct socks_client {
+	struct esp *sc_esp;
+	struct bufferevent *sc_bev;
+	struct event *sc_timer;
+	enum socks_state sc_state;
+	struct channel *sc_ch;
+	struct endpoint sc_client;
+	struct endpoint sc_dst;
+	char sc_addr[ADDR_STRLEN];
+	TAILQ_ENTRY(socks_client) sc_entry;
+};
+
+static void socks_readcb(struct bufferevent *, void *);
+static void socks_eventcb(struct bufferevent *, short, void *);
+static void socks_timercb(evutil_socket_t, short, void *);
+
+/* Accept a client on the SOCKS door. */
+void
+socks_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen)
+{
+	struct socks_client *c;
+	struct timeval tv;
+	int one = 1;
+
+	(void)salen;
+	if (e->e_nclients >= e->e_max_clients) {
+		log_warnx("socks: too many clients in handshake (%zu); "
+			  "refusing one",
+		    e->e_nclients);
+		evutil_closesocket(fd);
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c = xcalloc(1, sizeof *c);
+	c->sc_esp = e;
+	addr_str(sa, c->sc_addr, sizeof c->sc_addr);
+	addr_to_endpoint(sa, &c->sc_client);
+	c->sc_bev = bufferevent_socket_new(e->e_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	c->sc_timer = evtimer_new(e->e_base, socks_timercb, c);
+	tv.tv_sec = e->e_socks_timeout_ms / 1000;
+	tv.tv_usec = (e->e_socks_timeout_ms % 1000) * 1000;
+	evtimer_add(c->sc_timer, &tv);
+	bufferevent_setcb(c->sc_bev, socks_readcb, NULL, socks_eventcb, c);
+	bufferevent_setwatermark(c->sc_bev, EV_READ, 0, SOCKS_MAX_INPUT);
+	bufferevent_enable(c->sc_bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&e->e_clients, c, sc_entry);
+	e->e_nclients++;
+	log_debug("socks: client %s connected", c->sc_addr);
+}
+
+/* The one teardown path for a client still in its handshake. */
+void
+socks_client_free(struct socks_client *c)
+{
+	struct channel *ch = c->sc_ch;
+
+	if (ch != NULL) {
+		c->sc_ch = NULL;
+		ch->ch_result = NULL;
+		channel_close(ch, CHANNEL_RESET, "client left before the reply");
+	}
+	TAILQ_REMOVE(&c->sc_esp->e_clients, c, sc_entry);
+	c->sc_esp->e_nclients--;
+	if (c->sc_bev != NULL)
+		bufferevent_free(c->sc_bev);
+	event_free(c->sc_timer);
+	free(c);
+}
+
+/* Output flushed after a failure reply: now close. */
+static void
+socks_closing_writecb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	socks_client_free(arg);
+}
+
+/* Send a reply; on failure, close once it is written. */
+static void
+socks_reply(struct socks_client *c, uint8_t code, const struct endpoint *bound)
+{
+	uint8_t buf[4 + 16 + 2] = { SOCKS_VERSION, code, 0, ATYP_IPV4 };
+	size_t n = 4;
+
+	if (bound != NULL && bound->ep_atyp == ATYP_IPV6) {
+		buf[3] = ATYP_IPV6;
+		memcpy(buf + 4, bound->ep_addr, 16);
+		n += 16;
+	} else {
+		if (bound != NULL && bound->ep_atyp == ATYP_IPV4)
+			memcpy(buf + 4, bound->ep_addr, 4);
+		n += 4;
+	}
+	buf[n++] = bound != NULL ? bound->ep_port >> 8 : 0;
+	buf[n++] = bound != NULL ? bound->ep_port & 0xff : 0;
+	bufferevent_write(c->sc_bev, buf, n);
+	if (code == OPEN_OK)
+		return;
+	c->sc_state = SOCKS_CLOSING;
+	bufferevent_disable(c->sc_bev, EV_READ);
+	bufferevent_setcb(c->sc_bev, NULL, socks_closing_writecb, socks_eventcb,
+	    c);
+}
+
+/* The isp answered our OPEN (or the channel died first). */
+static void
+socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
+    void *arg)
+{
+	struct socks_client *c = arg;
+	char dst[ADDR_STRLEN];
+	struct bufferevent *bev;
+
+	c->sc_ch = NULL;
+	endpoint_str(&c->sc_dst, dst, sizeof dst);
+	if (code != OPEN_OK) {
+		log_info("socks: %s -> %s: %s", c->sc_addr, dst,
+		    frame_open_code_str(code));
+		socks_reply(c, code, NULL);
+		return;
+	}
+	snprintf(ch->ch_desc, sizeof ch->ch_desc, "channel %u %s -> %s",
+	    ch->ch_id, c->sc_addr, dst);
+	log_info("%s opened", ch->ch_desc);
+	socks_reply(c, OPEN_OK, bound);
+	bev = c->sc_bev;
+	c->sc_bev = NULL;
+	socks_client_free(c);
+	channel_attach(ch, bev);
+}
+
+/* Parse the method list and pick no-auth. Returns 1 when consumed. */
+static int
+socks_greeting(struct socks_client *c, struct evbuffer *in)
+{
+	uint8_t *p, reply[2] = { SOCKS_VERSION, 0xff };
+	size_t len = evbuffer_get_length(in);
+
+	if (len < 2)
+		return 0;
+	p = evbuffer_pullup(in, 2);
+	if (p[0] != SOCKS_VERSION) {
+		log_info("socks: %s: not SOCKS5 (first byte 0x%02x); closing",
+		    c->sc_addr, p[0]);
+		socks_client_free(c);
+		return -1;
+	}
+	if (len < 2 + (size_t)p[1])
+		return 0;
+	p = evbuffer_pullup(in, 2 + p[1]);
+	if (p[1] > 0 && memchr(p + 2, 0x00, p[1]) != NULL)
+		reply[1] = 0x00;
+	evbuffer_drain(in, 2 + (size_t)p[1]);
+	bufferevent_write(c->sc_bev, reply, 2);
+	if (reply[1] == 0xff) {
+		log_info("socks: %s: no acceptable authentication method",
+		    c->sc_addr);
+		c->sc_state = SOCKS_CLOSING;
+		bufferevent_disable(c->sc_bev, EV_READ);
+		bufferevent_setcb(c->sc_bev, NULL, socks_closing_writecb,
+		    socks_eventcb, c);
+		return -1;
+	}
+	c->sc_state = SOCKS_REQUEST;
+	return 1;
+}
+
+/* Parse the CONNECT request and send OPEN. Returns 1 when consumed. */
+static int
+socks_request(struct socks_client *c, struct evbuffer *in)
+{
+	struct esp *e = c->sc_esp;
+	struct session *s;
+	size_t len = evbuffer_get_length(in), need;
+	uint8_t *p, code;
+	char dst[ADDR_STRLEN];
+
+	if (len < 5)
+		return 0;
+	p = evbuffer_pullup(in, 5);
+	if (p[0] != SOCKS_VERSION) {
+		log_info("socks: %s: bad request version; closing", c->sc_addr);
+		socks_client_free(c);
+		return -1;
+	}
+	switch (p[3]) {
+	case ATYP_IPV4:
+		need = 4 + 4 + 2;
+		break;
+	case ATYP_IPV6:
+		need = 4 + 16 + 2;
+		break;
+	case ATYP_NAME:
+		need = 4 + 1 + (size_t)p[4] + 2;
+		if (p[4] == 0) {
+			socks_reply(c, OPEN_BAD_ADDRTYPE, NULL);
+			return -1;
+		}
+		break;
+	default:
+		log_info("socks: %s: address type %u not supported",
+		    c->sc_addr, p[3]);
+		socks_reply(c, OPEN_BAD_ADDRTYPE, NULL);
+		return -1;
+	}
+	if (len < need)
+		return 0;
+	p = evbuffer_pullup(in, (ssize_t)need);
+	memset(&c->sc_dst, 0, sizeof c->sc_dst);
+	c->sc_dst.ep_atyp = p[3];
+	if (p[3] == ATYP_NAME) {
+		c->sc_dst.ep_len = p[4];
+		memcpy(c->sc_dst.ep_addr, p + 5, p[4]);
+	} else {
+		c->sc_dst.ep_len = p[3] == ATYP_IPV4 ? 4 : 16;
+		memcpy(c->sc_dst.ep_addr, p + 4, c->sc_dst.ep_len);
+	}
+	c->sc_dst.ep_port = (uint16_t)(p[need - 2] << 8 | p[need - 1]);
+	if (p[1] != 1) {
+		evbuffer_drain(in, need);
+		log_info("socks: %s: command %u not supported", c->sc_addr,
+		    p[1]);
+		socks_reply(c, OPEN_BAD_COMMAND, NULL);
+		return -1;
+	}
+	evbuffer_drain(in, need);
+	if (c->sc_dst.ep_atyp == ATYP_NAME &&
+	    memchr(c->sc_dst.ep_addr, '\0', c->sc_dst.ep_len) != NULL) {
+		socks_reply(c, OPEN_BAD_ADDRTYPE, NULL);
+		return -1;
+	}
+	endpoint_str(&c->sc_dst, dst, sizeof dst);
+	if ((s = esp_route(e, &c->sc_dst, &code)) == NULL) {
+		log_info("socks: %s -> %s: %s", c->sc_addr, dst,
+		    code == OPEN_NOT_ALLOWED ? "not allowed by policy" :
+					       "no session to an isp");
+		socks_reply(c, code, NULL);
+		return -1;
+	}
+	c->sc_ch = session_open_channel(s, &c->sc_dst, &c->sc_client,
+	    socks_resultcb, c);
+	if (c->sc_ch == NULL) {
+		socks_reply(c, OPEN_NET_UNREACH, NULL);
+		return -1;
+	}
+	c->sc_state = SOCKS_WAIT;
+	evtimer_add(c->sc_timer, &e->e_open_timeout);
+	/* Bytes sent ahead of the reply wait in the buffer for the channel. */
+	bufferevent_disable(c->sc_bev, EV_READ);
+	log_debug("socks: %s -> %s: open sent as channel %u", c->sc_addr, dst,
+	    c->sc_ch->ch_id);
+	return 1;
+}
+
+/* Drive the handshake as bytes arrive. */
+static void
+socks_readcb(struct bufferevent *bev, void *arg)
+{
+	struct socks_client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	int r = 1;
+
+	while (r == 1) {
+		if (c->sc_state == SOCKS_GREETING)
+			r = socks_greeting(c, in);
+		else if (c->sc_state == SOCKS_REQUEST)
+			r = socks_request(c, in);
+		else
+			return;
+	}
+	if (r == 0 && evbuffer_get_length(in) >= SOCKS_MAX_INPUT) {
+		log_info("socks: %s: oversized handshake; closing", c->sc_addr);
+		socks_client_free(c);
+	}
+}
+
+/* EOF or error during the handshake. */
+static void
+socks_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct socks_client *c = arg;
+
+	(void)bev;
+	(void)what;
+	log_debug("socks: %s: closed during handshake", c->sc_addr);
+	socks_client_free(c);
+}
+
+/* The handshake took too long. */
+static void
+socks_timercb(evutil_socket_t fd, short what, void *arg)
+{
+	struct socks_client *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->sc_state == SOCKS_WAIT) {
+		/* The isp has its own connect timeout; report it as ours. */
+		log_info("socks: %s: no answer from the isp in time",
+		    c->sc_addr);
+		if (c->sc_ch != NULL) {
+			struct channel *ch = c->sc_ch;
+
+			c->sc_ch = NULL;
+			ch->ch_result = NULL;
+			channel_close(ch, CHANNEL_RESET, "open timed out");
+		}
+		socks_reply(c, OPEN_TIMEOUT, NULL);
+		return;
+	}
+	log_info("socks: %s: handshake timed out; closing", c->sc_addr);
+	socks_client_free(c);
+}

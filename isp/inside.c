@@ -1,0 +1,238 @@
+/*
+ * Inside connections for the esp's OPEN requests: resolve names without
+ * blocking (evdns), check every address against the allow list, connect,
+ * and answer with the SOCKS code that matches the outcome.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+
+#include "addr.h"
+#include "connector.h"
+#include "isp.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct inside {
+	struct isp *in_isp;
+	struct channel *in_ch;
+	struct frame_open in_open;
+	struct evdns_getaddrinfo_request *in_req;
+	struct connector *in_conn;
+	struct sockaddr_storage *in_addrs; /* allowed candidates, in order */
+	socklen_t *in_lens;
+	size_t in_naddrs, in_next;
+	uint8_t in_code; /* the worst failure so far */
+	char in_dst[ADDR_STRLEN];
+	char in_client[ADDR_STRLEN];
+};
+
+static void inside_try_next(struct inside *);
+
+/* The one teardown path for a pending inside open. */
+static void
+inside_free(struct inside *in)
+{
+	if (in->in_req != NULL)
+		evdns_getaddrinfo_cancel(in->in_req);
+	if (in->in_conn != NULL)
+		connector_cancel(in->in_conn);
+	free(in->in_addrs);
+	free(in->in_lens);
+	free(in);
+}
+
+/* The channel died while we were still connecting (client gone). */
+static void
+inside_cancelcb(struct channel *ch, uint8_t code, const struct endpoint *b,
+    void *arg)
+{
+	struct inside *in = arg;
+
+	(void)ch;
+	(void)code;
+	(void)b;
+	log_debug("open %s -> %s cancelled", in->in_client, in->in_dst);
+	inside_free(in);
+}
+
+/* Map a connect errno to the SOCKS reply code a client expects. */
+static uint8_t
+inside_errno_code(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return OPEN_REFUSED;
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+		return OPEN_HOST_UNREACH;
+	case ENETUNREACH:
+	case ENETDOWN:
+		return OPEN_NET_UNREACH;
+	case ETIMEDOUT:
+		return OPEN_TIMEOUT;
+	case EACCES:
+	case EPERM:
+		return OPEN_NOT_ALLOWED;
+	default:
+		return OPEN_FAILURE;
+	}
+}
+
+/* Refuse the open and free. */
+static void
+inside_fail(struct inside *in, uint8_t code)
+{
+	struct channel *ch = in->in_ch;
+
+	log_info("open %s -> %s refused: %s", in->in_client, in->in_dst,
+	    frame_open_code_str(code));
+	ch->ch_result = NULL;
+	inside_free(in);
+	channel_refuse(ch, code);
+}
+
+/* An inside connect finished. */
+static void
+inside_connectedcb(evutil_socket_t fd, int err, void *arg)
+{
+	struct inside *in = arg;
+	struct channel *ch = in->in_ch;
+	struct bufferevent *bev;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	struct endpoint bound;
+	char to[ADDR_STRLEN];
+
+	in->in_conn = NULL;
+	addr_str((struct sockaddr *)&in->in_addrs[in->in_next - 1], to,
+	    sizeof to);
+	if (fd < 0) {
+		log_debug("connect %s (for %s): %s", to, in->in_dst,
+		    strerror(err));
+		in->in_code = inside_errno_code(err);
+		inside_try_next(in);
+		return;
+	}
+	memset(&bound, 0, sizeof bound);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		addr_to_endpoint((struct sockaddr *)&ss, &bound);
+	bev = bufferevent_socket_new(in->in_isp->i_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	snprintf(ch->ch_desc, sizeof ch->ch_desc, "channel %u %s -> %s (%s)",
+	    ch->ch_id, in->in_client, in->in_dst, to);
+	log_info("%s opened", ch->ch_desc);
+	ch->ch_result = NULL;
+	inside_free(in);
+	channel_accept(ch, bev, &bound);
+}
+
+/* Try the next allowed address, or give up with the last failure. */
+static void
+inside_try_next(struct inside *in)
+{
+	struct sockaddr_storage *ss;
+	struct connector *cn;
+
+	if (in->in_next >= in->in_naddrs) {
+		inside_fail(in, in->in_code);
+		return;
+	}
+	ss = &in->in_addrs[in->in_next];
+	/* On an immediate failure the callback has run and in may be gone. */
+	cn = connector_start(in->in_isp->i_base, (struct sockaddr *)ss,
+	    in->in_lens[in->in_next++], in->in_isp->i_connect_timeout_ms,
+	    inside_connectedcb, in);
+	if (cn != NULL)
+		in->in_conn = cn;
+}
+
+/* Add one candidate address if the allow list lets it through. */
+static void
+inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
+{
+	if (!allow_match(&in->in_isp->i_allow, sa))
+		return;
+	in->in_addrs = xrealloc(in->in_addrs,
+	    (in->in_naddrs + 1) * sizeof *in->in_addrs);
+	in->in_lens = xrealloc(in->in_lens,
+	    (in->in_naddrs + 1) * sizeof *in->in_lens);
+	memcpy(&in->in_addrs[in->in_naddrs], sa, len);
+	in->in_lens[in->in_naddrs++] = len;
+}
+
+/* A name resolved (or did not). */
+static void
+inside_resolvedcb(int err, struct evutil_addrinfo *res, void *arg)
+{
+	struct inside *in = arg;
+	struct evutil_addrinfo *ai;
+	size_t total = 0;
+
+	in->in_req = NULL;
+	if (err == EVUTIL_EAI_CANCEL)
+		return;
+	if (err != 0) {
+		log_info("open %s -> %s: cannot resolve: %s", in->in_client,
+		    in->in_dst, evutil_gai_strerror(err));
+		inside_fail(in, OPEN_HOST_UNREACH);
+		return;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		total++;
+		inside_add(in, ai->ai_addr, (socklen_t)ai->ai_addrlen);
+	}
+	evutil_freeaddrinfo(res);
+	if (in->in_naddrs == 0) {
+		inside_fail(in, total ? OPEN_NOT_ALLOWED : OPEN_HOST_UNREACH);
+		return;
+	}
+	in->in_code = OPEN_FAILURE;
+	inside_try_next(in);
+}
+
+/* Handle an OPEN from the esp. */
+void
+inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
+{
+	struct inside *in = xcalloc(1, sizeof *in);
+	struct sockaddr_storage ss;
+	struct evutil_addrinfo hints;
+	struct evdns_getaddrinfo_request *req;
+	char name[256], port[8];
+	socklen_t sl;
+
+	in->in_isp = i;
+	in->in_ch = ch;
+	in->in_open = *o;
+	endpoint_str(&o->fo_dst, in->in_dst, sizeof in->in_dst);
+	endpoint_str(&o->fo_client, in->in_client, sizeof in->in_client);
+	ch->ch_result = inside_cancelcb;
+	ch->ch_result_arg = in;
+	if (addr_from_endpoint(&o->fo_dst, &ss, &sl) == 0) {
+		inside_add(in, (struct sockaddr *)&ss, sl);
+		if (in->in_naddrs == 0) {
+			inside_fail(in, OPEN_NOT_ALLOWED);
+			return;
+		}
+		in->in_code = OPEN_FAILURE;
+		inside_try_next(in);
+		return;
+	}
+	memcpy(name, o->fo_dst.ep_addr, o->fo_dst.ep_len);
+	name[o->fo_dst.ep_len] = '\0';
+	snprintf(port, sizeof port, "%u", o->fo_dst.ep_port);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	/* NULL means the callback already ran (hosts file): in may be gone. */
+	req = evdns_getaddrinfo(i->i_dns, name, port, &hints,
+	    inside_resolvedcb, in);
+	if (req != NULL)
+		in->in_req = req;
+}

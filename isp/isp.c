@@ -1,0 +1,206 @@
+/*
+ * isp: the inside security proxy. It dials out through the firewall's one
+ * allowed port to the esp, keeps one TLS session open, and opens the inside
+ * connections the esp asks for, as far as the allow list permits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "daemon.h"
+#include "isp.h"
+#include "log.h"
+#include "xmalloc.h"
+
+static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
+	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
+	"isp:drain_timeout", "session:window", "session:channel_window",
+	"session:queue", "session:keepalive", "session:dead_after",
+	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
+	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
+	"log:verbose", NULL };
+
+/* Read and check isp.conf. */
+static int
+isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
+    char **cause)
+{
+	struct conf *c;
+	const char *v;
+	char *why = NULL;
+	struct stat st;
+	int rc = -1;
+	uint16_t port;
+
+	if ((c = conf_load(path, cause)) == NULL)
+		return -1;
+	if (conf_check_keys(c, isp_known_keys, cause) != 0 ||
+	    daemon_log_conf(c, o, cause) != 0)
+		goto out;
+	if ((v = conf_str(c, "isp:esp", NULL)) == NULL) {
+		conf_error(cause, c, "isp:esp",
+		    "missing: the esp to dial, e.g. esp.example.net:4430");
+		goto out;
+	}
+	if (addr_split_hostport(v, &i->i_esp_host, &i->i_esp_port) != 0 ||
+	    addr_port_parse(i->i_esp_port, &port) != 0) {
+		conf_error(cause, c, "isp:esp",
+		    "\"%s\" is not HOST:PORT (IPv6 as [addr]:port)", v);
+		goto out;
+	}
+	i->i_esp = xstrdup(v);
+	v = conf_str(c, "isp:allow", NULL);
+	if (allow_parse(&i->i_allow, v, &why) != 0) {
+		conf_error(cause, c, "isp:allow", "%s", why);
+		free(why);
+		goto out;
+	}
+	i->i_allow_text = v != NULL ? xstrdup(v) : NULL;
+	conf_path_key(c, "isp:rules", &i->i_rules, cause);
+	errno = 0;
+	if (i->i_rules != NULL && (stat(i->i_rules, &st) != 0 ||
+				      !S_ISDIR(st.st_mode))) {
+		conf_error(cause, c, "isp:rules", "%s: %s", i->i_rules,
+		    errno ? strerror(errno) : "not a directory");
+		goto out;
+	}
+	v = conf_str(c, "isp:id", NULL);
+	if (v == NULL) {
+		if (gethostname(i->i_id, sizeof i->i_id - 1) != 0)
+			snprintf(i->i_id, sizeof i->i_id, "isp");
+	} else
+		snprintf(i->i_id, sizeof i->i_id, "%s", v);
+	if (conf_duration(c, "isp:connect_timeout", 10000,
+		&i->i_connect_timeout_ms, cause) != 0 ||
+	    conf_duration(c, "isp:reconnect_max", 30000, &i->i_backoff_max_ms,
+		cause) != 0 ||
+	    conf_duration(c, "isp:drain_timeout", 30000, &i->i_drain_ms,
+		cause) != 0)
+		goto out;
+	if (session_conf_load(c, &i->i_params, cause) != 0 ||
+	    tls_conf_load(c, &i->i_tls, cause) != 0)
+		goto out;
+	rc = 0;
+out:
+	conf_free(c);
+	return rc;
+}
+
+/* Redial timer fired. */
+static void
+isp_redialcb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dial_start(arg);
+}
+
+/* Drain timeout: reset what is left and exit. */
+static void
+isp_drain_timeoutcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct isp *i = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("drain timeout: resetting remaining channels");
+	if (i->i_sess != NULL)
+		session_close(i->i_sess, "shutting down");
+	event_base_loopexit(i->i_base, NULL);
+}
+
+/* SIGTERM/SIGINT: stop dialling, GOAWAY, exit when drained. */
+static void
+isp_signal(int sig, void *arg)
+{
+	struct isp *i = arg;
+	struct timeval tv;
+
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: reload is not supported yet; ignored");
+		return;
+	}
+	if (i->i_draining) {
+		log_info("second signal: exiting now");
+		isp_drain_timeoutcb(-1, 0, i);
+		return;
+	}
+	log_info("signal %d: draining (up to %d ms)", sig, i->i_drain_ms);
+	i->i_draining = 1;
+	dial_stop(i);
+	if (i->i_sess == NULL || !session_is_up(i->i_sess)) {
+		if (i->i_sess != NULL)
+			session_close(i->i_sess, "shutting down");
+		event_base_loopexit(i->i_base, NULL);
+		return;
+	}
+	session_goaway(i->i_sess, GOAWAY_NORMAL, "isp shutting down");
+	tv.tv_sec = i->i_drain_ms / 1000;
+	tv.tv_usec = (i->i_drain_ms % 1000) * 1000;
+	i->i_drain_ev = evtimer_new(i->i_base, isp_drain_timeoutcb, i);
+	evtimer_add(i->i_drain_ev, &tv);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_opts o;
+	struct isp i;
+	char *cause = NULL;
+
+	daemon_parse_args(argc, argv, "isp", "/etc/dynpass/isp.conf", &o);
+	memset(&i, 0, sizeof i);
+	if (isp_load(&i, o.do_conf, &o, &cause) != 0) {
+		fprintf(stderr, "isp: %s\n", cause);
+		return 1;
+	}
+	if ((i.i_ssl = tls_ctx_new(0, &i.i_tls, &cause)) == NULL) {
+		fprintf(stderr, "isp: %s\n", cause);
+		return 1;
+	}
+	if (o.do_check) {
+		printf("isp: %s: configuration OK\n", o.do_conf);
+		return 0;
+	}
+	if (i.i_allow.al_n == 0)
+		log_warnx("%s: [isp] allow is empty: every open will be "
+			  "refused",
+		    o.do_conf);
+	if ((i.i_base = event_base_new()) == NULL)
+		fatalx("cannot create event base");
+	i.i_dns = evdns_base_new(i.i_base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (i.i_dns == NULL) {
+		/* No resolv.conf: names still resolve through /etc/hosts. */
+		i.i_dns = evdns_base_new(i.i_base, 0);
+		evdns_base_load_hosts(i.i_dns, NULL);
+	}
+	daemon_signals(i.i_base, isp_signal, &i);
+	i.i_redial_ev = evtimer_new(i.i_base, isp_redialcb, &i);
+	log_info("isp %s started: id %s, esp %s, %zu allow rules (%s)",
+	    DYNPASS_VERSION, i.i_id, i.i_esp, i.i_allow.al_n,
+	    i.i_tls.tc_psk_len ? "pre-shared key" : "certificates");
+	dial_start(&i);
+	event_base_dispatch(i.i_base);
+	log_info("isp stopped");
+	if (i.i_drain_ev != NULL)
+		event_free(i.i_drain_ev);
+	event_free(i.i_redial_ev);
+	evdns_base_free(i.i_dns, 0);
+	SSL_CTX_free(i.i_ssl);
+	tls_conf_clear(&i.i_tls);
+	allow_free(&i.i_allow);
+	free(i.i_allow_text);
+	free(i.i_rules);
+	free(i.i_esp);
+	free(i.i_esp_host);
+	free(i.i_esp_port);
+	event_base_free(i.i_base);
+	return 0;
+}

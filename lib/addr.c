@@ -1,0 +1,172 @@
+/* Socket address helpers: parsing, printing, endpoint conversion. */
+#include "addr.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+/* Split "host:port" or "[v6]:port"; returns -1 if there is no port. */
+int
+addr_split_hostport(const char *s, char **host, char **port)
+{
+	const char *colon, *end;
+
+	if (s[0] == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			return -1;
+		*host = xstrndup(s + 1, (size_t)(end - s - 1));
+		*port = xstrdup(end + 2);
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL || colon == s)
+			return -1;
+		if (memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return -1; /* bare IPv6 needs brackets */
+		*host = xstrndup(s, (size_t)(colon - s));
+		*port = xstrdup(colon + 1);
+	}
+	if (**port == '\0' || **host == '\0') {
+		free(*host);
+		free(*port);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse a decimal port 1-65535. */
+int
+addr_port_parse(const char *s, uint16_t *port)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v < 1 || v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+/* Numeric IPv4 or IPv6 address and port into a sockaddr. */
+int
+addr_parse_numeric(const char *host, const char *port,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	uint16_t p;
+
+	if (addr_port_parse(port, &p) != 0)
+		return -1;
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p);
+		*len = sizeof *sin;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p);
+		*len = sizeof *sin6;
+		return 0;
+	}
+	return -1;
+}
+
+/* Print "a.b.c.d:p" or "[v6]:p". */
+const char *
+addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char h[INET6_ADDRSTRLEN];
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &sin->sin_addr, h, sizeof h);
+		snprintf(buf, len, "%s:%u", h, ntohs(sin->sin_port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &sin6->sin6_addr, h, sizeof h);
+		snprintf(buf, len, "[%s]:%u", h, ntohs(sin6->sin6_port));
+		break;
+	case AF_UNIX:
+		snprintf(buf, len, "unix");
+		break;
+	default:
+		snprintf(buf, len, "?");
+	}
+	return buf;
+}
+
+/* A sockaddr as a frame endpoint. */
+void
+addr_to_endpoint(const struct sockaddr *sa, struct endpoint *ep)
+{
+	memset(ep, 0, sizeof *ep);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		ep->ep_atyp = ATYP_IPV4;
+		ep->ep_len = 4;
+		memcpy(ep->ep_addr, &sin->sin_addr, 4);
+		ep->ep_port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		ep->ep_atyp = ATYP_IPV6;
+		ep->ep_len = 16;
+		memcpy(ep->ep_addr, &sin6->sin6_addr, 16);
+		ep->ep_port = ntohs(sin6->sin6_port);
+	}
+}
+
+/* A numeric endpoint as a sockaddr; -1 for names and empty endpoints. */
+int
+addr_from_endpoint(const struct endpoint *ep, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	switch (ep->ep_atyp) {
+	case ATYP_IPV4:
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, ep->ep_addr, 4);
+		sin->sin_port = htons(ep->ep_port);
+		*len = sizeof *sin;
+		return 0;
+	case ATYP_IPV6:
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, ep->ep_addr, 16);
+		sin6->sin6_port = htons(ep->ep_port);
+		*len = sizeof *sin6;
+		return 0;
+	}
+	return -1;
+}
+
+/* Print an endpoint. */
+const char *
+endpoint_str(const struct endpoint *ep, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	if (ep->ep_atyp == ATYP_NAME)
+		snprintf(buf, len, "%.*s:%u", ep->ep_len,
+		    (const char *)ep->ep_addr, ep->ep_port);
+	else if (addr_from_endpoint(ep, &ss, &sl) == 0)
+		addr_str((struct sockaddr *)&ss, buf, len);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}

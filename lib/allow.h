@@ -1,0 +1,30 @@
+/* Destination allow lists: "10.1.0.0/16:21,80 192.0.2.7/32:1-65535". */
+#ifndef DP_ALLOW_H
+#define DP_ALLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct allow_ports {
+	uint16_t ap_lo, ap_hi;
+};
+
+struct allow_rule {
+	int ar_family;
+	uint8_t ar_addr[16];
+	int ar_prefix;
+	struct allow_ports *ar_ports; /* NULL: every port */
+	size_t ar_nports;
+};
+
+struct allow {
+	struct allow_rule *al_rules;
+	size_t al_n;
+};
+
+int allow_parse(struct allow *, const char *, char **cause);
+int allow_match(const struct allow *, const struct sockaddr *);
+void allow_free(struct allow *);
+
+#endif

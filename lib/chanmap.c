@@ -1,0 +1,110 @@
+/* Channel id to channel lookup: a chained hash table that grows. */
+#include "chanmap.h"
+
+#include <stdlib.h>
+
+#include "channel.h"
+#include "xmalloc.h"
+
+/* Bucket for an id (ids are mostly sequential, so mix them). */
+static size_t
+chanmap_slot(size_t nbuckets, uint32_t id)
+{
+	return (size_t)((id * 2654435761U) & (uint32_t)(nbuckets - 1));
+}
+
+/* Start empty. */
+void
+chanmap_init(struct chanmap *m)
+{
+	m->cm_nbuckets = 64;
+	m->cm_buckets = xcalloc(m->cm_nbuckets, sizeof *m->cm_buckets);
+	m->cm_count = 0;
+}
+
+/* Free the table, not the channels. */
+void
+chanmap_free(struct chanmap *m)
+{
+	free(m->cm_buckets);
+	m->cm_buckets = NULL;
+	m->cm_nbuckets = m->cm_count = 0;
+}
+
+/* Find a channel by id. */
+struct channel *
+chanmap_find(const struct chanmap *m, uint32_t id)
+{
+	struct channel *ch;
+
+	for (ch = m->cm_buckets[chanmap_slot(m->cm_nbuckets, id)]; ch != NULL;
+	     ch = ch->ch_hnext)
+		if (ch->ch_id == id)
+			return ch;
+	return NULL;
+}
+
+/* Double the table when it is full. */
+static void
+chanmap_grow(struct chanmap *m)
+{
+	size_t n = m->cm_nbuckets * 2, i, s;
+	struct channel **b = xcalloc(n, sizeof *b), *ch, *next;
+
+	for (i = 0; i < m->cm_nbuckets; i++) {
+		for (ch = m->cm_buckets[i]; ch != NULL; ch = next) {
+			next = ch->ch_hnext;
+			s = chanmap_slot(n, ch->ch_id);
+			ch->ch_hnext = b[s];
+			b[s] = ch;
+		}
+	}
+	free(m->cm_buckets);
+	m->cm_buckets = b;
+	m->cm_nbuckets = n;
+}
+
+/* Add a channel; its id must be new. */
+void
+chanmap_insert(struct chanmap *m, struct channel *ch)
+{
+	size_t s;
+
+	if (m->cm_count >= m->cm_nbuckets)
+		chanmap_grow(m);
+	s = chanmap_slot(m->cm_nbuckets, ch->ch_id);
+	ch->ch_hnext = m->cm_buckets[s];
+	m->cm_buckets[s] = ch;
+	m->cm_count++;
+}
+
+/* Remove a channel if present. */
+void
+chanmap_remove(struct chanmap *m, struct channel *ch)
+{
+	struct channel **pp;
+
+	for (pp = &m->cm_buckets[chanmap_slot(m->cm_nbuckets, ch->ch_id)];
+	     *pp != NULL; pp = &(*pp)->ch_hnext) {
+		if (*pp == ch) {
+			*pp = ch->ch_hnext;
+			ch->ch_hnext = NULL;
+			m->cm_count--;
+			return;
+		}
+	}
+}
+
+/* Any one channel, for teardown loops. */
+struct channel *
+chanmap_any(const struct chanmap *m)
+{
+	size_t i;
+
+	if (m->cm_count == 0)
+		return NULL;
+	for (i = 0; i < m->cm_nbuckets; i++)
+		if (m->cm_buckets[i] != NULL)
+			return m->cm_buckets[i];
+	return NULL;
+}

@@ -1,0 +1,324 @@
+/* INI configuration through iniparser, with precise error messages. */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <iniparser.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xmalloc.h"
+
+struct conf {
+	dictionary *c_dict;
+	char *c_path;
+	char *c_dir; /* relative paths in the file are taken from here */
+};
+
+static char conf_syntax[512];
+
+/* Collect iniparser's own syntax messages instead of printing them. */
+static int
+conf_errback(const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(conf_syntax);
+
+	if (n >= sizeof conf_syntax - 1)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(conf_syntax + n, sizeof conf_syntax - n, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* Format "FILE: [section] key: problem" into *cause; always returns -1. */
+int
+conf_error(char **cause, const struct conf *c, const char *key,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char *msg, sec[128];
+	const char *colon;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (key != NULL && (colon = strchr(key, ':')) != NULL) {
+		snprintf(sec, sizeof sec, "%.*s", (int)(colon - key), key);
+		xasprintf(cause, "%s: [%s] %s: %s", c->c_path, sec, colon + 1,
+		    msg ? msg : "error");
+	} else if (key != NULL)
+		xasprintf(cause, "%s: [%s]: %s", c->c_path, key,
+		    msg ? msg : "error");
+	else
+		xasprintf(cause, "%s: %s", c->c_path, msg ? msg : "error");
+	free(msg);
+	return -1;
+}
+
+/* Load a file; on failure *cause names the file and the problem. */
+struct conf *
+conf_load(const char *path, char **cause)
+{
+	struct conf *c;
+	dictionary *d;
+	FILE *f;
+	const char *slash;
+	char *nl;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		xasprintf(cause, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	fclose(f);
+	conf_syntax[0] = '\0';
+	iniparser_set_error_callback(conf_errback);
+	d = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	if (d == NULL || conf_syntax[0] != '\0') {
+		while ((nl = strrchr(conf_syntax, '\n')) != NULL && nl[1] == '\0')
+			*nl = '\0';
+		for (nl = conf_syntax; (nl = strchr(nl, '\n')) != NULL;)
+			*nl = ' ';
+		xasprintf(cause, "%s: cannot parse: %s", path,
+		    conf_syntax[0] ? conf_syntax : "syntax error");
+		if (d != NULL)
+			iniparser_freedict(d);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->c_dict = d;
+	c->c_path = xstrdup(path);
+	if ((slash = strrchr(path, '/')) != NULL)
+		c->c_dir = xstrndup(path, (size_t)(slash - path));
+	else
+		c->c_dir = xstrdup(".");
+	return c;
+}
+
+/* Free a loaded file. */
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	iniparser_freedict(c->c_dict);
+	free(c->c_path);
+	free(c->c_dir);
+	free(c);
+}
+
+/* The file's path, for messages. */
+const char *
+conf_path(const struct conf *c)
+{
+	return c->c_path;
+}
+
+/* Is "sec" or "sec:key" in the known list? */
+static int
+conf_known(const char *const *known, const char *what)
+{
+	size_t n;
+
+	for (; *known != NULL; known++) {
+		if (strcmp(*known, what) == 0)
+			return 1;
+		n = strlen(what);
+		if (strchr(what, ':') == NULL && strncmp(*known, what, n) == 0 &&
+		    (*known)[n] == ':')
+			return 1;
+	}
+	return 0;
+}
+
+/* Refuse sections and keys that are not in the known list (typos). */
+int
+conf_check_keys(const struct conf *c, const char *const *known, char **cause)
+{
+	int ns, nk, i, j;
+	const char *sec, **keys;
+
+	ns = iniparser_getnsec(c->c_dict);
+	for (i = 0; i < ns; i++) {
+		sec = iniparser_getsecname(c->c_dict, i);
+		if (!conf_known(known, sec))
+			return conf_error(cause, c, sec, "unknown section");
+		nk = iniparser_getsecnkeys(c->c_dict, sec);
+		if (nk <= 0)
+			continue;
+		keys = xcalloc((size_t)nk, sizeof *keys);
+		iniparser_getseckeys(c->c_dict, sec, keys);
+		for (j = 0; j < nk; j++) {
+			if (!conf_known(known, keys[j])) {
+				conf_error(cause, c, keys[j], "unknown key");
+				free(keys);
+				return -1;
+			}
+		}
+		free(keys);
+	}
+	return 0;
+}
+
+/* A string value, or def when absent or empty. */
+const char *
+conf_str(const struct conf *c, const char *key, const char *def)
+{
+	const char *v = iniparser_getstring(c->c_dict, key, NULL);
+
+	if (v == NULL || *v == '\0')
+		return def;
+	return v;
+}
+
+/* A file path, taken relative to the config file's folder. */
+int
+conf_path_key(const struct conf *c, const char *key, char **out,
+    char **cause)
+{
+	const char *v = conf_str(c, key, NULL);
+	const char *home;
+
+	(void)cause;
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (v[0] == '/')
+		*out = xstrdup(v);
+	else if (v[0] == '~' && v[1] == '/' && (home = getenv("HOME")) != NULL)
+		xasprintf(out, "%s/%s", home, v + 2);
+	else
+		xasprintf(out, "%s/%s", c->c_dir, v);
+	return 0;
+}
+
+/* Parse "10s", "500ms", "2m", "1h" or plain seconds into milliseconds. */
+int
+conf_parse_duration(const char *s, int *ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		v *= 1000;
+	else if (strcmp(end, "ms") == 0)
+		;
+	else if (strcmp(end, "m") == 0)
+		v *= 60000;
+	else if (strcmp(end, "h") == 0)
+		v *= 3600000;
+	else
+		return -1;
+	if (v > 86400000.0)
+		return -1;
+	*ms = (int)v;
+	return 0;
+}
+
+/* Parse "256K", "16M", "1G" or plain bytes. */
+int
+conf_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0':
+		break;
+	case 'K':
+		mul = 1024;
+		end++;
+		break;
+	case 'M':
+		mul = 1024 * 1024;
+		end++;
+		break;
+	case 'G':
+		mul = 1024ULL * 1024 * 1024;
+		end++;
+		break;
+	default:
+		return -1;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0' || v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+/* A duration key. */
+int
+conf_duration(const struct conf *c, const char *key, int def_ms, int *ms,
+    char **cause)
+{
+	const char *v = conf_str(c, key, NULL);
+
+	*ms = def_ms;
+	if (v == NULL)
+		return 0;
+	if (conf_parse_duration(v, ms) != 0 || *ms <= 0)
+		return conf_error(cause, c, key,
+		    "\"%s\" is not a duration (e.g. 10s, 500ms, 2m)", v);
+	return 0;
+}
+
+/* A size key within [min, max]. */
+int
+conf_size(const struct conf *c, const char *key, uint64_t def, uint64_t min,
+    uint64_t max, uint64_t *out, char **cause)
+{
+	const char *v = conf_str(c, key, NULL);
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	if (conf_parse_size(v, out) != 0)
+		return conf_error(cause, c, key,
+		    "\"%s\" is not a size (e.g. 256K, 16M)", v);
+	if (*out < min || *out > max)
+		return conf_error(cause, c, key,
+		    "%s is out of range (%llu to %llu bytes)", v,
+		    (unsigned long long)min, (unsigned long long)max);
+	return 0;
+}
+
+/* A yes/no key. */
+int
+conf_bool(const struct conf *c, const char *key, int def, int *out,
+    char **cause)
+{
+	const char *v = conf_str(c, key, NULL);
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 ||
+	    strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0)
+		*out = 1;
+	else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 ||
+	    strcmp(v, "0") == 0 || strcasecmp(v, "off") == 0)
+		*out = 0;
+	else
+		return conf_error(cause, c, key, "\"%s\" is not yes or no", v);
+	return 0;
+}

@@ -1,0 +1,100 @@
+/* What esp and isp share as daemons: options, logging setup, signals. */
+#include "daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+
+/* Print usage and exit. */
+static void __attribute__((noreturn))
+daemon_usage(const char *prog, const char *defconf, int code)
+{
+	fprintf(code ? stderr : stdout,
+	    "usage: %s [-tv] [-c file]\n"
+	    "  -c file  configuration (default %s)\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -v       log debug detail\n",
+	    prog, defconf);
+	exit(code);
+}
+
+/* Parse -c, -t, -v and -h. */
+void
+daemon_parse_args(int argc, char **argv, const char *prog,
+    const char *defconf, struct daemon_opts *o)
+{
+	int ch;
+
+	o->do_prog = prog;
+	o->do_conf = defconf;
+	o->do_check = 0;
+	o->do_verbose = 0;
+	while ((ch = getopt(argc, argv, "c:tvh")) != -1) {
+		switch (ch) {
+		case 'c':
+			o->do_conf = optarg;
+			break;
+		case 't':
+			o->do_check = 1;
+			break;
+		case 'v':
+			o->do_verbose++;
+			break;
+		case 'h':
+			daemon_usage(prog, defconf, 0);
+		default:
+			daemon_usage(prog, defconf, 1);
+		}
+	}
+	if (optind != argc)
+		daemon_usage(prog, defconf, 1);
+	log_init(prog, 0, o->do_verbose);
+}
+
+/* Apply the [log] section: syslog = yes, verbose = yes. */
+int
+daemon_log_conf(const struct conf *c, const struct daemon_opts *o,
+    char **cause)
+{
+	int sl, vb;
+
+	if (conf_bool(c, "log:syslog", 0, &sl, cause) != 0 ||
+	    conf_bool(c, "log:verbose", 0, &vb, cause) != 0)
+		return -1;
+	if (!o->do_check)
+		log_init(o->do_prog, sl, o->do_verbose || vb);
+	return 0;
+}
+
+static void (*daemon_term_fn)(int, void *);
+static void *daemon_term_arg;
+
+/* SIGTERM, SIGINT or SIGHUP arrived. */
+static void
+daemon_signalcb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	daemon_term_fn((int)sig, daemon_term_arg);
+}
+
+/* Route SIGTERM/SIGINT/SIGHUP to fn through the event loop; ignore SIGPIPE. */
+void
+daemon_signals(struct event_base *base, void (*fn)(int, void *), void *arg)
+{
+	static struct event *evs[3];
+	int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	int i;
+
+	signal(SIGPIPE, SIG_IGN);
+	daemon_term_fn = fn;
+	daemon_term_arg = arg;
+	for (i = 0; i < 3; i++) {
+		evs[i] = evsignal_new(base, sigs[i], daemon_signalcb, NULL);
+		event_add(evs[i], NULL);
+	}
+}

@@ -1,0 +1,22 @@
+/* What esp and isp share as daemons: options, logging setup, signals. */
+#ifndef DP_DAEMON_H
+#define DP_DAEMON_H
+
+#include <event2/event.h>
+
+struct conf;
+
+struct daemon_opts {
+	const char *do_prog;
+	const char *do_conf; /* -c FILE */
+	int do_check;	     /* -t */
+	int do_verbose;	     /* -v */
+};
+
+void daemon_parse_args(int, char **, const char *prog, const char *defconf,
+    struct daemon_opts *);
+int daemon_log_conf(const struct conf *, const struct daemon_opts *,
+    char **cause);
+void daemon_signals(struct event_base *, void (*)(int, void *), void *);
+
+#endif

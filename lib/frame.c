@@ -1,0 +1,277 @@
+/* Encoding and decoding of session frames, with bounds checks. */
+#include "frame.h"
+
+#include <string.h>
+
+/* Big-endian helpers. */
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = (v >> 16) & 0xff;
+	p[2] = (v >> 8) & 0xff;
+	p[3] = v & 0xff;
+}
+
+static uint16_t
+get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Write a 12-byte frame header. */
+void
+frame_hdr_encode(uint8_t *p, uint8_t type, uint32_t chan, uint32_t len)
+{
+	p[0] = FRAME_VERSION;
+	p[1] = type;
+	put16(p + 2, 0);
+	put32(p + 4, chan);
+	put32(p + 8, len);
+}
+
+/*
+ * Read a frame header. FRAME_SHORT means more bytes are needed; FRAME_BAD
+ * sets *why to the reason the session must end.
+ */
+int
+frame_hdr_decode(const uint8_t *p, size_t len, struct frame_hdr *h,
+    const char **why)
+{
+	if (len < FRAME_HDR_LEN)
+		return FRAME_SHORT;
+	h->fh_version = p[0];
+	h->fh_type = p[1];
+	h->fh_flags = get16(p + 2);
+	h->fh_chan = get32(p + 4);
+	h->fh_len = get32(p + 8);
+	if (h->fh_version != FRAME_VERSION) {
+		*why = "unsupported protocol version";
+		return FRAME_BAD;
+	}
+	if (h->fh_len > FRAME_MAX_PAYLOAD) {
+		*why = "oversized frame";
+		return FRAME_BAD;
+	}
+	if (h->fh_type < FRAME_HELLO || h->fh_type > FRAME_OUTSIDE_OPEN_RESULT) {
+		*why = "unknown frame type";
+		return FRAME_BAD;
+	}
+	return FRAME_OK;
+}
+
+/* Printable frame type. */
+const char *
+frame_type_name(uint8_t t)
+{
+	static const char *names[] = { "?", "HELLO", "OPEN", "OPEN_RESULT",
+		"DATA", "FIN", "RST", "WINDOW", "PING", "PONG", "GOAWAY",
+		"CONFIG", "OUTSIDE_OPEN", "OUTSIDE_OPEN_RESULT" };
+
+	if (t < sizeof names / sizeof names[0])
+		return names[t];
+	return "?";
+}
+
+/* Encode an endpoint; returns bytes written or 0 if it does not fit. */
+static size_t
+endpoint_encode(uint8_t *p, size_t room, const struct endpoint *ep)
+{
+	size_t need = 2 + (size_t)ep->ep_len + 2;
+
+	if (need > room)
+		return 0;
+	p[0] = ep->ep_atyp;
+	p[1] = ep->ep_len;
+	memcpy(p + 2, ep->ep_addr, ep->ep_len);
+	put16(p + 2 + ep->ep_len, ep->ep_port);
+	return need;
+}
+
+/* Decode an endpoint; returns bytes used or 0 if malformed. */
+static size_t
+endpoint_decode(const uint8_t *p, size_t len, struct endpoint *ep)
+{
+	size_t need;
+
+	if (len < 2)
+		return 0;
+	ep->ep_atyp = p[0];
+	ep->ep_len = p[1];
+	switch (ep->ep_atyp) {
+	case ATYP_IPV4:
+		if (ep->ep_len != 4)
+			return 0;
+		break;
+	case ATYP_IPV6:
+		if (ep->ep_len != 16)
+			return 0;
+		break;
+	case ATYP_NAME:
+		if (ep->ep_len == 0 || memchr(p + 2, '\0', ep->ep_len) != NULL)
+			return 0;
+		break;
+	case 0: /* unspecified */
+		if (ep->ep_len != 0)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	need = 2 + (size_t)ep->ep_len + 2;
+	if (need > len)
+		return 0;
+	memset(ep->ep_addr, 0, sizeof ep->ep_addr);
+	memcpy(ep->ep_addr, p + 2, ep->ep_len);
+	ep->ep_port = get16(p + 2 + ep->ep_len);
+	return need;
+}
+
+/* HELLO: min version, max version, role, window, software name. */
+size_t
+frame_hello_encode(uint8_t *p, size_t room, const struct frame_hello *h)
+{
+	size_t sl = strnlen(h->fhl_software, sizeof h->fhl_software - 1);
+
+	if (room < 9 + sl)
+		return 0;
+	put16(p, h->fhl_min_version);
+	put16(p + 2, h->fhl_max_version);
+	p[4] = h->fhl_role;
+	put32(p + 5, h->fhl_window);
+	memcpy(p + 9, h->fhl_software, sl);
+	return 9 + sl;
+}
+
+/* Decode HELLO. */
+int
+frame_hello_decode(const uint8_t *p, size_t len, struct frame_hello *h)
+{
+	size_t sl;
+
+	if (len < 9)
+		return FRAME_BAD;
+	h->fhl_min_version = get16(p);
+	h->fhl_max_version = get16(p + 2);
+	h->fhl_role = p[4];
+	h->fhl_window = get32(p + 5);
+	if (h->fhl_min_version > h->fhl_max_version)
+		return FRAME_BAD;
+	if (h->fhl_role != FRAME_ROLE_ISP && h->fhl_role != FRAME_ROLE_ESP)
+		return FRAME_BAD;
+	sl = len - 9;
+	if (sl >= sizeof h->fhl_software)
+		sl = sizeof h->fhl_software - 1;
+	memcpy(h->fhl_software, p + 9, sl);
+	h->fhl_software[sl] = '\0';
+	return FRAME_OK;
+}
+
+/* OPEN: window, command, destination, client. */
+size_t
+frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
+{
+	size_t n, m;
+
+	if (room < 5)
+		return 0;
+	put32(p, o->fo_window);
+	p[4] = o->fo_command;
+	if ((n = endpoint_encode(p + 5, room - 5, &o->fo_dst)) == 0)
+		return 0;
+	if ((m = endpoint_encode(p + 5 + n, room - 5 - n, &o->fo_client)) == 0)
+		return 0;
+	return 5 + n + m;
+}
+
+/* Decode OPEN; the destination must not be unspecified. */
+int
+frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
+{
+	size_t n, m;
+
+	if (len < 5)
+		return FRAME_BAD;
+	o->fo_window = get32(p);
+	o->fo_command = p[4];
+	if ((n = endpoint_decode(p + 5, len - 5, &o->fo_dst)) == 0)
+		return FRAME_BAD;
+	if (o->fo_dst.ep_atyp == 0)
+		return FRAME_BAD;
+	m = endpoint_decode(p + 5 + n, len - 5 - n, &o->fo_client);
+	if (m == 0 || 5 + n + m != len)
+		return FRAME_BAD;
+	return FRAME_OK;
+}
+
+/* OPEN_RESULT: code, window, bound address. */
+size_t
+frame_open_result_encode(uint8_t *p, size_t room,
+    const struct frame_open_result *r)
+{
+	size_t n;
+
+	if (room < 5)
+		return 0;
+	p[0] = r->for_code;
+	put32(p + 1, r->for_window);
+	if ((n = endpoint_encode(p + 5, room - 5, &r->for_bound)) == 0)
+		return 0;
+	return 5 + n;
+}
+
+/* Decode OPEN_RESULT. */
+int
+frame_open_result_decode(const uint8_t *p, size_t len,
+    struct frame_open_result *r)
+{
+	size_t n;
+
+	if (len < 5)
+		return FRAME_BAD;
+	r->for_code = p[0];
+	r->for_window = get32(p + 1);
+	if (r->for_code > OPEN_BAD_ADDRTYPE)
+		return FRAME_BAD;
+	n = endpoint_decode(p + 5, len - 5, &r->for_bound);
+	if (n == 0 || 5 + n != len)
+		return FRAME_BAD;
+	return FRAME_OK;
+}
+
+/* Printable open result. */
+const char *
+frame_open_code_str(uint8_t c)
+{
+	static const char *s[] = { "succeeded", "general failure",
+		"not allowed by policy", "network unreachable",
+		"host unreachable", "connection refused", "timed out",
+		"command not supported", "address type not supported" };
+
+	return c < sizeof s / sizeof s[0] ? s[c] : "unknown";
+}
+
+/* Printable GOAWAY code. */
+const char *
+frame_goaway_str(uint8_t c)
+{
+	static const char *s[] = { "shutting down", "protocol error",
+		"version mismatch", "flow control violation", "internal error",
+		"keepalive timeout" };
+
+	return c < sizeof s / sizeof s[0] ? s[c] : "unknown";
+}

@@ -1,0 +1,115 @@
+/* Session frames: the wire format between isp and esp (docs/protocol.md). */
+#ifndef DP_FRAME_H
+#define DP_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_VERSION 1
+#define FRAME_HDR_LEN 12
+#define FRAME_MAX_PAYLOAD 65536 /* hard limit for any frame */
+#define FRAME_DATA_MAX 32768	/* what a sender puts in one DATA frame */
+
+enum frame_type {
+	FRAME_HELLO = 0x01,
+	FRAME_OPEN = 0x02,	  /* inside-connect request, esp -> isp */
+	FRAME_OPEN_RESULT = 0x03, /* inside-connect result, isp -> esp */
+	FRAME_DATA = 0x04,
+	FRAME_FIN = 0x05,
+	FRAME_RST = 0x06,
+	FRAME_WINDOW = 0x07,
+	FRAME_PING = 0x08,
+	FRAME_PONG = 0x09,
+	FRAME_GOAWAY = 0x0a,
+	FRAME_CONFIG = 0x0b,		 /* isp -> esp policy and rules */
+	FRAME_OUTSIDE_OPEN = 0x0c,	 /* outside-connect request, isp -> esp */
+	FRAME_OUTSIDE_OPEN_RESULT = 0x0d /* outside-connect result, esp -> isp */
+};
+
+/* Roles announced in HELLO. */
+enum frame_role { FRAME_ROLE_ISP = 1, FRAME_ROLE_ESP = 2 };
+
+/* GOAWAY codes. */
+enum frame_goaway {
+	GOAWAY_NORMAL = 0,
+	GOAWAY_PROTOCOL = 1,
+	GOAWAY_VERSION = 2,
+	GOAWAY_FLOW = 3,
+	GOAWAY_INTERNAL = 4,
+	GOAWAY_TIMEOUT = 5
+};
+
+/* OPEN_RESULT codes: the SOCKS5 reply codes of RFC 1928. */
+enum frame_open_code {
+	OPEN_OK = 0,
+	OPEN_FAILURE = 1,
+	OPEN_NOT_ALLOWED = 2,
+	OPEN_NET_UNREACH = 3,
+	OPEN_HOST_UNREACH = 4,
+	OPEN_REFUSED = 5,
+	OPEN_TIMEOUT = 6,
+	OPEN_BAD_COMMAND = 7,
+	OPEN_BAD_ADDRTYPE = 8
+};
+
+/* Address types, as in SOCKS5. */
+enum frame_atyp { ATYP_IPV4 = 1, ATYP_NAME = 3, ATYP_IPV6 = 4 };
+
+struct frame_hdr {
+	uint8_t fh_version;
+	uint8_t fh_type;
+	uint16_t fh_flags;
+	uint32_t fh_chan;
+	uint32_t fh_len;
+};
+
+/* An endpoint: IPv4, IPv6 or a name, and a port. */
+struct endpoint {
+	uint8_t ep_atyp;
+	uint8_t ep_len;
+	uint8_t ep_addr[255];
+	uint16_t ep_port;
+};
+
+struct frame_hello {
+	uint16_t fhl_min_version;
+	uint16_t fhl_max_version;
+	uint8_t fhl_role;
+	uint32_t fhl_window; /* session-wide receive window */
+	char fhl_software[64];
+};
+
+struct frame_open {
+	uint32_t fo_window; /* opener's receive window for the channel */
+	uint8_t fo_command; /* 1 = connect */
+	struct endpoint fo_dst;
+	struct endpoint fo_client; /* who asked, for policy and logs */
+};
+
+struct frame_open_result {
+	uint8_t for_code;
+	uint32_t for_window;
+	struct endpoint for_bound;
+};
+
+/* Result of a decode. */
+enum frame_status { FRAME_OK = 0, FRAME_SHORT = 1, FRAME_BAD = -1 };
+
+void frame_hdr_encode(uint8_t *, uint8_t type, uint32_t chan, uint32_t len);
+int frame_hdr_decode(const uint8_t *, size_t, struct frame_hdr *,
+    const char **);
+const char *frame_type_name(uint8_t);
+
+size_t frame_hello_encode(uint8_t *, size_t, const struct frame_hello *);
+int frame_hello_decode(const uint8_t *, size_t, struct frame_hello *);
+size_t frame_open_encode(uint8_t *, size_t, const struct frame_open *);
+int frame_open_decode(const uint8_t *, size_t, struct frame_open *);
+size_t frame_open_result_encode(uint8_t *, size_t,
+    const struct frame_open_result *);
+int frame_open_result_decode(const uint8_t *, size_t,
+    struct frame_open_result *);
+
+const char *frame_open_code_str(uint8_t);
+const char *frame_goaway_str(uint8_t);
+
+#endif

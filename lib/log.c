@@ -1,0 +1,146 @@
+/* Logging to stderr or syslog. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <sys/time.h>
+
+static const char *log_prog = "dynpass";
+static int log_syslog;
+static int log_verbose;
+
+/* Set the program name, sink and verbosity. */
+void
+log_init(const char *progname, int use_syslog, int verbose)
+{
+	log_prog = progname;
+	log_verbose = verbose;
+	log_set_syslog(use_syslog);
+}
+
+/* Switch between stderr and syslog once the config has been read. */
+void
+log_set_syslog(int use_syslog)
+{
+	if (use_syslog && !log_syslog)
+		openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = use_syslog;
+}
+
+/* Write one line at the given priority. */
+static void
+log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
+{
+	char msg[2048];
+	char stamp[32];
+	struct timeval tv;
+	struct tm tm;
+	const char *lvl;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (log_syslog) {
+		if (errstr != NULL)
+			syslog(pri, "%s: %s", msg, errstr);
+		else
+			syslog(pri, "%s", msg);
+		return;
+	}
+	gettimeofday(&tv, NULL);
+	localtime_r(&tv.tv_sec, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+	switch (pri) {
+	case LOG_CRIT:
+		lvl = "fatal";
+		break;
+	case LOG_WARNING:
+		lvl = "warn";
+		break;
+	case LOG_DEBUG:
+		lvl = "debug";
+		break;
+	default:
+		lvl = "info";
+	}
+	if (errstr != NULL)
+		fprintf(stderr, "%s.%03ld %s[%s]: %s: %s\n", stamp,
+		    (long)tv.tv_usec / 1000, log_prog, lvl, msg, errstr);
+	else
+		fprintf(stderr, "%s.%03ld %s[%s]: %s\n", stamp,
+		    (long)tv.tv_usec / 1000, log_prog, lvl, msg);
+}
+
+/* Warning without errno. */
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Warning with errno. */
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+	const char *e = strerror(errno);
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_WARNING, e, fmt, ap);
+	va_end(ap);
+}
+
+/* Informational line. */
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Debug line, only with -v. */
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	log_vwrite(LOG_DEBUG, NULL, fmt, ap);
+	va_end(ap);
+}
+
+/* Log with errno and exit. */
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+	const char *e = strerror(errno);
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, e, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+/* Log and exit. */
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, NULL, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,16 @@
+/* Logging to stderr or syslog, tmux/OpenBSD style. */
+#ifndef DP_LOG_H
+#define DP_LOG_H
+
+#include <stdarg.h>
+
+void log_init(const char *progname, int use_syslog, int verbose);
+void log_set_syslog(int use_syslog);
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

@@ -1,0 +1,949 @@
+/*
+ * The session: one TLS connection between isp and esp. It reads frames,
+ * dispatches them to channels, and writes frames through a staging buffer
+ * that is flushed once per event-loop turn, so many small frames share a
+ * TLS record. Bulk data is pulled from ready channels round-robin only
+ * while less than sp_out_hiwat bytes wait toward TLS; control frames are
+ * staged at once, so they wait behind at most that much data.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "addr.h"
+#include "chanmap.h"
+#include "conf.h"
+#include "log.h"
+#include "tls.h"
+#include "window.h"
+#include "xmalloc.h"
+
+enum session_state {
+	SESSION_HANDSHAKE, /* TLS handshake under way */
+	SESSION_HELLO,	   /* TLS up, waiting for the peer's HELLO */
+	SESSION_UP,	   /* usable */
+	SESSION_CLOSING	   /* channels gone, flushing a last GOAWAY */
+};
+
+struct session {
+	struct event_base *s_base;
+	struct bufferevent *s_bev;
+	struct evbuffer *s_stage; /* frames not yet handed to TLS */
+	struct event *s_flush_ev;
+	struct event *s_timer;
+	int s_role;
+	enum session_state s_state;
+	struct session_params s_params;
+	const struct session_cb *s_cb;
+	void *s_arg;
+	struct chanmap s_chans;
+	TAILQ_HEAD(, channel) s_ready;
+	struct window_tx s_tx;
+	struct window_rx s_rx;
+	uint32_t s_next_id;
+	uint64_t s_start_ms;
+	uint64_t s_last_rx_ms;
+	uint64_t s_last_ping_ms;
+	unsigned s_goaway_sent : 1;
+	unsigned s_goaway_rcvd : 1;
+	unsigned s_pumping : 1;
+	unsigned s_dead : 1; /* closed while busy: free on the way out */
+	int s_busy;	     /* nesting depth of our own callbacks */
+	char s_peer[ADDR_STRLEN];
+	char s_close_reason[256];
+};
+
+static void session_readcb(struct bufferevent *, void *);
+static void session_writecb(struct bufferevent *, void *);
+static void session_eventcb(struct bufferevent *, short, void *);
+static void session_flushcb(evutil_socket_t, short, void *);
+static void session_timercb(evutil_socket_t, short, void *);
+static void session_pump(struct session *);
+static void session_free(struct session *);
+
+/* Mark entry into code that may close the session. */
+static void
+session_enter(struct session *s)
+{
+	s->s_busy++;
+}
+
+/* Leave it; returns 1 if the session was freed and must not be touched. */
+static int
+session_leave(struct session *s)
+{
+	if (--s->s_busy == 0 && s->s_dead) {
+		session_free(s);
+		return 1;
+	}
+	return s->s_dead;
+}
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+session_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Read the [session] section. */
+int
+session_conf_load(const struct conf *c, struct session_params *p,
+    char **cause)
+{
+	uint64_t v;
+
+	if (conf_size(c, "session:window", 16 << 20, 256 << 10, 1U << 30, &v,
+		cause) != 0)
+		return -1;
+	p->sp_window = (uint32_t)v;
+	if (conf_size(c, "session:channel_window", 512 << 10, 16 << 10,
+		64 << 20, &v, cause) != 0)
+		return -1;
+	p->sp_chan_window = (uint32_t)v;
+	if (p->sp_chan_window > p->sp_window)
+		return conf_error(cause, c, "session:channel_window",
+		    "larger than [session] window");
+	if (conf_size(c, "session:queue", 256 << 10, 16 << 10, 16 << 20, &v,
+		cause) != 0)
+		return -1;
+	p->sp_out_hiwat = (uint32_t)v;
+	if (conf_duration(c, "session:keepalive", 10000, &p->sp_keepalive_ms,
+		cause) != 0 ||
+	    conf_duration(c, "session:dead_after", 30000, &p->sp_dead_ms,
+		cause) != 0 ||
+	    conf_duration(c, "session:handshake_timeout", 10000,
+		&p->sp_hello_timeout_ms, cause) != 0)
+		return -1;
+	if (p->sp_dead_ms <= p->sp_keepalive_ms)
+		return conf_error(cause, c, "session:dead_after",
+		    "must be longer than [session] keepalive");
+	return 0;
+}
+
+/* Wrap an (already TLS-wrapped) bufferevent in a session. */
+struct session *
+session_new(struct event_base *base, struct bufferevent *bev, int role,
+    const char *peer, const struct session_params *params,
+    const struct session_cb *cb, void *arg)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+	struct timeval tv;
+	int ms;
+
+	s->s_base = base;
+	s->s_bev = bev;
+	s->s_role = role;
+	s->s_state = SESSION_HANDSHAKE;
+	s->s_params = *params;
+	s->s_cb = cb;
+	s->s_arg = arg;
+	s->s_stage = evbuffer_new();
+	s->s_flush_ev = event_new(base, -1, 0, session_flushcb, s);
+	s->s_timer = event_new(base, -1, EV_PERSIST, session_timercb, s);
+	chanmap_init(&s->s_chans);
+	TAILQ_INIT(&s->s_ready);
+	window_rx_init(&s->s_rx, params->sp_window);
+	window_tx_init(&s->s_tx, 0);
+	/* The esp opens odd channels, the isp even ones. */
+	s->s_next_id = role == FRAME_ROLE_ESP ? 1 : 2;
+	s->s_start_ms = s->s_last_rx_ms = session_now_ms();
+	snprintf(s->s_peer, sizeof s->s_peer, "%s", peer);
+	ms = params->sp_keepalive_ms < 1000 ? params->sp_keepalive_ms / 2 :
+					      500;
+	if (ms < 50)
+		ms = 50;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(s->s_timer, &tv);
+	bufferevent_setwatermark(bev, EV_WRITE, params->sp_out_hiwat / 2, 0);
+	bufferevent_setcb(bev, session_readcb, session_writecb,
+	    session_eventcb, s);
+	return s;
+}
+
+/* Start reading; call once the bufferevent is connecting or accepting. */
+void
+session_start(struct session *s)
+{
+	bufferevent_enable(s->s_bev, EV_READ | EV_WRITE);
+}
+
+/* Apply TCP options to the session socket. */
+static void
+session_tune_socket(struct session *s)
+{
+	evutil_socket_t fd = bufferevent_getfd(s->s_bev);
+	int one = 1;
+	unsigned int uto = (unsigned int)s->s_params.sp_dead_ms;
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	/* Unacknowledged data fails the socket as fast as keepalive would. */
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof uto);
+}
+
+/* Queue a frame for the next flush. */
+void
+session_send(struct session *s, uint8_t type, uint32_t chan,
+    const void *payload, size_t len)
+{
+	uint8_t hdr[FRAME_HDR_LEN];
+
+	if (s->s_state == SESSION_CLOSING || s->s_state == SESSION_HANDSHAKE)
+		return;
+	frame_hdr_encode(hdr, type, chan, (uint32_t)len);
+	evbuffer_add(s->s_stage, hdr, sizeof hdr);
+	if (len > 0)
+		evbuffer_add(s->s_stage, payload, len);
+	if (!event_pending(s->s_flush_ev, EV_TIMEOUT, NULL))
+		event_active(s->s_flush_ev, EV_TIMEOUT, 0);
+}
+
+/* Hand staged frames to TLS: one write per loop turn. */
+static void
+session_flushcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (evbuffer_get_length(s->s_stage) > 0)
+		bufferevent_write_buffer(s->s_bev, s->s_stage);
+}
+
+/* Send a 4-byte big-endian value frame. */
+static void
+session_send_u32(struct session *s, uint8_t type, uint32_t chan, uint32_t v)
+{
+	uint8_t p[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff,
+		v & 0xff };
+
+	session_send(s, type, chan, p, 4);
+}
+
+/* Send our HELLO. */
+static void
+session_send_hello(struct session *s)
+{
+	struct frame_hello h;
+	uint8_t buf[128];
+	size_t n;
+
+	memset(&h, 0, sizeof h);
+	h.fhl_min_version = FRAME_VERSION;
+	h.fhl_max_version = FRAME_VERSION;
+	h.fhl_role = (uint8_t)s->s_role;
+	h.fhl_window = s->s_params.sp_window;
+	snprintf(h.fhl_software, sizeof h.fhl_software, "dynpass/%s",
+	    DYNPASS_VERSION);
+	n = frame_hello_encode(buf, sizeof buf, &h);
+	session_send(s, FRAME_HELLO, 0, buf, n);
+}
+
+/* Bytes written by channels: return session credit in batches. */
+void
+session_rx_written(struct session *s, uint32_t n)
+{
+	uint32_t give = window_rx_written(&s->s_rx, n);
+
+	if (give > 0)
+		session_send_u32(s, FRAME_WINDOW, 0, give);
+}
+
+/* A channel may have something to send. */
+void
+session_ready(struct session *s, struct channel *ch)
+{
+	if (!ch->ch_queued && channel_has_work(ch)) {
+		ch->ch_queued = 1;
+		TAILQ_INSERT_TAIL(&s->s_ready, ch, ch_ready);
+	}
+	session_pump(s);
+}
+
+/*
+ * Pull DATA from ready channels, one frame each in turn, until the TLS
+ * queue is full or nothing can move. Channels waiting only for session
+ * credit stay queued.
+ */
+static void
+session_pump(struct session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->s_bev);
+	TAILQ_HEAD(, channel) stalled = TAILQ_HEAD_INITIALIZER(stalled);
+	struct channel *ch;
+	enum channel_pump_result r;
+	size_t before = evbuffer_get_length(s->s_stage);
+
+	if (s->s_pumping || s->s_state != SESSION_UP)
+		return;
+	s->s_pumping = 1;
+	session_enter(s);
+	while (!s->s_dead && (ch = TAILQ_FIRST(&s->s_ready)) != NULL &&
+	    evbuffer_get_length(out) + evbuffer_get_length(s->s_stage) <
+		s->s_params.sp_out_hiwat) {
+		TAILQ_REMOVE(&s->s_ready, ch, ch_ready);
+		ch->ch_queued = 0;
+		r = channel_pump(ch, s->s_stage, &s->s_tx);
+		if (r == CHANNEL_FINISHED) {
+			channel_close(ch, CHANNEL_DONE, "done");
+			continue;
+		}
+		if (r == CHANNEL_MORE) {
+			ch->ch_queued = 1;
+			TAILQ_INSERT_TAIL(&s->s_ready, ch, ch_ready);
+		} else if (channel_has_work(ch)) {
+			/* Blocked on session credit: keep its place. */
+			ch->ch_queued = 1;
+			TAILQ_INSERT_TAIL(&stalled, ch, ch_ready);
+		}
+		if (s->s_tx.wt_avail == 0 && r != CHANNEL_MORE &&
+		    TAILQ_EMPTY(&s->s_ready))
+			break;
+	}
+	TAILQ_CONCAT(&stalled, &s->s_ready, ch_ready);
+	TAILQ_CONCAT(&s->s_ready, &stalled, ch_ready);
+	s->s_pumping = 0;
+	if (session_leave(s))
+		return;
+	if (evbuffer_get_length(s->s_stage) != before &&
+	    !event_pending(s->s_flush_ev, EV_TIMEOUT, NULL))
+		event_active(s->s_flush_ev, EV_TIMEOUT, 0);
+}
+
+/* A channel is gone: drop it from the table and the ready list. */
+void
+session_channel_gone(struct session *s, struct channel *ch)
+{
+	if (ch->ch_queued) {
+		TAILQ_REMOVE(&s->s_ready, ch, ch_ready);
+		ch->ch_queued = 0;
+	}
+	chanmap_remove(&s->s_chans, ch);
+	if (s->s_chans.cm_count == 0 &&
+	    (s->s_goaway_sent || s->s_goaway_rcvd) &&
+	    s->s_state == SESSION_UP && s->s_cb != NULL && s->s_cb->sc_drained != NULL)
+		s->s_cb->sc_drained(s, s->s_arg);
+}
+
+/* Open a channel to dst through the peer (esp side). */
+struct channel *
+session_open_channel(struct session *s, const struct endpoint *dst,
+    const struct endpoint *client, channel_result_cb cb, void *arg)
+{
+	struct frame_open o;
+	struct channel *ch;
+	uint8_t buf[600];
+	size_t n;
+
+	if (s->s_state != SESSION_UP || s->s_goaway_rcvd || s->s_goaway_sent)
+		return NULL;
+	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window, 0);
+	s->s_next_id += 2;
+	ch->ch_result = cb;
+	ch->ch_result_arg = arg;
+	chanmap_insert(&s->s_chans, ch);
+	memset(&o, 0, sizeof o);
+	o.fo_window = s->s_params.sp_chan_window;
+	o.fo_command = 1;
+	o.fo_dst = *dst;
+	o.fo_client = *client;
+	n = frame_open_encode(buf, sizeof buf, &o);
+	session_send(s, FRAME_OPEN, ch->ch_id, buf, n);
+	return ch;
+}
+
+/* Send CONFIG (isp side). */
+void
+session_send_config(struct session *s, const void *p, size_t len)
+{
+	session_send(s, FRAME_CONFIG, 0, p, len);
+}
+
+/* Stage a GOAWAY frame with a code and text. */
+static void
+session_send_goaway(struct session *s, uint8_t code, const char *text)
+{
+	uint8_t buf[256];
+	size_t n = strlen(text);
+
+	if (n > sizeof buf - 1)
+		n = sizeof buf - 1;
+	buf[0] = code;
+	memcpy(buf + 1, text, n);
+	session_send(s, FRAME_GOAWAY, 0, buf, n + 1);
+	s->s_goaway_sent = 1;
+}
+
+/* Say no more channels will be opened; the owner closes when drained. */
+void
+session_goaway(struct session *s, uint8_t code, const char *text)
+{
+	if (s->s_goaway_sent || s->s_cb == NULL)
+		return;
+	session_send_goaway(s, code, text);
+	if (s->s_chans.cm_count == 0 && s->s_state == SESSION_UP &&
+	    s->s_cb != NULL && s->s_cb->sc_drained != NULL)
+		s->s_cb->sc_drained(s, s->s_arg);
+}
+
+/* Reset every channel; used when the session ends. */
+static void
+session_reset_channels(struct session *s)
+{
+	struct channel *ch;
+
+	while ((ch = chanmap_any(&s->s_chans)) != NULL)
+		channel_close(ch, CHANNEL_SESSION_LOST, "session lost");
+}
+
+/* Tell the owner, once, that the session is ending. */
+static void
+session_notify_closed(struct session *s, const char *reason)
+{
+	const struct session_cb *cb = s->s_cb;
+
+	snprintf(s->s_close_reason, sizeof s->s_close_reason, "%s", reason);
+	s->s_cb = NULL;
+	if (cb != NULL && cb->sc_closed != NULL)
+		cb->sc_closed(s, reason, s->s_arg);
+}
+
+/* Stop all callbacks into a session that is going away. */
+static void
+session_quiesce(struct session *s)
+{
+	s->s_state = SESSION_CLOSING;
+	session_reset_channels(s);
+}
+
+/*
+ * The one teardown path: reset channels, tell the owner, free (at once, or
+ * when our own callback that led here returns).
+ */
+void
+session_close(struct session *s, const char *reason)
+{
+	if (s->s_cb == NULL)
+		return;
+	log_info("session with %s closed: %s", s->s_peer, reason);
+	session_enter(s);
+	session_quiesce(s);
+	session_notify_closed(s, reason);
+	bufferevent_setcb(s->s_bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(s->s_bev, EV_READ | EV_WRITE);
+	event_del(s->s_timer);
+	event_del(s->s_flush_ev);
+	s->s_dead = 1;
+	session_leave(s);
+}
+
+/*
+ * End the session for a protocol error or timeout: send GOAWAY with the
+ * reason, reset the channels, and close once it is flushed (or after 2 s).
+ */
+void
+session_fail(struct session *s, uint8_t code, const char *why)
+{
+	struct timeval tv = { 2, 0 };
+
+	if (s->s_cb == NULL)
+		return;
+	log_warnx("session with %s failed: %s", s->s_peer, why);
+	if (s->s_state == SESSION_UP || s->s_state == SESSION_HELLO) {
+		session_send_goaway(s, code, why);
+		session_flushcb(-1, 0, s);
+	}
+	if (evbuffer_get_length(bufferevent_get_output(s->s_bev)) == 0) {
+		session_close(s, why);
+		return;
+	}
+	session_enter(s);
+	session_quiesce(s);
+	session_notify_closed(s, why);
+	event_del(s->s_flush_ev);
+	bufferevent_disable(s->s_bev, EV_READ);
+	if (session_leave(s))
+		return;
+	bufferevent_setwatermark(s->s_bev, EV_WRITE, 0, 0);
+	event_del(s->s_timer);
+	event_assign(s->s_timer, s->s_base, -1, 0, session_timercb, s);
+	event_add(s->s_timer, &tv);
+}
+
+/* Free everything; the socket closes with the bufferevent. */
+static void
+session_free(struct session *s)
+{
+	event_free(s->s_flush_ev);
+	event_free(s->s_timer);
+	bufferevent_free(s->s_bev);
+	evbuffer_free(s->s_stage);
+	chanmap_free(&s->s_chans);
+	free(s);
+}
+
+/* Handle HELLO: check role and version, take the peer's window. */
+static int
+session_on_hello(struct session *s, const uint8_t *p, size_t len,
+    const char **why)
+{
+	struct frame_hello h;
+	int want = s->s_role == FRAME_ROLE_ISP ? FRAME_ROLE_ESP : FRAME_ROLE_ISP;
+
+	if (s->s_state != SESSION_HELLO) {
+		*why = "unexpected HELLO";
+		return -1;
+	}
+	if (frame_hello_decode(p, len, &h) != FRAME_OK) {
+		*why = "malformed HELLO";
+		return -1;
+	}
+	if (h.fhl_role != want) {
+		*why = want == FRAME_ROLE_ESP ? "peer is not an esp" :
+						"peer is not an isp";
+		return -1;
+	}
+	if (h.fhl_min_version > FRAME_VERSION ||
+	    h.fhl_max_version < FRAME_VERSION) {
+		*why = "no common protocol version";
+		return -2;
+	}
+	window_tx_init(&s->s_tx, h.fhl_window > WINDOW_MAX ? WINDOW_MAX :
+							     h.fhl_window);
+	s->s_state = SESSION_UP;
+	log_info("session with %s up (%s, protocol %d)", s->s_peer,
+	    h.fhl_software, FRAME_VERSION);
+	if (s->s_cb != NULL && s->s_cb->sc_up != NULL)
+		s->s_cb->sc_up(s, s->s_arg);
+	return 0;
+}
+
+/* Handle OPEN (isp side): make the channel and hand it to the owner. */
+static int
+session_on_open(struct session *s, uint32_t id, const uint8_t *p, size_t len,
+    const char **why)
+{
+	struct frame_open o;
+	struct channel *ch;
+
+	if (s->s_role != FRAME_ROLE_ISP || (id & 1) == 0) {
+		*why = "OPEN from the wrong side";
+		return -1;
+	}
+	if (frame_open_decode(p, len, &o) != FRAME_OK) {
+		*why = "malformed OPEN";
+		return -1;
+	}
+	if (chanmap_find(&s->s_chans, id) != NULL) {
+		*why = "OPEN for a channel in use";
+		return -1;
+	}
+	if (o.fo_window > WINDOW_MAX)
+		o.fo_window = WINDOW_MAX;
+	ch = channel_new(s, id, s->s_params.sp_chan_window, o.fo_window);
+	chanmap_insert(&s->s_chans, ch);
+	if (s->s_goaway_sent || o.fo_command != 1 ||
+	    s->s_cb == NULL || s->s_cb->sc_open == NULL) {
+		channel_refuse(ch, o.fo_command != 1 ? OPEN_BAD_COMMAND :
+						       OPEN_FAILURE);
+		return 0;
+	}
+	s->s_cb->sc_open(s, ch, &o, s->s_arg);
+	return 0;
+}
+
+/* Handle OPEN_RESULT (esp side). */
+static int
+session_on_open_result(struct session *s, struct channel *ch,
+    const uint8_t *p, size_t len, const char **why)
+{
+	struct frame_open_result r;
+	channel_result_cb cb;
+
+	(void)s;
+	if (ch == NULL)
+		return 0; /* the client left; its RST is on the way */
+	if (ch->ch_state != CHANNEL_OPENING || ch->ch_result == NULL ||
+	    frame_open_result_decode(p, len, &r) != FRAME_OK) {
+		*why = "unexpected or malformed OPEN_RESULT";
+		return -1;
+	}
+	cb = ch->ch_result;
+	ch->ch_result = NULL;
+	if (r.for_code != OPEN_OK) {
+		cb(ch, r.for_code, NULL, ch->ch_result_arg);
+		channel_close(ch, CHANNEL_REFUSED, frame_open_code_str(r.for_code));
+		return 0;
+	}
+	window_tx_init(&ch->ch_tx, r.for_window > WINDOW_MAX ? WINDOW_MAX :
+							       r.for_window);
+	cb(ch, OPEN_OK, &r.for_bound, ch->ch_result_arg);
+	return 0;
+}
+
+/* Handle DATA: check both windows, then give the bytes to the channel. */
+static int
+session_on_data(struct session *s, struct channel *ch, uint32_t id,
+    struct evbuffer *in, uint32_t len, const char **why)
+{
+	if (window_rx_consume(&s->s_rx, len) != 0) {
+		*why = "DATA beyond the session window";
+		return -1;
+	}
+	if (ch == NULL) {
+		/* A channel we already dropped: discard and release credit. */
+		evbuffer_drain(in, len);
+		session_rx_written(s, len);
+		session_send(s, FRAME_RST, id, NULL, 0);
+		return 0;
+	}
+	if (channel_on_data(ch, in, len) != 0) {
+		*why = "DATA on a closed channel or beyond its window";
+		return -1;
+	}
+	return 0;
+}
+
+/* Handle GOAWAY from the peer. */
+static void
+session_on_goaway(struct session *s, const uint8_t *p, size_t len)
+{
+	char text[256];
+
+	snprintf(text, sizeof text, "%.*s", len > 1 ? (int)(len - 1) : 0,
+	    (const char *)p + 1);
+	log_info("session with %s: peer says goodbye: %s%s%s", s->s_peer,
+	    len > 0 ? frame_goaway_str(p[0]) : "?", text[0] ? ": " : "", text);
+	s->s_goaway_rcvd = 1;
+	if (len > 0 && p[0] != GOAWAY_NORMAL) {
+		session_close(s, "peer reported an error");
+		return;
+	}
+	if (s->s_chans.cm_count == 0 && s->s_cb != NULL && s->s_cb->sc_drained != NULL)
+		s->s_cb->sc_drained(s, s->s_arg);
+}
+
+/* Big-endian u32 from a payload. */
+static uint32_t
+session_get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * Dispatch one frame whose header has been read and whose payload is at
+ * the front of in. Returns 0, or -1 (with *why) to fail the session.
+ */
+static int
+session_dispatch(struct session *s, const struct frame_hdr *h,
+    struct evbuffer *in, const char **why, uint8_t *code)
+{
+	struct channel *ch = NULL;
+	uint8_t *p = NULL;
+	int rc = 0;
+
+	*code = GOAWAY_PROTOCOL;
+	if (s->s_state == SESSION_HELLO && h->fh_type != FRAME_HELLO) {
+		*why = "first frame is not HELLO";
+		return -1;
+	}
+	if (h->fh_chan != 0)
+		ch = chanmap_find(&s->s_chans, h->fh_chan);
+	if (h->fh_type == FRAME_DATA) {
+		if (h->fh_chan == 0) {
+			*why = "DATA on channel 0";
+			return -1;
+		}
+		rc = session_on_data(s, ch, h->fh_chan, in, h->fh_len, why);
+		if (rc != 0)
+			*code = GOAWAY_FLOW;
+		return rc;
+	}
+	if (h->fh_len > 0 && (p = evbuffer_pullup(in, h->fh_len)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	switch (h->fh_type) {
+	case FRAME_HELLO:
+		rc = session_on_hello(s, p, h->fh_len, why);
+		if (rc == -2) {
+			*code = GOAWAY_VERSION;
+			rc = -1;
+		}
+		break;
+	case FRAME_OPEN:
+		rc = session_on_open(s, h->fh_chan, p, h->fh_len, why);
+		break;
+	case FRAME_OPEN_RESULT:
+		rc = session_on_open_result(s, ch, p, h->fh_len, why);
+		break;
+	case FRAME_FIN:
+		if (ch != NULL)
+			channel_on_fin(ch);
+		break;
+	case FRAME_RST:
+		if (ch != NULL)
+			channel_close(ch, CHANNEL_PEER_RESET, "reset by peer");
+		break;
+	case FRAME_WINDOW:
+		if (h->fh_len != 4) {
+			*why = "malformed WINDOW";
+			return -1;
+		}
+		if (h->fh_chan == 0) {
+			if (window_tx_grant(&s->s_tx, session_get_u32(p)) != 0) {
+				*why = "session window overflow";
+				*code = GOAWAY_FLOW;
+				return -1;
+			}
+			session_pump(s);
+		} else if (ch != NULL &&
+		    channel_on_window(ch, session_get_u32(p)) != 0) {
+			*why = "channel window overflow";
+			*code = GOAWAY_FLOW;
+			return -1;
+		}
+		break;
+	case FRAME_PING:
+		session_send(s, FRAME_PONG, 0, p, h->fh_len);
+		break;
+	case FRAME_PONG:
+		break;
+	case FRAME_GOAWAY:
+		session_on_goaway(s, p, h->fh_len);
+		break;
+	case FRAME_CONFIG:
+		if (s->s_role != FRAME_ROLE_ESP) {
+			*why = "CONFIG from the wrong side";
+			return -1;
+		}
+		if (s->s_cb != NULL && s->s_cb->sc_config != NULL)
+			s->s_cb->sc_config(s, p, h->fh_len, s->s_arg);
+		break;
+	case FRAME_OUTSIDE_OPEN: {
+		/* Reserved for rule-driven connections: not offered yet. */
+		struct frame_open_result r;
+		uint8_t buf[64];
+		size_t n;
+
+		memset(&r, 0, sizeof r);
+		r.for_code = OPEN_BAD_COMMAND;
+		n = frame_open_result_encode(buf, sizeof buf, &r);
+		session_send(s, FRAME_OUTSIDE_OPEN_RESULT, h->fh_chan, buf, n);
+		break;
+	}
+	case FRAME_OUTSIDE_OPEN_RESULT:
+		break;
+	}
+	if (rc == 0)
+		evbuffer_drain(in, h->fh_len);
+	return rc;
+}
+
+/* Read and dispatch every complete frame in the TLS input. */
+static void
+session_readcb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct frame_hdr h;
+	const char *why = NULL;
+	uint8_t *hp;
+	uint8_t code;
+	int rc;
+
+	s->s_last_rx_ms = session_now_ms();
+	session_enter(s);
+	while (s->s_state == SESSION_HELLO || s->s_state == SESSION_UP) {
+		if (evbuffer_get_length(in) < FRAME_HDR_LEN)
+			break;
+		hp = evbuffer_pullup(in, FRAME_HDR_LEN);
+		if (frame_hdr_decode(hp, FRAME_HDR_LEN, &h, &why) != FRAME_OK) {
+			session_fail(s, h.fh_version != FRAME_VERSION ?
+				GOAWAY_VERSION :
+				GOAWAY_PROTOCOL,
+			    why);
+			break;
+		}
+		if (evbuffer_get_length(in) < FRAME_HDR_LEN + (size_t)h.fh_len)
+			break;
+		evbuffer_drain(in, FRAME_HDR_LEN);
+		rc = session_dispatch(s, &h, in, &why, &code);
+		if (rc < 0) {
+			session_fail(s, code, why);
+			break;
+		}
+	}
+	session_leave(s);
+}
+
+/* The TLS queue drained below the low mark: pull more data. */
+static void
+session_writecb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	(void)bev;
+	if (s->s_state == SESSION_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			session_free(s);
+		return;
+	}
+	session_pump(s);
+}
+
+/* TLS handshake done, EOF, or error. */
+static void
+session_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	char err[256], why[400];
+	unsigned long e;
+	int sockerr = EVUTIL_SOCKET_ERROR();
+
+	if (what & BEV_EVENT_CONNECTED) {
+		s->s_state = SESSION_HELLO;
+		session_tune_socket(s);
+		session_send_hello(s);
+		return;
+	}
+	if (s->s_state == SESSION_CLOSING) {
+		session_free(s);
+		return;
+	}
+	err[0] = '\0';
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		ERR_error_string_n(e, err, sizeof err);
+	if (s->s_state == SESSION_HANDSHAKE) {
+		if (err[0] != '\0')
+			snprintf(why, sizeof why,
+			    "TLS handshake failed: %s (wrong key or "
+			    "certificate?)",
+			    err);
+		else if ((what & BEV_EVENT_ERROR) && sockerr != 0)
+			snprintf(why, sizeof why, "TLS handshake failed: %s",
+			    strerror(sockerr));
+		else
+			snprintf(why, sizeof why,
+			    "TLS handshake failed: peer closed the connection "
+			    "(wrong key or certificate?)");
+		log_warnx("session with %s: %s", s->s_peer, why);
+		session_close(s, why);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		snprintf(why, sizeof why, "peer closed the connection");
+	else if (err[0] != '\0')
+		snprintf(why, sizeof why, "TLS error: %s", err);
+	else
+		snprintf(why, sizeof why, "%s",
+		    sockerr ? strerror(sockerr) : "connection error");
+	session_close(s, why);
+}
+
+/* Keepalive and handshake timer. */
+static void
+session_timercb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	uint64_t now = session_now_ms(), idle;
+	uint8_t ping[8];
+	char why[128];
+	int i;
+
+	(void)fd;
+	(void)what;
+	if (s->s_state == SESSION_CLOSING) {
+		session_free(s); /* the last GOAWAY could not be flushed */
+		return;
+	}
+	if (s->s_state != SESSION_UP) {
+		if (now - s->s_start_ms >= (uint64_t)s->s_params.sp_hello_timeout_ms) {
+			snprintf(why, sizeof why,
+			    "handshake not finished within %d ms",
+			    s->s_params.sp_hello_timeout_ms);
+			log_warnx("session with %s: %s", s->s_peer, why);
+			session_close(s, why);
+		}
+		return;
+	}
+	idle = now - s->s_last_rx_ms;
+	if (idle >= (uint64_t)s->s_params.sp_dead_ms) {
+		snprintf(why, sizeof why,
+		    "peer silent for %llu ms: session declared dead",
+		    (unsigned long long)idle);
+		session_fail(s, GOAWAY_TIMEOUT, why);
+		return;
+	}
+	if (idle >= (uint64_t)s->s_params.sp_keepalive_ms &&
+	    now - s->s_last_ping_ms >= (uint64_t)s->s_params.sp_keepalive_ms) {
+		for (i = 0; i < 8; i++)
+			ping[i] = (uint8_t)(now >> (56 - 8 * i));
+		session_send(s, FRAME_PING, 0, ping, sizeof ping);
+		s->s_last_ping_ms = now;
+	}
+}
+
+/* Is the session usable for new channels? */
+int
+session_is_up(const struct session *s)
+{
+	return s->s_state == SESSION_UP && !s->s_goaway_sent &&
+	    !s->s_goaway_rcvd;
+}
+
+/* Has either side said GOAWAY? */
+int
+session_is_draining(const struct session *s)
+{
+	return s->s_goaway_sent || s->s_goaway_rcvd;
+}
+
+/* Number of live channels. */
+size_t
+session_channel_count(const struct session *s)
+{
+	return s->s_chans.cm_count;
+}
+
+/* The peer's address, for logs. */
+const char *
+session_peer(const struct session *s)
+{
+	return s->s_peer;
+}
+
+/* The session's bufferevent (for the dialer to connect it). */
+struct bufferevent *
+session_bufferevent(const struct session *s)
+{
+	return s->s_bev;
+}
+
+/* The parameters in force. */
+const struct session_params *
+session_params(const struct session *s)
+{
+	return &s->s_params;
+}

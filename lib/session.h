@@ -1,0 +1,67 @@
+/* The session: one TLS connection between isp and esp, carrying channels. */
+#ifndef DP_SESSION_H
+#define DP_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "channel.h"
+#include "frame.h"
+
+struct session;
+struct conf;
+
+struct session_params {
+	uint32_t sp_window;	 /* session receive window: the memory cap */
+	uint32_t sp_chan_window; /* per-channel receive window */
+	int sp_keepalive_ms;	 /* ping after this much silence */
+	int sp_dead_ms;		 /* declare the peer dead after this */
+	int sp_hello_timeout_ms; /* TLS handshake plus HELLO */
+	uint32_t sp_out_hiwat;	 /* bulk bytes queued toward TLS at most */
+};
+
+struct session_cb {
+	/* HELLO exchanged: the session is usable. */
+	void (*sc_up)(struct session *, void *);
+	/* The session is ending; it frees itself right after. */
+	void (*sc_closed)(struct session *, const char *reason, void *);
+	/* The peer asks this side to open an inside connection. */
+	void (*sc_open)(struct session *, struct channel *,
+	    const struct frame_open *, void *);
+	/* A CONFIG frame arrived. */
+	void (*sc_config)(struct session *, const uint8_t *, size_t, void *);
+	/* The last channel went away after a GOAWAY either way. */
+	void (*sc_drained)(struct session *, void *);
+};
+
+int session_conf_load(const struct conf *, struct session_params *,
+    char **cause);
+struct session *session_new(struct event_base *, struct bufferevent *,
+    int role, const char *peer, const struct session_params *,
+    const struct session_cb *, void *arg);
+void session_start(struct session *);
+void session_close(struct session *, const char *reason);
+void session_goaway(struct session *, uint8_t code, const char *text);
+void session_fail(struct session *, uint8_t code, const char *why);
+int session_is_up(const struct session *);
+int session_is_draining(const struct session *);
+size_t session_channel_count(const struct session *);
+const char *session_peer(const struct session *);
+struct bufferevent *session_bufferevent(const struct session *);
+const struct session_params *session_params(const struct session *);
+void session_send_config(struct session *, const void *, size_t);
+struct channel *session_open_channel(struct session *,
+    const struct endpoint *dst, const struct endpoint *client,
+    channel_result_cb, void *);
+
+/* Used by channel.c. */
+void session_send(struct session *, uint8_t type, uint32_t chan,
+    const void *payload, size_t len);
+void session_ready(struct session *, struct channel *);
+void session_rx_written(struct session *, uint32_t);
+void session_channel_gone(struct session *, struct channel *);
+
+#endif

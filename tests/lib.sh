@@ -1,0 +1,171 @@
+# Shared helpers for dynpass scenario tests. Source it first:
+#   . "$(dirname "$0")/../lib.sh"
+# Exit 0 = pass, 77 = skip, anything else = fail.
+
+set -u
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)
+BIN=$TOP/build/bin
+HOOKLIB=$TOP/build/lib/libsockhook.so
+TESTS=$TOP/tests
+T=$(mktemp -d /tmp/dynpass-test.XXXXXX)
+_PIDS=""
+_NETNS=""
+
+ok() { echo "ok: $*"; }
+fail() { echo "FAIL: $*" >&2; _dump_logs; exit 1; }
+skip() { echo "skip: $*"; exit 77; }
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, nftables)"; }
+need_cmd() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip "needs $c"; done; }
+
+# Print the tail of every log in $T, to explain a failure.
+_dump_logs() {
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "--- $f (last 25 lines)" >&2
+		tail -n 25 "$f" >&2
+	done
+}
+
+_cleanup() {
+	local p
+	for p in $_PIDS; do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in $_PIDS; do kill -9 "$p" 2>/dev/null; done
+	for n in $_NETNS; do ip netns del "$n" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+
+# bg_run LOG CMD...: start CMD in the background, logging to LOG; print pid.
+bg_run() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>&1 &
+	local pid=$!
+	_PIDS="$_PIDS $pid"
+	echo "$pid"
+}
+
+# Remember a namespace for deletion at exit.
+netns_add() {
+	ip netns del "$1" 2>/dev/null
+	ip netns add "$1" || fail "cannot create network namespace $1"
+	_NETNS="$_NETNS $1"
+	ip -n "$1" link set lo up
+}
+
+# free_port: an unused TCP port on loopback.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# sha FILE: SHA-256 of a file.
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# wait_for_log FILE REGEX [SECONDS]
+wait_for_log() {
+	local f=$1 re=$2 secs=${3:-10} i=0
+	while [ $i -lt $((secs * 10)) ]; do
+		grep -Eq "$re" "$f" 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fail "timed out after ${secs}s waiting for /$re/ in $(basename "$f")"
+}
+
+# count_log FILE REGEX: number of matching lines.
+count_log() { grep -Ec "$2" "$1" 2>/dev/null || true; }
+
+# In a namespace or not.
+_in_ns() {
+	local ns=$1
+	shift
+	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+}
+
+# write_psk FILE: a fresh 256-bit key, mode 600.
+write_psk() {
+	(umask 077; openssl rand -hex 32 >"$1")
+}
+
+# esp_conf FILE: an esp.conf in $T using ESP_ADDR/SOCKS_ADDR and ports.
+esp_conf() {
+	cat >"$1" <<CONF
+[esp]
+session_listen = ${ESP_ADDR}:${SESSION_PORT}
+socks_listen   = ${SOCKS_ADDR}:${SOCKS_PORT}
+${ESP_EXTRA:-}
+[session]
+keepalive  = ${KEEPALIVE:-2s}
+dead_after = ${DEAD_AFTER:-6s}
+${SESSION_EXTRA:-}
+[tls]
+psk_file = ${PSK:-$T/pair.psk}
+CONF
+}
+
+# isp_conf FILE
+isp_conf() {
+	local espaddr=$ESP_ADDR
+	case $espaddr in *:*) espaddr="[$espaddr]" ;; esac
+	cat >"$1" <<CONF
+[isp]
+esp   = ${espaddr}:${SESSION_PORT}
+allow = ${ALLOW:-none}
+id    = test-isp
+reconnect_max = ${RECONNECT_MAX:-2s}
+${ISP_EXTRA:-}
+[session]
+keepalive  = ${KEEPALIVE:-2s}
+dead_after = ${DEAD_AFTER:-6s}
+${SESSION_EXTRA:-}
+[tls]
+psk_file = ${ISP_PSK:-${PSK:-$T/pair.psk}}
+CONF
+}
+
+# esp_start / isp_start: start one daemon; sets ESP_PID / ISP_PID.
+esp_start() {
+	ESP_LOG=${ESP_LOG:-$T/esp.log}
+	ESP_PID=$(bg_run "$ESP_LOG" _in_ns "${NETNS_ESP:-}" "$BIN/esp" -v -c "$T/esp.conf")
+}
+isp_start() {
+	ISP_LOG=${ISP_LOG:-$T/isp.log}
+	ISP_PID=$(bg_run "$ISP_LOG" _in_ns "${NETNS_ISP:-}" "$BIN/isp" -v -c "$T/isp.conf")
+}
+
+# pair_start: configs, key, both daemons; waits until the session is up.
+pair_start() {
+	ESP_ADDR=${ESP_ADDR:-127.0.0.1}
+	SOCKS_ADDR=${SOCKS_ADDR:-127.0.0.1}
+	SESSION_PORT=${SESSION_PORT:-$(free_port)}
+	SOCKS_PORT=${SOCKS_PORT:-$(free_port)}
+	[ -f "$T/pair.psk" ] || write_psk "$T/pair.psk"
+	esp_conf "$T/esp.conf"
+	isp_conf "$T/isp.conf"
+	esp_start
+	wait_for_log "$ESP_LOG" "listening for SOCKS5" 10
+	isp_start
+	wait_for_log "$ISP_LOG" "session with .* up" 15
+	wait_for_log "$ESP_LOG" "isp \".*\" serves" 10
+}
+
+# http_start DIR [ADDR]: serve DIR; sets HTTP_PORT and HTTP_PID.
+http_start() {
+	local dir=$1 addr=${2:-127.0.0.1} i=0
+	HTTP_PORT=$(free_port)
+	HTTP_PID=$(bg_run "$T/http.log" _in_ns "${NETNS:-}" python3 -m http.server \
+		--bind "$addr" --directory "$dir" "$HTTP_PORT")
+	local host=$addr
+	case $host in *:*) host="[$host]" ;; esac
+	while [ $i -lt 100 ]; do
+		_in_ns "${NETNS:-}" curl -s -o /dev/null "http://$host:$HTTP_PORT/" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fail "http server on $addr:$HTTP_PORT did not start"
+}
+
+# rss_kb PID: resident set size in KiB; peak_kb PID: the high-water mark.
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }

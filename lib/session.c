@@ -813,6 +813,17 @@ session_writecb(struct bufferevent *bev, void *arg)
 	session_pump(s);
 }
 
+/* The transport is up (TLS handshake done): send HELLO. */
+void
+session_connected(struct session *s)
+{
+	if (s->s_state != SESSION_HANDSHAKE)
+		return;
+	s->s_state = SESSION_HELLO;
+	session_tune_socket(s);
+	session_send_hello(s);
+}
+
 /* TLS handshake done, EOF, or error. */
 static void
 session_eventcb(struct bufferevent *bev, short what, void *arg)
@@ -823,9 +834,7 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 	int sockerr = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		s->s_state = SESSION_HELLO;
-		session_tune_socket(s);
-		session_send_hello(s);
+		session_connected(s);
 		return;
 	}
 	if (s->s_state == SESSION_CLOSING) {

@@ -43,6 +43,7 @@ struct session *session_new(struct event_base *, struct bufferevent *,
     int role, const char *peer, const struct session_params *,
     const struct session_cb *, void *arg);
 void session_start(struct session *);
+void session_connected(struct session *);
 void session_close(struct session *, const char *reason);
 void session_goaway(struct session *, uint8_t code, const char *text);
 void session_fail(struct session *, uint8_t code, const char *why);

@@ -1,0 +1,251 @@
+/* Config parsing: every error names the file, the key and the problem. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "allow.h"
+#include "conf.h"
+#include "session.h"
+#include "tls.h"
+#include "unit.h"
+
+static char dir[] = "/tmp/dynpass-unit.XXXXXX";
+
+/* Write a file in the scratch folder; returns its path (static). */
+static const char *
+put(const char *name, const char *text, mode_t mode)
+{
+	static char path[4][256];
+	static int k;
+	char *p = path[k++ % 4];
+	FILE *f;
+
+	snprintf(p, 256, "%s/%s", dir, name);
+	f = fopen(p, "w");
+	fputs(text, f);
+	fclose(f);
+	chmod(p, mode);
+	return p;
+}
+
+/* Load text as a config, returning the error (or NULL). */
+static char *
+load_err(const char *text, const char *const *known)
+{
+	char *cause = NULL;
+	struct conf *c = conf_load(put("t.conf", text, 0600), &cause);
+
+	if (c == NULL)
+		return cause;
+	if (known != NULL)
+		conf_check_keys(c, known, &cause);
+	conf_free(c);
+	return cause;
+}
+
+/* Files and keys. */
+static void
+test_conf(void)
+{
+	static const char *const known[] = { "esp:session_listen",
+		"session:keepalive", NULL };
+	char *cause = NULL;
+	struct conf *c;
+	int ms;
+	uint64_t sz;
+
+	CHECK(conf_load("/nonexistent/x.conf", &cause) == NULL);
+	CHECK_STR_CONTAINS(cause, "/nonexistent/x.conf: cannot open");
+	free(cause);
+
+	cause = load_err("[esp]\nsession_listen = 1.2.3.4:5\nbogus = 1\n",
+	    known);
+	CHECK_STR_CONTAINS(cause, "t.conf: [esp] bogus: unknown key");
+	free(cause);
+	cause = load_err("[espp]\nx = 1\n", known);
+	CHECK_STR_CONTAINS(cause, "[espp]: unknown section");
+	free(cause);
+	cause = load_err("[esp\nsession_listen = 1\n", known);
+	CHECK_STR_CONTAINS(cause, "t.conf: cannot parse");
+	free(cause);
+	CHECK(load_err("[esp]\nsession_listen = 1.2.3.4:5 ; comment\n",
+		  known) == NULL);
+
+	c = conf_load(put("d.conf",
+			  "[session]\nkeepalive = 10x\nwindow = 3Q\n"
+			  "queue = 1K\n",
+			  0600),
+	    &cause);
+	CHECK(c != NULL);
+	CHECK(conf_duration(c, "session:keepalive", 1, &ms, &cause) == -1);
+	CHECK_STR_CONTAINS(cause,
+	    "d.conf: [session] keepalive: \"10x\" is not a duration");
+	free(cause);
+	CHECK(conf_size(c, "session:window", 1, 0, 100, &sz, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "[session] window: \"3Q\" is not a size");
+	free(cause);
+	CHECK(conf_size(c, "session:queue", 1, 4096, 8192, &sz, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "[session] queue: 1K is out of range");
+	free(cause);
+	conf_free(c);
+
+	CHECK(conf_parse_duration("500ms", &ms) == 0 && ms == 500);
+	CHECK(conf_parse_duration("2m", &ms) == 0 && ms == 120000);
+	CHECK(conf_parse_duration("1.5", &ms) == 0 && ms == 1500);
+	CHECK(conf_parse_duration("-1", &ms) == -1);
+	CHECK(conf_parse_size("256K", &sz) == 0 && sz == 262144);
+	CHECK(conf_parse_size("16MB", &sz) == 0 && sz == 16 << 20);
+	CHECK(conf_parse_size("K", &sz) == -1);
+
+	/* [session] dead_after must exceed keepalive. */
+	{
+		struct session_params p;
+
+		c = conf_load(put("s.conf",
+				  "[session]\nkeepalive = 5s\n"
+				  "dead_after = 5s\n",
+				  0600),
+		    &cause);
+		CHECK(session_conf_load(c, &p, &cause) == -1);
+		CHECK_STR_CONTAINS(cause, "[session] dead_after: must be longer");
+		free(cause);
+		conf_free(c);
+	}
+}
+
+/* Allow lists: syntax and matching. */
+static void
+test_allow(void)
+{
+	struct allow al;
+	char *cause = NULL;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+
+	CHECK(allow_parse(&al, "10.0.0.0/33", &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "\"10.0.0.0/33\" is not ADDRESS/PREFIX");
+	free(cause);
+	CHECK(allow_parse(&al, "10.1.0.0/16:0", &cause) == -1);
+	free(cause);
+	CHECK(allow_parse(&al, "10.1.0.0/16:80-21", &cause) == -1);
+	free(cause);
+	CHECK(allow_parse(&al, "host.example:80", &cause) == -1);
+	free(cause);
+
+	CHECK(allow_parse(&al,
+		  "10.1.0.0/16:21,80 192.0.2.7/32:1-65535 "
+		  "[2001:db8::]/32:22 127.0.0.1:8080",
+		  &cause) == 0);
+	CHECK(al.al_n == 4);
+	inet_pton(AF_INET, "10.1.200.3", &sin.sin_addr);
+	sin.sin_port = htons(21);
+	CHECK(allow_match(&al, (struct sockaddr *)&sin));
+	sin.sin_port = htons(22);
+	CHECK(!allow_match(&al, (struct sockaddr *)&sin));
+	inet_pton(AF_INET, "10.2.0.1", &sin.sin_addr);
+	sin.sin_port = htons(80);
+	CHECK(!allow_match(&al, (struct sockaddr *)&sin));
+	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
+	sin.sin_port = htons(65535);
+	CHECK(allow_match(&al, (struct sockaddr *)&sin));
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	sin.sin_port = htons(8080);
+	CHECK(allow_match(&al, (struct sockaddr *)&sin));
+	sin.sin_port = htons(8081);
+	CHECK(!allow_match(&al, (struct sockaddr *)&sin));
+	inet_pton(AF_INET6, "2001:db8:1::5", &sin6.sin6_addr);
+	sin6.sin6_port = htons(22);
+	CHECK(allow_match(&al, (struct sockaddr *)&sin6));
+	sin6.sin6_port = htons(23);
+	CHECK(!allow_match(&al, (struct sockaddr *)&sin6));
+	/* IPv4-mapped IPv6 is judged as IPv4. */
+	inet_pton(AF_INET6, "::ffff:10.1.0.9", &sin6.sin6_addr);
+	sin6.sin6_port = htons(80);
+	CHECK(allow_match(&al, (struct sockaddr *)&sin6));
+	allow_free(&al);
+
+	CHECK(allow_parse(&al, NULL, &cause) == 0 && al.al_n == 0);
+	CHECK(!allow_match(&al, (struct sockaddr *)&sin)); /* default: none */
+	CHECK(allow_parse(&al, "none", &cause) == 0 && al.al_n == 0);
+}
+
+/* PSK files: missing, world-readable, malformed, good. */
+static void
+test_tls(void)
+{
+	struct tls_conf tc;
+	struct conf *c;
+	char *cause = NULL, text[512];
+	const char *key = "00112233445566778899aabbccddeeff"
+			  "00112233445566778899aabbccddeeff\n";
+
+	c = conf_load(put("m.conf", "[tls]\npsk_file = nokey\n", 0600),
+	    &cause);
+	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "m.conf: [tls] psk_file:");
+	CHECK_STR_CONTAINS(cause, "nokey: No such file or directory");
+	free(cause);
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	put("open.psk", key, 0644);
+	c = conf_load(put("w.conf", "[tls]\npsk_file = open.psk\n", 0600),
+	    &cause);
+	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "open.psk is world-accessible; run chmod 600");
+	free(cause);
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	put("short.psk", "abcd\n", 0600);
+	c = conf_load(put("s.conf", "[tls]\npsk_file = short.psk\n", 0600),
+	    &cause);
+	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "must hold 32 to 128 hex digits");
+	free(cause);
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	put("good.psk", key, 0600);
+	snprintf(text, sizeof text, "[tls]\npsk_file = %s/good.psk\n", dir);
+	c = conf_load(put("g.conf", text, 0600), &cause);
+	CHECK(tls_conf_load(c, &tc, &cause) == 0);
+	CHECK(tc.tc_psk_len == 32 && tc.tc_psk[1] == 0x11);
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	c = conf_load(put("n.conf", "[tls]\n", 0600), &cause);
+	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "[tls] psk_file: missing");
+	free(cause);
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	c = conf_load(put("b.conf",
+			  "[tls]\npsk_file = good.psk\ncert = x.pem\n", 0600),
+	    &cause);
+	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "either psk_file or cert/key");
+	free(cause);
+	tls_conf_clear(&tc);
+	conf_free(c);
+}
+
+int
+main(void)
+{
+	char cmd[300];
+
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	test_conf();
+	test_allow();
+	test_tls();
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return 1;
+	return unit_done("config");
+}

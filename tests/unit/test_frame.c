@@ -1,0 +1,187 @@
+/* Frame encode/decode, including truncated, oversized and malformed input. */
+#include <arpa/inet.h>
+#include <stdlib.h>
+
+#include "frame.h"
+#include "unit.h"
+
+/* Header round trip and every rejection. */
+static void
+test_header(void)
+{
+	uint8_t b[FRAME_HDR_LEN];
+	struct frame_hdr h;
+	const char *why = NULL;
+	size_t i;
+
+	frame_hdr_encode(b, FRAME_DATA, 0x01020304, 4096);
+	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_OK);
+	CHECK(h.fh_version == FRAME_VERSION && h.fh_type == FRAME_DATA);
+	CHECK(h.fh_chan == 0x01020304 && h.fh_len == 4096);
+	for (i = 0; i < FRAME_HDR_LEN; i++)
+		CHECK(frame_hdr_decode(b, i, &h, &why) == FRAME_SHORT);
+
+	frame_hdr_encode(b, FRAME_DATA, 1, FRAME_MAX_PAYLOAD);
+	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_OK);
+	frame_hdr_encode(b, FRAME_DATA, 1, FRAME_MAX_PAYLOAD + 1);
+	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
+	CHECK_STR_CONTAINS(why, "oversized");
+	frame_hdr_encode(b, FRAME_DATA, 1, 0xffffffff);
+	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
+
+	frame_hdr_encode(b, FRAME_DATA, 1, 10);
+	b[0] = 2;
+	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
+	CHECK_STR_CONTAINS(why, "version");
+
+	frame_hdr_encode(b, 0, 1, 10);
+	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
+	CHECK_STR_CONTAINS(why, "unknown frame type");
+	frame_hdr_encode(b, 0x0e, 1, 10);
+	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
+	frame_hdr_encode(b, FRAME_OUTSIDE_OPEN_RESULT, 1, 10);
+	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_OK);
+}
+
+/* HELLO round trip and malformed variants. */
+static void
+test_hello(void)
+{
+	struct frame_hello h = { .fhl_min_version = 1,
+		.fhl_max_version = 3,
+		.fhl_role = FRAME_ROLE_ISP,
+		.fhl_window = 16 << 20,
+		.fhl_software = "dynpass/test" };
+	struct frame_hello d;
+	uint8_t b[128];
+	size_t n = frame_hello_encode(b, sizeof b, &h), i;
+
+	CHECK(n == 9 + strlen("dynpass/test"));
+	CHECK(frame_hello_decode(b, n, &d) == FRAME_OK);
+	CHECK(d.fhl_min_version == 1 && d.fhl_max_version == 3);
+	CHECK(d.fhl_role == FRAME_ROLE_ISP && d.fhl_window == (16 << 20));
+	CHECK(strcmp(d.fhl_software, "dynpass/test") == 0);
+	for (i = 0; i < 9; i++)
+		CHECK(frame_hello_decode(b, i, &d) == FRAME_BAD);
+	b[4] = 9; /* no such role */
+	CHECK(frame_hello_decode(b, n, &d) == FRAME_BAD);
+	b[4] = FRAME_ROLE_ESP;
+	b[0] = 0, b[1] = 5, b[2] = 0, b[3] = 4; /* min > max */
+	CHECK(frame_hello_decode(b, n, &d) == FRAME_BAD);
+	CHECK(frame_hello_encode(b, 5, &h) == 0);
+}
+
+/* OPEN round trips for IPv4, IPv6 and names; every truncation fails. */
+static void
+test_open(void)
+{
+	struct frame_open o, d;
+	uint8_t b[600];
+	size_t n, i;
+
+	memset(&o, 0, sizeof o);
+	o.fo_window = 262144;
+	o.fo_command = 1;
+	o.fo_dst.ep_atyp = ATYP_NAME;
+	o.fo_dst.ep_len = 9;
+	memcpy(o.fo_dst.ep_addr, "localhost", 9);
+	o.fo_dst.ep_port = 80;
+	o.fo_client.ep_atyp = ATYP_IPV6;
+	o.fo_client.ep_len = 16;
+	inet_pton(AF_INET6, "2001:db8::1", o.fo_client.ep_addr);
+	o.fo_client.ep_port = 54321;
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(n == 5 + 2 + 9 + 2 + 2 + 16 + 2);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
+	CHECK(d.fo_window == 262144 && d.fo_command == 1);
+	CHECK(d.fo_dst.ep_atyp == ATYP_NAME && d.fo_dst.ep_len == 9);
+	CHECK(memcmp(d.fo_dst.ep_addr, "localhost", 9) == 0);
+	CHECK(d.fo_dst.ep_port == 80 && d.fo_client.ep_port == 54321);
+	CHECK(memcmp(d.fo_client.ep_addr, o.fo_client.ep_addr, 16) == 0);
+	for (i = 0; i < n; i++)
+		CHECK(frame_open_decode(b, i, &d) == FRAME_BAD);
+	CHECK(frame_open_decode(b, n + 1, &d) == FRAME_BAD); /* trailing */
+	CHECK(frame_open_encode(b, n - 1, &o) == 0);
+
+	/* A name with a NUL inside is refused. */
+	o.fo_dst.ep_addr[3] = '\0';
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+
+	/* IPv4 must be 4 bytes, IPv6 16. */
+	memset(&o.fo_dst, 0, sizeof o.fo_dst);
+	o.fo_dst.ep_atyp = ATYP_IPV4;
+	o.fo_dst.ep_len = 4;
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
+	b[6] = 5;
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	o.fo_dst.ep_atyp = 7;
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	/* An empty destination is refused. */
+	o.fo_dst.ep_atyp = 0;
+	o.fo_dst.ep_len = 0;
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+}
+
+/* OPEN_RESULT round trip and bad codes. */
+static void
+test_open_result(void)
+{
+	struct frame_open_result r, d;
+	uint8_t b[64];
+	size_t n, i;
+
+	memset(&r, 0, sizeof r);
+	r.for_code = OPEN_REFUSED;
+	r.for_window = 1234;
+	r.for_bound.ep_atyp = ATYP_IPV4;
+	r.for_bound.ep_len = 4;
+	r.for_bound.ep_port = 21;
+	n = frame_open_result_encode(b, sizeof b, &r);
+	CHECK(frame_open_result_decode(b, n, &d) == FRAME_OK);
+	CHECK(d.for_code == OPEN_REFUSED && d.for_window == 1234);
+	CHECK(d.for_bound.ep_port == 21);
+	for (i = 0; i < n; i++)
+		CHECK(frame_open_result_decode(b, i, &d) == FRAME_BAD);
+	b[0] = 9;
+	CHECK(frame_open_result_decode(b, n, &d) == FRAME_BAD);
+	CHECK(strcmp(frame_open_code_str(OPEN_NOT_ALLOWED),
+		  "not allowed by policy") == 0);
+}
+
+/* Random bytes never crash the decoders. */
+static void
+test_random(void)
+{
+	uint8_t b[300];
+	struct frame_open o;
+	struct frame_open_result r;
+	struct frame_hello h;
+	int i;
+	size_t j, len;
+
+	srand(7);
+	for (i = 0; i < 20000; i++) {
+		len = (size_t)rand() % sizeof b;
+		for (j = 0; j < len; j++)
+			b[j] = (uint8_t)rand();
+		(void)frame_open_decode(b, len, &o);
+		(void)frame_open_result_decode(b, len, &r);
+		(void)frame_hello_decode(b, len, &h);
+	}
+	CHECK(1);
+}
+
+int
+main(void)
+{
+	test_header();
+	test_hello();
+	test_open();
+	test_open_result();
+	test_random();
+	return unit_done("frame");
+}

@@ -1,0 +1,416 @@
+/*
+ * The session protocol over bufferevent pairs (no sockets): malformed
+ * frames end the session with the right GOAWAY, and flow control holds a
+ * stalled channel to its window while the data arrives intact later.
+ */
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "frame.h"
+#include "log.h"
+#include "session.h"
+#include "unit.h"
+
+static struct event_base *base;
+static char closed_reason[256];
+static int closed_count;
+
+static const struct session_params params = {
+	.sp_window = 1 << 20,
+	.sp_chan_window = 64 << 10,
+	.sp_keepalive_ms = 10000,
+	.sp_dead_ms = 30000,
+	.sp_hello_timeout_ms = 10000,
+	.sp_out_hiwat = 64 << 10,
+};
+
+/* Run the loop briefly. */
+static void
+spin(int ms)
+{
+	struct timeval tv = { 0, ms * 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+/* Remember why a session closed. */
+static void
+on_closed(struct session *s, const char *reason, void *arg)
+{
+	(void)s;
+	(void)arg;
+	snprintf(closed_reason, sizeof closed_reason, "%s", reason);
+	closed_count++;
+}
+
+static const struct session_cb esp_cb = { .sc_closed = on_closed };
+
+/* Write a raw frame to the peer end. */
+static void
+raw_frame(struct bufferevent *raw, uint8_t type, uint32_t chan,
+    const void *p, uint32_t len, uint32_t claimed_len)
+{
+	uint8_t h[FRAME_HDR_LEN];
+
+	frame_hdr_encode(h, type, chan, claimed_len);
+	bufferevent_write(raw, h, sizeof h);
+	if (len > 0)
+		bufferevent_write(raw, p, len);
+}
+
+/* Send a valid isp HELLO. */
+static void
+raw_hello(struct bufferevent *raw, uint8_t role)
+{
+	struct frame_hello h = { 1, 1, role, 1 << 20, "raw" };
+	uint8_t b[64];
+	size_t n = frame_hello_encode(b, sizeof b, &h);
+
+	raw_frame(raw, FRAME_HELLO, 0, b, (uint32_t)n, (uint32_t)n);
+}
+
+/* Find the first GOAWAY the session wrote; returns its code or -1. */
+static int
+goaway_code(struct bufferevent *raw, char *text, size_t textlen)
+{
+	struct evbuffer *in = bufferevent_get_input(raw);
+	struct frame_hdr h;
+	const char *why;
+	uint8_t *p;
+
+	while (evbuffer_get_length(in) >= FRAME_HDR_LEN) {
+		p = evbuffer_pullup(in, FRAME_HDR_LEN);
+		if (frame_hdr_decode(p, FRAME_HDR_LEN, &h, &why) != FRAME_OK)
+			return -1;
+		if (evbuffer_get_length(in) < FRAME_HDR_LEN + h.fh_len)
+			return -1;
+		p = evbuffer_pullup(in, FRAME_HDR_LEN + h.fh_len);
+		if (h.fh_type == FRAME_GOAWAY && h.fh_len >= 1) {
+			snprintf(text, textlen, "%.*s", (int)h.fh_len - 1,
+			    (char *)p + FRAME_HDR_LEN + 1);
+			return p[FRAME_HDR_LEN];
+		}
+		evbuffer_drain(in, FRAME_HDR_LEN + h.fh_len);
+	}
+	return -1;
+}
+
+/*
+ * One malformed-input case: an esp session up with a raw peer, then
+ * `inject` writes something; expect GOAWAY with code and text.
+ */
+static void
+bad_input_case(const char *name, void (*inject)(struct bufferevent *),
+    int hello_first, int want_code, const char *want_text)
+{
+	struct bufferevent *pair[2];
+	struct session *s;
+	char text[256] = "";
+	int code;
+
+	bufferevent_pair_new(base, 0, pair);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	s = session_new(base, pair[0], FRAME_ROLE_ESP, name, &params, &esp_cb,
+	    NULL);
+	session_start(s);
+	session_connected(s);
+	if (hello_first)
+		raw_hello(pair[1], FRAME_ROLE_ISP);
+	closed_count = 0;
+	closed_reason[0] = '\0';
+	inject(pair[1]);
+	spin(50);
+	code = goaway_code(pair[1], text, sizeof text);
+	if (code != want_code || strstr(text, want_text) == NULL ||
+	    closed_count != 1)
+		fprintf(stderr, "%s: got GOAWAY %d \"%s\", closed %d\n", name,
+		    code, text, closed_count);
+	CHECK(code == want_code);
+	CHECK_STR_CONTAINS(text, want_text);
+	CHECK(closed_count == 1);
+	CHECK_STR_CONTAINS(closed_reason, want_text);
+	bufferevent_free(pair[1]);
+	spin(10);
+}
+
+static void
+inj_oversized(struct bufferevent *raw)
+{
+	raw_frame(raw, FRAME_DATA, 1, NULL, 0, FRAME_MAX_PAYLOAD + 1);
+}
+
+static void
+inj_version(struct bufferevent *raw)
+{
+	uint8_t h[FRAME_HDR_LEN];
+
+	frame_hdr_encode(h, FRAME_PING, 0, 0);
+	h[0] = 9;
+	bufferevent_write(raw, h, sizeof h);
+}
+
+static void
+inj_unknown_type(struct bufferevent *raw)
+{
+	raw_frame(raw, 0x7f, 0, NULL, 0, 0);
+}
+
+static void
+inj_data_before_hello(struct bufferevent *raw)
+{
+	raw_frame(raw, FRAME_DATA, 1, "x", 1, 1);
+}
+
+static void
+inj_open_to_esp(struct bufferevent *raw)
+{
+	raw_frame(raw, FRAME_OPEN, 1, "\0\0\0\0\1", 5, 5);
+}
+
+static void
+inj_bad_window(struct bufferevent *raw)
+{
+	raw_frame(raw, FRAME_WINDOW, 0, "\0\0", 2, 2);
+}
+
+static void
+inj_wrong_role(struct bufferevent *raw)
+{
+	raw_hello(raw, FRAME_ROLE_ESP);
+}
+
+static void
+inj_config_garbage_ok(struct bufferevent *raw)
+{
+	/* CONFIG is opaque here; then a window overflow ends it. */
+	raw_frame(raw, FRAME_CONFIG, 0, "zz", 2, 2);
+	raw_frame(raw, FRAME_WINDOW, 0, "\x7f\xff\xff\xff", 4, 4);
+}
+
+/* Malformed frames each end the session with a clear GOAWAY. */
+static void
+test_bad_input(void)
+{
+	bad_input_case("oversized", inj_oversized, 1, GOAWAY_PROTOCOL,
+	    "oversized frame");
+	bad_input_case("version", inj_version, 1, GOAWAY_VERSION,
+	    "unsupported protocol version");
+	bad_input_case("type", inj_unknown_type, 1, GOAWAY_PROTOCOL,
+	    "unknown frame type");
+	bad_input_case("first", inj_data_before_hello, 0, GOAWAY_PROTOCOL,
+	    "first frame is not HELLO");
+	bad_input_case("open", inj_open_to_esp, 1, GOAWAY_PROTOCOL,
+	    "OPEN from the wrong side");
+	bad_input_case("winlen", inj_bad_window, 1, GOAWAY_PROTOCOL,
+	    "malformed WINDOW");
+	bad_input_case("role", inj_wrong_role, 0, GOAWAY_PROTOCOL,
+	    "peer is not an isp");
+	bad_input_case("overflow", inj_config_garbage_ok, 1, GOAWAY_FLOW,
+	    "session window overflow");
+}
+
+static struct bufferevent *stalled_end;
+
+/* isp side for the window test: accept onto a pair nobody reads. */
+static void
+stalled_open(struct session *s, struct channel *ch,
+    const struct frame_open *o, void *arg)
+{
+	struct bufferevent *p[2];
+	struct endpoint bound = { 0 };
+
+	(void)s;
+	(void)o;
+	(void)arg;
+	bufferevent_pair_new(base, 0, p);
+	stalled_end = p[1];
+	channel_accept(ch, p[0], &bound);
+}
+
+/*
+ * A peer that sends beyond the credit it was given ends the session: per
+ * channel, and per session when the channel window is larger.
+ */
+static void
+window_violation_case(uint32_t sess_win, uint32_t chan_win, size_t send,
+    const char *want)
+{
+	static const struct session_cb cb = { .sc_closed = on_closed,
+		.sc_open = stalled_open };
+	static uint8_t junk[FRAME_DATA_MAX];
+	struct session_params pr = params;
+	struct bufferevent *pair[2];
+	struct frame_open o;
+	struct session *s;
+	uint8_t b[128];
+	char text[256] = "";
+	size_t n, sent;
+	int code;
+
+	pr.sp_window = sess_win;
+	pr.sp_chan_window = chan_win;
+	bufferevent_pair_new(base, 0, pair);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	s = session_new(base, pair[0], FRAME_ROLE_ISP, "win", &pr, &cb, NULL);
+	session_start(s);
+	session_connected(s);
+	raw_hello(pair[1], FRAME_ROLE_ESP);
+	memset(&o, 0, sizeof o);
+	o.fo_window = 1 << 20;
+	o.fo_command = 1;
+	o.fo_dst.ep_atyp = ATYP_IPV4;
+	o.fo_dst.ep_len = 4;
+	n = frame_open_encode(b, sizeof b, &o);
+	raw_frame(pair[1], FRAME_OPEN, 1, b, (uint32_t)n, (uint32_t)n);
+	spin(20);
+	closed_count = 0;
+	for (sent = 0; sent < send; sent += sizeof junk)
+		raw_frame(pair[1], FRAME_DATA, 1, junk, sizeof junk,
+		    sizeof junk);
+	spin(50);
+	code = goaway_code(pair[1], text, sizeof text);
+	CHECK(code == GOAWAY_FLOW);
+	CHECK_STR_CONTAINS(text, want);
+	CHECK(closed_count == 1);
+	bufferevent_free(pair[1]);
+	if (stalled_end != NULL)
+		bufferevent_free(stalled_end);
+	stalled_end = NULL;
+	spin(10);
+}
+
+/* Sending exactly the window is fine; one frame more is not. */
+static void
+test_window_violation(void)
+{
+	window_violation_case(1 << 20, 64 << 10, (64 << 10) + FRAME_DATA_MAX,
+	    "beyond its window");
+	window_violation_case(256 << 10, 1 << 20, (256 << 10) + FRAME_DATA_MAX,
+	    "DATA beyond the session window");
+}
+
+/* Flow-control test state. */
+static struct bufferevent *server_end, *client_end;
+static struct channel *esp_ch;
+static int result_code = -1;
+
+/* isp side: accept every open onto a pair whose far end is the server. */
+static void
+isp_open(struct session *s, struct channel *ch, const struct frame_open *o,
+    void *arg)
+{
+	struct bufferevent *p[2];
+	struct endpoint bound = { 0 };
+
+	(void)s;
+	(void)o;
+	(void)arg;
+	bufferevent_pair_new(base, 0, p);
+	server_end = p[1];
+	bufferevent_disable(server_end, EV_READ); /* a stalled reader */
+	channel_accept(ch, p[0], &bound);
+}
+
+/* esp side: the open succeeded; attach the client pair. */
+static void
+esp_result(struct channel *ch, uint8_t code, const struct endpoint *b,
+    void *arg)
+{
+	struct bufferevent *p[2];
+
+	(void)b;
+	(void)arg;
+	result_code = code;
+	bufferevent_pair_new(base, 0, p);
+	client_end = p[1];
+	bufferevent_enable(client_end, EV_READ | EV_WRITE);
+	channel_attach(ch, p[0]);
+	esp_ch = ch;
+}
+
+/* A stalled destination holds the sender to the channel window. */
+static void
+test_flow_control(void)
+{
+	static const struct session_cb icb = { .sc_open = isp_open };
+	static const struct session_cb ecb = { 0 };
+	struct bufferevent *sp[2];
+	struct session *se, *si;
+	struct endpoint dst = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
+	struct endpoint cl = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
+	struct evbuffer *got;
+	size_t total = 4 << 20, i, held, n;
+	uint8_t *data = malloc(total), *p;
+	int ok = 1;
+
+	for (i = 0; i < total; i++)
+		data[i] = (uint8_t)(i * 31 + (i >> 12));
+	bufferevent_pair_new(base, 0, sp);
+	se = session_new(base, sp[0], FRAME_ROLE_ESP, "esp", &params, &ecb,
+	    NULL);
+	si = session_new(base, sp[1], FRAME_ROLE_ISP, "isp", &params, &icb,
+	    NULL);
+	session_start(se);
+	session_start(si);
+	session_connected(se);
+	session_connected(si);
+	spin(20);
+	CHECK(session_is_up(se) && session_is_up(si));
+	CHECK(session_open_channel(se, &dst, &cl, esp_result, NULL) != NULL);
+	spin(20);
+	CHECK(result_code == OPEN_OK);
+	CHECK(esp_ch != NULL && server_end != NULL);
+	if (esp_ch == NULL || server_end == NULL)
+		return;
+
+	bufferevent_write(client_end, data, total);
+	spin(200);
+	/* The isp holds at most one channel window for the stalled server. */
+	held = evbuffer_get_length(bufferevent_get_output(
+	    bufferevent_get_underlying(server_end) ?
+		bufferevent_get_underlying(server_end) :
+		server_end));
+	n = evbuffer_get_length(bufferevent_get_input(server_end));
+	CHECK(n == 0);
+	CHECK(esp_ch->ch_tx.wt_avail == 0); /* the sender ran out of credit */
+	CHECK(esp_ch->ch_bytes_out == params.sp_chan_window);
+	(void)held;
+
+	/* Start reading: everything arrives, in order, intact. */
+	got = evbuffer_new();
+	bufferevent_enable(server_end, EV_READ);
+	for (i = 0; i < 400 && evbuffer_get_length(got) < total; i++) {
+		spin(5);
+		evbuffer_add_buffer(got, bufferevent_get_input(server_end));
+	}
+	CHECK(evbuffer_get_length(got) == total);
+	if (evbuffer_get_length(got) == total) {
+		p = evbuffer_pullup(got, -1);
+		ok = memcmp(p, data, total) == 0;
+	}
+	CHECK(ok);
+	CHECK(esp_ch->ch_bytes_out == total);
+	evbuffer_free(got);
+	free(data);
+	session_close(se, "test over");
+	session_close(si, "test over");
+	bufferevent_free(client_end);
+	bufferevent_free(server_end);
+	spin(10);
+}
+
+int
+main(void)
+{
+	log_init("test_session", 0, 0);
+	base = event_base_new();
+	test_bad_input();
+	test_window_violation();
+	test_flow_control();
+	event_base_free(base);
+	return unit_done("session");
+}

@@ -36,14 +36,20 @@ _cleanup() {
 }
 trap _cleanup EXIT
 
-# bg_run LOG CMD...: start CMD in the background, logging to LOG; print pid.
-bg_run() {
+# bg_start LOG CMD...: start CMD in the background, logging to LOG; sets
+# BG_PID. Called directly (not in $(...)), the test shell can wait for it.
+bg_start() {
 	local log=$1
 	shift
 	"$@" >"$log" 2>&1 &
-	local pid=$!
-	_PIDS="$_PIDS $pid"
-	echo "$pid"
+	BG_PID=$!
+	_PIDS="$_PIDS $BG_PID"
+}
+
+# bg_run LOG CMD...: like bg_start, but prints the pid.
+bg_run() {
+	bg_start "$@"
+	echo "$BG_PID"
 }
 
 # Remember a namespace for deletion at exit.
@@ -76,11 +82,12 @@ wait_for_log() {
 # count_log FILE REGEX: number of matching lines.
 count_log() { grep -Ec "$2" "$1" 2>/dev/null || true; }
 
-# In a namespace or not.
+# In a namespace or not. bg_run runs this in a subshell: exec keeps the
+# recorded pid that of the daemon itself.
 _in_ns() {
 	local ns=$1
 	shift
-	if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi
+	if [ -n "$ns" ]; then exec ip netns exec "$ns" "$@"; else exec "$@"; fi
 }
 
 # write_psk FILE: a fresh 256-bit key, mode 600.
@@ -127,11 +134,13 @@ CONF
 # esp_start / isp_start: start one daemon; sets ESP_PID / ISP_PID.
 esp_start() {
 	ESP_LOG=${ESP_LOG:-$T/esp.log}
-	ESP_PID=$(bg_run "$ESP_LOG" _in_ns "${NETNS_ESP:-}" "$BIN/esp" -v -c "$T/esp.conf")
+	bg_start "$ESP_LOG" _in_ns "${NETNS_ESP:-}" "$BIN/esp" -v -c "$T/esp.conf"
+	ESP_PID=$BG_PID
 }
 isp_start() {
 	ISP_LOG=${ISP_LOG:-$T/isp.log}
-	ISP_PID=$(bg_run "$ISP_LOG" _in_ns "${NETNS_ISP:-}" "$BIN/isp" -v -c "$T/isp.conf")
+	bg_start "$ISP_LOG" _in_ns "${NETNS_ISP:-}" "$BIN/isp" -v -c "$T/isp.conf"
+	ISP_PID=$BG_PID
 }
 
 # pair_start: configs, key, both daemons; waits until the session is up.
@@ -154,12 +163,13 @@ pair_start() {
 http_start() {
 	local dir=$1 addr=${2:-127.0.0.1} i=0
 	HTTP_PORT=$(free_port)
-	HTTP_PID=$(bg_run "$T/http.log" _in_ns "${NETNS:-}" python3 -m http.server \
-		--bind "$addr" --directory "$dir" "$HTTP_PORT")
+	bg_start "$T/http.log" _in_ns "${NETNS:-}" python3 -m http.server \
+		--bind "$addr" --directory "$dir" "$HTTP_PORT"
+	HTTP_PID=$BG_PID
 	local host=$addr
 	case $host in *:*) host="[$host]" ;; esac
 	while [ $i -lt 100 ]; do
-		_in_ns "${NETNS:-}" curl -s -o /dev/null "http://$host:$HTTP_PORT/" && return 0
+		(_in_ns "${NETNS:-}" curl -s -o /dev/null "http://$host:$HTTP_PORT/") && return 0
 		sleep 0.1
 		i=$((i + 1))
 	done

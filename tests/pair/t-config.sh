@@ -1,0 +1,72 @@
+#!/bin/bash
+# -t checks the config: exit 0, or exit 1 with a message naming the file,
+# the key and the problem.
+. "$(dirname "$0")/../lib.sh"
+
+write_psk "$T/pair.psk"
+ESP_ADDR=127.0.0.1 SOCKS_ADDR=127.0.0.1 SESSION_PORT=4430 SOCKS_PORT=1080
+ALLOW="10.1.0.0/16:21,80 192.0.2.7/32:1-65535"
+esp_conf "$T/esp.conf"
+isp_conf "$T/isp.conf"
+
+expect_ok() {
+	local prog=$1 conf=$2
+	"$BIN/$prog" -t -c "$conf" >"$T/out" 2>&1 || fail "$prog -t rejected a good config: $(cat "$T/out")"
+	grep -q "configuration OK" "$T/out" || fail "$prog -t said: $(cat "$T/out")"
+}
+# expect_err PROG CONF MESSAGE: exit 1 and exactly this message.
+expect_err() {
+	local prog=$1 conf=$2 want=$3 rc
+	"$BIN/$prog" -t -c "$conf" >"$T/out" 2>&1
+	rc=$?
+	[ $rc = 1 ] || fail "$prog -t exit $rc for: $want"
+	[ "$(cat "$T/out")" = "$want" ] || fail "$prog -t said '$(cat "$T/out")', want '$want'"
+	ok "$want"
+}
+edit() { sed "$2" "$T/$1" >"$T/bad.conf"; }
+
+expect_ok esp "$T/esp.conf"
+expect_ok isp "$T/isp.conf"
+ok "good configs pass -t"
+
+expect_err esp "$T/none.conf" "esp: $T/none.conf: cannot open: No such file or directory"
+edit esp.conf 's/^session_listen.*/session_listen = 127.0.0.1/'
+expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] session_listen: \"127.0.0.1\" is not ADDRESS:PORT (IPv6 as [addr]:port)"
+edit esp.conf 's/^socks_listen.*/socks_listen = example.net:1080/'
+expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] socks_listen: \"example.net:1080\" needs a numeric address and a port 1-65535"
+edit esp.conf 's/^keepalive.*/keepalive = soon/'
+expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [session] keepalive: \"soon\" is not a duration (e.g. 10s, 500ms, 2m)"
+edit esp.conf 's/^\[esp\]/[esp]\nsocks_lisen = 1.2.3.4:5/'
+expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] socks_lisen: unknown key"
+edit esp.conf '/^session_listen/d'
+expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] session_listen: missing (e.g. 0.0.0.0:4430)"
+edit isp.conf 's#^allow.*#allow = 10.0.0.0/33#'
+expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] allow: \"10.0.0.0/33\" is not ADDRESS/PREFIX[:PORTS] (e.g. 10.1.0.0/16:21,80 or [2001:db8::]/32:22)"
+edit isp.conf 's#^allow.*#allow = 10.0.0.0/8:0#'
+expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] allow: \"10.0.0.0/8:0\" is not ADDRESS/PREFIX[:PORTS] (e.g. 10.1.0.0/16:21,80 or [2001:db8::]/32:22)"
+edit isp.conf '/^esp /d'
+expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] esp: missing: the esp to dial, e.g. esp.example.net:4430"
+edit isp.conf 's#^esp .*#esp = esp.example.net#'
+expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] esp: \"esp.example.net\" is not HOST:PORT (IPv6 as [addr]:port)"
+edit isp.conf "s#^\[isp\]#[isp]\nrules = $T/no-rules#"
+expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] rules: $T/no-rules: No such file or directory"
+printf '[isp\nesp = x:1\n' >"$T/bad.conf"
+"$BIN/isp" -t -c "$T/bad.conf" >"$T/out" 2>&1 && fail "isp -t accepted a syntax error"
+grep -q "^isp: $T/bad.conf: cannot parse: " "$T/out" || fail "syntax error message: $(cat "$T/out")"
+ok "$(cat "$T/out")"
+
+# A bad config stops the daemon at start too, with the same message.
+edit isp.conf 's#^allow.*#allow = 10.0.0.0/33#'
+"$BIN/isp" -c "$T/bad.conf" >"$T/out" 2>&1
+[ $? = 1 ] || fail "isp started with a bad config"
+grep -q '\[isp\] allow: "10.0.0.0/33"' "$T/out" || fail "isp start message: $(cat "$T/out")"
+ok "isp refuses to start with a bad config"
+
+# The shipped examples pass -t (with a key put where they point).
+for f in "$TOP"/etc/esp.conf "$TOP"/etc/isp.conf; do
+	[ -f "$f" ] || fail "missing example $f"
+	sed "s#^psk_file.*#psk_file = $T/pair.psk#; s#^rules.*##" "$f" >"$T/ex.conf"
+	prog=$(basename "$f" .conf)
+	expect_ok "$prog" "$T/ex.conf"
+done
+ok "etc/ examples pass -t"

@@ -1,0 +1,204 @@
+/* Test client: connect in one of several styles, fetch a path over HTTP/1.0
+ * and write the body to stdout.
+ *
+ * nbconnect MODE HOST PORT PATH
+ * MODE: block, poll, select, epoll, epoll-pre (registered edge-triggered
+ * before connect), fork (resolve in the parent, connect in a child).
+ * A failed connect prints "errno=NAME" on stderr and exits 3. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *nb_mode;
+
+/* Exit with the name of an errno. */
+static void
+nb_errno(const char *what, int err)
+{
+	fprintf(stderr, "nbconnect %s: %s: errno=%s (%s)\n", nb_mode, what,
+	    strerrorname_np(err), strerror(err));
+	exit(3);
+}
+
+/* Wait for writability in the chosen style. */
+static void
+nb_wait(int fd, int epfd)
+{
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+	struct epoll_event ev;
+	fd_set w;
+	struct timeval tv = { 20, 0 };
+	int n;
+
+	if (strcmp(nb_mode, "poll") == 0) {
+		if ((n = poll(&pfd, 1, 20000)) != 1)
+			nb_errno("poll", n == 0 ? ETIMEDOUT : errno);
+	} else if (strcmp(nb_mode, "select") == 0) {
+		FD_ZERO(&w);
+		FD_SET(fd, &w);
+		if ((n = select(fd + 1, NULL, &w, NULL, &tv)) != 1)
+			nb_errno("select", n == 0 ? ETIMEDOUT : errno);
+	} else {
+		memset(&ev, 0, sizeof ev);
+		ev.events = EPOLLOUT | EPOLLET;
+		ev.data.u64 = 0x1234567890abcdefULL;
+		if (strcmp(nb_mode, "epoll-pre") == 0) {
+			ev.events |= EPOLLIN;
+			if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+				nb_errno("epoll_ctl mod", errno);
+		} else if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+			nb_errno("epoll_ctl add", errno);
+		memset(&ev, 0, sizeof ev);
+		if ((n = epoll_wait(epfd, &ev, 1, 20000)) != 1)
+			nb_errno("epoll_wait", n == 0 ? ETIMEDOUT : errno);
+		if (ev.data.u64 != 0x1234567890abcdefULL) {
+			fprintf(stderr, "nbconnect: epoll data lost\n");
+			exit(4);
+		}
+	}
+}
+
+/* Connect fd to ai in the chosen style; exits on failure. */
+static void
+nb_connect(int fd, const struct addrinfo *ai)
+{
+	struct epoll_event ev;
+	socklen_t len = sizeof(int);
+	int err = 0, epfd = -1, block;
+
+	block = strcmp(nb_mode, "block") == 0 || strcmp(nb_mode, "fork") == 0;
+	if (!block)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (strncmp(nb_mode, "epoll", 5) == 0 &&
+	    (epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		nb_errno("epoll_create1", errno);
+	if (strcmp(nb_mode, "epoll-pre") == 0) {
+		memset(&ev, 0, sizeof ev);
+		ev.events = EPOLLIN | EPOLLET;
+		ev.data.u64 = 1;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+			nb_errno("epoll_ctl pre", errno);
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return;
+	if (block || errno != EINPROGRESS)
+		nb_errno("connect", errno);
+	nb_wait(fd, epfd);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		nb_errno("getsockopt", errno);
+	if (err != 0)
+		nb_errno("connect", err);
+	/* Read once: the error is gone, as with a real socket. */
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+		nb_errno("getsockopt again", err ? err : errno);
+	if (epfd != -1)
+		close(epfd);
+	if (!block)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+}
+
+/* getpeername must give the address we asked for. */
+static void
+nb_check_peer(int fd, const struct addrinfo *ai)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char want[NI_MAXHOST], got[NI_MAXHOST], wp[16], gp[16];
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		nb_errno("getpeername", errno);
+	getnameinfo(ai->ai_addr, ai->ai_addrlen, want, sizeof want, wp,
+	    sizeof wp, NI_NUMERICHOST | NI_NUMERICSERV);
+	getnameinfo((struct sockaddr *)&ss, len, got, sizeof got, gp,
+	    sizeof gp, NI_NUMERICHOST | NI_NUMERICSERV);
+	if (strcmp(want, got) != 0 || strcmp(wp, gp) != 0) {
+		fprintf(stderr, "nbconnect: peer is %s:%s, not %s:%s\n", got,
+		    gp, want, wp);
+		exit(4);
+	}
+	fprintf(stderr, "nbconnect: peer %s:%s\n", got, gp);
+}
+
+/* Send the request, copy the body to stdout. */
+static void
+nb_fetch(int fd, const char *host, const char *path)
+{
+	char req[1024], buf[65536];
+	size_t have = 0;
+	ssize_t n;
+	char *body;
+	int inbody = 0;
+
+	snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path,
+	    host);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		nb_errno("write", errno);
+	while ((n = read(fd, buf + have, sizeof buf - have - 1)) > 0) {
+		if (inbody) {
+			fwrite(buf, 1, (size_t)n, stdout);
+			continue;
+		}
+		have += (size_t)n;
+		buf[have] = '\0';
+		if ((body = strstr(buf, "\r\n\r\n")) != NULL) {
+			if (strncmp(buf, "HTTP/1.0 200", 12) != 0) {
+				fprintf(stderr, "nbconnect: %.40s\n", buf);
+				exit(5);
+			}
+			body += 4;
+			fwrite(body, 1, have - (size_t)(body - buf), stdout);
+			inbody = 1;
+			have = 0;
+		} else if (have == sizeof buf - 1)
+			exit(5);
+	}
+	if (n < 0)
+		nb_errno("read", errno);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct addrinfo hints, *ai;
+	int fd, rc, status;
+	pid_t pid;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: nbconnect mode host port path\n");
+		return 1;
+	}
+	nb_mode = argv[1];
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(argv[2], argv[3], &hints, &ai)) != 0) {
+		fprintf(stderr, "nbconnect: %s: %s\n", argv[2],
+		    gai_strerror(rc));
+		return 2;
+	}
+	if (strcmp(nb_mode, "fork") == 0) {
+		if ((pid = fork()) == -1)
+			nb_errno("fork", errno);
+		if (pid != 0) {
+			if (waitpid(pid, &status, 0) != pid)
+				return 1;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+		}
+	}
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		nb_errno("socket", errno);
+	nb_connect(fd, ai);
+	nb_check_peer(fd, ai);
+	nb_fetch(fd, argv[2], argv[4]);
+	close(fd);
+	freeaddrinfo(ai);
+	return 0;
+}

@@ -1,0 +1,70 @@
+#!/bin/bash
+# Inside names: names under a dns suffix get placeholders from
+# 198.18.0.0/15, a connect to one sends the name to the esp (the isp
+# resolves it), and reverse lookups give the name back. Other names
+# resolve as usual.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/common.sh"
+need_cmd python3
+sh_pair
+
+hooked python3 - <<'PY' || fail "lookups through the hook are wrong"
+import ipaddress, socket
+net = ipaddress.ip_network("198.18.0.0/15")
+a = socket.getaddrinfo("localhost", 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+assert ipaddress.ip_address(a) in net, a
+b = socket.gethostbyname("www.corp.test")
+assert ipaddress.ip_address(b) in net and b != a, b
+name, aliases, addrs = socket.gethostbyname_ex("WWW.Corp.Test.")
+assert addrs == [b], (addrs, b)
+assert socket.getaddrinfo("localhost", 80, socket.AF_INET)[0][4][0] == a
+assert socket.getnameinfo((a, 80), 0)[0] == "localhost"
+assert socket.gethostbyaddr(b)[0] == "www.corp.test"
+# AAAA: none, unless v4-mapped answers are asked for.
+try:
+    socket.getaddrinfo("www.corp.test", 80, socket.AF_INET6)
+    raise SystemExit("AF_INET6 lookup of an inside name answered")
+except socket.gaierror:
+    pass
+# "corp.test" itself is not under ".corp.test".
+try:
+    r = socket.getaddrinfo("corp.test", 80, socket.AF_INET)[0][4][0]
+    assert ipaddress.ip_address(r) not in net, r
+except socket.gaierror:
+    pass
+print("lookups: placeholder", a, "and", b)
+PY
+ok "getaddrinfo, gethostbyname, getnameinfo and gethostbyaddr use placeholders"
+
+# Fetch by name: the esp is asked for the name, not an address.
+hooked python3 -c '
+import sys, urllib.request
+open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1], timeout=30).read())
+' "http://localhost:$HTTP_PORT/blob" "$T/name.out" || fail "fetch by inside name failed"
+[ "$(sha "$T/name.out")" = "$BLOB_SHA" ] || fail "inside name: SHA-256 differs"
+wait_for_log "$ESP_LOG" "[>] localhost:$HTTP_PORT" 5
+ok "urllib fetched http://localhost:$HTTP_PORT/ with the name resolved by the isp"
+
+for mode in block poll epoll; do
+	hooked "$NB" "$mode" localhost "$HTTP_PORT" /blob >"$T/$mode.out" 2>"$T/$mode.err" ||
+	    fail "$mode by name: $(cat "$T/$mode.err")"
+	[ "$(sha "$T/$mode.out")" = "$BLOB_SHA" ] || fail "$mode by name: SHA-256 differs"
+done
+ok "blocking, poll and epoll clients connect by inside name"
+
+# A name the isp cannot resolve.
+expect_errno EHOSTUNREACH hooked "$NB" block nosuch.corp.test "$HTTP_PORT" /
+ok "an inside name the isp cannot resolve gives EHOSTUNREACH"
+
+# A placeholder this process never handed out is not a destination.
+expect_errno EHOSTUNREACH hooked "$NB" block 198.18.200.1 80 /
+ok "an unknown placeholder gives EHOSTUNREACH and goes nowhere"
+
+# Without "localhost" in dns, it resolves normally.
+SH_EXTRA="" sh_conf "$T/plain.conf"
+sed -i 's/^dns .*/dns = .corp.test/' "$T/plain.conf"
+"$BIN/sockhook" -c "$T/plain.conf" -- python3 -c '
+import socket
+assert socket.gethostbyname("localhost") == "127.0.0.1"
+' || fail "localhost did not resolve normally without a dns suffix"
+ok "names outside the dns suffixes resolve as usual"

@@ -14,6 +14,9 @@ CFLAGS   += -std=c11 -Wall -Wextra -Werror -MMD -MP -fPIC
 CPPFLAGS += -D_GNU_SOURCE -DDYNPASS_VERSION='"$(VERSION)"' -Ilib \
 	    -I/usr/include/iniparser $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -liniparser -lpthread
+# The preload library goes into arbitrary programs, so it is never built
+# with sanitizers (their runtime must come first in a process).
+HOOK_CFLAGS := $(CFLAGS)
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -24,12 +27,13 @@ ESP_SRC  = $(wildcard esp/*.c)
 ISP_SRC  = $(wildcard isp/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 HOOK_SRC = $(filter-out sockhook/main.c,$(wildcard sockhook/*.c))
-HOOK_LIB = $(call obj,lib/conf.c lib/allow.c lib/addr.c lib/xmalloc.c lib/log.c)
+HOOK_DEP = lib/conf.c lib/allow.c lib/addr.c lib/xmalloc.c lib/log.c
 # Helper programs for scenario tests: tests/AREA/x.c -> build/tests/AREA/x
 HELPER_SRC = $(filter-out tests/unit/%,$(wildcard tests/*/*.c))
 HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 
-obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+obj  = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+hobj = $(patsubst %.c,$(BUILD)/hook/%.o,$(1))
 
 LIB_A    = $(BUILD)/lib/libdynpass.a
 BINS     = $(BUILD)/bin/esp $(BUILD)/bin/isp
@@ -38,11 +42,20 @@ BINS    += $(BUILD)/bin/sockhook $(BUILD)/lib/libsockhook.so
 endif
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
+# Rebuild everything when the compiler flags change (e.g. SANITIZE=).
+STAMP := $(BUILD)/.flags
+$(shell mkdir -p $(BUILD); echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(STAMP) || \
+	echo '$(CC) $(CFLAGS) $(LDFLAGS)' >$(STAMP))
+
 all: $(BINS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/hook/%.o: %.c $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(HOOK_CFLAGS) -c -o $@ $<
 
 $(LIB_A): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
@@ -56,15 +69,15 @@ $(BUILD)/bin/isp: $(call obj,$(ISP_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The preload library: no libevent, only libc, libdl and iniparser.
-$(BUILD)/lib/libsockhook.so: $(call obj,$(HOOK_SRC)) $(HOOK_LIB)
+# The preload library: no libevent, only libc, libdl, pthreads, iniparser.
+$(BUILD)/lib/libsockhook.so: $(call hobj,$(HOOK_SRC) $(HOOK_DEP))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,libsockhook.so -o $@ $^ \
+	$(CC) -shared -Wl,-soname,libsockhook.so -o $@ $^ \
 	    -liniparser -ldl -lpthread
 
-$(BUILD)/bin/sockhook: $(call obj,sockhook/main.c) $(HOOK_LIB)
+$(BUILD)/bin/sockhook: $(call hobj,sockhook/main.c $(HOOK_DEP))
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -liniparser
+	$(CC) -o $@ $^ -liniparser
 
 $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -89,11 +102,12 @@ demo: deps
 	@sh etc/demo.sh
 
 format:
-	clang-format -i lib/*.[ch] esp/*.[ch] isp/*.[ch] tests/unit/*.[ch]
+	clang-format -i lib/*.[ch] esp/*.[ch] isp/*.[ch] sockhook/*.[ch] \
+	    tests/unit/*.[ch] tests/*/*.c
 
 clean:
 	rm -rf $(BUILD)
 
 .PHONY: all tests deps check demo format clean
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/hook -name '*.d' 2>/dev/null)

@@ -163,8 +163,8 @@ pair_start() {
 http_start() {
 	local dir=$1 addr=${2:-127.0.0.1} i=0
 	HTTP_PORT=$(free_port)
-	bg_start "$T/http.log" _in_ns "${NETNS:-}" python3 -m http.server \
-		--bind "$addr" --directory "$dir" "$HTTP_PORT"
+	bg_start "$T/http.log" _in_ns "${NETNS:-}" python3 "$TESTS/tools/httpd.py" \
+		"$addr" "$HTTP_PORT" "$dir"
 	HTTP_PID=$BG_PID
 	local host=$addr
 	case $host in *:*) host="[$host]" ;; esac

@@ -70,10 +70,13 @@ $(BUILD)/bin/isp: $(call obj,$(ISP_SRC)) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The preload library: no libevent, only libc, libdl, pthreads, iniparser.
-$(BUILD)/lib/libsockhook.so: $(call hobj,$(HOOK_SRC) $(HOOK_DEP))
+# Only the hooks are exported (sockhook/libsockhook.map), so the helpers
+# linked in cannot clash with a program's own symbols.
+$(BUILD)/lib/libsockhook.so: $(call hobj,$(HOOK_SRC) $(HOOK_DEP)) sockhook/libsockhook.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libsockhook.so -o $@ $^ \
-	    -liniparser -ldl -lpthread
+	$(CC) -shared -Wl,-soname,libsockhook.so \
+	    -Wl,--version-script=sockhook/libsockhook.map -o $@ \
+	    $(filter %.o,$^) -liniparser -ldl -lpthread
 
 $(BUILD)/bin/sockhook: $(call hobj,sockhook/main.c $(HOOK_DEP))
 	@mkdir -p $(dir $@)

@@ -324,6 +324,26 @@ esp_listen(struct esp *e, const char *what, const char *text,
 	return lis;
 }
 
+/* Free what main set up; the one teardown path for the daemon. */
+static void
+esp_free(struct esp *e)
+{
+	if (e->e_socks_lis != NULL)
+		evconnlistener_free(e->e_socks_lis);
+	if (e->e_session_lis != NULL)
+		evconnlistener_free(e->e_session_lis);
+	if (e->e_drain_ev != NULL)
+		event_free(e->e_drain_ev);
+	SSL_CTX_free(e->e_ssl);
+	tls_conf_clear(&e->e_tls);
+	free(e->e_session_listen);
+	free(e->e_socks_listen);
+	if (e->e_base != NULL) {
+		daemon_signals_free();
+		event_base_free(e->e_base);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -338,16 +358,16 @@ main(int argc, char **argv)
 	TAILQ_INIT(&e.e_links);
 	TAILQ_INIT(&e.e_clients);
 	if (esp_load(&e, o.do_conf, &o, &sess_ss, &sess_len, &socks_ss,
-		&socks_len, &cause) != 0) {
+		&socks_len, &cause) != 0 ||
+	    (e.e_ssl = tls_ctx_new(1, &e.e_tls, &cause)) == NULL) {
 		fprintf(stderr, "esp: %s\n", cause);
-		return 1;
-	}
-	if ((e.e_ssl = tls_ctx_new(1, &e.e_tls, &cause)) == NULL) {
-		fprintf(stderr, "esp: %s\n", cause);
+		free(cause);
+		esp_free(&e);
 		return 1;
 	}
 	if (o.do_check) {
 		printf("esp: %s: configuration OK\n", o.do_conf);
+		esp_free(&e);
 		return 0;
 	}
 	if ((e.e_base = event_base_new()) == NULL)
@@ -361,12 +381,6 @@ main(int argc, char **argv)
 	    e.e_tls.tc_psk_len ? "pre-shared key" : "certificates");
 	event_base_dispatch(e.e_base);
 	log_info("esp stopped");
-	if (e.e_drain_ev != NULL)
-		event_free(e.e_drain_ev);
-	SSL_CTX_free(e.e_ssl);
-	tls_conf_clear(&e.e_tls);
-	free(e.e_session_listen);
-	free(e.e_socks_listen);
-	event_base_free(e.e_base);
+	esp_free(&e);
 	return 0;
 }

@@ -205,7 +205,7 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 	struct esp *e = c->sc_esp;
 	struct session *s;
 	size_t len = evbuffer_get_length(in), need;
-	uint8_t *p, code;
+	uint8_t *p, code, cmd;
 	char dst[ADDR_STRLEN];
 
 	if (len < 5)
@@ -249,14 +249,14 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 		memcpy(c->sc_dst.ep_addr, p + 4, c->sc_dst.ep_len);
 	}
 	c->sc_dst.ep_port = (uint16_t)(p[need - 2] << 8 | p[need - 1]);
-	if (p[1] != 1) {
-		evbuffer_drain(in, need);
+	cmd = p[1];
+	evbuffer_drain(in, need); /* p is invalid from here on */
+	if (cmd != 1) {
 		log_info("socks: %s: command %u not supported", c->sc_addr,
-		    p[1]);
+		    cmd);
 		socks_reply(c, OPEN_BAD_COMMAND, NULL);
 		return -1;
 	}
-	evbuffer_drain(in, need);
 	if (c->sc_dst.ep_atyp == ATYP_NAME &&
 	    memchr(c->sc_dst.ep_addr, '\0', c->sc_dst.ep_len) != NULL) {
 		socks_reply(c, OPEN_BAD_ADDRTYPE, NULL);

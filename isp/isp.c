@@ -147,6 +147,30 @@ isp_signal(int sig, void *arg)
 	evtimer_add(i->i_drain_ev, &tv);
 }
 
+/* Free what main set up; the one teardown path for the daemon. */
+static void
+isp_free(struct isp *i)
+{
+	if (i->i_drain_ev != NULL)
+		event_free(i->i_drain_ev);
+	if (i->i_redial_ev != NULL)
+		event_free(i->i_redial_ev);
+	if (i->i_dns != NULL)
+		evdns_base_free(i->i_dns, 0);
+	SSL_CTX_free(i->i_ssl);
+	tls_conf_clear(&i->i_tls);
+	allow_free(&i->i_allow);
+	free(i->i_allow_text);
+	free(i->i_rules);
+	free(i->i_esp);
+	free(i->i_esp_host);
+	free(i->i_esp_port);
+	if (i->i_base != NULL) {
+		daemon_signals_free();
+		event_base_free(i->i_base);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -156,16 +180,16 @@ main(int argc, char **argv)
 
 	daemon_parse_args(argc, argv, "isp", "/etc/dynpass/isp.conf", &o);
 	memset(&i, 0, sizeof i);
-	if (isp_load(&i, o.do_conf, &o, &cause) != 0) {
+	if (isp_load(&i, o.do_conf, &o, &cause) != 0 ||
+	    (i.i_ssl = tls_ctx_new(0, &i.i_tls, &cause)) == NULL) {
 		fprintf(stderr, "isp: %s\n", cause);
-		return 1;
-	}
-	if ((i.i_ssl = tls_ctx_new(0, &i.i_tls, &cause)) == NULL) {
-		fprintf(stderr, "isp: %s\n", cause);
+		free(cause);
+		isp_free(&i);
 		return 1;
 	}
 	if (o.do_check) {
 		printf("isp: %s: configuration OK\n", o.do_conf);
+		isp_free(&i);
 		return 0;
 	}
 	if (i.i_allow.al_n == 0)
@@ -189,18 +213,6 @@ main(int argc, char **argv)
 	dial_start(&i);
 	event_base_dispatch(i.i_base);
 	log_info("isp stopped");
-	if (i.i_drain_ev != NULL)
-		event_free(i.i_drain_ev);
-	event_free(i.i_redial_ev);
-	evdns_base_free(i.i_dns, 0);
-	SSL_CTX_free(i.i_ssl);
-	tls_conf_clear(&i.i_tls);
-	allow_free(&i.i_allow);
-	free(i.i_allow_text);
-	free(i.i_rules);
-	free(i.i_esp);
-	free(i.i_esp_host);
-	free(i.i_esp_port);
-	event_base_free(i.i_base);
+	isp_free(&i);
 	return 0;
 }

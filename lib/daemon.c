@@ -82,11 +82,13 @@ daemon_signalcb(evutil_socket_t sig, short what, void *arg)
 	daemon_term_fn((int)sig, daemon_term_arg);
 }
 
+static struct event *daemon_sigevs[3];
+
 /* Route SIGTERM/SIGINT/SIGHUP to fn through the event loop; ignore SIGPIPE. */
 void
 daemon_signals(struct event_base *base, void (*fn)(int, void *), void *arg)
 {
-	static struct event *evs[3];
+	struct event **evs = daemon_sigevs;
 	int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 	int i;
 
@@ -96,5 +98,18 @@ daemon_signals(struct event_base *base, void (*fn)(int, void *), void *arg)
 	for (i = 0; i < 3; i++) {
 		evs[i] = evsignal_new(base, sigs[i], daemon_signalcb, NULL);
 		event_add(evs[i], NULL);
+	}
+}
+
+/* Release the signal events before the event base goes. */
+void
+daemon_signals_free(void)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (daemon_sigevs[i] != NULL)
+			event_free(daemon_sigevs[i]);
+		daemon_sigevs[i] = NULL;
 	}
 }

@@ -18,5 +18,6 @@ void daemon_parse_args(int, char **, const char *prog, const char *defconf,
 int daemon_log_conf(const struct conf *, const struct daemon_opts *,
     char **cause);
 void daemon_signals(struct event_base *, void (*)(int, void *), void *);
+void daemon_signals_free(void);
 
 #endif

@@ -3,11 +3,16 @@
  *
  * nbconnect MODE HOST PORT PATH
  * MODE: block, poll, select, epoll, epoll-pre (registered edge-triggered
- * before connect), fork (resolve in the parent, connect in a child).
+ * before connect), fork (resolve in the parent, connect in a child),
+ * fclose (connect, close with fclose behind the hook's back, then connect
+ * a new socket that gets the same descriptor number), cancel (start a
+ * non-blocking connect to port $NB_CANCEL_PORT, close at once, then
+ * connect a new socket that gets the same descriptor number).
  * A failed connect prints "errno=NAME" on stderr and exits 3. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +170,7 @@ nb_fetch(int fd, const char *host, const char *path)
 		nb_errno("read", errno);
 }
 
+/* Resolve, connect in the chosen style, fetch. */
 int
 main(int argc, char **argv)
 {
@@ -193,7 +199,41 @@ main(int argc, char **argv)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 		}
 	}
-	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if (strcmp(nb_mode, "fclose") == 0 || strcmp(nb_mode, "cancel") == 0) {
+		FILE *f;
+		int old;
+
+		if ((old = socket(ai->ai_family, SOCK_STREAM, 0)) == -1)
+			nb_errno("socket", errno);
+		if (strcmp(nb_mode, "cancel") == 0) {
+			struct sockaddr_storage ss;
+			const char *p = getenv("NB_CANCEL_PORT");
+
+			memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+			if (p != NULL) /* same offset in sin and sin6 */
+				((struct sockaddr_in *)&ss)->sin_port =
+				    htons((uint16_t)atoi(p));
+			fcntl(old, F_SETFL, fcntl(old, F_GETFL) | O_NONBLOCK);
+			if (connect(old, (struct sockaddr *)&ss,
+			    ai->ai_addrlen) == 0 || errno != EINPROGRESS)
+				nb_errno("connect", errno);
+			close(old);
+		} else {
+			nb_mode = "block";
+			nb_connect(old, ai);
+			if ((f = fdopen(old, "r+")) == NULL)
+				nb_errno("fdopen", errno);
+			fclose(f); /* closes inside glibc: the hook does not see it */
+		}
+		nb_mode = "block";
+		if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) != old) {
+			fprintf(stderr, "nbconnect: descriptor %d not reused\n",
+			    old);
+			exit(6);
+		}
+		usleep(300000); /* let an abandoned connect finish, if any */
+	} else if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC,
+	    0)) == -1)
 		nb_errno("socket", errno);
 	nb_connect(fd, ai);
 	nb_check_peer(fd, ai);

@@ -97,3 +97,24 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 else
 	echo "note: not root, the non-loopback part is not run"
 fi
+
+# timeout: an ESP door that accepts but never answers ends in ETIMEDOUT.
+SILENT=$(free_port)
+bg_start "$T/silent.log" python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(64)
+print("listening", flush=True)
+time.sleep(120)' "$SILENT"
+wait_for_log "$T/silent.log" listening 10
+printf '[sockhook]\nesp = 127.0.0.1:%s\nroute = 127.0.0.1/32:%s\ntimeout = 1s\n' \
+    "$SILENT" "$HTTP_PORT" >"$T/timeout.conf"
+for mode in block poll; do
+	start=$(date +%s%N)
+	expect_errno ETIMEDOUT "$BIN/sockhook" -c "$T/timeout.conf" -- "$NB" "$mode" \
+	    127.0.0.1 "$HTTP_PORT" /
+	ms=$((($(date +%s%N) - start) / 1000000))
+	[ "$ms" -ge 900 ] && [ "$ms" -lt 5000 ] || fail "$mode: timed out after ${ms}ms, not ~1s"
+done
+ok "timeout = 1s: a silent esp gives ETIMEDOUT after about a second"

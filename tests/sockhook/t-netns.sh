@@ -14,7 +14,7 @@ A=shA$$
 B=shB$$
 netns_add "$A"
 netns_add "$B"
-trap 'rm -rf "/etc/netns/$B"; _cleanup' EXIT
+trap 'rm -rf "/etc/netns/$B"; rmdir /etc/netns 2>/dev/null; _cleanup' EXIT
 ip -n "$A" link add a0 type veth peer name b0 netns "$B" ||
     skip "cannot create veth pairs here"
 ip -n "$A" addr add 10.201.0.1/30 dev a0
@@ -23,6 +23,16 @@ ip -n "$A" link set a0 up
 ip -n "$B" link set b0 up
 ip -n "$B" addr add 10.202.0.1/32 dev lo      # the inside server
 ip -n "$B" route add unreachable 10.203.0.0/24 # a host that cannot be reached
+# A network that never answers (SYNs dropped), when nftables is there.
+HAVE_NFT=0
+if command -v nft >/dev/null 2>&1 &&
+    ip netns exec "$B" nft add table inet shtest 2>/dev/null &&
+    ip netns exec "$B" nft add chain inet shtest out \
+	'{ type filter hook output priority 0; }' &&
+    ip netns exec "$B" nft add rule inet shtest out ip daddr 10.206.0.0/24 drop &&
+    ip -n "$B" route add 10.206.0.0/24 dev lo; then
+	HAVE_NFT=1
+fi
 # The inside name, resolved by the isp only (ip netns exec mounts this).
 mkdir -p "/etc/netns/$B"
 printf '127.0.0.1 localhost\n10.202.0.1 web.corp.test\n' >"/etc/netns/$B/hosts"
@@ -31,12 +41,13 @@ mkdir -p "$T/www"
 head -c 1048576 /dev/urandom >"$T/www/blob"
 BLOB_SHA=$(sha "$T/www/blob")
 NETNS=$B http_start "$T/www" 10.202.0.1
-ALLOW="10.202.0.1/32:$HTTP_PORT 10.203.0.0/24 10.204.0.0/24"
+ALLOW="10.202.0.1/32:$HTTP_PORT 10.203.0.0/24 10.204.0.0/24 10.206.0.0/24"
+ISP_EXTRA="connect_timeout = 2s"
 NETNS_ESP=$A NETNS_ISP=$B ESP_ADDR=10.201.0.1 pair_start
 cat >"$T/sockhook.conf" <<CONF
 [sockhook]
 esp   = 127.0.0.1:$SOCKS_PORT
-route = 10.202.0.0/16 10.203.0.0/16 10.204.0.0/16 10.205.0.0/16
+route = 10.202.0.0/16 10.203.0.0/16 10.204.0.0/16 10.205.0.0/16 10.206.0.0/16
 dns   = corp.test
 CONF
 inA() { ip netns exec "$A" "$@"; }
@@ -82,3 +93,13 @@ for mode in block poll; do
 	    "$NB" "$mode" 10.205.0.5 80 /
 done
 ok "unreachable host EHOSTUNREACH, no route ENETUNREACH, policy EACCES"
+
+if [ "$HAVE_NFT" = 1 ]; then
+	for mode in block epoll; do
+		expect_errno ETIMEDOUT inA "$BIN/sockhook" -c "$T/sockhook.conf" -- \
+		    "$NB" "$mode" 10.206.0.5 80 /
+	done
+	ok "an inside connect that times out gives ETIMEDOUT"
+else
+	echo "note: no nftables, the timeout case is not tried"
+fi

@@ -7,9 +7,9 @@
 need_cmd python3
 sh_pair
 
-for mode in poll select epoll epoll-pre block; do
+for mode in poll select epoll epoll-pre block fclose cancel; do
 	before=$(esp_clients)
-	hooked "$NB" "$mode" 127.0.0.1 "$HTTP_PORT" /blob >"$T/$mode.out" \
+	NB_CANCEL_PORT=$CLOSED_PORT hooked "$NB" "$mode" 127.0.0.1 "$HTTP_PORT" /blob >"$T/$mode.out" \
 	    2>"$T/$mode.err" || fail "$mode client failed: $(cat "$T/$mode.err")"
 	[ "$(sha "$T/$mode.out")" = "$BLOB_SHA" ] || fail "$mode: SHA-256 differs"
 	grep -q "peer 127.0.0.1:$HTTP_PORT" "$T/$mode.err" ||
@@ -45,3 +45,43 @@ PY
 [ "$(sha "$T/asyncio.out")" = "$BLOB_SHA" ] || fail "asyncio: SHA-256 differs"
 [ "$(esp_clients)" -gt "$before" ] || fail "asyncio did not use the esp"
 ok "python asyncio client fetched through the esp, SHA-256 and peer match"
+
+# libevent (bufferevent_socket_connect on its default backend, epoll).
+EV=$TOP/build/tests/sockhook/evclient
+[ -x "$EV" ] || fail "$EV is not built"
+before=$(esp_clients)
+hooked "$EV" 127.0.0.1 "$HTTP_PORT" /blob >"$T/ev.out" 2>"$T/ev.err" ||
+    fail "libevent client failed: $(cat "$T/ev.err")"
+[ "$(sha "$T/ev.out")" = "$BLOB_SHA" ] || fail "libevent: SHA-256 differs"
+[ "$(esp_clients)" -gt "$before" ] || fail "libevent did not use the esp"
+expect_errno ECONNREFUSED hooked "$EV" 127.0.0.1 "$CLOSED_PORT" /
+ok "libevent ($(sed -n 's/^evclient: backend //p' "$T/ev.err")) fetched through the esp; refusal is ECONNREFUSED"
+
+# libuv, through Node.js when it is installed.
+if command -v node >/dev/null 2>&1; then
+	before=$(esp_clients)
+	hooked node -e '
+const net = require("net"), fs = require("fs");
+const [port, out, closed] = process.argv.slice(1);
+const chunks = [];
+const s = net.connect(+port, "127.0.0.1", () => {
+	if (s.remoteAddress !== "127.0.0.1" || s.remotePort !== +port)
+		throw new Error("peer " + s.remoteAddress + ":" + s.remotePort);
+	s.write("GET /blob HTTP/1.0\r\nHost: x\r\n\r\n");
+});
+s.on("data", (d) => chunks.push(d));
+s.on("end", () => {
+	const all = Buffer.concat(chunks);
+	fs.writeFileSync(out, all.subarray(all.indexOf("\r\n\r\n") + 4));
+	const r = net.connect(+closed, "127.0.0.1");
+	r.on("error", (e) => { console.log("node:", e.code); process.exit(e.code === "ECONNREFUSED" ? 0 : 1); });
+	r.on("connect", () => process.exit(1));
+});
+setTimeout(() => process.exit(2), 30000).unref();
+' "$HTTP_PORT" "$T/node.out" "$CLOSED_PORT" || fail "node client failed"
+	[ "$(sha "$T/node.out")" = "$BLOB_SHA" ] || fail "node: SHA-256 differs"
+	[ "$(esp_clients)" -gt "$before" ] || fail "node did not use the esp"
+	ok "node (libuv) fetched through the esp; refusal is ECONNREFUSED"
+else
+	echo "note: node is not installed, libuv is not tried"
+fi

@@ -80,6 +80,7 @@ th_main(void *arg)
 	return NULL;
 }
 
+/* Load the file, start the threads, count the good fetches. */
 int
 main(int argc, char **argv)
 {

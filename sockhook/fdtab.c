@@ -1,0 +1,180 @@
+/* sockhook: per-descriptor state, and epoll registrations to carry over
+ * when a descriptor's open file is replaced. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sockhook.h"
+
+#define FDTAB_CHUNK 1024
+#define FDTAB_NCHUNK 1024 /* up to 1M descriptors */
+
+static struct fdtab_slot *fdtab_chunks[FDTAB_NCHUNK];
+static pthread_mutex_t fdtab_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+/* The slot for fd, creating its chunk (with mmap, not malloc) if asked. */
+struct fdtab_slot *
+fdtab_get(int fd, int create)
+{
+	struct fdtab_slot *c, *expect = NULL;
+	size_t size = FDTAB_CHUNK * sizeof *c;
+
+	if (fd < 0 || fd >= FDTAB_CHUNK * FDTAB_NCHUNK)
+		return NULL;
+	c = __atomic_load_n(&fdtab_chunks[fd / FDTAB_CHUNK], __ATOMIC_ACQUIRE);
+	if (c == NULL) {
+		if (!create)
+			return NULL;
+		c = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c == MAP_FAILED)
+			return NULL;
+		if (!__atomic_compare_exchange_n(&fdtab_chunks[fd / FDTAB_CHUNK],
+		    &expect, c, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			munmap(c, size);
+			c = expect;
+		}
+	}
+	return &c[fd % FDTAB_CHUNK];
+}
+
+/* The state of fd, without locking: FD_NONE for untouched descriptors. */
+int
+fdtab_state(int fd)
+{
+	struct fdtab_slot *s = fdtab_get(fd, 0);
+
+	if (s == NULL)
+		return FD_NONE;
+	return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+}
+
+/* The inode of the open file at fd, to tell a reused descriptor. */
+unsigned long
+fdtab_ino(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		return 0;
+	return (unsigned long)st.st_ino;
+}
+
+/* The slot for fd if its state still applies; a descriptor closed behind
+ * our back (fclose, close_range) and reused is forgotten. Called with
+ * the lock held. */
+struct fdtab_slot *
+fdtab_check(int fd)
+{
+	struct fdtab_slot *s = fdtab_get(fd, 0);
+
+	if (s == NULL || s->state == FD_NONE)
+		return s;
+	if (s->ino != fdtab_ino(fd))
+		fdtab_forget(fd);
+	return s;
+}
+
+/* Take the table lock. */
+void
+fdtab_lock(void)
+{
+	pthread_mutex_lock(&fdtab_mtx);
+}
+
+/* Release the table lock. */
+void
+fdtab_unlock(void)
+{
+	pthread_mutex_unlock(&fdtab_mtx);
+}
+
+/* Hold the lock across fork so the child never inherits it locked. */
+void
+fdtab_atfork(void)
+{
+	pthread_atfork(fdtab_lock, fdtab_unlock, fdtab_unlock);
+}
+
+/* Forget fd (it is being closed); a pending job is told to stop.
+ * Called with the lock held. */
+void
+fdtab_forget(int fd)
+{
+	struct fdtab_slot *s = fdtab_get(fd, 0);
+
+	if (s == NULL)
+		return;
+	if (s->job != NULL)
+		__atomic_store_n(&s->job->cancelled, 1, __ATOMIC_RELEASE);
+	s->job = NULL;
+	s->nreg = 0;
+	s->error = 0;
+	s->peerlen = 0;
+	__atomic_store_n(&s->state, FD_NONE, __ATOMIC_RELEASE);
+}
+
+/* Note a successful epoll_ctl on fd. Called with the lock held. */
+void
+fdtab_epoll_record(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct fdtab_slot *s = fdtab_get(fd, 1);
+	int i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nreg; i++)
+		if (s->reg[i].epfd == epfd)
+			break;
+	switch (op) {
+	case EPOLL_CTL_ADD:
+	case EPOLL_CTL_MOD:
+		if (i == s->nreg) {
+			if (s->nreg == FDTAB_NREG)
+				return;
+			s->nreg++;
+		}
+		s->reg[i].epfd = epfd;
+		if (ev != NULL)
+			s->reg[i].ev = *ev;
+		break;
+	case EPOLL_CTL_DEL:
+		if (i < s->nreg) {
+			s->reg[i] = s->reg[s->nreg - 1];
+			s->nreg--;
+		}
+		break;
+	}
+}
+
+/* Put the open file newfile at descriptor fd, moving fd's epoll
+ * registrations over to it. Called with the lock held. */
+int
+fdtab_replace(int fd, int newfile, int cloexec)
+{
+	struct fdtab_slot *s = fdtab_get(fd, 1);
+	int i, live[FDTAB_NREG], n = s != NULL ? s->nreg : 0;
+
+	for (i = 0; i < n; i++)
+		live[i] = real.epoll_ctl(s->reg[i].epfd, EPOLL_CTL_DEL, fd,
+		    &s->reg[i].ev) == 0;
+	if (real.dup3(newfile, fd, cloexec ? O_CLOEXEC : 0) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (live[i] && real.epoll_ctl(s->reg[i].epfd, EPOLL_CTL_ADD,
+		    fd, &s->reg[i].ev) == 0)
+			continue;
+		live[i] = 0;
+	}
+	/* Drop registrations that no longer exist. */
+	for (i = n - 1; i >= 0; i--) {
+		if (live[i])
+			continue;
+		s->reg[i] = s->reg[s->nreg - 1];
+		s->nreg--;
+	}
+	return 0;
+}

@@ -86,9 +86,11 @@ $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(HELPER_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB_A)
+# Scenario helpers run under the preload library, so like it they are
+# never sanitized.
+$(HELPER_BIN): $(BUILD)/tests/%: $(BUILD)/hook/tests/%.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
 
 tests: $(UNIT_BIN) $(HELPER_BIN)
 

@@ -10,6 +10,8 @@ TESTS=$TOP/tests
 T=$(mktemp -d /tmp/dynpass-test.XXXXXX)
 _PIDS=""
 _NETNS=""
+# Under SANITIZE=address a small quarantine keeps RSS figures meaningful.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=4:malloc_context_size=10}
 
 ok() { echo "ok: $*"; }
 fail() { echo "FAIL: $*" >&2; _dump_logs; exit 1; }

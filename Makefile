@@ -18,7 +18,7 @@ LDLIBS   += $(PKG_LIBS) -liniparser -lpthread
 # with sanitizers (their runtime must come first in a process).
 HOOK_CFLAGS := $(CFLAGS)
 ifneq ($(SANITIZE),)
-CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 

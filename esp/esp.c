@@ -31,8 +31,7 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 
 static void esp_link_up(struct session *, void *);
 static void esp_link_closed(struct session *, const char *, void *);
-static void esp_link_config(struct session *, const uint8_t *, size_t,
-    void *);
+static void esp_link_config(struct session *, const uint8_t *, size_t, void *);
 static void esp_link_drained(struct session *, void *);
 
 static const struct session_cb esp_link_cb = {
@@ -87,8 +86,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 		conf_str(c, "esp:socks_listen", NULL), socks_ss, socks_len,
 		cause) != 0)
 		goto out;
-	if (conf_duration(c, "esp:socks_timeout", 10000,
-		&e->e_socks_timeout_ms, cause) != 0 ||
+	if (conf_duration(c, "esp:socks_timeout", 10000, &e->e_socks_timeout_ms,
+		cause) != 0 ||
 	    conf_duration(c, "esp:drain_timeout", 30000, &e->e_drain_ms,
 		cause) != 0 ||
 	    conf_duration(c, "esp:open_timeout", 30000, &ms, cause) != 0 ||
@@ -119,7 +118,8 @@ esp_route(struct esp *e, const struct endpoint *dst, uint8_t *code)
 	int numeric = addr_from_endpoint(dst, &ss, &sl) == 0;
 
 	*code = OPEN_NET_UNREACH;
-	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry) {
+	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
+	{
 		if (!session_is_up(l->el_sess))
 			continue;
 		if (numeric && l->el_have_allow &&

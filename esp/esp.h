@@ -45,7 +45,6 @@ struct esp {
 	int e_draining;
 };
 
-struct session *esp_route(struct esp *, const struct endpoint *,
-    uint8_t *code);
+struct session *esp_route(struct esp *, const struct endpoint *, uint8_t *code);
 
 #endif

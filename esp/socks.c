@@ -19,14 +19,14 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define SOCKS_VERSION 5
+#define SOCKS_VERSION   5
 #define SOCKS_MAX_INPUT 1024 /* no handshake message is longer */
 
 enum socks_state {
 	SOCKS_GREETING, /* waiting for the method list */
-	SOCKS_REQUEST,	/* waiting for the CONNECT request */
-	SOCKS_WAIT,	/* OPEN sent, waiting for the isp */
-	SOCKS_CLOSING	/* failure reply queued; close once flushed */
+	SOCKS_REQUEST,  /* waiting for the CONNECT request */
+	SOCKS_WAIT,     /* OPEN sent, waiting for the isp */
+	SOCKS_CLOSING   /* failure reply queued; close once flushed */
 };
 
 struct socks_client {
@@ -67,8 +67,8 @@ socks_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa,
 	c->sc_esp = e;
 	addr_str(sa, c->sc_addr, sizeof c->sc_addr);
 	addr_to_endpoint(sa, &c->sc_client);
-	c->sc_bev = bufferevent_socket_new(e->e_base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	c->sc_bev =
+	    bufferevent_socket_new(e->e_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->sc_timer = evtimer_new(e->e_base, socks_timercb, c);
 	tv.tv_sec = e->e_socks_timeout_ms / 1000;
 	tv.tv_usec = (e->e_socks_timeout_ms % 1000) * 1000;
@@ -90,7 +90,8 @@ socks_client_free(struct socks_client *c)
 	if (ch != NULL) {
 		c->sc_ch = NULL;
 		ch->ch_result = NULL;
-		channel_close(ch, CHANNEL_RESET, "client left before the reply");
+		channel_close(ch, CHANNEL_RESET,
+		    "client left before the reply");
 	}
 	TAILQ_REMOVE(&c->sc_esp->e_clients, c, sc_entry);
 	c->sc_esp->e_nclients--;
@@ -231,8 +232,8 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 		}
 		break;
 	default:
-		log_info("socks: %s: address type %u not supported",
-		    c->sc_addr, p[3]);
+		log_info("socks: %s: address type %u not supported", c->sc_addr,
+		    p[3]);
 		socks_reply(c, OPEN_BAD_ADDRTYPE, NULL);
 		return -1;
 	}
@@ -265,8 +266,8 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 	endpoint_str(&c->sc_dst, dst, sizeof dst);
 	if ((s = esp_route(e, &c->sc_dst, &code)) == NULL) {
 		log_info("socks: %s -> %s: %s", c->sc_addr, dst,
-		    code == OPEN_NOT_ALLOWED ? "not allowed by policy" :
-					       "no session to an isp");
+		    code == OPEN_NOT_ALLOWED ? "not allowed by policy"
+					     : "no session to an isp");
 		socks_reply(c, code, NULL);
 		return -1;
 	}

@@ -9,8 +9,7 @@
 struct esp;
 struct socks_client;
 
-void socks_accept(struct esp *, evutil_socket_t, const struct sockaddr *,
-    int);
+void socks_accept(struct esp *, evutil_socket_t, const struct sockaddr *, int);
 void socks_client_free(struct socks_client *);
 
 #endif

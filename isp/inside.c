@@ -157,10 +157,10 @@ inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
 {
 	if (!allow_match(&in->in_isp->i_allow, sa))
 		return;
-	in->in_addrs = xrealloc(in->in_addrs,
-	    (in->in_naddrs + 1) * sizeof *in->in_addrs);
-	in->in_lens = xrealloc(in->in_lens,
-	    (in->in_naddrs + 1) * sizeof *in->in_lens);
+	in->in_addrs =
+	    xrealloc(in->in_addrs, (in->in_naddrs + 1) * sizeof *in->in_addrs);
+	in->in_lens =
+	    xrealloc(in->in_lens, (in->in_naddrs + 1) * sizeof *in->in_lens);
 	memcpy(&in->in_addrs[in->in_naddrs], sa, len);
 	in->in_lens[in->in_naddrs++] = len;
 }
@@ -231,8 +231,8 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	/* NULL means the callback already ran (hosts file): in may be gone. */
-	req = evdns_getaddrinfo(i->i_dns, name, port, &hints,
-	    inside_resolvedcb, in);
+	req = evdns_getaddrinfo(i->i_dns, name, port, &hints, inside_resolvedcb,
+	    in);
 	if (req != NULL)
 		in->in_req = req;
 }

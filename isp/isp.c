@@ -64,8 +64,8 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	i->i_allow_text = v != NULL ? xstrdup(v) : NULL;
 	conf_path_key(c, "isp:rules", &i->i_rules, cause);
 	errno = 0;
-	if (i->i_rules != NULL && (stat(i->i_rules, &st) != 0 ||
-				      !S_ISDIR(st.st_mode))) {
+	if (i->i_rules != NULL &&
+	    (stat(i->i_rules, &st) != 0 || !S_ISDIR(st.st_mode))) {
 		conf_error(cause, c, "isp:rules", "%s: %s", i->i_rules,
 		    errno ? strerror(errno) : "not a directory");
 		goto out;
@@ -198,7 +198,8 @@ main(int argc, char **argv)
 		    o.do_conf);
 	if ((i.i_base = event_base_new()) == NULL)
 		fatalx("cannot create event base");
-	i.i_dns = evdns_base_new(i.i_base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	i.i_dns = evdns_base_new(i.i_base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
 		EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (i.i_dns == NULL) {
 		/* No resolv.conf: names still resolve through /etc/hosts. */

@@ -16,7 +16,7 @@ struct isp {
 	SSL_CTX *i_ssl;
 	struct tls_conf i_tls;
 	struct session_params i_params;
-	char *i_esp;	  /* "host:port" as configured */
+	char *i_esp;      /* "host:port" as configured */
 	char *i_esp_host; /* split */
 	char *i_esp_port;
 	struct allow i_allow;

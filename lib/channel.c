@@ -20,7 +20,7 @@
 #include "xmalloc.h"
 
 #define CHANNEL_READ_HIWAT (128 * 1024) /* stop reading the socket here */
-#define CHANNEL_IO_CHUNK (64 * 1024)	/* one socket read or write */
+#define CHANNEL_IO_CHUNK   (64 * 1024)  /* one socket read or write */
 
 static void channel_readcb(struct bufferevent *, void *);
 static void channel_writecb(struct bufferevent *, void *);
@@ -57,8 +57,8 @@ channel_attach(struct channel *ch, struct bufferevent *bev)
 	bufferevent_set_max_single_read(bev, CHANNEL_IO_CHUNK);
 	bufferevent_set_max_single_write(bev, CHANNEL_IO_CHUNK);
 	bufferevent_setwatermark(bev, EV_READ, 0, CHANNEL_READ_HIWAT);
-	bufferevent_setcb(bev, channel_readcb, channel_writecb,
-	    channel_eventcb, ch);
+	bufferevent_setcb(bev, channel_readcb, channel_writecb, channel_eventcb,
+	    ch);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		session_ready(ch->ch_sess, ch);
@@ -308,14 +308,16 @@ channel_close(struct channel *ch, enum channel_close_how how,
 		session_send(ch->ch_sess, FRAME_RST, ch->ch_id, NULL, 0);
 	if ((cb = ch->ch_result) != NULL) {
 		ch->ch_result = NULL;
-		cb(ch, how == CHANNEL_SESSION_LOST ? OPEN_NET_UNREACH :
-						     OPEN_FAILURE,
+		cb(ch,
+		    how == CHANNEL_SESSION_LOST ? OPEN_NET_UNREACH
+						: OPEN_FAILURE,
 		    NULL, ch->ch_result_arg);
 	}
 	gettimeofday(&now, NULL);
 	timersub(&now, &ch->ch_start, &d);
 	if (ch->ch_state == CHANNEL_OPEN)
-		log_info("%s closed: %s; %llu bytes out, %llu bytes in, %ld.%03lds",
+		log_info("%s closed: %s; %llu bytes out, %llu bytes in, "
+			 "%ld.%03lds",
 		    ch->ch_desc, reason, (unsigned long long)ch->ch_bytes_out,
 		    (unsigned long long)ch->ch_bytes_in, (long)d.tv_sec,
 		    (long)d.tv_usec / 1000);

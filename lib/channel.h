@@ -25,16 +25,16 @@ typedef void (*channel_result_cb)(struct channel *, uint8_t code,
 
 enum channel_state {
 	CHANNEL_OPENING, /* OPEN sent or received; no result yet */
-	CHANNEL_OPEN	 /* relaying both ways */
+	CHANNEL_OPEN     /* relaying both ways */
 };
 
 /* How a channel ends. */
 enum channel_close_how {
-	CHANNEL_DONE = 0,	  /* both FINs exchanged and flushed */
-	CHANNEL_RESET = 1,	  /* local error: reset both ends */
-	CHANNEL_PEER_RESET = 2,	  /* RST from the peer: reset the local end */
+	CHANNEL_DONE = 0,         /* both FINs exchanged and flushed */
+	CHANNEL_RESET = 1,        /* local error: reset both ends */
+	CHANNEL_PEER_RESET = 2,   /* RST from the peer: reset the local end */
 	CHANNEL_SESSION_LOST = 3, /* session gone: reset the local end */
-	CHANNEL_REFUSED = 4	  /* never opened */
+	CHANNEL_REFUSED = 4       /* never opened */
 };
 
 struct channel {
@@ -46,11 +46,11 @@ struct channel {
 	size_t ch_out_skip; /* output bytes queued before relaying began */
 	struct window_tx ch_tx;
 	struct window_rx ch_rx;
-	unsigned ch_rd_eof : 1;	  /* local side sent EOF */
+	unsigned ch_rd_eof : 1;   /* local side sent EOF */
 	unsigned ch_fin_sent : 1; /* FIN queued to the peer */
 	unsigned ch_peer_fin : 1; /* FIN received */
 	unsigned ch_wr_shut : 1;  /* local write side shut down */
-	unsigned ch_queued : 1;	  /* on the session's ready list */
+	unsigned ch_queued : 1;   /* on the session's ready list */
 	TAILQ_ENTRY(channel) ch_ready;
 	struct channel *ch_hnext;
 	channel_result_cb ch_result;

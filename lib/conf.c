@@ -36,8 +36,8 @@ conf_errback(const char *fmt, ...)
 
 /* Format "FILE: [section] key: problem" into *cause; always returns -1. */
 int
-conf_error(char **cause, const struct conf *c, const char *key,
-    const char *fmt, ...)
+conf_error(char **cause, const struct conf *c, const char *key, const char *fmt,
+    ...)
 {
 	va_list ap;
 	char *msg, sec[128];
@@ -80,7 +80,8 @@ conf_load(const char *path, char **cause)
 	d = iniparser_load(path);
 	iniparser_set_error_callback(NULL);
 	if (d == NULL || conf_syntax[0] != '\0') {
-		while ((nl = strrchr(conf_syntax, '\n')) != NULL && nl[1] == '\0')
+		while (
+		    (nl = strrchr(conf_syntax, '\n')) != NULL && nl[1] == '\0')
 			*nl = '\0';
 		for (nl = conf_syntax; (nl = strchr(nl, '\n')) != NULL;)
 			*nl = ' ';
@@ -129,8 +130,8 @@ conf_known(const char *const *known, const char *what)
 		if (strcmp(*known, what) == 0)
 			return 1;
 		n = strlen(what);
-		if (strchr(what, ':') == NULL && strncmp(*known, what, n) == 0 &&
-		    (*known)[n] == ':')
+		if (strchr(what, ':') == NULL &&
+		    strncmp(*known, what, n) == 0 && (*known)[n] == ':')
 			return 1;
 	}
 	return 0;
@@ -178,8 +179,7 @@ conf_str(const struct conf *c, const char *key, const char *def)
 
 /* A file path, taken relative to the config file's folder. */
 int
-conf_path_key(const struct conf *c, const char *key, char **out,
-    char **cause)
+conf_path_key(const struct conf *c, const char *key, char **out, char **cause)
 {
 	const char *v = conf_str(c, key, NULL);
 	const char *home;

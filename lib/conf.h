@@ -15,10 +15,10 @@ int conf_check_keys(const struct conf *, const char *const *known,
 const char *conf_str(const struct conf *, const char *key, const char *def);
 int conf_path_key(const struct conf *, const char *key, char **out,
     char **cause);
-int conf_duration(const struct conf *, const char *key, int def_ms,
-    int *ms, char **cause);
-int conf_size(const struct conf *, const char *key, uint64_t def,
-    uint64_t min, uint64_t max, uint64_t *out, char **cause);
+int conf_duration(const struct conf *, const char *key, int def_ms, int *ms,
+    char **cause);
+int conf_size(const struct conf *, const char *key, uint64_t def, uint64_t min,
+    uint64_t max, uint64_t *out, char **cause);
 int conf_bool(const struct conf *, const char *key, int def, int *out,
     char **cause);
 int conf_error(char **cause, const struct conf *, const char *key,

@@ -11,8 +11,8 @@ struct connector;
 /* fd >= 0 on success (caller owns it), else -1 and err is the errno. */
 typedef void (*connector_cb)(evutil_socket_t fd, int err, void *arg);
 
-struct connector *connector_start(struct event_base *,
-    const struct sockaddr *, socklen_t, int timeout_ms, connector_cb, void *);
+struct connector *connector_start(struct event_base *, const struct sockaddr *,
+    socklen_t, int timeout_ms, connector_cb, void *);
 void connector_cancel(struct connector *);
 
 #endif

@@ -24,8 +24,8 @@ daemon_usage(const char *prog, const char *defconf, int code)
 
 /* Parse -c, -t, -v and -h. */
 void
-daemon_parse_args(int argc, char **argv, const char *prog,
-    const char *defconf, struct daemon_opts *o)
+daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
+    struct daemon_opts *o)
 {
 	int ch;
 
@@ -57,8 +57,7 @@ daemon_parse_args(int argc, char **argv, const char *prog,
 
 /* Apply the [log] section: syslog = yes, verbose = yes. */
 int
-daemon_log_conf(const struct conf *c, const struct daemon_opts *o,
-    char **cause)
+daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 {
 	int sl, vb;
 

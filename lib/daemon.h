@@ -9,8 +9,8 @@ struct conf;
 struct daemon_opts {
 	const char *do_prog;
 	const char *do_conf; /* -c FILE */
-	int do_check;	     /* -t */
-	int do_verbose;	     /* -v */
+	int do_check;        /* -t */
+	int do_verbose;      /* -v */
 };
 
 void daemon_parse_args(int, char **, const char *prog, const char *defconf,

@@ -67,7 +67,8 @@ frame_hdr_decode(const uint8_t *p, size_t len, struct frame_hdr *h,
 		*why = "oversized frame";
 		return FRAME_BAD;
 	}
-	if (h->fh_type < FRAME_HELLO || h->fh_type > FRAME_OUTSIDE_OPEN_RESULT) {
+	if (h->fh_type < FRAME_HELLO ||
+	    h->fh_type > FRAME_OUTSIDE_OPEN_RESULT) {
 		*why = "unknown frame type";
 		return FRAME_BAD;
 	}

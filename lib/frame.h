@@ -5,14 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_VERSION 1
-#define FRAME_HDR_LEN 12
+#define FRAME_VERSION     1
+#define FRAME_HDR_LEN     12
 #define FRAME_MAX_PAYLOAD 65536 /* hard limit for any frame */
-#define FRAME_DATA_MAX 32768	/* what a sender puts in one DATA frame */
+#define FRAME_DATA_MAX    32768 /* what a sender puts in one DATA frame */
 
 enum frame_type {
 	FRAME_HELLO = 0x01,
-	FRAME_OPEN = 0x02,	  /* inside-connect request, esp -> isp */
+	FRAME_OPEN = 0x02,        /* inside-connect request, esp -> isp */
 	FRAME_OPEN_RESULT = 0x03, /* inside-connect result, isp -> esp */
 	FRAME_DATA = 0x04,
 	FRAME_FIN = 0x05,
@@ -21,9 +21,10 @@ enum frame_type {
 	FRAME_PING = 0x08,
 	FRAME_PONG = 0x09,
 	FRAME_GOAWAY = 0x0a,
-	FRAME_CONFIG = 0x0b,		 /* isp -> esp policy and rules */
-	FRAME_OUTSIDE_OPEN = 0x0c,	 /* outside-connect request, isp -> esp */
-	FRAME_OUTSIDE_OPEN_RESULT = 0x0d /* outside-connect result, esp -> isp */
+	FRAME_CONFIG = 0x0b,       /* isp -> esp policy and rules */
+	FRAME_OUTSIDE_OPEN = 0x0c, /* outside-connect request, isp -> esp */
+	FRAME_OUTSIDE_OPEN_RESULT =
+	    0x0d /* outside-connect result, esp -> isp */
 };
 
 /* Roles announced in HELLO. */

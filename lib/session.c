@@ -33,9 +33,9 @@
 
 enum session_state {
 	SESSION_HANDSHAKE, /* TLS handshake under way */
-	SESSION_HELLO,	   /* TLS up, waiting for the peer's HELLO */
-	SESSION_UP,	   /* usable */
-	SESSION_CLOSING	   /* channels gone, flushing a last GOAWAY */
+	SESSION_HELLO,     /* TLS up, waiting for the peer's HELLO */
+	SESSION_UP,        /* usable */
+	SESSION_CLOSING    /* channels gone, flushing a last GOAWAY */
 };
 
 struct session {
@@ -61,7 +61,7 @@ struct session {
 	unsigned s_goaway_rcvd : 1;
 	unsigned s_pumping : 1;
 	unsigned s_dead : 1; /* closed while busy: free on the way out */
-	int s_busy;	     /* nesting depth of our own callbacks */
+	int s_busy;          /* nesting depth of our own callbacks */
 	char s_peer[ADDR_STRLEN];
 	char s_close_reason[256];
 };
@@ -104,8 +104,7 @@ session_now_ms(void)
 
 /* Read the [session] section. */
 int
-session_conf_load(const struct conf *c, struct session_params *p,
-    char **cause)
+session_conf_load(const struct conf *c, struct session_params *p, char **cause)
 {
 	uint64_t v;
 
@@ -165,16 +164,15 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	s->s_next_id = role == FRAME_ROLE_ESP ? 1 : 2;
 	s->s_start_ms = s->s_last_rx_ms = session_now_ms();
 	snprintf(s->s_peer, sizeof s->s_peer, "%s", peer);
-	ms = params->sp_keepalive_ms < 1000 ? params->sp_keepalive_ms / 2 :
-					      500;
+	ms = params->sp_keepalive_ms < 1000 ? params->sp_keepalive_ms / 2 : 500;
 	if (ms < 50)
 		ms = 50;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	event_add(s->s_timer, &tv);
 	bufferevent_setwatermark(bev, EV_WRITE, params->sp_out_hiwat / 2, 0);
-	bufferevent_setcb(bev, session_readcb, session_writecb,
-	    session_eventcb, s);
+	bufferevent_setcb(bev, session_readcb, session_writecb, session_eventcb,
+	    s);
 	return s;
 }
 
@@ -234,8 +232,7 @@ session_flushcb(evutil_socket_t fd, short what, void *arg)
 static void
 session_send_u32(struct session *s, uint8_t type, uint32_t chan, uint32_t v)
 {
-	uint8_t p[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff,
-		v & 0xff };
+	uint8_t p[4] = { v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
 
 	session_send(s, type, chan, p, 4);
 }
@@ -341,7 +338,8 @@ session_channel_gone(struct session *s, struct channel *ch)
 	chanmap_remove(&s->s_chans, ch);
 	if (s->s_chans.cm_count == 0 &&
 	    (s->s_goaway_sent || s->s_goaway_rcvd) &&
-	    s->s_state == SESSION_UP && s->s_cb != NULL && s->s_cb->sc_drained != NULL)
+	    s->s_state == SESSION_UP && s->s_cb != NULL &&
+	    s->s_cb->sc_drained != NULL)
 		s->s_cb->sc_drained(s, s->s_arg);
 }
 
@@ -508,7 +506,8 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
     const char **why)
 {
 	struct frame_hello h;
-	int want = s->s_role == FRAME_ROLE_ISP ? FRAME_ROLE_ESP : FRAME_ROLE_ISP;
+	int want =
+	    s->s_role == FRAME_ROLE_ISP ? FRAME_ROLE_ESP : FRAME_ROLE_ISP;
 
 	if (s->s_state != SESSION_HELLO) {
 		*why = "unexpected HELLO";
@@ -519,8 +518,8 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 		return -1;
 	}
 	if (h.fhl_role != want) {
-		*why = want == FRAME_ROLE_ESP ? "peer is not an esp" :
-						"peer is not an isp";
+		*why = want == FRAME_ROLE_ESP ? "peer is not an esp"
+					      : "peer is not an isp";
 		return -1;
 	}
 	if (h.fhl_min_version > FRAME_VERSION ||
@@ -528,8 +527,8 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 		*why = "no common protocol version";
 		return -2;
 	}
-	window_tx_init(&s->s_tx, h.fhl_window > WINDOW_MAX ? WINDOW_MAX :
-							     h.fhl_window);
+	window_tx_init(&s->s_tx,
+	    h.fhl_window > WINDOW_MAX ? WINDOW_MAX : h.fhl_window);
 	s->s_state = SESSION_UP;
 	log_info("session with %s up (%s, protocol %d)", s->s_peer,
 	    h.fhl_software, FRAME_VERSION);
@@ -562,10 +561,10 @@ session_on_open(struct session *s, uint32_t id, const uint8_t *p, size_t len,
 		o.fo_window = WINDOW_MAX;
 	ch = channel_new(s, id, s->s_params.sp_chan_window, o.fo_window);
 	chanmap_insert(&s->s_chans, ch);
-	if (s->s_goaway_sent || o.fo_command != 1 ||
-	    s->s_cb == NULL || s->s_cb->sc_open == NULL) {
-		channel_refuse(ch, o.fo_command != 1 ? OPEN_BAD_COMMAND :
-						       OPEN_FAILURE);
+	if (s->s_goaway_sent || o.fo_command != 1 || s->s_cb == NULL ||
+	    s->s_cb->sc_open == NULL) {
+		channel_refuse(ch,
+		    o.fo_command != 1 ? OPEN_BAD_COMMAND : OPEN_FAILURE);
 		return 0;
 	}
 	s->s_cb->sc_open(s, ch, &o, s->s_arg);
@@ -574,8 +573,8 @@ session_on_open(struct session *s, uint32_t id, const uint8_t *p, size_t len,
 
 /* Handle OPEN_RESULT (esp side). */
 static int
-session_on_open_result(struct session *s, struct channel *ch,
-    const uint8_t *p, size_t len, const char **why)
+session_on_open_result(struct session *s, struct channel *ch, const uint8_t *p,
+    size_t len, const char **why)
 {
 	struct frame_open_result r;
 	channel_result_cb cb;
@@ -592,11 +591,12 @@ session_on_open_result(struct session *s, struct channel *ch,
 	ch->ch_result = NULL;
 	if (r.for_code != OPEN_OK) {
 		cb(ch, r.for_code, NULL, ch->ch_result_arg);
-		channel_close(ch, CHANNEL_REFUSED, frame_open_code_str(r.for_code));
+		channel_close(ch, CHANNEL_REFUSED,
+		    frame_open_code_str(r.for_code));
 		return 0;
 	}
-	window_tx_init(&ch->ch_tx, r.for_window > WINDOW_MAX ? WINDOW_MAX :
-							       r.for_window);
+	window_tx_init(&ch->ch_tx,
+	    r.for_window > WINDOW_MAX ? WINDOW_MAX : r.for_window);
 	cb(ch, OPEN_OK, &r.for_bound, ch->ch_result_arg);
 	return 0;
 }
@@ -639,7 +639,8 @@ session_on_goaway(struct session *s, const uint8_t *p, size_t len)
 		session_close(s, "peer reported an error");
 		return;
 	}
-	if (s->s_chans.cm_count == 0 && s->s_cb != NULL && s->s_cb->sc_drained != NULL)
+	if (s->s_chans.cm_count == 0 && s->s_cb != NULL &&
+	    s->s_cb->sc_drained != NULL)
 		s->s_cb->sc_drained(s, s->s_arg);
 }
 
@@ -712,7 +713,8 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 			return -1;
 		}
 		if (h->fh_chan == 0) {
-			if (window_tx_grant(&s->s_tx, session_get_u32(p)) != 0) {
+			if (window_tx_grant(&s->s_tx, session_get_u32(p)) !=
+			    0) {
 				*why = "session window overflow";
 				*code = GOAWAY_FLOW;
 				return -1;
@@ -780,9 +782,9 @@ session_readcb(struct bufferevent *bev, void *arg)
 			break;
 		hp = evbuffer_pullup(in, FRAME_HDR_LEN);
 		if (frame_hdr_decode(hp, FRAME_HDR_LEN, &h, &why) != FRAME_OK) {
-			session_fail(s, h.fh_version != FRAME_VERSION ?
-				GOAWAY_VERSION :
-				GOAWAY_PROTOCOL,
+			session_fail(s,
+			    h.fh_version != FRAME_VERSION ? GOAWAY_VERSION
+							  : GOAWAY_PROTOCOL,
 			    why);
 			break;
 		}
@@ -888,7 +890,8 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (s->s_state != SESSION_UP) {
-		if (now - s->s_start_ms >= (uint64_t)s->s_params.sp_hello_timeout_ms) {
+		if (now - s->s_start_ms >=
+		    (uint64_t)s->s_params.sp_hello_timeout_ms) {
 			snprintf(why, sizeof why,
 			    "handshake not finished within %d ms",
 			    s->s_params.sp_hello_timeout_ms);

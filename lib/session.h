@@ -15,12 +15,12 @@ struct session;
 struct conf;
 
 struct session_params {
-	uint32_t sp_window;	 /* session receive window: the memory cap */
+	uint32_t sp_window;      /* session receive window: the memory cap */
 	uint32_t sp_chan_window; /* per-channel receive window */
-	int sp_keepalive_ms;	 /* ping after this much silence */
-	int sp_dead_ms;		 /* declare the peer dead after this */
+	int sp_keepalive_ms;     /* ping after this much silence */
+	int sp_dead_ms;          /* declare the peer dead after this */
 	int sp_hello_timeout_ms; /* TLS handshake plus HELLO */
-	uint32_t sp_out_hiwat;	 /* bulk bytes queued toward TLS at most */
+	uint32_t sp_out_hiwat;   /* bulk bytes queued toward TLS at most */
 };
 
 struct session_cb {
@@ -39,9 +39,9 @@ struct session_cb {
 
 int session_conf_load(const struct conf *, struct session_params *,
     char **cause);
-struct session *session_new(struct event_base *, struct bufferevent *,
-    int role, const char *peer, const struct session_params *,
-    const struct session_cb *, void *arg);
+struct session *session_new(struct event_base *, struct bufferevent *, int role,
+    const char *peer, const struct session_params *, const struct session_cb *,
+    void *arg);
 void session_start(struct session *);
 void session_connected(struct session *);
 void session_close(struct session *, const char *reason);

@@ -19,8 +19,8 @@ static const unsigned char tls_aes128gcmsha256[] = { 0x13, 0x01 };
 
 /* Refuse a secret file anyone else can read or that is not a plain file. */
 static int
-tls_check_secret_file(const struct conf *c, const char *key,
-    const char *path, char **cause)
+tls_check_secret_file(const struct conf *c, const char *key, const char *path,
+    char **cause)
 {
 	struct stat st;
 
@@ -45,8 +45,8 @@ tls_read_psk(const struct conf *c, struct tls_conf *tc, char **cause)
 	int fd, hi = -1;
 	size_t i;
 
-	if (tls_check_secret_file(c, "tls:psk_file", tc->tc_psk_file,
-		cause) != 0)
+	if (tls_check_secret_file(c, "tls:psk_file", tc->tc_psk_file, cause) !=
+	    0)
 		return -1;
 	if ((fd = open(tc->tc_psk_file, O_RDONLY)) == -1)
 		return conf_error(cause, c, "tls:psk_file", "%s: %s",
@@ -64,9 +64,9 @@ tls_read_psk(const struct conf *c, struct tls_conf *tc, char **cause)
 			continue;
 		if (!isxdigit((unsigned char)buf[i]))
 			goto bad;
-		v = isdigit((unsigned char)buf[i]) ?
-		    buf[i] - '0' :
-		    tolower((unsigned char)buf[i]) - 'a' + 10;
+		v = isdigit((unsigned char)buf[i])
+		    ? buf[i] - '0'
+		    : tolower((unsigned char)buf[i]) - 'a' + 10;
 		if (hi < 0) {
 			hi = v;
 			continue;
@@ -97,8 +97,8 @@ tls_conf_load(const struct conf *c, struct tls_conf *tc, char **cause)
 	conf_path_key(c, "tls:cert", &tc->tc_cert, cause);
 	conf_path_key(c, "tls:key", &tc->tc_key, cause);
 	conf_path_key(c, "tls:ca", &tc->tc_ca, cause);
-	tc->tc_psk_identity = xstrdup(conf_str(c, "tls:psk_identity",
-	    "dynpass"));
+	tc->tc_psk_identity =
+	    xstrdup(conf_str(c, "tls:psk_identity", "dynpass"));
 	if (conf_str(c, "tls:peer_name", NULL) != NULL)
 		tc->tc_peer_name = xstrdup(conf_str(c, "tls:peer_name", NULL));
 	if (tc->tc_psk_file != NULL) {
@@ -186,7 +186,9 @@ tls_psk_use_cb(SSL *ssl, const EVP_MD *md, const unsigned char **id,
 	if ((sess = tls_psk_session(ssl, tc)) == NULL)
 		return 0;
 	if (md != NULL &&
-	    md != SSL_CIPHER_get_handshake_digest(SSL_SESSION_get0_cipher(sess))) {
+	    md !=
+		SSL_CIPHER_get_handshake_digest(
+		    SSL_SESSION_get0_cipher(sess))) {
 		SSL_SESSION_free(sess);
 		return 1;
 	}
@@ -241,15 +243,16 @@ tls_ctx_new(int server, struct tls_conf *tc, char **cause)
 		return ctx;
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, tc->tc_cert) != 1) {
-		xasprintf(cause, "%s: cannot load certificate: %s",
-		    tc->tc_cert, tls_error_string(err, sizeof err));
+		xasprintf(cause, "%s: cannot load certificate: %s", tc->tc_cert,
+		    tls_error_string(err, sizeof err));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, tc->tc_key, SSL_FILETYPE_PEM) !=
 		1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		xasprintf(cause, "%s: cannot load key or it does not match %s: %s",
+		xasprintf(cause,
+		    "%s: cannot load key or it does not match %s: %s",
 		    tc->tc_key, tc->tc_cert, tls_error_string(err, sizeof err));
 		SSL_CTX_free(ctx);
 		return NULL;

@@ -9,10 +9,9 @@
 #include "conf.h"
 #include "sockhook.h"
 
-static const char *const config_keys[] = {
-	"sockhook:esp", "sockhook:route", "sockhook:dns", "sockhook:user",
-	"sockhook:password_file", "sockhook:timeout", NULL
-};
+static const char *const config_keys[] = { "sockhook:esp", "sockhook:route",
+	"sockhook:dns", "sockhook:user", "sockhook:password_file",
+	"sockhook:timeout", NULL };
 
 /* Read the first line of the password file. */
 static int
@@ -72,7 +71,8 @@ config_dns(struct config *cf, struct conf *c, char **cause)
 		    strstr(tok, "..") != NULL) {
 			conf_error(cause, c, "sockhook:dns",
 			    "\"%s\" is not a domain suffix (e.g. corp.example "
-			    "or .internal)", tok);
+			    "or .internal)",
+			    tok);
 			free(copy);
 			return -1;
 		}
@@ -97,7 +97,8 @@ config_esp(struct config *cf, struct conf *c, char **cause)
 
 	if (v == NULL)
 		return conf_error(cause, c, "sockhook:esp",
-		    "missing (the ESP's SOCKS5 door, e.g. esp.example.net:1080)");
+		    "missing (the ESP's SOCKS5 door, e.g. "
+		    "esp.example.net:1080)");
 	if (addr_split_hostport(v, &cf->esp_host, &cf->esp_port) != 0 ||
 	    addr_port_parse(cf->esp_port, &port) != 0)
 		return conf_error(cause, c, "sockhook:esp",
@@ -131,7 +132,7 @@ config_load(struct config *cf, const char *path, char **cause)
 	if (config_esp(cf, c, cause) != 0 || config_dns(cf, c, cause) != 0)
 		goto fail;
 	if (conf_duration(c, "sockhook:timeout", SOCKHOOK_TIMEOUT_MS,
-	    &cf->timeout_ms, cause) != 0)
+		&cf->timeout_ms, cause) != 0)
 		goto fail;
 	if ((v = conf_str(c, "sockhook:user", NULL)) != NULL) {
 		if (strlen(v) > 255) {

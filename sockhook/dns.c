@@ -77,8 +77,9 @@ dns_is_inside(const char *name)
 		if (s[0] == '.') {
 			if (nl > sl && strcmp(n + nl - sl, s) == 0)
 				return 1;
-		} else if (strcmp(n, s) == 0 || (nl > sl &&
-		    n[nl - sl - 1] == '.' && strcmp(n + nl - sl, s) == 0))
+		} else if (strcmp(n, s) == 0 ||
+		    (nl > sl && n[nl - sl - 1] == '.' &&
+			strcmp(n + nl - sl, s) == 0))
 			return 1;
 	}
 	return 0;

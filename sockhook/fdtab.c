@@ -9,7 +9,7 @@
 
 #include "sockhook.h"
 
-#define FDTAB_CHUNK 1024
+#define FDTAB_CHUNK  1024
 #define FDTAB_NCHUNK 1024 /* up to 1M descriptors */
 
 static struct fdtab_slot *fdtab_chunks[FDTAB_NCHUNK];
@@ -32,8 +32,9 @@ fdtab_get(int fd, int create)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (c == MAP_FAILED)
 			return NULL;
-		if (!__atomic_compare_exchange_n(&fdtab_chunks[fd / FDTAB_CHUNK],
-		    &expect, c, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (!__atomic_compare_exchange_n(&fdtab_chunks[fd /
+						     FDTAB_CHUNK],
+			&expect, c, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			munmap(c, size);
 			c = expect;
 		}
@@ -160,12 +161,13 @@ fdtab_replace(int fd, int newfile, int cloexec)
 
 	for (i = 0; i < n; i++)
 		live[i] = real.epoll_ctl(s->reg[i].epfd, EPOLL_CTL_DEL, fd,
-		    &s->reg[i].ev) == 0;
+			      &s->reg[i].ev) == 0;
 	if (real.dup3(newfile, fd, cloexec ? O_CLOEXEC : 0) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if (live[i] && real.epoll_ctl(s->reg[i].epfd, EPOLL_CTL_ADD,
-		    fd, &s->reg[i].ev) == 0)
+		if (live[i] &&
+		    real.epoll_ctl(s->reg[i].epfd, EPOLL_CTL_ADD, fd,
+			&s->reg[i].ev) == 0)
 			continue;
 		live[i] = 0;
 	}

@@ -39,8 +39,8 @@ hook_hostent(struct hostent *h, char *buf, size_t len, const char *name,
 
 /* getaddrinfo(3): an inside name gets its placeholder address. */
 HOOK int
-getaddrinfo(const char *node, const char *service,
-    const struct addrinfo *hints, struct addrinfo **res)
+getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+    struct addrinfo **res)
 {
 	struct addrinfo h;
 	char num[64];
@@ -115,8 +115,9 @@ getnameinfo(const struct sockaddr *sa, socklen_t len, char *host,
 	    dns_reverse(a, name, sizeof name) == NULL)
 		return real.getnameinfo(sa, len, host, hostlen, serv, servlen,
 		    flags);
-	if (serv != NULL && servlen > 0 && (rc = real.getnameinfo(sa, len,
-	    NULL, 0, serv, servlen, flags)) != 0)
+	if (serv != NULL && servlen > 0 &&
+	    (rc = real.getnameinfo(sa, len, NULL, 0, serv, servlen, flags)) !=
+		0)
 		return rc;
 	if (strlen(name) >= hostlen)
 		return EAI_OVERFLOW;
@@ -136,8 +137,9 @@ gethostbyname(const char *name)
 	real_ready();
 	if (!dns_is_inside(name))
 		return real.gethostbyname(name);
-	if (dns_lookup(name, &a) != 0 || hook_hostent(&hook_he, hook_hebuf,
-	    sizeof hook_hebuf, name, htonl(a)) != 0) {
+	if (dns_lookup(name, &a) != 0 ||
+	    hook_hostent(&hook_he, hook_hebuf, sizeof hook_hebuf, name,
+		htonl(a)) != 0) {
 		h_errno = TRY_AGAIN;
 		return NULL;
 	}
@@ -201,9 +203,8 @@ gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t len,
 
 /* gethostbyaddr_r(3): a placeholder maps back to its name. */
 HOOK int
-gethostbyaddr_r(const void *addr, socklen_t alen, int type,
-    struct hostent *ret, char *buf, size_t len, struct hostent **result,
-    int *herr)
+gethostbyaddr_r(const void *addr, socklen_t alen, int type, struct hostent *ret,
+    char *buf, size_t len, struct hostent **result, int *herr)
 {
 	char name[256];
 	uint32_t a = 0;
@@ -237,7 +238,8 @@ gethostbyaddr(const void *addr, socklen_t alen, int type)
 	if (type != AF_INET || alen != 4)
 		return real.gethostbyaddr(addr, alen, type);
 	if (gethostbyaddr_r(addr, alen, type, &hook_he, hook_hebuf,
-	    sizeof hook_hebuf, &r, &herr) != 0 || r == NULL) {
+		sizeof hook_hebuf, &r, &herr) != 0 ||
+	    r == NULL) {
 		h_errno = herr;
 		return NULL;
 	}

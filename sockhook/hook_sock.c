@@ -80,8 +80,8 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (verdict == ROUTE_DENY) {
 		char buf[128];
 
-		shlog_debug("connect %s refused: %s", shlog_addr(sa, buf,
-		    sizeof buf), strerror(err));
+		shlog_debug("connect %s refused: %s",
+		    shlog_addr(sa, buf, sizeof buf), strerror(err));
 		errno = err;
 		return -1;
 	}
@@ -92,8 +92,8 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 
 /* sendto(2) with MSG_FASTOPEN connects too: never let it bypass us. */
 HOOK ssize_t
-sendto(int fd, const void *buf, size_t n, int flags,
-    const struct sockaddr *sa, socklen_t len)
+sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa,
+    socklen_t len)
 {
 	real_ready();
 	if ((flags & MSG_FASTOPEN) && sa != NULL &&
@@ -231,8 +231,9 @@ hook_known(int fd)
 {
 	struct fdtab_slot *s = fdtab_get(fd, 0);
 
-	return s != NULL && (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) !=
-	    FD_NONE || __atomic_load_n(&s->nreg, __ATOMIC_ACQUIRE) != 0);
+	return s != NULL &&
+	    (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != FD_NONE ||
+		__atomic_load_n(&s->nreg, __ATOMIC_ACQUIRE) != 0);
 }
 
 /* close(2): forget the descriptor; a pending connect is abandoned. */

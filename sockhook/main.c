@@ -14,10 +14,10 @@
 #include "config.c"
 
 /* Print usage and exit. */
-static void __attribute__((noreturn))
-main_usage(void)
+static void __attribute__((noreturn)) main_usage(void)
 {
-	fprintf(stderr, "usage: sockhook [-c file] [--] command [argument ...]\n");
+	fprintf(stderr,
+	    "usage: sockhook [-c file] [--] command [argument ...]\n");
 	exit(1);
 }
 
@@ -65,23 +65,26 @@ main_elf64(int fd, int *interp, int *go)
 	if (main_pread(fd, &eh, sizeof eh, 0) != 0)
 		return -1;
 	for (i = 0; i < eh.e_phnum; i++) {
-		if (main_pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff +
-		    (Elf64_Off)i * eh.e_phentsize)) != 0)
+		if (main_pread(fd, &ph, sizeof ph,
+			(off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize)) !=
+		    0)
 			return -1;
 		if (ph.p_type == PT_INTERP)
 			*interp = 1;
 	}
 	if (eh.e_shstrndx == SHN_UNDEF || eh.e_shstrndx >= eh.e_shnum ||
-	    main_pread(fd, &strs, sizeof strs, (off_t)(eh.e_shoff +
-	    (Elf64_Off)eh.e_shstrndx * eh.e_shentsize)) != 0)
+	    main_pread(fd, &strs, sizeof strs,
+		(off_t)(eh.e_shoff +
+		    (Elf64_Off)eh.e_shstrndx * eh.e_shentsize)) != 0)
 		return 0;
 	for (i = 0; i < eh.e_shnum; i++) {
-		if (main_pread(fd, &sh, sizeof sh, (off_t)(eh.e_shoff +
-		    (Elf64_Off)i * eh.e_shentsize)) != 0)
+		if (main_pread(fd, &sh, sizeof sh,
+			(off_t)(eh.e_shoff + (Elf64_Off)i * eh.e_shentsize)) !=
+		    0)
 			break;
 		memset(name, 0, sizeof name);
 		if (pread(fd, name, sizeof name - 1,
-		    (off_t)(strs.sh_offset + sh.sh_name)) <= 0)
+			(off_t)(strs.sh_offset + sh.sh_name)) <= 0)
 			continue;
 		if (strcmp(name, ".go.buildinfo") == 0 ||
 		    strcmp(name, ".note.go.buildid") == 0)
@@ -105,14 +108,20 @@ main_check_elf(const char *cmd)
 		return; /* a script: its interpreter is checked when it runs */
 	}
 	if (id[EI_CLASS] != ELFCLASS64)
-		fprintf(stderr, "sockhook: warning: %s is not a 64-bit program; "
-		    "its connections are not hooked\n", cmd);
+		fprintf(stderr,
+		    "sockhook: warning: %s is not a 64-bit program; "
+		    "its connections are not hooked\n",
+		    cmd);
 	else if (main_elf64(fd, &interp, &go) == 0 && !interp)
-		fprintf(stderr, "sockhook: warning: %s is statically linked; "
-		    "its connections bypass sockhook\n", cmd);
+		fprintf(stderr,
+		    "sockhook: warning: %s is statically linked; "
+		    "its connections bypass sockhook\n",
+		    cmd);
 	else if (go)
-		fprintf(stderr, "sockhook: warning: %s is a Go program; "
-		    "its connections bypass sockhook\n", cmd);
+		fprintf(stderr,
+		    "sockhook: warning: %s is a Go program; "
+		    "its connections bypass sockhook\n",
+		    cmd);
 	close(fd);
 }
 
@@ -192,7 +201,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if ((lib = main_library()) == NULL || access(lib, R_OK) != 0) {
-		fprintf(stderr, "sockhook: cannot find libsockhook.so (next to "
+		fprintf(stderr,
+		    "sockhook: cannot find libsockhook.so (next to "
 		    "the program in ../lib, or set SOCKHOOK_LIB)\n");
 		return 1;
 	}

@@ -21,14 +21,22 @@
 static const struct {
 	int level, name;
 } proxy_opts[] = {
-	{ SOL_SOCKET, SO_KEEPALIVE }, { SOL_SOCKET, SO_SNDBUF },
-	{ SOL_SOCKET, SO_RCVBUF }, { SOL_SOCKET, SO_LINGER },
-	{ SOL_SOCKET, SO_OOBINLINE }, { SOL_SOCKET, SO_PRIORITY },
-	{ SOL_SOCKET, SO_RCVTIMEO }, { SOL_SOCKET, SO_SNDTIMEO },
-	{ SOL_SOCKET, SO_MARK }, { IPPROTO_TCP, TCP_NODELAY },
-	{ IPPROTO_TCP, TCP_KEEPIDLE }, { IPPROTO_TCP, TCP_KEEPINTVL },
-	{ IPPROTO_TCP, TCP_KEEPCNT }, { IPPROTO_TCP, TCP_USER_TIMEOUT },
-	{ IPPROTO_TCP, TCP_CONGESTION }, { IPPROTO_TCP, TCP_CORK },
+	{ SOL_SOCKET, SO_KEEPALIVE },
+	{ SOL_SOCKET, SO_SNDBUF },
+	{ SOL_SOCKET, SO_RCVBUF },
+	{ SOL_SOCKET, SO_LINGER },
+	{ SOL_SOCKET, SO_OOBINLINE },
+	{ SOL_SOCKET, SO_PRIORITY },
+	{ SOL_SOCKET, SO_RCVTIMEO },
+	{ SOL_SOCKET, SO_SNDTIMEO },
+	{ SOL_SOCKET, SO_MARK },
+	{ IPPROTO_TCP, TCP_NODELAY },
+	{ IPPROTO_TCP, TCP_KEEPIDLE },
+	{ IPPROTO_TCP, TCP_KEEPINTVL },
+	{ IPPROTO_TCP, TCP_KEEPCNT },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT },
+	{ IPPROTO_TCP, TCP_CONGESTION },
+	{ IPPROTO_TCP, TCP_CORK },
 };
 
 /* The socket's family and IPV6_V6ONLY setting. */
@@ -42,8 +50,8 @@ proxy_family(int fd, int *v6only)
 	if (real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0)
 		return -1;
 	len = sizeof v;
-	if (family == AF_INET6 && real.getsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &v, &len) == 0)
+	if (family == AF_INET6 &&
+	    real.getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, &len) == 0)
 		*v6only = v;
 	return family;
 }
@@ -63,15 +71,16 @@ proxy_copy_opts(int src, int family, int dst)
 		la = lb = sizeof a;
 		memset(a, 0, sizeof a);
 		memset(b, 0, sizeof b);
-		if (real.getsockopt(src, proxy_opts[i].level, proxy_opts[i].name,
-		    a, &la) != 0 || real.getsockopt(fresh, proxy_opts[i].level,
-		    proxy_opts[i].name, b, &lb) != 0)
+		if (real.getsockopt(src, proxy_opts[i].level,
+			proxy_opts[i].name, a, &la) != 0 ||
+		    real.getsockopt(fresh, proxy_opts[i].level,
+			proxy_opts[i].name, b, &lb) != 0)
 			continue;
 		if (la == lb && memcmp(a, b, la) == 0)
 			continue;
 		if (proxy_opts[i].level == SOL_SOCKET &&
 		    (proxy_opts[i].name == SO_SNDBUF ||
-		    proxy_opts[i].name == SO_RCVBUF)) {
+			proxy_opts[i].name == SO_RCVBUF)) {
 			memcpy(&v, a, sizeof v);
 			v /= 2; /* the kernel doubles what is set */
 			memcpy(a, &v, sizeof v);
@@ -123,7 +132,7 @@ proxy_dial(int like, const struct socks_dest *d, int64_t deadline)
 	family = proxy_family(like, &v6only);
 	if (route_esp_addr(family, v6only, &esp, &len) != 0 &&
 	    route_esp_addr(family == AF_INET ? AF_INET6 : AF_INET, 0, &esp,
-	    &len) != 0) {
+		&len) != 0) {
 		errno = ENETUNREACH;
 		return -1;
 	}
@@ -132,7 +141,8 @@ proxy_dial(int like, const struct socks_dest *d, int64_t deadline)
 	if (fd == -1)
 		return -1;
 	proxy_copy_opts(like, family, fd);
-	if (socks_connect_esp(fd, (struct sockaddr *)&esp, len, deadline) != 0) {
+	if (socks_connect_esp(fd, (struct sockaddr *)&esp, len, deadline) !=
+	    0) {
 		err = errno == ETIMEDOUT ? ETIMEDOUT : ENETUNREACH;
 		shlog_debug("cannot reach the esp: %s", strerror(errno));
 		goto fail;
@@ -159,14 +169,15 @@ proxy_blocking(int fd, const struct socks_dest *d)
 	int family, v6only, nfd, err, cloexec;
 	char buf[300];
 
-	shlog_debug("connect %s through the esp", proxy_dest_str(d, buf,
-	    sizeof buf));
+	shlog_debug("connect %s through the esp",
+	    proxy_dest_str(d, buf, sizeof buf));
 	family = proxy_family(fd, &v6only);
 	if (route_esp_addr(family, v6only, &esp, &len) == 0) {
 		if (socks_connect_esp(fd, (struct sockaddr *)&esp, len,
-		    deadline) != 0) {
+			deadline) != 0) {
 			err = errno == ETIMEDOUT ? ETIMEDOUT : ENETUNREACH;
-			shlog_debug("cannot reach the esp: %s", strerror(errno));
+			shlog_debug("cannot reach the esp: %s",
+			    strerror(errno));
 		} else if (socks_handshake(fd, d, deadline) != 0)
 			err = errno;
 		else
@@ -209,7 +220,7 @@ proxy_gate(int *peer, int flags)
 	char junk[1024];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
-	    sp) == -1)
+		sp) == -1)
 		return -1;
 	real.setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
 	memset(junk, 0, sizeof junk);
@@ -241,8 +252,10 @@ proxy_thread(void *arg)
 	fdtab_lock();
 	if (!__atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE)) {
 		cloexec = (fcntl(j->fd, F_GETFD) & FD_CLOEXEC) != 0;
-		fl = fcntl(j->fd, F_GETFL); /* the gate's, as the program left it */
-		fl = (fcntl(j->orig, F_GETFL) & ~O_NONBLOCK) | (fl & O_NONBLOCK);
+		fl = fcntl(j->fd,
+		    F_GETFL); /* the gate's, as the program left it */
+		fl =
+		    (fcntl(j->orig, F_GETFL) & ~O_NONBLOCK) | (fl & O_NONBLOCK);
 		if (err == 0) {
 			fcntl(nfd, F_SETFL, fl);
 			if (fdtab_replace(j->fd, nfd, cloexec) == 0)

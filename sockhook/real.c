@@ -26,14 +26,15 @@ real_sym(const char *name)
 	    dladdr(p, &found) != 0 && found.dli_fbase == self.dli_fbase) {
 		n = snprintf(msg, sizeof msg,
 		    "sockhook: dlsym(RTLD_NEXT, \"%s\") returned the hook "
-		    "itself\n", name);
+		    "itself\n",
+		    name);
 		if (write(2, msg, (size_t)n) < 0)
 			abort();
 		abort();
 	}
 	if (p == NULL) {
-		n = snprintf(msg, sizeof msg,
-		    "sockhook: libc has no %s: %s\n", name, dlerror());
+		n = snprintf(msg, sizeof msg, "sockhook: libc has no %s: %s\n",
+		    name, dlerror());
 		if (write(2, msg, (size_t)n) < 0)
 			abort();
 		abort();
@@ -80,9 +81,9 @@ real_init(void)
 		path = SOCKHOOK_DEFAULT_CONF;
 	if (config_load(&sh_conf, path, &cause) != 0) {
 		shlog_warnx("%s%s", cause != NULL ? cause : path,
-		    sh_conf.routes_known ?
-		    "; inside destinations are refused" :
-		    "; every non-loopback TCP connect is refused");
+		    sh_conf.routes_known
+			? "; inside destinations are refused"
+			: "; every non-loopback TCP connect is refused");
 		free(cause);
 	}
 	dbg = getenv("SOCKHOOK_DEBUG");

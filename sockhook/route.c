@@ -118,7 +118,7 @@ route_is_esp(const struct sockaddr *sa)
 	if (route_have4 && route_v4(sa, &a) == 0 &&
 	    a == ntohl(route_esp4.sin_addr.s_addr) &&
 	    (sa->sa_family == AF_INET ? sin->sin_port : sin6->sin6_port) ==
-	    route_esp4.sin_port)
+		route_esp4.sin_port)
 		return 1;
 	if (route_have6 && sa->sa_family == AF_INET6 &&
 	    memcmp(&sin6->sin6_addr, &route_esp6.sin6_addr, 16) == 0 &&
@@ -190,11 +190,11 @@ route_decide(const struct sockaddr *sa, socklen_t len, struct socks_dest *d,
 		return ROUTE_DENY;
 	}
 	memset(d, 0, sizeof *d);
-	memcpy(&d->sa, sa, sa->sa_family == AF_INET ? sizeof *sin :
-	    sizeof *sin6);
+	memcpy(&d->sa, sa,
+	    sa->sa_family == AF_INET ? sizeof *sin : sizeof *sin6);
 	d->salen = sa->sa_family == AF_INET ? sizeof *sin : sizeof *sin6;
-	d->port = ntohs(sa->sa_family == AF_INET ? sin->sin_port :
-	    sin6->sin6_port);
+	d->port =
+	    ntohs(sa->sa_family == AF_INET ? sin->sin_port : sin6->sin6_port);
 	if (placeholder) {
 		if (dns_reverse(a, d->namebuf, sizeof d->namebuf) == NULL) {
 			*err = EHOSTUNREACH;

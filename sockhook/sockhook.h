@@ -14,24 +14,24 @@
 #pragma GCC visibility push(hidden)
 
 #define SOCKHOOK_DEFAULT_CONF "/etc/dynpass/sockhook.conf"
-#define SOCKHOOK_TIMEOUT_MS (120 * 1000)
-#define SOCKHOOK_MAXSUFFIX 32
+#define SOCKHOOK_TIMEOUT_MS   (120 * 1000)
+#define SOCKHOOK_MAXSUFFIX    32
 
 /* Placeholder addresses for inside names: 198.18.0.0/15 (RFC 2544). */
-#define DNS_NET 0xc6120000U /* 198.18.0.0 */
+#define DNS_NET  0xc6120000U /* 198.18.0.0 */
 #define DNS_MASK 0xfffe0000U
-#define DNS_MAX 65536
+#define DNS_MAX  65536
 
 /* The configuration, as read from the file. */
 struct config {
 	char *path;
-	int ok;				 /* whole file valid */
-	int routes_known;		 /* route list parsed */
+	int ok;           /* whole file valid */
+	int routes_known; /* route list parsed */
 	struct allow route;
-	char *esp_host, *esp_port;	 /* SOCKS door */
+	char *esp_host, *esp_port;        /* SOCKS door */
 	char *suffix[SOCKHOOK_MAXSUFFIX]; /* dns suffixes, lower case */
 	int nsuffix;
-	char *user, *pass;		 /* RFC 1929, user NULL when unused */
+	char *user, *pass; /* RFC 1929, user NULL when unused */
 	int timeout_ms;
 	int debug;
 };
@@ -76,9 +76,9 @@ void real_ready(void);
 /* Per-descriptor state. */
 enum fdtab_state {
 	FD_NONE = 0,
-	FD_PENDING,	/* non-blocking connect in progress, gate in place */
-	FD_PROXIED,	/* connected through the ESP */
-	FD_FAILED	/* connect failed, error not yet read */
+	FD_PENDING, /* non-blocking connect in progress, gate in place */
+	FD_PROXIED, /* connected through the ESP */
+	FD_FAILED   /* connect failed, error not yet read */
 };
 
 #define FDTAB_NREG 4
@@ -90,30 +90,30 @@ struct fdtab_reg {
 
 /* SOCKS5 destination: numeric, or a name from the dns table. */
 struct socks_dest {
-	struct sockaddr_storage sa;	/* numeric destination, or placeholder */
+	struct sockaddr_storage sa; /* numeric destination, or placeholder */
 	socklen_t salen;
-	const char *name;		/* name to send instead, or NULL */
+	const char *name; /* name to send instead, or NULL */
 	char namebuf[256];
-	uint16_t port;			/* host order */
+	uint16_t port; /* host order */
 };
 
 /* A non-blocking connect in progress, owned by its helper thread. */
 struct job {
-	int cancelled;			/* the app closed the descriptor */
-	int fd;				/* the app's descriptor */
-	int orig;			/* the app's own socket, set aside */
-	int gatepeer;			/* the far end of the gate */
+	int cancelled; /* the app closed the descriptor */
+	int fd;        /* the app's descriptor */
+	int orig;      /* the app's own socket, set aside */
+	int gatepeer;  /* the far end of the gate */
 	int cloexec;
 	struct socks_dest dest;
 };
 
 struct fdtab_slot {
 	int state;
-	unsigned long ino;		/* the open file the state is about */
-	int error;			/* FD_FAILED: errno for SO_ERROR */
-	struct sockaddr_storage peer;	/* original destination */
+	unsigned long ino;            /* the open file the state is about */
+	int error;                    /* FD_FAILED: errno for SO_ERROR */
+	struct sockaddr_storage peer; /* original destination */
 	socklen_t peerlen;
-	struct job *job;		/* FD_PENDING */
+	struct job *job; /* FD_PENDING */
 	int nreg;
 	struct fdtab_reg reg[FDTAB_NREG]; /* epoll registrations */
 };

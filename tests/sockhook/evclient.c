@@ -79,8 +79,8 @@ main(int argc, char **argv)
 	fprintf(stderr, "evclient: backend %s\n", event_base_get_method(base));
 	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(bev, ev_readcb, NULL, ev_eventcb, NULL);
-	if (bufferevent_socket_connect(bev, ai->ai_addr,
-	    (int)ai->ai_addrlen) != 0) {
+	if (bufferevent_socket_connect(bev, ai->ai_addr, (int)ai->ai_addrlen) !=
+	    0) {
 		fprintf(stderr, "evclient: connect: errno=%s\n",
 		    strerrorname_np(errno));
 		return 3;

@@ -123,8 +123,8 @@ nb_check_peer(int fd, const struct addrinfo *ai)
 		nb_errno("getpeername", errno);
 	getnameinfo(ai->ai_addr, ai->ai_addrlen, want, sizeof want, wp,
 	    sizeof wp, NI_NUMERICHOST | NI_NUMERICSERV);
-	getnameinfo((struct sockaddr *)&ss, len, got, sizeof got, gp,
-	    sizeof gp, NI_NUMERICHOST | NI_NUMERICSERV);
+	getnameinfo((struct sockaddr *)&ss, len, got, sizeof got, gp, sizeof gp,
+	    NI_NUMERICHOST | NI_NUMERICSERV);
 	if (strcmp(want, got) != 0 || strcmp(wp, gp) != 0) {
 		fprintf(stderr, "nbconnect: peer is %s:%s, not %s:%s\n", got,
 		    gp, want, wp);
@@ -215,7 +215,8 @@ main(int argc, char **argv)
 				    htons((uint16_t)atoi(p));
 			fcntl(old, F_SETFL, fcntl(old, F_GETFL) | O_NONBLOCK);
 			if (connect(old, (struct sockaddr *)&ss,
-			    ai->ai_addrlen) == 0 || errno != EINPROGRESS)
+				ai->ai_addrlen) == 0 ||
+			    errno != EINPROGRESS)
 				nb_errno("connect", errno);
 			close(old);
 		} else {
@@ -223,7 +224,8 @@ main(int argc, char **argv)
 			nb_connect(old, ai);
 			if ((f = fdopen(old, "r+")) == NULL)
 				nb_errno("fdopen", errno);
-			fclose(f); /* closes inside glibc: the hook does not see it */
+			fclose(
+			    f); /* closes inside glibc: the hook does not see it */
 		}
 		nb_mode = "block";
 		if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) != old) {
@@ -233,7 +235,7 @@ main(int argc, char **argv)
 		}
 		usleep(300000); /* let an abandoned connect finish, if any */
 	} else if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC,
-	    0)) == -1)
+			0)) == -1)
 		nb_errno("socket", errno);
 	nb_connect(fd, ai);
 	nb_check_peer(fd, ai);

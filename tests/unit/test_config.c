@@ -61,8 +61,8 @@ test_conf(void)
 	CHECK_STR_CONTAINS(cause, "/nonexistent/x.conf: cannot open");
 	free(cause);
 
-	cause = load_err("[esp]\nsession_listen = 1.2.3.4:5\nbogus = 1\n",
-	    known);
+	cause =
+	    load_err("[esp]\nsession_listen = 1.2.3.4:5\nbogus = 1\n", known);
 	CHECK_STR_CONTAINS(cause, "t.conf: [esp] bogus: unknown key");
 	free(cause);
 	cause = load_err("[espp]\nx = 1\n", known);
@@ -110,7 +110,8 @@ test_conf(void)
 				  0600),
 		    &cause);
 		CHECK(session_conf_load(c, &p, &cause) == -1);
-		CHECK_STR_CONTAINS(cause, "[session] dead_after: must be longer");
+		CHECK_STR_CONTAINS(cause,
+		    "[session] dead_after: must be longer");
 		free(cause);
 		conf_free(c);
 	}
@@ -182,8 +183,7 @@ test_tls(void)
 	const char *key = "00112233445566778899aabbccddeeff"
 			  "00112233445566778899aabbccddeeff\n";
 
-	c = conf_load(put("m.conf", "[tls]\npsk_file = nokey\n", 0600),
-	    &cause);
+	c = conf_load(put("m.conf", "[tls]\npsk_file = nokey\n", 0600), &cause);
 	CHECK(tls_conf_load(c, &tc, &cause) == -1);
 	CHECK_STR_CONTAINS(cause, "m.conf: [tls] psk_file:");
 	CHECK_STR_CONTAINS(cause, "nokey: No such file or directory");
@@ -195,7 +195,8 @@ test_tls(void)
 	c = conf_load(put("w.conf", "[tls]\npsk_file = open.psk\n", 0600),
 	    &cause);
 	CHECK(tls_conf_load(c, &tc, &cause) == -1);
-	CHECK_STR_CONTAINS(cause, "open.psk is world-accessible; run chmod 600");
+	CHECK_STR_CONTAINS(cause,
+	    "open.psk is world-accessible; run chmod 600");
 	free(cause);
 	tls_conf_clear(&tc);
 	conf_free(c);

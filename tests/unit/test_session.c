@@ -51,8 +51,8 @@ static const struct session_cb esp_cb = { .sc_closed = on_closed };
 
 /* Write a raw frame to the peer end. */
 static void
-raw_frame(struct bufferevent *raw, uint8_t type, uint32_t chan,
-    const void *p, uint32_t len, uint32_t claimed_len)
+raw_frame(struct bufferevent *raw, uint8_t type, uint32_t chan, const void *p,
+    uint32_t len, uint32_t claimed_len)
 {
 	uint8_t h[FRAME_HDR_LEN];
 
@@ -217,8 +217,8 @@ static struct bufferevent *stalled_end;
 
 /* isp side for the window test: accept onto a pair nobody reads. */
 static void
-stalled_open(struct session *s, struct channel *ch,
-    const struct frame_open *o, void *arg)
+stalled_open(struct session *s, struct channel *ch, const struct frame_open *o,
+    void *arg)
 {
 	struct bufferevent *p[2];
 	struct endpoint bound = { 0 };
@@ -370,10 +370,10 @@ test_flow_control(void)
 	bufferevent_write(client_end, data, total);
 	spin(200);
 	/* The isp holds at most one channel window for the stalled server. */
-	held = evbuffer_get_length(bufferevent_get_output(
-	    bufferevent_get_underlying(server_end) ?
-		bufferevent_get_underlying(server_end) :
-		server_end));
+	held = evbuffer_get_length(
+	    bufferevent_get_output(bufferevent_get_underlying(server_end)
+		    ? bufferevent_get_underlying(server_end)
+		    : server_end));
 	n = evbuffer_get_length(bufferevent_get_input(server_end));
 	CHECK(n == 0);
 	CHECK(esp_ch->ch_tx.wt_avail == 0); /* the sender ran out of credit */

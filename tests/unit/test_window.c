@@ -70,8 +70,8 @@ test_slow_reader(void)
 	CHECK(window_rx_consume(&slow, 1) == -1);
 	/* The fast one still moves many windows' worth. */
 	for (i = 0; i < 1000; i++) {
-		uint32_t n = fast.wr_avail < sess.wr_avail ? fast.wr_avail :
-							     sess.wr_avail;
+		uint32_t n = fast.wr_avail < sess.wr_avail ? fast.wr_avail
+							   : sess.wr_avail;
 		CHECK(n > 0);
 		if (n == 0)
 			break;

@@ -7,29 +7,29 @@
 
 static int unit_pass, unit_fail;
 
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (cond)                                                  \
-			unit_pass++;                                       \
-		else {                                                     \
-			unit_fail++;                                       \
-			fprintf(stderr, "%s:%d: check failed: %s\n",       \
-			    __FILE__, __LINE__, #cond);                    \
-		}                                                          \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (cond)                                                      \
+			unit_pass++;                                           \
+		else {                                                         \
+			unit_fail++;                                           \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+			    __LINE__, #cond);                                  \
+		}                                                              \
 	} while (0)
 
-#define CHECK_STR_CONTAINS(hay, needle)                                    \
-	do {                                                               \
-		const char *h_ = (hay);                                    \
-		if (h_ != NULL && strstr(h_, (needle)) != NULL)            \
-			unit_pass++;                                       \
-		else {                                                     \
-			unit_fail++;                                       \
-			fprintf(stderr, "%s:%d: \"%s\" does not contain "  \
-					"\"%s\"\n",                        \
-			    __FILE__, __LINE__, h_ ? h_ : "(null)",        \
-			    (needle));                                     \
-		}                                                          \
+#define CHECK_STR_CONTAINS(hay, needle)                                        \
+	do {                                                                   \
+		const char *h_ = (hay);                                        \
+		if (h_ != NULL && strstr(h_, (needle)) != NULL)                \
+			unit_pass++;                                           \
+		else {                                                         \
+			unit_fail++;                                           \
+			fprintf(stderr,                                        \
+			    "%s:%d: \"%s\" does not contain "                  \
+			    "\"%s\"\n",                                        \
+			    __FILE__, __LINE__, h_ ? h_ : "(null)", (needle)); \
+		}                                                              \
 	} while (0)
 
 /* Print the summary; the exit code is the verdict. */

@@ -78,7 +78,7 @@ $(BUILD)/lib/libsockhook.so: $(call hobj,$(HOOK_SRC) $(HOOK_DEP)) sockhook/libso
 	    -Wl,--version-script=sockhook/libsockhook.map -o $@ \
 	    $(filter %.o,$^) -liniparser -ldl -lpthread
 
-$(BUILD)/bin/sockhook: $(call hobj,sockhook/main.c $(HOOK_DEP))
+$(BUILD)/bin/sockhook: $(call hobj,sockhook/main.c sockhook/config.c $(HOOK_DEP))
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -liniparser
 

@@ -23,11 +23,11 @@
 
 static const char *const esp_known_keys[] = { "esp:session_listen",
 	"esp:socks_listen", "esp:socks_timeout", "esp:open_timeout",
-	"esp:drain_timeout", "esp:max_handshakes", "session:window",
-	"session:channel_window", "session:queue", "session:keepalive",
-	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", NULL };
+	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
+	"session:window", "session:channel_window", "session:queue",
+	"session:keepalive", "session:dead_after", "session:handshake_timeout",
+	"tls:psk_file", "tls:psk_identity", "tls:cert", "tls:key", "tls:ca",
+	"tls:peer_name", "log:syslog", "log:verbose", NULL };
 
 static void esp_link_up(struct session *, void *);
 static void esp_link_closed(struct session *, const char *, void *);
@@ -39,6 +39,7 @@ static const struct session_cb esp_link_cb = {
 	.sc_closed = esp_link_closed,
 	.sc_config = esp_link_config,
 	.sc_drained = esp_link_drained,
+	.sc_outside_open = outside_open,
 };
 
 /* Parse "host:port" for a listener; numeric addresses only. */
@@ -91,6 +92,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 	    conf_duration(c, "esp:drain_timeout", 30000, &e->e_drain_ms,
 		cause) != 0 ||
 	    conf_duration(c, "esp:open_timeout", 30000, &ms, cause) != 0 ||
+	    conf_duration(c, "esp:connect_timeout", 10000,
+		&e->e_connect_timeout_ms, cause) != 0 ||
 	    conf_size(c, "esp:max_handshakes", 1024, 1, 1000000,
 		&e->e_max_clients, cause) != 0)
 		goto out;
@@ -107,15 +110,18 @@ out:
 
 /*
  * Pick the session for a destination: the newest live one whose isp
- * allows it. NULL with *code set when there is none.
+ * allows it, or expects this client there after a server announcement.
+ * NULL with *code set when there is none.
  */
-struct session *
-esp_route(struct esp *e, const struct endpoint *dst, uint8_t *code)
+struct esp_link *
+esp_route(struct esp *e, const struct endpoint *dst,
+    const struct endpoint *client, uint8_t *code)
 {
 	struct esp_link *l;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss, cs;
 	socklen_t sl;
 	int numeric = addr_from_endpoint(dst, &ss, &sl) == 0;
+	int have_client = addr_from_endpoint(client, &cs, &sl) == 0;
 
 	*code = OPEN_NET_UNREACH;
 	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
@@ -123,11 +129,14 @@ esp_route(struct esp *e, const struct endpoint *dst, uint8_t *code)
 		if (!session_is_up(l->el_sess))
 			continue;
 		if (numeric && l->el_have_allow &&
-		    !allow_match(&l->el_allow, (struct sockaddr *)&ss)) {
+		    !allow_match(&l->el_allow, (struct sockaddr *)&ss) &&
+		    !(have_client &&
+			expect_take(&l->el_expect, (struct sockaddr *)&cs,
+			    (struct sockaddr *)&ss))) {
 			*code = OPEN_NOT_ALLOWED;
 			continue;
 		}
-		return l->el_sess;
+		return l;
 	}
 	return NULL;
 }
@@ -151,18 +160,53 @@ esp_link_closed(struct session *s, const char *reason, void *arg)
 	(void)reason;
 	TAILQ_REMOVE(&e->e_links, l, el_entry);
 	allow_free(&l->el_allow);
+	if (l->el_rules != NULL)
+		ruleset_free(l->el_rules);
+	expect_clear(&l->el_expect);
 	free(l);
 	if (e->e_draining && TAILQ_EMPTY(&e->e_links))
 		event_base_loopexit(e->e_base, NULL);
 }
 
-/* CONFIG from the isp: "key=value" lines (id, allow). */
+/* A rule file from the isp: "rules-file=NAME", a blank line, the text. */
+static void
+esp_link_rules(struct session *s, struct esp_link *l, const char *p, size_t len)
+{
+	const char *nl = memchr(p, '\n', len);
+	char *name, *cause = NULL;
+
+	if (nl == NULL || (size_t)(nl - p) + 2 > len || nl[1] != '\n') {
+		log_warnx("session with %s: malformed rule file frame",
+		    session_peer(s));
+		return;
+	}
+	name = xstrndup(p + 11, (size_t)(nl - p) - 11);
+	if (l->el_rules == NULL)
+		l->el_rules = ruleset_new();
+	if (ruleset_load_text(l->el_rules, name, nl + 2,
+		len - (size_t)(nl + 2 - p), &cause) != 0) {
+		log_warnx("session with %s: rule file from the isp refused: %s",
+		    session_peer(s), cause);
+		free(cause);
+	} else
+		log_info("session with %s: rules \"%s\" loaded",
+		    session_peer(s), name);
+	free(name);
+}
+
+/* CONFIG from the isp: "key=value" lines (id, allow), or a rule file. */
 static void
 esp_link_config(struct session *s, const uint8_t *p, size_t len, void *arg)
 {
 	struct esp_link *l = arg;
-	char *text = xstrndup((const char *)p, len), *line, *save = NULL;
+	char *text, *line, *save = NULL;
 	char *cause = NULL;
+
+	if (len > 11 && memcmp(p, "rules-file=", 11) == 0) {
+		esp_link_rules(s, l, (const char *)p, len);
+		return;
+	}
+	text = xstrndup((const char *)p, len);
 
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -227,6 +271,7 @@ esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	l = xcalloc(1, sizeof *l);
 	l->el_esp = e;
+	expect_init(&l->el_expect, 60000);
 	snprintf(l->el_id, sizeof l->el_id, "?");
 	l->el_sess = session_new(e->e_base, bev, FRAME_ROLE_ESP, peer,
 	    &e->e_params, &esp_link_cb, l);

@@ -9,6 +9,8 @@
 #include <openssl/ssl.h>
 
 #include "allow.h"
+#include "expect.h"
+#include "rule.h"
 #include "frame.h"
 #include "session.h"
 #include "tls.h"
@@ -21,6 +23,8 @@ struct esp_link {
 	struct session *el_sess;
 	struct allow el_allow; /* the isp's allow list, checked first here */
 	int el_have_allow;
+	struct ruleset *el_rules;      /* the isp's rule files, once sent */
+	struct expect_table el_expect; /* openings servers announced */
 	char el_id[64];
 	TAILQ_ENTRY(esp_link) el_entry;
 };
@@ -36,6 +40,7 @@ struct esp {
 	char *e_socks_listen;
 	int e_socks_timeout_ms;
 	int e_drain_ms;
+	int e_connect_timeout_ms;      /* outside connects for reverse legs */
 	struct timeval e_open_timeout; /* how long a client waits for the isp */
 	uint64_t e_max_clients;
 	size_t e_nclients; /* SOCKS clients still in their handshake */
@@ -45,6 +50,10 @@ struct esp {
 	int e_draining;
 };
 
-struct session *esp_route(struct esp *, const struct endpoint *, uint8_t *code);
+struct esp_link *esp_route(struct esp *, const struct endpoint *dst,
+    const struct endpoint *client, uint8_t *code);
+void outside_open(struct session *, struct channel *, const struct frame_open *,
+    void *);
+void outside_scan(struct esp_link *, struct channel *);
 
 #endif

@@ -35,6 +35,7 @@ struct socks_client {
 	struct event *sc_timer;
 	enum socks_state sc_state;
 	struct channel *sc_ch;
+	struct esp_link *sc_link; /* the isp asked, while waiting */
 	struct endpoint sc_client;
 	struct endpoint sc_dst;
 	char sc_addr[ADDR_STRLEN];
@@ -157,6 +158,7 @@ socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 	    ch->ch_id, c->sc_addr, dst);
 	log_info("%s opened", ch->ch_desc);
 	socks_reply(c, OPEN_OK, bound);
+	outside_scan(c->sc_link, ch);
 	bev = c->sc_bev;
 	c->sc_bev = NULL;
 	socks_client_free(c);
@@ -204,7 +206,7 @@ static int
 socks_request(struct socks_client *c, struct evbuffer *in)
 {
 	struct esp *e = c->sc_esp;
-	struct session *s;
+	struct esp_link *l;
 	size_t len = evbuffer_get_length(in), need;
 	uint8_t *p, code, cmd;
 	char dst[ADDR_STRLEN];
@@ -264,14 +266,15 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 		return -1;
 	}
 	endpoint_str(&c->sc_dst, dst, sizeof dst);
-	if ((s = esp_route(e, &c->sc_dst, &code)) == NULL) {
+	if ((l = esp_route(e, &c->sc_dst, &c->sc_client, &code)) == NULL) {
 		log_info("socks: %s -> %s: %s", c->sc_addr, dst,
 		    code == OPEN_NOT_ALLOWED ? "not allowed by policy"
 					     : "no session to an isp");
 		socks_reply(c, code, NULL);
 		return -1;
 	}
-	c->sc_ch = session_open_channel(s, &c->sc_dst, &c->sc_client,
+	c->sc_link = l;
+	c->sc_ch = session_open_channel(l->el_sess, &c->sc_dst, &c->sc_client,
 	    socks_resultcb, c);
 	if (c->sc_ch == NULL) {
 		socks_reply(c, OPEN_NET_UNREACH, NULL);

@@ -161,6 +161,36 @@ dial_connectedcb(evutil_socket_t fd, int err, void *arg)
 	session_start(i->i_sess);
 }
 
+/* Hand every rule file to the esp, one CONFIG frame each. */
+static void
+dial_send_rules(struct isp *i, struct session *s)
+{
+	const struct rule_app *app;
+	const char *text;
+	char *buf;
+	size_t k, len;
+	int n;
+
+	if (i->i_ruleset == NULL)
+		return;
+	for (k = 0; k < ruleset_count(i->i_ruleset); k++) {
+		app = ruleset_app(i->i_ruleset, k);
+		text = rule_app_text(app, &len);
+		n = asprintf(&buf, "rules-file=%s\n\n%.*s", rule_app_file(app),
+		    (int)len, text);
+		if (n < 0 || (size_t)n > FRAME_MAX_PAYLOAD) {
+			log_warnx("rule file %s is too large to send to the "
+				  "esp",
+			    rule_app_file(app));
+			if (n >= 0)
+				free(buf);
+			continue;
+		}
+		session_send_config(s, buf, (size_t)n);
+		free(buf);
+	}
+}
+
 /* Session up: send our CONFIG, reset the backoff. */
 static void
 dial_sess_up(struct session *s, void *arg)
@@ -176,6 +206,7 @@ dial_sess_up(struct session *s, void *arg)
 		session_send_config(s, cfg, (size_t)n);
 		free(cfg);
 	}
+	dial_send_rules(i, s);
 }
 
 /* Session lost: reconnect, or finish shutting down. */

@@ -60,29 +60,6 @@ inside_cancelcb(struct channel *ch, uint8_t code, const struct endpoint *b,
 	inside_free(in);
 }
 
-/* Map a connect errno to the SOCKS reply code a client expects. */
-static uint8_t
-inside_errno_code(int err)
-{
-	switch (err) {
-	case ECONNREFUSED:
-		return OPEN_REFUSED;
-	case EHOSTUNREACH:
-	case EHOSTDOWN:
-		return OPEN_HOST_UNREACH;
-	case ENETUNREACH:
-	case ENETDOWN:
-		return OPEN_NET_UNREACH;
-	case ETIMEDOUT:
-		return OPEN_TIMEOUT;
-	case EACCES:
-	case EPERM:
-		return OPEN_NOT_ALLOWED;
-	default:
-		return OPEN_FAILURE;
-	}
-}
-
 /* Refuse the open and free. */
 static void
 inside_fail(struct inside *in, uint8_t code)
@@ -106,6 +83,7 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	struct endpoint bound;
+	const struct rule_app *app;
 	char to[ADDR_STRLEN];
 
 	in->in_conn = NULL;
@@ -114,7 +92,7 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 	if (fd < 0) {
 		log_debug("connect %s (for %s): %s", to, in->in_dst,
 		    strerror(err));
-		in->in_code = inside_errno_code(err);
+		in->in_code = connector_code(err);
 		inside_try_next(in);
 		return;
 	}
@@ -123,6 +101,10 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 		addr_to_endpoint((struct sockaddr *)&ss, &bound);
 	bev = bufferevent_socket_new(in->in_isp->i_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
+	if (in->in_isp->i_ruleset != NULL &&
+	    (app = ruleset_for_port(in->in_isp->i_ruleset,
+		 in->in_open.fo_dst.ep_port)) != NULL)
+		reverse_attach(in->in_isp, ch, app, fd);
 	snprintf(ch->ch_desc, sizeof ch->ch_desc, "channel %u %s -> %s (%s)",
 	    ch->ch_id, in->in_client, in->in_dst, to);
 	log_info("%s opened", ch->ch_desc);
@@ -155,8 +137,19 @@ inside_try_next(struct inside *in)
 static void
 inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
 {
-	if (!allow_match(&in->in_isp->i_allow, sa))
-		return;
+	struct sockaddr_storage client;
+	socklen_t cl;
+
+	if (!allow_match(&in->in_isp->i_allow, sa)) {
+		if (addr_from_endpoint(&in->in_open.fo_client, &client, &cl) !=
+			0 ||
+		    !expect_take(&in->in_isp->i_expect,
+			(struct sockaddr *)&client, sa))
+			return;
+		log_info("open %s -> %s: expected after a server "
+			 "announcement",
+		    in->in_client, in->in_dst);
+	}
 	in->in_addrs =
 	    xrealloc(in->in_addrs, (in->in_naddrs + 1) * sizeof *in->in_addrs);
 	in->in_lens =

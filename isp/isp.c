@@ -20,11 +20,28 @@
 
 static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
-	"isp:drain_timeout", "session:window", "session:channel_window",
-	"session:queue", "session:keepalive", "session:dead_after",
-	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
-	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", NULL };
+	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
+	"isp:data_address", "isp:holdback", "session:window",
+	"session:channel_window", "session:queue", "session:keepalive",
+	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", NULL };
+
+/* Load the rule files of [isp] rules and check their test vectors. */
+static int
+isp_load_rules(struct isp *i, const struct conf *c, char **cause)
+{
+	char *why = NULL;
+
+	i->i_ruleset = ruleset_new();
+	if (ruleset_load_dir(i->i_ruleset, i->i_rules, &why) != 0 ||
+	    ruleset_run_vectors(i->i_ruleset, &why) != 0) {
+		conf_error(cause, c, "isp:rules", "%s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
 
 /* Read and check isp.conf. */
 static int
@@ -35,8 +52,10 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	const char *v;
 	char *why = NULL;
 	struct stat st;
-	int rc = -1;
+	int rc = -1, ms;
 	uint16_t port;
+	uint64_t hb;
+	socklen_t sl;
 
 	if ((c = conf_load(path, cause)) == NULL)
 		return -1;
@@ -70,6 +89,8 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		    errno ? strerror(errno) : "not a directory");
 		goto out;
 	}
+	if (i->i_rules != NULL && isp_load_rules(i, c, cause) != 0)
+		goto out;
 	v = conf_str(c, "isp:id", NULL);
 	if (v == NULL) {
 		if (gethostname(i->i_id, sizeof i->i_id - 1) != 0)
@@ -81,8 +102,20 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	    conf_duration(c, "isp:reconnect_max", 30000, &i->i_backoff_max_ms,
 		cause) != 0 ||
 	    conf_duration(c, "isp:drain_timeout", 30000, &i->i_drain_ms,
-		cause) != 0)
+		cause) != 0 ||
+	    conf_duration(c, "isp:expect_timeout", 60000, &ms, cause) != 0 ||
+	    conf_duration(c, "isp:listen_timeout", 60000, &i->i_listen_ms,
+		cause) != 0 ||
+	    conf_size(c, "isp:holdback", 4096, 64, 1 << 20, &hb, cause) != 0)
 		goto out;
+	i->i_holdback = (size_t)hb;
+	expect_init(&i->i_expect, ms);
+	if ((v = conf_str(c, "isp:data_address", NULL)) != NULL &&
+	    addr_parse_numeric(v, "1", &i->i_data_addr, &sl) != 0) {
+		conf_error(cause, c, "isp:data_address",
+		    "\"%s\" is not a numeric IPv4 or IPv6 address", v);
+		goto out;
+	}
 	if (session_conf_load(c, &i->i_params, cause) != 0 ||
 	    tls_conf_load(c, &i->i_tls, cause) != 0)
 		goto out;
@@ -162,6 +195,9 @@ isp_free(struct isp *i)
 	allow_free(&i->i_allow);
 	free(i->i_allow_text);
 	free(i->i_rules);
+	if (i->i_ruleset != NULL)
+		ruleset_free(i->i_ruleset);
+	expect_clear(&i->i_expect);
 	free(i->i_esp);
 	free(i->i_esp_host);
 	free(i->i_esp_port);
@@ -188,6 +224,11 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (o.do_check) {
+		if (i.i_ruleset != NULL)
+			printf("isp: %s: %zu rule files, %zu test vectors "
+			       "passed\n",
+			    i.i_rules, ruleset_count(i.i_ruleset),
+			    ruleset_vector_count(i.i_ruleset));
 		printf("isp: %s: configuration OK\n", o.do_conf);
 		isp_free(&i);
 		return 0;

@@ -7,6 +7,8 @@
 #include <openssl/ssl.h>
 
 #include "allow.h"
+#include "expect.h"
+#include "rule.h"
 #include "session.h"
 #include "tls.h"
 
@@ -22,6 +24,11 @@ struct isp {
 	struct allow i_allow;
 	char *i_allow_text;
 	char *i_rules;
+	struct ruleset *i_ruleset; /* NULL without [isp] rules */
+	struct expect_table i_expect;
+	struct sockaddr_storage i_data_addr; /* listeners for reverse legs */
+	int i_listen_ms;
+	size_t i_holdback;
 	char i_id[64];
 	int i_connect_timeout_ms;
 	int i_backoff_max_ms;
@@ -38,5 +45,7 @@ void dial_start(struct isp *);
 void dial_schedule(struct isp *);
 void dial_stop(struct isp *);
 void inside_open(struct isp *, struct channel *, const struct frame_open *);
+void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
+    evutil_socket_t);
 
 #endif

@@ -4,6 +4,11 @@
  * peer's credit allows, and DATA from the peer is written to it, with
  * credit returned only once the bytes have left the output buffer. Each
  * direction is closed on its own (FIN, then shutdown(SHUT_WR)).
+ *
+ * On channels to a rule's service ports, a scanner sits in one or both
+ * directions: it passes bytes on, holding back at most a few KiB that may
+ * start an announcement, and stops at an announcement until the owner has
+ * decided what to put in its place.
  */
 #include "channel.h"
 
@@ -16,17 +21,22 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "scan.h"
 #include "session.h"
 #include "xmalloc.h"
 
 #define CHANNEL_READ_HIWAT (128 * 1024) /* stop reading the socket here */
 #define CHANNEL_IO_CHUNK   (64 * 1024)  /* one socket read or write */
+#define RX                 1
+#define TX                 0
 
 static void channel_readcb(struct bufferevent *, void *);
 static void channel_writecb(struct bufferevent *, void *);
 static void channel_eventcb(struct bufferevent *, short, void *);
 static void channel_outcb(struct evbuffer *, const struct evbuffer_cb_info *,
     void *);
+static void channel_scan_run(struct channel *, int);
+static void channel_try_shutdown(struct channel *);
 
 /* A new channel in the OPENING state, registered with its session. */
 struct channel *
@@ -62,11 +72,13 @@ channel_attach(struct channel *ch, struct bufferevent *bev)
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		session_ready(ch->ch_sess, ch);
+	if (ch->ch_peer_fin) /* the peer finished before we were joined */
+		channel_try_shutdown(ch);
 }
 
-/* Inside connect succeeded: answer OPEN and start relaying. */
-void
-channel_accept(struct channel *ch, struct bufferevent *bev,
+/* Answer OPEN or OUTSIDE_OPEN with a code. */
+static void
+channel_send_result(struct channel *ch, uint8_t code,
     const struct endpoint *bound)
 {
 	struct frame_open_result r;
@@ -74,51 +86,192 @@ channel_accept(struct channel *ch, struct bufferevent *bev,
 	size_t n;
 
 	memset(&r, 0, sizeof r);
-	r.for_code = OPEN_OK;
-	r.for_window = ch->ch_rx.wr_size;
-	r.for_bound = *bound;
+	r.for_code = code;
+	r.for_window = code == OPEN_OK ? ch->ch_rx.wr_size : 0;
+	if (bound != NULL)
+		r.for_bound = *bound;
 	n = frame_open_result_encode(buf, sizeof buf, &r);
-	session_send(ch->ch_sess, FRAME_OPEN_RESULT, ch->ch_id, buf, n);
+	session_send(ch->ch_sess,
+	    ch->ch_outside ? FRAME_OUTSIDE_OPEN_RESULT : FRAME_OPEN_RESULT,
+	    ch->ch_id, buf, n);
 	ch->ch_result = NULL;
+}
+
+/* The connect for the peer succeeded: answer and start relaying. */
+void
+channel_accept(struct channel *ch, struct bufferevent *bev,
+    const struct endpoint *bound)
+{
+	channel_send_result(ch, OPEN_OK, bound);
 	channel_attach(ch, bev);
 }
 
-/* Inside connect failed: answer OPEN with the code and forget the channel. */
+/* The connect for the peer failed: answer with the code and forget it. */
 void
 channel_refuse(struct channel *ch, uint8_t code)
 {
-	struct frame_open_result r;
-	uint8_t buf[64];
-	size_t n;
-
-	memset(&r, 0, sizeof r);
-	r.for_code = code;
-	n = frame_open_result_encode(buf, sizeof buf, &r);
-	session_send(ch->ch_sess, FRAME_OPEN_RESULT, ch->ch_id, buf, n);
-	ch->ch_result = NULL;
+	channel_send_result(ch, code, NULL);
 	channel_close(ch, CHANNEL_REFUSED, frame_open_code_str(code));
 }
 
-/* Is there something to send that needs session credit? */
-int
-channel_wants_data_credit(const struct channel *ch)
+/* Give the peer its first credit (channels we opened with window 0). */
+void
+channel_grant(struct channel *ch)
 {
-	return ch->ch_bev != NULL &&
-	    evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) > 0;
+	uint32_t w = ch->ch_rx.wr_size;
+	uint8_t p[4] = { w >> 24, (w >> 16) & 0xff, (w >> 8) & 0xff, w & 0xff };
+
+	session_send(ch->ch_sess, FRAME_WINDOW, ch->ch_id, p, 4);
+}
+
+/* Put rule scanners on a channel (either may be NULL). */
+void
+channel_set_scan(struct channel *ch, struct scan *rx, struct scan *tx,
+    channel_announce_cb cb, void *arg)
+{
+	ch->ch_scan[RX] = rx;
+	ch->ch_scan[TX] = tx;
+	if (rx != NULL)
+		ch->ch_scan_q[RX] = evbuffer_new();
+	if (tx != NULL)
+		ch->ch_scan_q[TX] = evbuffer_new();
+	ch->ch_announce = cb;
+	ch->ch_announce_arg = arg;
+}
+
+/* Where scanned bytes of a direction go: the socket, or the tx stage. */
+static struct evbuffer *
+channel_scan_out(struct channel *ch, int dir)
+{
+	return dir == RX ? bufferevent_get_output(ch->ch_bev)
+			 : ch->ch_scan_q[TX];
+}
+
+/* What scanning takes as new input: held rx data, or the socket's input. */
+static struct evbuffer *
+channel_scan_in(struct channel *ch, int dir)
+{
+	return dir == RX ? ch->ch_scan_q[RX]
+			 : bufferevent_get_input(ch->ch_bev);
+}
+
+/*
+ * Run a direction's scanner until it needs more input or stops at an
+ * announcement, which goes to the owner.
+ */
+static void
+channel_scan_run(struct channel *ch, int dir)
+{
+	struct scan *sc = ch->ch_scan[dir];
+	struct evbuffer *in, *out = channel_scan_out(ch, dir);
+	struct announce an;
+	const char *why = NULL;
+	enum scan_result r;
+	int errors = 0;
+
+	if (sc == NULL || ch->ch_scan_busy[dir])
+		return;
+	ch->ch_scan_busy[dir] = 1;
+	while (!ch->ch_scan_held[dir]) {
+		in = channel_scan_in(ch, dir);
+		r = scan_feed(sc, evbuffer_get_length(in) > 0 ? in : NULL, out,
+		    &an, &why);
+		if (r == SCAN_ERROR) {
+			log_warnx("%s: rule scan error: %s; passing the "
+				  "held bytes on unscanned",
+			    ch->ch_desc, why ? why : "?");
+			if (++errors > 1)
+				break;
+			continue;
+		}
+		if (r != SCAN_FOUND)
+			break;
+		ch->ch_scan_held[dir] = 1;
+		log_info("%s: announcement \"%s\"", ch->ch_desc, an.an_text);
+		ch->ch_announce(ch, dir, &an, ch->ch_announce_arg);
+	}
+	ch->ch_scan_busy[dir] = 0;
+}
+
+/* End of a scanned stream: last matches, then everything held goes out. */
+static void
+channel_scan_end(struct channel *ch, int dir)
+{
+	if (ch->ch_scan_done[dir])
+		return;
+	scan_eof(ch->ch_scan[dir]);
+	channel_scan_run(ch, dir);
+	if (ch->ch_scan_held[dir])
+		return;
+	scan_flush(ch->ch_scan[dir], channel_scan_out(ch, dir));
+	ch->ch_scan_done[dir] = 1;
+}
+
+/* The owner decided: emit the replacement (or the original) and go on. */
+void
+channel_announce_done(struct channel *ch, int rx,
+    const struct sockaddr *replacement)
+{
+	int dir = rx ? RX : TX;
+
+	if (!ch->ch_scan_held[dir])
+		return;
+	if (scan_emit(ch->ch_scan[dir], replacement,
+		channel_scan_out(ch, dir)) != 0) {
+		log_warnx("%s: the rule cannot encode the replacement; "
+			  "passing the announcement on unchanged",
+		    ch->ch_desc);
+		scan_emit(ch->ch_scan[dir], NULL, channel_scan_out(ch, dir));
+	}
+	ch->ch_scan_held[dir] = 0;
+	if (ch->ch_scan_busy[dir])
+		return; /* the running loop picks up from here */
+	channel_scan_run(ch, dir);
+	if (dir == RX) {
+		if (ch->ch_peer_fin && !ch->ch_scan_held[RX] &&
+		    evbuffer_get_length(ch->ch_scan_q[RX]) == 0)
+			channel_scan_end(ch, RX);
+		channel_try_shutdown(ch);
+	} else
+		session_ready(ch->ch_sess, ch);
+}
+
+/* The bytes the tx side frames next: scanned stage, or the socket input. */
+static struct evbuffer *
+channel_tx_source(struct channel *ch)
+{
+	if (ch->ch_scan[TX] != NULL) {
+		channel_scan_run(ch, TX);
+		if (ch->ch_rd_eof && !ch->ch_scan_held[TX] &&
+		    evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) == 0)
+			channel_scan_end(ch, TX);
+		return ch->ch_scan_q[TX];
+	}
+	return bufferevent_get_input(ch->ch_bev);
+}
+
+/* Is everything read from the socket framed or about to be? */
+static int
+channel_tx_drained(struct channel *ch)
+{
+	if (ch->ch_scan[TX] != NULL)
+		return ch->ch_scan_done[TX] &&
+		    evbuffer_get_length(ch->ch_scan_q[TX]) == 0;
+	return evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) == 0;
 }
 
 /* Could channel_pump make progress, given session credit? */
 int
-channel_has_work(const struct channel *ch)
+channel_has_work(struct channel *ch)
 {
 	size_t have;
 
 	if (ch->ch_state != CHANNEL_OPEN || ch->ch_fin_sent)
 		return 0;
-	have = evbuffer_get_length(bufferevent_get_input(ch->ch_bev));
+	have = evbuffer_get_length(channel_tx_source(ch));
 	if (have > 0)
 		return ch->ch_tx.wt_avail > 0;
-	return ch->ch_rd_eof;
+	return ch->ch_rd_eof && channel_tx_drained(ch);
 }
 
 /* Close cleanly once both directions are finished. */
@@ -142,7 +295,7 @@ channel_pump(struct channel *ch, struct evbuffer *out, struct window_tx *stx)
 
 	if (ch->ch_state != CHANNEL_OPEN || ch->ch_fin_sent)
 		return CHANNEL_IDLE;
-	in = bufferevent_get_input(ch->ch_bev);
+	in = channel_tx_source(ch);
 	have = evbuffer_get_length(in);
 	if (have > 0) {
 		want = have > FRAME_DATA_MAX ? FRAME_DATA_MAX : (uint32_t)have;
@@ -160,7 +313,7 @@ channel_pump(struct channel *ch, struct evbuffer *out, struct window_tx *stx)
 		ch->ch_bytes_out += want;
 		have -= want;
 	}
-	if (have == 0 && ch->ch_rd_eof) {
+	if (have == 0 && ch->ch_rd_eof && channel_tx_drained(ch)) {
 		frame_hdr_encode(hdr, FRAME_FIN, ch->ch_id, 0);
 		evbuffer_add(out, hdr, sizeof hdr);
 		ch->ch_fin_sent = 1;
@@ -180,15 +333,30 @@ channel_on_data(struct channel *ch, struct evbuffer *src, uint32_t len)
 	if (window_rx_consume(&ch->ch_rx, len) != 0)
 		return -1;
 	ch->ch_bytes_in += len;
+	if (ch->ch_scan[RX] != NULL) {
+		evbuffer_remove_buffer(src, ch->ch_scan_q[RX], len);
+		channel_scan_run(ch, RX);
+		return 0;
+	}
 	evbuffer_remove_buffer(src, bufferevent_get_output(ch->ch_bev), len);
 	return 0;
+}
+
+/* Is every byte from the peer on its way to the socket? */
+static int
+channel_rx_drained(struct channel *ch)
+{
+	return ch->ch_scan[RX] == NULL ||
+	    (!ch->ch_scan_held[RX] &&
+		evbuffer_get_length(ch->ch_scan_q[RX]) == 0 &&
+		(!ch->ch_peer_fin || ch->ch_scan_done[RX]));
 }
 
 /* Shut the local write side once everything queued has been written. */
 static void
 channel_try_shutdown(struct channel *ch)
 {
-	if (!ch->ch_peer_fin || ch->ch_wr_shut ||
+	if (!ch->ch_peer_fin || ch->ch_wr_shut || !channel_rx_drained(ch) ||
 	    evbuffer_get_length(bufferevent_get_output(ch->ch_bev)) > 0)
 		return;
 	shutdown(bufferevent_getfd(ch->ch_bev), SHUT_WR);
@@ -201,9 +369,14 @@ channel_try_shutdown(struct channel *ch)
 void
 channel_on_fin(struct channel *ch)
 {
-	if (ch->ch_state != CHANNEL_OPEN || ch->ch_peer_fin)
+	if (ch->ch_peer_fin)
 		return;
 	ch->ch_peer_fin = 1;
+	if (ch->ch_state != CHANNEL_OPEN)
+		return; /* kept for channel_attach */
+	if (ch->ch_scan[RX] != NULL && !ch->ch_scan_held[RX] &&
+	    evbuffer_get_length(ch->ch_scan_q[RX]) == 0)
+		channel_scan_end(ch, RX);
 	channel_try_shutdown(ch);
 }
 
@@ -218,16 +391,29 @@ channel_on_window(struct channel *ch, uint32_t n)
 	return 0;
 }
 
-/* Bytes left the local output buffer: return their credit. */
+/* Send a channel WINDOW frame. */
+static void
+channel_send_window(struct channel *ch, uint32_t give)
+{
+	uint8_t p[4] = { give >> 24, (give >> 16) & 0xff, (give >> 8) & 0xff,
+		give & 0xff };
+
+	session_send(ch->ch_sess, FRAME_WINDOW, ch->ch_id, p, 4);
+}
+
+/*
+ * Bytes left the local output buffer: return their credit. A rewrite can
+ * make the output shorter than what came in, so once everything is
+ * written the rest of the held credit comes back too.
+ */
 static void
 channel_outcb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
     void *arg)
 {
 	struct channel *ch = arg;
 	size_t n = info->n_deleted;
-	uint32_t give;
+	uint32_t give, before;
 
-	(void)buf;
 	if (n == 0)
 		return;
 	if (ch->ch_out_skip > 0) {
@@ -238,13 +424,13 @@ channel_outcb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		if (n == 0)
 			return;
 	}
-	if ((give = window_rx_written(&ch->ch_rx, (uint32_t)n)) > 0) {
-		uint8_t p[4] = { give >> 24, (give >> 16) & 0xff,
-			(give >> 8) & 0xff, give & 0xff };
-
-		session_send(ch->ch_sess, FRAME_WINDOW, ch->ch_id, p, 4);
-	}
-	session_rx_written(ch->ch_sess, (uint32_t)n);
+	if (ch->ch_scan[RX] != NULL && evbuffer_get_length(buf) == 0 &&
+	    channel_rx_drained(ch) && n < ch->ch_rx.wr_buffered)
+		n = ch->ch_rx.wr_buffered;
+	before = ch->ch_rx.wr_buffered;
+	if ((give = window_rx_written(&ch->ch_rx, (uint32_t)n)) > 0)
+		channel_send_window(ch, give);
+	session_rx_written(ch->ch_sess, before - ch->ch_rx.wr_buffered);
 }
 
 /* The local socket has data. */
@@ -302,7 +488,9 @@ channel_close(struct channel *ch, enum channel_close_how how,
 {
 	struct timeval now, d;
 	channel_result_cb cb;
+	channel_closed_cb closed;
 	uint32_t give;
+	int i;
 
 	if (how == CHANNEL_RESET)
 		session_send(ch->ch_sess, FRAME_RST, ch->ch_id, NULL, 0);
@@ -312,6 +500,10 @@ channel_close(struct channel *ch, enum channel_close_how how,
 		    how == CHANNEL_SESSION_LOST ? OPEN_NET_UNREACH
 						: OPEN_FAILURE,
 		    NULL, ch->ch_result_arg);
+	}
+	if ((closed = ch->ch_closed) != NULL) {
+		ch->ch_closed = NULL;
+		closed(ch, ch->ch_closed_arg);
 	}
 	gettimeofday(&now, NULL);
 	timersub(&now, &ch->ch_start, &d);
@@ -329,6 +521,12 @@ channel_close(struct channel *ch, enum channel_close_how how,
 		if (how != CHANNEL_DONE)
 			channel_set_linger0(ch->ch_bev);
 		bufferevent_free(ch->ch_bev);
+	}
+	for (i = 0; i < 2; i++) {
+		if (ch->ch_scan[i] != NULL)
+			scan_free(ch->ch_scan[i]);
+		if (ch->ch_scan_q[i] != NULL)
+			evbuffer_free(ch->ch_scan_q[i]);
 	}
 	/* Bytes dropped unwritten still hold session credit: release it. */
 	if ((give = ch->ch_rx.wr_buffered) > 0)

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <event2/buffer.h>
@@ -14,6 +15,8 @@
 
 struct session;
 struct channel;
+struct scan;
+struct announce;
 
 /*
  * Called exactly once for a channel still being opened: with the peer's
@@ -22,6 +25,17 @@ struct channel;
  */
 typedef void (*channel_result_cb)(struct channel *, uint8_t code,
     const struct endpoint *bound, void *arg);
+
+/*
+ * A rule found an announcement in one direction (rx: peer -> local socket;
+ * tx: local socket -> peer). That direction is held until the owner calls
+ * channel_announce_done(), now or later.
+ */
+typedef void (*channel_announce_cb)(struct channel *, int rx,
+    const struct announce *, void *arg);
+
+/* Called once when the channel is freed, for the owner's state. */
+typedef void (*channel_closed_cb)(struct channel *, void *arg);
 
 enum channel_state {
 	CHANNEL_OPENING, /* OPEN sent or received; no result yet */
@@ -51,10 +65,25 @@ struct channel {
 	unsigned ch_peer_fin : 1; /* FIN received */
 	unsigned ch_wr_shut : 1;  /* local write side shut down */
 	unsigned ch_queued : 1;   /* on the session's ready list */
+	unsigned ch_outside : 1;  /* opened by OUTSIDE_OPEN */
 	TAILQ_ENTRY(channel) ch_ready;
 	struct channel *ch_hnext;
 	channel_result_cb ch_result;
 	void *ch_result_arg;
+	channel_closed_cb ch_closed;
+	void *ch_closed_arg;
+	struct endpoint ch_dst;    /* what was asked for */
+	struct endpoint ch_client; /* who asked, as the esp saw it */
+
+	/* Rule scanning, on channels to a rule's service ports only. */
+	struct scan *ch_scan[2];       /* [1]: rx, [0]: tx */
+	struct evbuffer *ch_scan_q[2]; /* arrived while held / scanned tx */
+	unsigned ch_scan_held[2];      /* waiting for the owner */
+	unsigned ch_scan_busy[2];      /* inside the scan loop */
+	unsigned ch_scan_done[2];      /* scanner flushed at end of stream */
+	channel_announce_cb ch_announce;
+	void *ch_announce_arg;
+
 	uint64_t ch_bytes_out; /* local socket -> peer */
 	uint64_t ch_bytes_in;  /* peer -> local socket */
 	struct timeval ch_start;
@@ -70,11 +99,15 @@ void channel_attach(struct channel *, struct bufferevent *);
 void channel_accept(struct channel *, struct bufferevent *,
     const struct endpoint *bound);
 void channel_refuse(struct channel *, uint8_t code);
+void channel_grant(struct channel *);
+void channel_set_scan(struct channel *, struct scan *rx, struct scan *tx,
+    channel_announce_cb, void *);
+void channel_announce_done(struct channel *, int rx,
+    const struct sockaddr *replacement);
 int channel_on_data(struct channel *, struct evbuffer *, uint32_t);
 void channel_on_fin(struct channel *);
 int channel_on_window(struct channel *, uint32_t);
-int channel_wants_data_credit(const struct channel *);
-int channel_has_work(const struct channel *);
+int channel_has_work(struct channel *);
 enum channel_pump_result channel_pump(struct channel *, struct evbuffer *,
     struct window_tx *);
 void channel_close(struct channel *, enum channel_close_how, const char *);

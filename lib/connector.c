@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "xmalloc.h"
 
 struct connector {
@@ -97,4 +98,27 @@ void
 connector_cancel(struct connector *cn)
 {
 	connector_free(cn);
+}
+
+/* Map a connect errno to the SOCKS5 reply code a client expects. */
+uint8_t
+connector_code(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return OPEN_REFUSED;
+	case EHOSTUNREACH:
+	case EHOSTDOWN:
+		return OPEN_HOST_UNREACH;
+	case ENETUNREACH:
+	case ENETDOWN:
+		return OPEN_NET_UNREACH;
+	case ETIMEDOUT:
+		return OPEN_TIMEOUT;
+	case EACCES:
+	case EPERM:
+		return OPEN_NOT_ALLOWED;
+	default:
+		return OPEN_FAILURE;
+	}
 }

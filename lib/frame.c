@@ -182,39 +182,45 @@ frame_hello_decode(const uint8_t *p, size_t len, struct frame_hello *h)
 	return FRAME_OK;
 }
 
-/* OPEN: window, command, destination, client. */
+/* OPEN: window, reference, command, destination, client. */
 size_t
 frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
 {
 	size_t n, m;
 
-	if (room < 5)
+	if (room < FRAME_OPEN_FIXED)
 		return 0;
 	put32(p, o->fo_window);
-	p[4] = o->fo_command;
-	if ((n = endpoint_encode(p + 5, room - 5, &o->fo_dst)) == 0)
+	put32(p + 4, o->fo_ref);
+	p[8] = o->fo_command;
+	p += FRAME_OPEN_FIXED;
+	room -= FRAME_OPEN_FIXED;
+	if ((n = endpoint_encode(p, room, &o->fo_dst)) == 0)
 		return 0;
-	if ((m = endpoint_encode(p + 5 + n, room - 5 - n, &o->fo_client)) == 0)
+	if ((m = endpoint_encode(p + n, room - n, &o->fo_client)) == 0)
 		return 0;
-	return 5 + n + m;
+	return FRAME_OPEN_FIXED + n + m;
 }
 
-/* Decode OPEN; the destination must not be unspecified. */
+/* Decode OPEN or OUTSIDE_OPEN; the destination must not be unspecified. */
 int
 frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
 {
 	size_t n, m;
 
-	if (len < 5)
+	if (len < FRAME_OPEN_FIXED)
 		return FRAME_BAD;
 	o->fo_window = get32(p);
-	o->fo_command = p[4];
-	if ((n = endpoint_decode(p + 5, len - 5, &o->fo_dst)) == 0)
+	o->fo_ref = get32(p + 4);
+	o->fo_command = p[8];
+	p += FRAME_OPEN_FIXED;
+	len -= FRAME_OPEN_FIXED;
+	if ((n = endpoint_decode(p, len, &o->fo_dst)) == 0)
 		return FRAME_BAD;
 	if (o->fo_dst.ep_atyp == 0)
 		return FRAME_BAD;
-	m = endpoint_decode(p + 5 + n, len - 5 - n, &o->fo_client);
-	if (m == 0 || 5 + n + m != len)
+	m = endpoint_decode(p + n, len - n, &o->fo_client);
+	if (m == 0 || n + m != len)
 		return FRAME_BAD;
 	return FRAME_OK;
 }

@@ -80,8 +80,11 @@ struct frame_hello {
 	char fhl_software[64];
 };
 
+#define FRAME_OPEN_FIXED 9 /* window, reference, command */
+
 struct frame_open {
 	uint32_t fo_window; /* opener's receive window for the channel */
+	uint32_t fo_ref;    /* OUTSIDE_OPEN: the control channel; else 0 */
 	uint8_t fo_command; /* 1 = connect */
 	struct endpoint fo_dst;
 	struct endpoint fo_client; /* who asked, for policy and logs */

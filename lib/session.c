@@ -343,10 +343,11 @@ session_channel_gone(struct session *s, struct channel *ch)
 		s->s_cb->sc_drained(s, s->s_arg);
 }
 
-/* Open a channel to dst through the peer (esp side). */
-struct channel *
-session_open_channel(struct session *s, const struct endpoint *dst,
-    const struct endpoint *client, channel_result_cb cb, void *arg)
+/* Send OPEN or OUTSIDE_OPEN for a new channel of ours. */
+static struct channel *
+session_open_common(struct session *s, uint8_t type, uint32_t ref,
+    uint32_t window, const struct endpoint *dst, const struct endpoint *client,
+    channel_result_cb cb, void *arg)
 {
 	struct frame_open o;
 	struct channel *ch;
@@ -357,17 +358,51 @@ session_open_channel(struct session *s, const struct endpoint *dst,
 		return NULL;
 	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window, 0);
 	s->s_next_id += 2;
+	ch->ch_outside = type == FRAME_OUTSIDE_OPEN;
 	ch->ch_result = cb;
 	ch->ch_result_arg = arg;
+	ch->ch_dst = *dst;
+	ch->ch_client = *client;
 	chanmap_insert(&s->s_chans, ch);
 	memset(&o, 0, sizeof o);
-	o.fo_window = s->s_params.sp_chan_window;
+	o.fo_window = window;
+	o.fo_ref = ref;
 	o.fo_command = 1;
 	o.fo_dst = *dst;
 	o.fo_client = *client;
 	n = frame_open_encode(buf, sizeof buf, &o);
-	session_send(s, FRAME_OPEN, ch->ch_id, buf, n);
+	session_send(s, type, ch->ch_id, buf, n);
 	return ch;
+}
+
+/* Open a channel to an inside destination through the isp (esp side). */
+struct channel *
+session_open_channel(struct session *s, const struct endpoint *dst,
+    const struct endpoint *client, channel_result_cb cb, void *arg)
+{
+	return session_open_common(s, FRAME_OPEN, 0, s->s_params.sp_chan_window,
+	    dst, client, cb, arg);
+}
+
+/*
+ * Ask the esp to connect to an outside endpoint a client announced on
+ * channel ref (isp side). The window starts at 0: the esp sends nothing
+ * until channel_grant() once the inside end is joined.
+ */
+struct channel *
+session_outside_open(struct session *s, const struct endpoint *dst,
+    const struct endpoint *client, uint32_t ref, channel_result_cb cb,
+    void *arg)
+{
+	return session_open_common(s, FRAME_OUTSIDE_OPEN, ref, 0, dst, client,
+	    cb, arg);
+}
+
+/* Find a live channel by id (for OUTSIDE_OPEN references). */
+struct channel *
+session_channel(struct session *s, uint32_t id)
+{
+	return chanmap_find(&s->s_chans, id);
 }
 
 /* Send CONFIG (isp side). */
@@ -537,16 +572,24 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 	return 0;
 }
 
-/* Handle OPEN (isp side): make the channel and hand it to the owner. */
+/*
+ * Handle OPEN (isp side) or OUTSIDE_OPEN (esp side): make the channel and
+ * hand it to the owner.
+ */
 static int
-session_on_open(struct session *s, uint32_t id, const uint8_t *p, size_t len,
-    const char **why)
+session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
+    size_t len, const char **why)
 {
 	struct frame_open o;
 	struct channel *ch;
+	int outside = type == FRAME_OUTSIDE_OPEN;
+	void (*cb)(struct session *, struct channel *,
+	    const struct frame_open *, void *);
 
-	if (s->s_role != FRAME_ROLE_ISP || (id & 1) == 0) {
-		*why = "OPEN from the wrong side";
+	if (s->s_role != (outside ? FRAME_ROLE_ESP : FRAME_ROLE_ISP) ||
+	    (id & 1) != (outside ? 0U : 1U) || id == 0) {
+		*why = outside ? "OUTSIDE_OPEN from the wrong side"
+			       : "OPEN from the wrong side";
 		return -1;
 	}
 	if (frame_open_decode(p, len, &o) != FRAME_OK) {
@@ -560,21 +603,26 @@ session_on_open(struct session *s, uint32_t id, const uint8_t *p, size_t len,
 	if (o.fo_window > WINDOW_MAX)
 		o.fo_window = WINDOW_MAX;
 	ch = channel_new(s, id, s->s_params.sp_chan_window, o.fo_window);
+	ch->ch_outside = outside;
+	ch->ch_dst = o.fo_dst;
+	ch->ch_client = o.fo_client;
 	chanmap_insert(&s->s_chans, ch);
-	if (s->s_goaway_sent || o.fo_command != 1 || s->s_cb == NULL ||
-	    s->s_cb->sc_open == NULL) {
+	cb = NULL;
+	if (s->s_cb != NULL)
+		cb = outside ? s->s_cb->sc_outside_open : s->s_cb->sc_open;
+	if (s->s_goaway_sent || o.fo_command != 1 || cb == NULL) {
 		channel_refuse(ch,
 		    o.fo_command != 1 ? OPEN_BAD_COMMAND : OPEN_FAILURE);
 		return 0;
 	}
-	s->s_cb->sc_open(s, ch, &o, s->s_arg);
+	cb(s, ch, &o, s->s_arg);
 	return 0;
 }
 
-/* Handle OPEN_RESULT (esp side). */
+/* Handle OPEN_RESULT (esp side) or OUTSIDE_OPEN_RESULT (isp side). */
 static int
-session_on_open_result(struct session *s, struct channel *ch, const uint8_t *p,
-    size_t len, const char **why)
+session_on_open_result(struct session *s, uint8_t type, struct channel *ch,
+    const uint8_t *p, size_t len, const char **why)
 {
 	struct frame_open_result r;
 	channel_result_cb cb;
@@ -583,6 +631,7 @@ session_on_open_result(struct session *s, struct channel *ch, const uint8_t *p,
 	if (ch == NULL)
 		return 0; /* the client left; its RST is on the way */
 	if (ch->ch_state != CHANNEL_OPENING || ch->ch_result == NULL ||
+	    ch->ch_outside != (type == FRAME_OUTSIDE_OPEN_RESULT) ||
 	    frame_open_result_decode(p, len, &r) != FRAME_OK) {
 		*why = "unexpected or malformed OPEN_RESULT";
 		return -1;
@@ -694,10 +743,14 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 		}
 		break;
 	case FRAME_OPEN:
-		rc = session_on_open(s, h->fh_chan, p, h->fh_len, why);
+	case FRAME_OUTSIDE_OPEN:
+		rc = session_on_open(s, h->fh_type, h->fh_chan, p, h->fh_len,
+		    why);
 		break;
 	case FRAME_OPEN_RESULT:
-		rc = session_on_open_result(s, ch, p, h->fh_len, why);
+	case FRAME_OUTSIDE_OPEN_RESULT:
+		rc = session_on_open_result(s, h->fh_type, ch, p, h->fh_len,
+		    why);
 		break;
 	case FRAME_FIN:
 		if (ch != NULL)
@@ -742,20 +795,6 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 		}
 		if (s->s_cb != NULL && s->s_cb->sc_config != NULL)
 			s->s_cb->sc_config(s, p, h->fh_len, s->s_arg);
-		break;
-	case FRAME_OUTSIDE_OPEN: {
-		/* Reserved for rule-driven connections: not offered yet. */
-		struct frame_open_result r;
-		uint8_t buf[64];
-		size_t n;
-
-		memset(&r, 0, sizeof r);
-		r.for_code = OPEN_BAD_COMMAND;
-		n = frame_open_result_encode(buf, sizeof buf, &r);
-		session_send(s, FRAME_OUTSIDE_OPEN_RESULT, h->fh_chan, buf, n);
-		break;
-	}
-	case FRAME_OUTSIDE_OPEN_RESULT:
 		break;
 	}
 	if (rc == 0)

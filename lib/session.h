@@ -31,6 +31,9 @@ struct session_cb {
 	/* The peer asks this side to open an inside connection. */
 	void (*sc_open)(struct session *, struct channel *,
 	    const struct frame_open *, void *);
+	/* The isp asks this esp to connect to an outside endpoint. */
+	void (*sc_outside_open)(struct session *, struct channel *,
+	    const struct frame_open *, void *);
 	/* A CONFIG frame arrived. */
 	void (*sc_config)(struct session *, const uint8_t *, size_t, void *);
 	/* The last channel went away after a GOAWAY either way. */
@@ -57,6 +60,10 @@ void session_send_config(struct session *, const void *, size_t);
 struct channel *session_open_channel(struct session *,
     const struct endpoint *dst, const struct endpoint *client,
     channel_result_cb, void *);
+struct channel *session_outside_open(struct session *,
+    const struct endpoint *dst, const struct endpoint *client, uint32_t ref,
+    channel_result_cb, void *);
+struct channel *session_channel(struct session *, uint32_t);
 
 /* Used by channel.c. */
 void session_send(struct session *, uint8_t type, uint32_t chan,

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 /* The launcher checks the file with the library's own parser. */
-#include "config.c"
+#include "sockhook.h"
 
 /* Print usage and exit. */
 static void __attribute__((noreturn)) main_usage(void)

@@ -81,6 +81,7 @@ test_open(void)
 
 	memset(&o, 0, sizeof o);
 	o.fo_window = 262144;
+	o.fo_ref = 0xdeadbeef;
 	o.fo_command = 1;
 	o.fo_dst.ep_atyp = ATYP_NAME;
 	o.fo_dst.ep_len = 9;
@@ -91,9 +92,10 @@ test_open(void)
 	inet_pton(AF_INET6, "2001:db8::1", o.fo_client.ep_addr);
 	o.fo_client.ep_port = 54321;
 	n = frame_open_encode(b, sizeof b, &o);
-	CHECK(n == 5 + 2 + 9 + 2 + 2 + 16 + 2);
+	CHECK(n == 9 + 2 + 9 + 2 + 2 + 16 + 2);
 	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
 	CHECK(d.fo_window == 262144 && d.fo_command == 1);
+	CHECK(d.fo_ref == 0xdeadbeef);
 	CHECK(d.fo_dst.ep_atyp == ATYP_NAME && d.fo_dst.ep_len == 9);
 	CHECK(memcmp(d.fo_dst.ep_addr, "localhost", 9) == 0);
 	CHECK(d.fo_dst.ep_port == 80 && d.fo_client.ep_port == 54321);
@@ -114,7 +116,7 @@ test_open(void)
 	o.fo_dst.ep_len = 4;
 	n = frame_open_encode(b, sizeof b, &o);
 	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
-	b[6] = 5;
+	b[FRAME_OPEN_FIXED + 1] = 5;
 	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
 	o.fo_dst.ep_atyp = 7;
 	n = frame_open_encode(b, sizeof b, &o);

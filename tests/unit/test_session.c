@@ -168,7 +168,7 @@ inj_data_before_hello(struct bufferevent *raw)
 static void
 inj_open_to_esp(struct bufferevent *raw)
 {
-	raw_frame(raw, FRAME_OPEN, 1, "\0\0\0\0\1", 5, 5);
+	raw_frame(raw, FRAME_OPEN, 1, "\0\0\0\0\0\0\0\0\1", 9, 9);
 }
 
 static void

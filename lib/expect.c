@@ -1,0 +1,145 @@
+/*
+ * Expected connections: a server on a scanned control channel announced
+ * an endpoint the client will connect to (FTP 227/229). One connection
+ * from that client to that endpoint is admitted, once, for a limited
+ * time, even if the allow list names only the control port.
+ */
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "expect.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define EXPECT_MAX 4096 /* at most this many pending at once */
+
+struct expect {
+	uint8_t ex_client[16]; /* client address, IPv4 as mapped IPv6 */
+	uint8_t ex_addr[16];   /* announced endpoint, same form */
+	uint16_t ex_port;
+	uint64_t ex_expires; /* monotonic ms */
+	TAILQ_ENTRY(expect) ex_entry;
+};
+
+/* Monotonic milliseconds. */
+static uint64_t
+expect_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* An address as 16 bytes, IPv4 as ::ffff:a.b.c.d; -1 if not IP. */
+static int
+expect_key(const struct sockaddr *sa, uint8_t out[16], uint16_t *port)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+	memset(out, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &sin->sin_addr, 4);
+		if (port != NULL)
+			*port = ntohs(sin->sin_port);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		memcpy(out, &sin6->sin6_addr, 16);
+		if (port != NULL)
+			*port = ntohs(sin6->sin6_port);
+		return 0;
+	}
+	return -1;
+}
+
+/* Start an empty table. */
+void
+expect_init(struct expect_table *t, int ttl_ms)
+{
+	TAILQ_INIT(&t->et_list);
+	t->et_count = 0;
+	t->et_ttl_ms = ttl_ms;
+}
+
+/* Drop one entry. */
+static void
+expect_remove(struct expect_table *t, struct expect *e)
+{
+	TAILQ_REMOVE(&t->et_list, e, ex_entry);
+	t->et_count--;
+	free(e);
+}
+
+/* Drop expired entries (the list is in order of expiry). */
+static void
+expect_prune(struct expect_table *t)
+{
+	struct expect *e;
+	uint64_t now = expect_now();
+
+	while ((e = TAILQ_FIRST(&t->et_list)) != NULL && e->ex_expires <= now)
+		expect_remove(t, e);
+}
+
+/* Admit one connection from client to endpoint, for the table's ttl. */
+void
+expect_add(struct expect_table *t, const struct sockaddr *client,
+    const struct sockaddr *endpoint)
+{
+	struct expect *e = xcalloc(1, sizeof *e);
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	if (expect_key(client, e->ex_client, NULL) != 0 ||
+	    expect_key(endpoint, e->ex_addr, &e->ex_port) != 0) {
+		free(e);
+		return;
+	}
+	expect_prune(t);
+	if (t->et_count >= EXPECT_MAX)
+		expect_remove(t, TAILQ_FIRST(&t->et_list));
+	e->ex_expires = expect_now() + (uint64_t)t->et_ttl_ms;
+	TAILQ_INSERT_TAIL(&t->et_list, e, ex_entry);
+	t->et_count++;
+	log_info("expecting one connection from %s to %s within %d s",
+	    addr_str(client, a, sizeof a), addr_str(endpoint, b, sizeof b),
+	    t->et_ttl_ms / 1000);
+}
+
+/* Is this connection expected? If so, the opening is used up. */
+int
+expect_take(struct expect_table *t, const struct sockaddr *client,
+    const struct sockaddr *dst)
+{
+	struct expect *e;
+	uint8_t c[16], d[16];
+	uint16_t port;
+
+	if (expect_key(client, c, NULL) != 0 || expect_key(dst, d, &port) != 0)
+		return 0;
+	expect_prune(t);
+	TAILQ_FOREACH(e, &t->et_list, ex_entry)
+	{
+		if (e->ex_port == port && memcmp(e->ex_addr, d, 16) == 0 &&
+		    memcmp(e->ex_client, c, 16) == 0) {
+			expect_remove(t, e);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Free every entry. */
+void
+expect_clear(struct expect_table *t)
+{
+	struct expect *e;
+
+	while ((e = TAILQ_FIRST(&t->et_list)) != NULL)
+		expect_remove(t, e);
+}

@@ -1,0 +1,141 @@
+#!/bin/bash
+# Active and passive FTP with unmodified curl under sockhook, across a
+# one-port firewall, against a real vsftpd inside: downloads and uploads
+# of 20 MiB over IPv4 and IPv6, 10 clients at once, and a bounce attempt
+# refused. Every file is checked by SHA-256.
+. "$(dirname "$0")/../lib.sh"
+. "$TESTS/site.sh"
+need_root
+need_cmd vsftpd curl nft
+id ftp >/dev/null 2>&1 || skip "needs the ftp user (from the vsftpd package)"
+
+SESSION_PORT=4430
+site_up $SESSION_PORT
+chmod 755 "$T"
+
+# vsftpd inside, anonymous, with an upload folder.
+mkdir -p "$T/ftp/pub" "$T/ftp/up" "$T/empty"
+head -c $((20 * 1024 * 1024)) /dev/urandom >"$T/ftp/pub/big"
+chown ftp "$T/ftp/up"
+cat >"$T/vsftpd.conf" <<CONF
+listen=NO
+listen_ipv6=YES
+background=NO
+anonymous_enable=YES
+local_enable=NO
+anon_root=$T/ftp
+write_enable=YES
+anon_upload_enable=YES
+anon_umask=022
+no_anon_password=YES
+pasv_enable=YES
+port_enable=YES
+connect_from_port_20=NO
+seccomp_sandbox=NO
+secure_chroot_dir=$T/empty
+xferlog_enable=NO
+max_clients=50
+max_per_ip=50
+CONF
+bg_start "$T/vsftpd.log" ip netns exec "$S_SERVER" vsftpd "$T/vsftpd.conf"
+for i in $(seq 50); do
+	ip netns exec "$S_SERVER" ss -ltn | grep -q ':21 ' && break
+	sleep 0.1
+done
+site_check_blocked 21
+
+NETNS_ESP=$S_ESP NETNS_ISP=$S_ISP
+ESP_ADDR=$ESP4 SOCKS_ADDR="[::]" SOCKS_PORT=1080
+ALLOW="$SERVER4/32:21 [$SERVER6]/128:21"
+ISP_EXTRA="rules = $TOP/rules"
+pair_start
+grep -q 'rules "ftp.ini" loaded' "$ESP_LOG" || fail "the esp did not get the ftp rules"
+
+cat >"$T/hook4.conf" <<CONF
+[sockhook]
+esp   = $ESP4:1080
+route = 192.0.2.0/24 2001:db8:1::/64
+CONF
+sed "s/^esp .*/esp   = [$ESP6]:1080/" "$T/hook4.conf" >"$T/hook6.conf"
+want=$(sha "$T/ftp/pub/big")
+
+# ftp_get NAME CONF URL CURLARGS...: download through the hook and check.
+ftp_get() {
+	local name=$1 conf=$2 url=$3
+	shift 3
+	rm -f "$T/got.$name"
+	ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$conf" -- \
+		curl -sS --fail --max-time 120 "$@" -o "$T/got.$name" "$url" 2>"$T/curl.$name" ||
+		fail "$name: curl exit $?: $(cat "$T/curl.$name")"
+	[ "$(sha "$T/got.$name")" = "$want" ] || fail "$name: SHA-256 differs"
+}
+# ftp_put NAME CONF URL CURLARGS...: upload through the hook and check.
+ftp_put() {
+	local name=$1 conf=$2 url=$3
+	shift 3
+	ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$conf" -- \
+		curl -sS --fail --max-time 120 "$@" -T "$T/ftp/pub/big" "$url" 2>"$T/curl.$name" ||
+		fail "$name: upload curl exit $?: $(cat "$T/curl.$name")"
+	[ "$(sha "$T/ftp/up/$(basename "$url")")" = "$want" ] || fail "$name: uploaded SHA-256 differs"
+}
+
+ftp_get active4 "$T/hook4.conf" "ftp://$SERVER4/pub/big" -P -
+grep -q "reverse .* joined" "$ISP_LOG" || fail "active download did not use a reverse connection"
+ok "active download over IPv4 (EPRT) intact"
+ftp_get active4-port "$T/hook4.conf" "ftp://$SERVER4/pub/big" -P - --disable-eprt
+ok "active download over IPv4 (PORT) intact"
+ftp_put active4 "$T/hook4.conf" "ftp://$SERVER4/up/a4" -P -
+ok "active upload over IPv4 intact"
+ftp_get passive4 "$T/hook4.conf" "ftp://$SERVER4/pub/big" --disable-epsv
+grep -q "expected after a server announcement" "$ISP_LOG" || fail "passive download was not admitted as expected"
+ok "passive download over IPv4 (PASV, 227) intact"
+ftp_get epsv4 "$T/hook4.conf" "ftp://$SERVER4/pub/big"
+ok "passive download over IPv4 (EPSV, 229) intact"
+ftp_put passive4 "$T/hook4.conf" "ftp://$SERVER4/up/p4"
+ok "passive upload over IPv4 intact"
+
+ftp_get active6 "$T/hook6.conf" "ftp://[$SERVER6]/pub/big" -P -
+ok "active download over IPv6 (EPRT |2|) intact"
+ftp_put active6 "$T/hook6.conf" "ftp://[$SERVER6]/up/a6" -P -
+ok "active upload over IPv6 intact"
+ftp_get passive6 "$T/hook6.conf" "ftp://[$SERVER6]/pub/big"
+ok "passive download over IPv6 (EPSV) intact"
+ftp_put passive6 "$T/hook6.conf" "ftp://[$SERVER6]/up/p6"
+ok "passive upload over IPv6 intact"
+
+# Ten clients at once, active and passive.
+pids=""
+for i in $(seq 1 10); do
+	mode=""
+	[ $((i % 2)) = 0 ] && mode="-P -"
+	ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- \
+		curl -sS --fail --max-time 180 $mode -o "$T/par.$i" "ftp://$SERVER4/pub/big" 2>"$T/par.$i.err" &
+	pids="$pids $!"
+done
+bad=0
+for p in $pids; do wait "$p" || bad=$((bad + 1)); done
+[ $bad = 0 ] || fail "$bad of 10 parallel transfers failed: $(cat "$T"/par.*.err | head -3)"
+for i in $(seq 1 10); do
+	[ "$(sha "$T/par.$i")" = "$want" ] || fail "parallel transfer $i: SHA-256 differs"
+done
+ok "10 clients at once (5 active, 5 passive) intact"
+
+# A bounce: PORT naming a third host is refused, and the transfer fails.
+ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" >"$T/bounce.out" 2>&1 <<'PY'
+import ftplib, sys
+f = ftplib.FTP(sys.argv[1], timeout=20)
+f.login()
+try:
+    print("PORT:", f.sendcmd("PORT 203,0,113,9,39,16"))
+except ftplib.Error as e:
+    print("PORT:", e)
+try:
+    print("RETR:", f.sendcmd("RETR pub/big"))
+except ftplib.Error as e:
+    print("RETR:", e)
+f.quit()
+PY
+grep -q "^PORT: 500 Illegal PORT command" "$T/bounce.out" || fail "bounce PORT: $(cat "$T/bounce.out")"
+grep -q "^RETR: 425" "$T/bounce.out" || fail "RETR after the bounce: $(cat "$T/bounce.out")"
+grep -q 'refused announcement .*203.0.113.9' "$ISP_LOG" || fail "isp did not log the bounce"
+ok "bounce refused: $(head -1 "$T/bounce.out"); $(sed -n 2p "$T/bounce.out")"

@@ -1,0 +1,80 @@
+# A site with a one-port firewall, in network namespaces, for end-to-end
+# tests. Source after lib.sh; call site_up.
+#
+#   outside 198.51.100.0/24, 2001:db8:2::/64     inside 192.0.2.0/24, 2001:db8:1::/64
+#     client .3 / ::3  --+                        +-- isp    .2 / ::2
+#     esp    .2 / ::2  --+-- [fw .1 / ::1] -------+-- server .3 / ::3
+#
+# The firewall forwards only new connections from inside to the esp's
+# session port, and their replies. Only these documentation addresses
+# are used, and only inside the namespaces the test made.
+
+S_CLIENT=dpc$$ S_ESP=dpe$$ S_FW=dpf$$ S_ISP=dpi$$ S_SERVER=dps$$
+CLIENT4=198.51.100.3 ESP4=198.51.100.2 ISP4=192.0.2.2 SERVER4=192.0.2.3
+CLIENT6=2001:db8:2::3 ESP6=2001:db8:2::2 ISP6=2001:db8:1::2 SERVER6=2001:db8:1::3
+
+# _site_host NS BRIDGE V4 V6 GW4 GW6: a host on one of the fw's bridges.
+_site_host() {
+	local ns=$1 br=$2 v4=$3 v6=$4 gw4=$5 gw6=$6
+	netns_add "$ns"
+	ip link add "h$ns" netns "$ns" type veth peer name "p$ns" netns "$S_FW" ||
+		fail "cannot create veth for $ns"
+	ip -n "$S_FW" link set "p$ns" master "$br" up
+	ip -n "$ns" addr add "$v4/24" dev "h$ns"
+	ip -n "$ns" addr add "$v6/64" dev "h$ns" nodad
+	ip -n "$ns" link set "h$ns" up
+	ip -n "$ns" route add default via "$gw4"
+	ip -n "$ns" -6 route add default via "$gw6"
+}
+
+# site_up PORT: build the five hosts and the firewall passing PORT.
+site_up() {
+	local port=$1
+	need_root
+	command -v nft >/dev/null || skip "needs nft (nftables)"
+	netns_add "$S_FW"
+	ip netns exec "$S_FW" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$S_FW" sysctl -qw net.ipv6.conf.all.forwarding=1
+	# Frames within one segment are bridged, not routed: keep them out of
+	# the forward chain even where br_netfilter is loaded.
+	for f in iptables ip6tables arptables; do
+		ip netns exec "$S_FW" sysctl -qw "net.bridge.bridge-nf-call-$f=0" 2>/dev/null
+	done
+	for br in bo bi; do
+		ip -n "$S_FW" link add "$br" type bridge || fail "cannot create bridge"
+		ip -n "$S_FW" link set "$br" up
+	done
+	ip -n "$S_FW" addr add 198.51.100.1/24 dev bo
+	ip -n "$S_FW" addr add 2001:db8:2::1/64 dev bo nodad
+	ip -n "$S_FW" addr add 192.0.2.1/24 dev bi
+	ip -n "$S_FW" addr add 2001:db8:1::1/64 dev bi nodad
+	_site_host "$S_CLIENT" bo $CLIENT4 $CLIENT6 198.51.100.1 2001:db8:2::1
+	_site_host "$S_ESP" bo $ESP4 $ESP6 198.51.100.1 2001:db8:2::1
+	_site_host "$S_ISP" bi $ISP4 $ISP6 192.0.2.1 2001:db8:1::1
+	_site_host "$S_SERVER" bi $SERVER4 $SERVER6 192.0.2.1 2001:db8:1::1
+	ip netns exec "$S_FW" nft -f - <<NFT || fail "cannot load nftables rules"
+table inet dynpass_site {
+	chain forward {
+		type filter hook forward priority 0; policy drop;
+		ct state established,related accept
+		iifname "bi" oifname "bo" tcp dport $port ct state new accept
+	}
+}
+NFT
+}
+
+# site_check_blocked PORT: the client cannot reach the server directly.
+site_check_blocked() {
+	ip netns exec "$S_CLIENT" python3 - "$SERVER4" "$1" <<'PY' ||
+import socket, sys
+s = socket.socket()
+s.settimeout(3)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+PY
+		fail "the client reaches $SERVER4:$1 directly: the firewall is open"
+	ok "direct path client -> server:$1 is blocked by the firewall"
+}

@@ -23,7 +23,8 @@ wait_log() {
 	done
 }
 
-session=$(port) socks=$(port) web=$(port)
+session=$(port) socks=$(port) web=$(port) ftp=$(port)
+chmod 755 "$d"
 say "An inside web server on 127.0.0.1:$web (stands in for a host behind the firewall)"
 mkdir "$d/www"
 head -c 5242880 /dev/urandom >"$d/www/report.bin"
@@ -40,17 +41,21 @@ socks_listen   = 127.0.0.1:$socks     ; the client front door
 [tls]
 psk_file = $d/pair.psk
 CONF
+# The FTP rules, with this demo's FTP port as their service port.
+mkdir "$d/rules"
+sed "s/^ports *=.*/ports = $ftp/" "$top/rules/ftp.ini" >"$d/rules/ftp.ini"
 cat >"$d/isp.conf" <<CONF
 [isp]
 esp   = 127.0.0.1:$session
-allow = 127.0.0.1/32:$web
+allow = 127.0.0.1/32:$web,$ftp
+rules = $d/rules
 [tls]
 psk_file = $d/pair.psk
 CONF
 cat >"$d/sockhook.conf" <<CONF
 [sockhook]
 esp   = 127.0.0.1:$socks
-route = 127.0.0.1/32:$web
+route = 127.0.0.1/32:$web,$ftp
 CONF
 say "esp.conf"; cat "$d/esp.conf"
 say "isp.conf"; cat "$d/isp.conf"
@@ -81,6 +86,37 @@ if [ -x "$bin/sockhook" ]; then
 	got=$(sha256sum <"$d/got2" | cut -d' ' -f1)
 	echo "    received $got"
 	[ "$got" = "$want" ] || { echo "demo: SHA-256 differs under sockhook" >&2; exit 1; }
+fi
+
+if [ -x "$bin/sockhook" ] && command -v vsftpd >/dev/null && id ftp >/dev/null 2>&1; then
+	say "An inside FTP server (vsftpd) on 127.0.0.1:$ftp; active mode: the server connects back"
+	mkdir -p "$d/ftp/pub" "$d/empty"
+	cp "$d/www/report.bin" "$d/ftp/pub/"
+	cat >"$d/vsftpd.conf" <<CONF
+listen=YES
+listen_address=127.0.0.1
+listen_port=$ftp
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root=$d/ftp
+local_enable=NO
+connect_from_port_20=NO
+seccomp_sandbox=NO
+secure_chroot_dir=$d/empty
+CONF
+	vsftpd "$d/vsftpd.conf" >"$d/vsftpd.log" 2>&1 &
+	pids="$pids $!"
+	sleep 0.5
+	say "sockhook -c sockhook.conf -- curl -P - ftp://127.0.0.1:$ftp/pub/report.bin   (active mode, EPRT)"
+	"$bin/sockhook" -c "$d/sockhook.conf" -- curl -sS --fail -P - -o "$d/got3" "ftp://127.0.0.1:$ftp/pub/report.bin" || exit 1
+	got=$(sha256sum <"$d/got3" | cut -d' ' -f1)
+	echo "    received $got"
+	[ "$got" = "$want" ] || { echo "demo: SHA-256 differs over active FTP" >&2; exit 1; }
+	say "How the announcement was handled"
+	grep -hE "announcement|reverse" "$d/esp.log" "$d/isp.log" | sed 's/^/    /'
+else
+	say "(vsftpd not installed: skipping the active-mode FTP part; run make demo as root to install it)"
 fi
 
 say "What the pair logged for those transfers"

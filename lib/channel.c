@@ -177,10 +177,11 @@ channel_scan_run(struct channel *ch, int dir)
 		r = scan_feed(sc, evbuffer_get_length(in) > 0 ? in : NULL, out,
 		    &an, &why);
 		if (r == SCAN_ERROR) {
-			log_warnx("%s: rule scan error: %s; passing the "
-				  "held bytes on unscanned",
+			/* Each error moves the scanner past some bytes. */
+			log_warnx("%s: rule scan error: %s; passing those "
+				  "bytes on unscanned",
 			    ch->ch_desc, why ? why : "?");
-			if (++errors > 1)
+			if (++errors > 10000)
 				break;
 			continue;
 		}

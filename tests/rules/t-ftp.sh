@@ -120,6 +120,35 @@ for i in $(seq 1 10); do
 done
 ok "10 clients at once (5 active, 5 passive) intact"
 
+# A passive opening is for the announcing client only, and only once: the
+# esp host (another client address) is refused; the client gets one
+# connection; a second one is refused with EACCES, as a policy refusal.
+ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" \
+	"$TESTS/tools/peer.py" "$S_ESP" >"$T/once.out" 2>&1 <<'PY'
+import ftplib, socket, subprocess, sys
+f = ftplib.FTP(sys.argv[1], timeout=20)
+f.login()
+reply = f.sendcmd("PASV")
+nums = reply[reply.index("(") + 1:reply.index(")")].split(",")
+host, port = ".".join(nums[:4]), int(nums[4]) * 256 + int(nums[5])
+other = subprocess.run(["ip", "netns", "exec", sys.argv[3], "python3", sys.argv[2],
+                        "reply", "1080", host, str(port)], capture_output=True, text=True)
+print("other client:", other.stdout.strip() or other.stderr.strip())
+s = socket.create_connection((host, port), timeout=10)
+print("first: connected")
+try:
+    socket.create_connection((host, port), timeout=10)
+    print("second: connected")
+except PermissionError:
+    print("second: EACCES")
+except OSError as e:
+    print("second:", e)
+PY
+grep -qx "other client: 2" "$T/once.out" || fail "another client used the opening: $(cat "$T/once.out")"
+grep -qx "first: connected" "$T/once.out" || fail "the announcing client: $(cat "$T/once.out")"
+grep -qx "second: EACCES" "$T/once.out" || fail "second use of the opening: $(cat "$T/once.out")"
+ok "passive opening: other client refused (SOCKS 2), first use connects, second gets EACCES"
+
 # A bounce: PORT naming a third host is refused, and the transfer fails.
 ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" >"$T/bounce.out" 2>&1 <<'PY'
 import ftplib, sys

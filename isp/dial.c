@@ -1,6 +1,8 @@
 /*
- * The isp's outward session: resolve the esp, connect, run TLS, and on any
- * loss reconnect after an exponential backoff with jitter, capped.
+ * The isp's outward sessions, one per configured esp ("uplinks"): resolve
+ * the esp, connect (directly or through [isp] via), run TLS, and on any
+ * loss reconnect after an exponential backoff with jitter, capped. Each
+ * uplink has its own session and its own backoff.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,13 +16,16 @@
 #include "connector.h"
 #include "isp.h"
 #include "log.h"
+#include "via.h"
+#include "xmalloc.h"
 
-static void dial_connectedcb(evutil_socket_t, int, void *);
+static void dial_connected(struct uplink *, evutil_socket_t, int, const char *);
 static void dial_sess_up(struct session *, void *);
 static void dial_sess_closed(struct session *, const char *, void *);
 static void dial_sess_open(struct session *, struct channel *,
     const struct frame_open *, void *);
 static void dial_sess_drained(struct session *, void *);
+static void dial_redialcb(evutil_socket_t, short, void *);
 
 static const struct session_cb dial_session_cb = {
 	.sc_up = dial_sess_up,
@@ -29,119 +34,231 @@ static const struct session_cb dial_session_cb = {
 	.sc_drained = dial_sess_drained,
 };
 
-static struct connector *dial_connector;
+/* Add an uplink for "host:port"; -1 if it does not parse. */
+int
+dial_add(struct isp *i, const char *esp)
+{
+	struct uplink *u = xcalloc(1, sizeof *u);
+	uint16_t port;
+
+	if (addr_split_hostport(esp, &u->u_host, &u->u_port) != 0 ||
+	    addr_port_parse(u->u_port, &port) != 0) {
+		free(u->u_host);
+		free(u->u_port);
+		free(u);
+		return -1;
+	}
+	u->u_isp = i;
+	u->u_esp = xstrdup(esp);
+	TAILQ_INSERT_TAIL(&i->i_uplinks, u, u_entry);
+	return 0;
+}
 
 /* Next delay: 500 ms doubling per failure, capped, times 0.75-1.25. */
 static int
-dial_backoff_ms(struct isp *i)
+dial_backoff_ms(struct uplink *u)
 {
-	unsigned shift = i->i_attempts < 16 ? i->i_attempts : 16;
+	unsigned shift = u->u_attempts < 16 ? u->u_attempts : 16;
 	double base = 500.0 * (double)(1U << shift);
+	double cap = u->u_isp->i_backoff_max_ms;
 	uint32_t r = 0;
 
-	if (base > i->i_backoff_max_ms)
-		base = i->i_backoff_max_ms;
+	if (base > cap)
+		base = cap;
 	RAND_bytes((unsigned char *)&r, sizeof r);
 	base *= 0.75 + 0.5 * ((double)r / 4294967295.0);
-	if (base > i->i_backoff_max_ms)
-		base = i->i_backoff_max_ms;
-	return (int)base;
+	return (int)(base > cap ? cap : base);
 }
 
 /* Schedule the next attempt. */
-void
-dial_schedule(struct isp *i)
+static void
+dial_schedule(struct uplink *u)
 {
 	struct timeval tv;
 	int ms;
 
-	if (i->i_draining)
+	if (u->u_isp->i_draining)
 		return;
-	ms = dial_backoff_ms(i);
-	i->i_attempts++;
-	log_info("reconnecting to esp %s in %d.%01d s (attempt %u)", i->i_esp,
-	    ms / 1000, (ms % 1000) / 100, i->i_attempts);
+	ms = dial_backoff_ms(u);
+	u->u_attempts++;
+	log_info("reconnecting to esp %s in %d.%01d s (attempt %u)", u->u_esp,
+	    ms / 1000, (ms % 1000) / 100, u->u_attempts);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(i->i_redial_ev, &tv);
+	evtimer_add(u->u_redial, &tv);
+}
+
+/* Through the proxy (or not): the tunnel is up or failed. */
+static void
+dial_viacb(evutil_socket_t fd, int err, const char *why, void *arg)
+{
+	struct uplink *u = arg;
+
+	u->u_via = NULL;
+	dial_connected(u, fd, err, why);
+}
+
+/* Direct TCP connect finished. */
+static void
+dial_connectorcb(evutil_socket_t fd, int err, void *arg)
+{
+	struct uplink *u = arg;
+
+	u->u_conn = NULL;
+	dial_connected(u, fd, err, NULL);
 }
 
 /* The esp's name resolved: connect to the first address. */
 static void
 dial_resolvedcb(int err, struct evutil_addrinfo *ai, void *arg)
 {
-	struct isp *i = arg;
+	struct uplink *u = arg;
 	struct connector *cn;
 
-	i->i_dial_req = NULL;
+	u->u_req = NULL;
 	if (err != 0) {
-		log_warnx("cannot resolve esp %s: %s", i->i_esp,
+		log_warnx("cannot resolve esp %s: %s", u->u_esp,
 		    evutil_gai_strerror(err));
-		dial_schedule(i);
+		dial_schedule(u);
 		return;
 	}
-	cn = connector_start(i->i_base, ai->ai_addr, (socklen_t)ai->ai_addrlen,
-	    i->i_connect_timeout_ms, dial_connectedcb, i);
+	cn = connector_start(u->u_isp->i_base, ai->ai_addr,
+	    (socklen_t)ai->ai_addrlen, u->u_isp->i_connect_timeout_ms,
+	    dial_connectorcb, u);
 	if (cn != NULL)
-		dial_connector = cn;
+		u->u_conn = cn;
 	evutil_freeaddrinfo(ai);
 }
 
-/* Start one attempt. */
-void
-dial_start(struct isp *i)
+/* Start one attempt: through the proxy, or resolve and connect. */
+static void
+dial_start(struct uplink *u)
 {
+	struct isp *i = u->u_isp;
 	struct evutil_addrinfo hints;
 	struct evdns_getaddrinfo_request *req;
+	struct via_req *vr;
 
-	if (i->i_draining || i->i_sess != NULL || i->i_dial_req != NULL ||
-	    dial_connector != NULL)
+	if (i->i_draining || u->u_sess != NULL || u->u_req != NULL ||
+	    u->u_conn != NULL || u->u_via != NULL)
 		return;
+	if (i->i_via.vc_kind != 0) {
+		log_debug("dialling esp %s via %s:%s", u->u_esp,
+		    i->i_via.vc_host, i->i_via.vc_port);
+		vr = via_connect(i->i_base, i->i_dns, &i->i_via, u->u_host,
+		    u->u_port, i->i_connect_timeout_ms, dial_viacb, u);
+		if (vr != NULL)
+			u->u_via = vr;
+		return;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	log_debug("dialling esp %s", i->i_esp);
-	req = evdns_getaddrinfo(i->i_dns, i->i_esp_host, i->i_esp_port, &hints,
-	    dial_resolvedcb, i);
+	log_debug("dialling esp %s", u->u_esp);
+	/* NULL means the callback already ran (numeric, hosts file). */
+	req = evdns_getaddrinfo(i->i_dns, u->u_host, u->u_port, &hints,
+	    dial_resolvedcb, u);
 	if (req != NULL)
-		i->i_dial_req = req;
+		u->u_req = req;
 }
 
-/* Stop dialling (shutdown). */
+/* Start every uplink. */
+void
+dial_start_all(struct isp *i)
+{
+	struct uplink *u;
+
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	{
+		if (u->u_redial == NULL)
+			u->u_redial = evtimer_new(i->i_base, dial_redialcb, u);
+		dial_start(u);
+	}
+}
+
+/* Redial timer fired. */
+static void
+dial_redialcb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dial_start(arg);
+}
+
+/* Stop dialling (shutdown): cancel attempts under way. */
 void
 dial_stop(struct isp *i)
 {
-	evtimer_del(i->i_redial_ev);
-	if (i->i_dial_req != NULL) {
-		evdns_getaddrinfo_cancel(i->i_dial_req);
-		i->i_dial_req = NULL;
-	}
-	if (dial_connector != NULL) {
-		connector_cancel(dial_connector);
-		dial_connector = NULL;
+	struct uplink *u;
+
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	{
+		if (u->u_redial != NULL)
+			evtimer_del(u->u_redial);
+		if (u->u_req != NULL) {
+			evdns_getaddrinfo_cancel(u->u_req);
+			u->u_req = NULL;
+		}
+		if (u->u_conn != NULL) {
+			connector_cancel(u->u_conn);
+			u->u_conn = NULL;
+		}
+		if (u->u_via != NULL) {
+			via_cancel(u->u_via);
+			u->u_via = NULL;
+		}
 	}
 }
 
-/* TCP is up (or failed): start TLS and the session. */
-static void
-dial_connectedcb(evutil_socket_t fd, int err, void *arg)
+/* Free every uplink (after the loop has ended). */
+void
+dial_free_all(struct isp *i)
 {
-	struct isp *i = arg;
+	struct uplink *u;
+
+	dial_stop(i);
+	while ((u = TAILQ_FIRST(&i->i_uplinks)) != NULL) {
+		TAILQ_REMOVE(&i->i_uplinks, u, u_entry);
+		if (u->u_redial != NULL)
+			event_free(u->u_redial);
+		free(u->u_esp);
+		free(u->u_host);
+		free(u->u_port);
+		free(u);
+	}
+}
+
+/* How many sessions are still open (for shutdown). */
+int
+dial_sessions(struct isp *i)
+{
+	struct uplink *u;
+	int n = 0;
+
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	n += u->u_sess != NULL;
+	return n;
+}
+
+/* TCP (or the proxy tunnel) is up, or failed: start TLS and the session. */
+static void
+dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
+{
+	struct isp *i = u->u_isp;
 	struct bufferevent *bev;
 	SSL *ssl;
 
-	dial_connector = NULL;
 	if (fd < 0) {
-		log_warnx("cannot connect to esp %s: %s", i->i_esp,
-		    strerror(err));
-		dial_schedule(i);
+		log_warnx("cannot connect to esp %s: %s", u->u_esp,
+		    why != NULL ? why : strerror(err));
+		dial_schedule(u);
 		return;
 	}
 	if ((ssl = SSL_new(i->i_ssl)) == NULL) {
 		evutil_closesocket(fd);
 		log_warnx("cannot create TLS state");
-		dial_schedule(i);
+		dial_schedule(u);
 		return;
 	}
 	if (i->i_tls.tc_peer_name != NULL)
@@ -152,13 +269,13 @@ dial_connectedcb(evutil_socket_t fd, int err, void *arg)
 	if (bev == NULL) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
-		dial_schedule(i);
+		dial_schedule(u);
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	i->i_sess = session_new(i->i_base, bev, FRAME_ROLE_ISP, i->i_esp,
-	    &i->i_params, &dial_session_cb, i);
-	session_start(i->i_sess);
+	u->u_sess = session_new(i->i_base, bev, FRAME_ROLE_ISP, u->u_esp,
+	    &i->i_params, &dial_session_cb, u);
+	session_start(u->u_sess);
 }
 
 /* Hand every rule file to the esp, one CONFIG frame each. */
@@ -191,15 +308,16 @@ dial_send_rules(struct isp *i, struct session *s)
 	}
 }
 
-/* Session up: send our CONFIG, reset the backoff. */
+/* Session up: send our CONFIG and rules, reset the backoff. */
 static void
 dial_sess_up(struct session *s, void *arg)
 {
-	struct isp *i = arg;
+	struct uplink *u = arg;
+	struct isp *i = u->u_isp;
 	char *cfg;
 	int n;
 
-	i->i_attempts = 0;
+	u->u_attempts = 0;
 	n = asprintf(&cfg, "id=%s\nallow=%s\n", i->i_id,
 	    i->i_allow_text ? i->i_allow_text : "none");
 	if (n > 0) {
@@ -213,16 +331,18 @@ dial_sess_up(struct session *s, void *arg)
 static void
 dial_sess_closed(struct session *s, const char *reason, void *arg)
 {
-	struct isp *i = arg;
+	struct uplink *u = arg;
+	struct isp *i = u->u_isp;
 
 	(void)s;
 	(void)reason;
-	i->i_sess = NULL;
+	u->u_sess = NULL;
 	if (i->i_draining) {
-		event_base_loopexit(i->i_base, NULL);
+		if (dial_sessions(i) == 0)
+			event_base_loopexit(i->i_base, NULL);
 		return;
 	}
-	dial_schedule(i);
+	dial_schedule(u);
 }
 
 /* The esp asks for an inside connection. */
@@ -230,16 +350,18 @@ static void
 dial_sess_open(struct session *s, struct channel *ch,
     const struct frame_open *o, void *arg)
 {
+	struct uplink *u = arg;
+
 	(void)s;
-	inside_open(arg, ch, o);
+	inside_open(u->u_isp, ch, o);
 }
 
 /* All channels finished after GOAWAY. */
 static void
 dial_sess_drained(struct session *s, void *arg)
 {
-	struct isp *i = arg;
+	struct uplink *u = arg;
 
-	if (i->i_draining)
+	if (u->u_isp->i_draining)
 		session_close(s, "drained");
 }

@@ -21,7 +21,7 @@
 static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
 	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
-	"isp:data_address", "isp:holdback", "session:window",
+	"isp:data_address", "isp:holdback", "isp:via", "session:window",
 	"session:channel_window", "session:queue", "session:keepalive",
 	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
 	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
@@ -43,6 +43,26 @@ isp_load_rules(struct isp *i, const struct conf *c, char **cause)
 	return 0;
 }
 
+/* [isp] esp: one or more HOST:PORT, each an uplink with its own session. */
+static int
+isp_load_esps(struct isp *i, const struct conf *c, const char *v, char **cause)
+{
+	char *copy = xstrdup(v), *tok, *save = NULL;
+	int rc = 0;
+
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t,", &save)) {
+		if (dial_add(i, tok) != 0) {
+			rc = conf_error(cause, c, "isp:esp",
+			    "\"%s\" is not HOST:PORT (IPv6 as [addr]:port)",
+			    tok);
+			break;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
 /* Read and check isp.conf. */
 static int
 isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
@@ -53,7 +73,6 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	char *why = NULL;
 	struct stat st;
 	int rc = -1, ms;
-	uint16_t port;
 	uint64_t hb;
 	socklen_t sl;
 
@@ -67,13 +86,15 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		    "missing: the esp to dial, e.g. esp.example.net:4430");
 		goto out;
 	}
-	if (addr_split_hostport(v, &i->i_esp_host, &i->i_esp_port) != 0 ||
-	    addr_port_parse(i->i_esp_port, &port) != 0) {
-		conf_error(cause, c, "isp:esp",
-		    "\"%s\" is not HOST:PORT (IPv6 as [addr]:port)", v);
+	i->i_esp = xstrdup(v);
+	if (isp_load_esps(i, c, v, cause) != 0)
+		goto out;
+	if ((v = conf_str(c, "isp:via", NULL)) != NULL &&
+	    via_parse(v, &i->i_via, &why) != 0) {
+		conf_error(cause, c, "isp:via", "%s", why);
+		free(why);
 		goto out;
 	}
-	i->i_esp = xstrdup(v);
 	v = conf_str(c, "isp:allow", NULL);
 	if (allow_parse(&i->i_allow, v, &why) != 0) {
 		conf_error(cause, c, "isp:allow", "%s", why);
@@ -125,13 +146,15 @@ out:
 	return rc;
 }
 
-/* Redial timer fired. */
+/* Close every session now. */
 static void
-isp_redialcb(evutil_socket_t fd, short what, void *arg)
+isp_close_all(struct isp *i, const char *why)
 {
-	(void)fd;
-	(void)what;
-	dial_start(arg);
+	struct uplink *u;
+
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	if (u->u_sess != NULL)
+		session_close(u->u_sess, why);
 }
 
 /* Drain timeout: reset what is left and exit. */
@@ -143,8 +166,7 @@ isp_drain_timeoutcb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_info("drain timeout: resetting remaining channels");
-	if (i->i_sess != NULL)
-		session_close(i->i_sess, "shutting down");
+	isp_close_all(i, "shutting down");
 	event_base_loopexit(i->i_base, NULL);
 }
 
@@ -153,6 +175,7 @@ static void
 isp_signal(int sig, void *arg)
 {
 	struct isp *i = arg;
+	struct uplink *u;
 	struct timeval tv;
 
 	if (sig == SIGHUP) {
@@ -167,13 +190,20 @@ isp_signal(int sig, void *arg)
 	log_info("signal %d: draining (up to %d ms)", sig, i->i_drain_ms);
 	i->i_draining = 1;
 	dial_stop(i);
-	if (i->i_sess == NULL || !session_is_up(i->i_sess)) {
-		if (i->i_sess != NULL)
-			session_close(i->i_sess, "shutting down");
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	{
+		if (u->u_sess == NULL)
+			continue;
+		if (session_is_up(u->u_sess))
+			session_goaway(u->u_sess, GOAWAY_NORMAL,
+			    "isp shutting down");
+		else
+			session_close(u->u_sess, "shutting down");
+	}
+	if (dial_sessions(i) == 0) {
 		event_base_loopexit(i->i_base, NULL);
 		return;
 	}
-	session_goaway(i->i_sess, GOAWAY_NORMAL, "isp shutting down");
 	tv.tv_sec = i->i_drain_ms / 1000;
 	tv.tv_usec = (i->i_drain_ms % 1000) * 1000;
 	i->i_drain_ev = evtimer_new(i->i_base, isp_drain_timeoutcb, i);
@@ -186,8 +216,8 @@ isp_free(struct isp *i)
 {
 	if (i->i_drain_ev != NULL)
 		event_free(i->i_drain_ev);
-	if (i->i_redial_ev != NULL)
-		event_free(i->i_redial_ev);
+	dial_free_all(i);
+	via_conf_clear(&i->i_via);
 	if (i->i_dns != NULL)
 		evdns_base_free(i->i_dns, 0);
 	SSL_CTX_free(i->i_ssl);
@@ -199,8 +229,6 @@ isp_free(struct isp *i)
 		ruleset_free(i->i_ruleset);
 	expect_clear(&i->i_expect);
 	free(i->i_esp);
-	free(i->i_esp_host);
-	free(i->i_esp_port);
 	if (i->i_base != NULL) {
 		daemon_signals_free();
 		event_base_free(i->i_base);
@@ -216,6 +244,7 @@ main(int argc, char **argv)
 
 	daemon_parse_args(argc, argv, "isp", "/etc/dynpass/isp.conf", &o);
 	memset(&i, 0, sizeof i);
+	TAILQ_INIT(&i.i_uplinks);
 	if (isp_load(&i, o.do_conf, &o, &cause) != 0 ||
 	    (i.i_ssl = tls_ctx_new(0, &i.i_tls, &cause)) == NULL) {
 		fprintf(stderr, "isp: %s\n", cause);
@@ -248,11 +277,10 @@ main(int argc, char **argv)
 		evdns_base_load_hosts(i.i_dns, NULL);
 	}
 	daemon_signals(i.i_base, isp_signal, &i);
-	i.i_redial_ev = evtimer_new(i.i_base, isp_redialcb, &i);
 	log_info("isp %s started: id %s, esp %s, %zu allow rules (%s)",
 	    DYNPASS_VERSION, i.i_id, i.i_esp, i.i_allow.al_n,
 	    i.i_tls.tc_psk_len ? "pre-shared key" : "certificates");
-	dial_start(&i);
+	dial_start_all(&i);
 	event_base_dispatch(i.i_base);
 	log_info("isp stopped");
 	isp_free(&i);

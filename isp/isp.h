@@ -2,6 +2,8 @@
 #ifndef DP_ISP_H
 #define DP_ISP_H
 
+#include <sys/queue.h>
+
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
@@ -11,6 +13,24 @@
 #include "rule.h"
 #include "session.h"
 #include "tls.h"
+#include "via.h"
+
+struct isp;
+
+/* One esp this isp keeps a session to. */
+struct uplink {
+	struct isp *u_isp;
+	char *u_esp; /* "host:port" as configured */
+	char *u_host;
+	char *u_port;
+	struct session *u_sess;
+	struct evdns_getaddrinfo_request *u_req;
+	struct connector *u_conn;
+	struct via_req *u_via;
+	struct event *u_redial;
+	unsigned u_attempts;
+	TAILQ_ENTRY(uplink) u_entry;
+};
 
 struct isp {
 	struct event_base *i_base;
@@ -18,9 +38,9 @@ struct isp {
 	SSL_CTX *i_ssl;
 	struct tls_conf i_tls;
 	struct session_params i_params;
-	char *i_esp;      /* "host:port" as configured */
-	char *i_esp_host; /* split */
-	char *i_esp_port;
+	char *i_esp; /* as configured: one or more "host:port" */
+	TAILQ_HEAD(, uplink) i_uplinks;
+	struct via_conf i_via; /* vc_kind 0: direct */
 	struct allow i_allow;
 	char *i_allow_text;
 	char *i_rules;
@@ -33,17 +53,15 @@ struct isp {
 	int i_connect_timeout_ms;
 	int i_backoff_max_ms;
 	int i_drain_ms;
-	struct session *i_sess;
-	struct evdns_getaddrinfo_request *i_dial_req;
-	struct event *i_redial_ev;
 	struct event *i_drain_ev;
-	unsigned i_attempts;
 	int i_draining;
 };
 
-void dial_start(struct isp *);
-void dial_schedule(struct isp *);
+int dial_add(struct isp *, const char *);
+void dial_start_all(struct isp *);
 void dial_stop(struct isp *);
+void dial_free_all(struct isp *);
+int dial_sessions(struct isp *);
 void inside_open(struct isp *, struct channel *, const struct frame_open *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t);

@@ -27,6 +27,7 @@ struct inside {
 	socklen_t *in_lens;
 	size_t in_naddrs, in_next;
 	uint8_t in_code; /* the worst failure so far */
+	int in_name_ok;  /* the name itself is allowed: every address is */
 	char in_dst[ADDR_STRLEN];
 	char in_client[ADDR_STRLEN];
 };
@@ -140,7 +141,7 @@ inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
 	struct sockaddr_storage client;
 	socklen_t cl;
 
-	if (!allow_match(&in->in_isp->i_allow, sa)) {
+	if (!in->in_name_ok && !allow_match(&in->in_isp->i_allow, sa)) {
 		if (addr_from_endpoint(&in->in_open.fo_client, &client, &cl) !=
 			0 ||
 		    !expect_take(&in->in_isp->i_expect,
@@ -218,6 +219,7 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 	}
 	memcpy(name, o->fo_dst.ep_addr, o->fo_dst.ep_len);
 	name[o->fo_dst.ep_len] = '\0';
+	in->in_name_ok = allow_match_name(&i->i_allow, name, o->fo_dst.ep_port);
 	snprintf(port, sizeof port, "%u", o->fo_dst.ep_port);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;

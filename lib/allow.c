@@ -2,6 +2,9 @@
 #include "allow.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +44,28 @@ fail:
 	return -1;
 }
 
-/* Parse one "ADDR[/LEN][:PORTS]" item, IPv6 in brackets when ports follow. */
+/* A host name, ".suffix" or "*.suffix"? */
+static int
+allow_is_name(const char *s)
+{
+	const char *p = s;
+
+	if (*p == '*')
+		p++;
+	if (*p == '\0' || strlen(p) > 253)
+		return 0;
+	for (; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' &&
+		    *p != '_')
+			return 0;
+	return strspn(s, "0123456789.") != strlen(s);
+}
+
+/*
+ * Parse one "ADDR[/LEN][:PORTS]" or "NAME[:PORTS]" item, IPv6 in brackets
+ * when ports follow. A name starting with a dot (or "*.") matches every
+ * name under it.
+ */
 static int
 allow_parse_one(struct allow_rule *r, const char *item)
 {
@@ -68,8 +92,9 @@ allow_parse_one(struct allow_rule *r, const char *item)
 			goto fail;
 	} else {
 		if (strchr(s, '/') == NULL && strchr(s, ':') != NULL &&
-		    strchr(s, '.') != NULL) {
-			/* "1.2.3.4:80" */
+		    (strchr(s, '.') != NULL || allow_is_name(s) ||
+			strchr(s, ':') == strrchr(s, ':'))) {
+			/* "1.2.3.4:80", "host.example:80" */
 			ports = strchr(s, ':');
 			*ports++ = '\0';
 			slash = NULL;
@@ -86,6 +111,12 @@ allow_parse_one(struct allow_rule *r, const char *item)
 	} else if (inet_pton(AF_INET6, addr, r->ar_addr) == 1) {
 		r->ar_family = AF_INET6;
 		max = 128;
+	} else if (slash == NULL && allow_is_name(addr)) {
+		r->ar_family = AF_UNSPEC;
+		r->ar_name = xstrdup(addr[0] == '*' ? addr + 1 : addr);
+		for (end = r->ar_name; *end != '\0'; end++)
+			*end = (char)tolower((unsigned char)*end);
+		max = 0;
 	} else
 		goto fail;
 	r->ar_prefix = max;
@@ -103,7 +134,9 @@ allow_parse_one(struct allow_rule *r, const char *item)
 	return 0;
 fail:
 	free(r->ar_ports);
+	free(r->ar_name);
 	r->ar_ports = NULL;
+	r->ar_name = NULL;
 	free(s);
 	return -1;
 }
@@ -123,8 +156,9 @@ allow_parse(struct allow *al, const char *text, char **cause)
 	     tok = strtok_r(NULL, " \t", &save)) {
 		if (allow_parse_one(&r, tok) != 0) {
 			xasprintf(cause,
-			    "\"%s\" is not ADDRESS/PREFIX[:PORTS] "
-			    "(e.g. 10.1.0.0/16:21,80 or [2001:db8::]/32:22)",
+			    "\"%s\" is not ADDRESS/PREFIX[:PORTS] or "
+			    "NAME[:PORTS] (e.g. 10.1.0.0/16:21,80, "
+			    "[2001:db8::]/32:22 or .corp.example:80)",
 			    tok);
 			free(copy);
 			allow_free(al);
@@ -138,19 +172,41 @@ allow_parse(struct allow *al, const char *text, char **cause)
 	return 0;
 }
 
-/* Does addr fall in the rule's block? */
+/* Do two addresses agree on their first pre bits? */
 static int
-allow_in_block(const struct allow_rule *r, const uint8_t *addr)
+allow_prefix_equal(const uint8_t *a, const uint8_t *b, int pre)
 {
-	int full = r->ar_prefix / 8, rest = r->ar_prefix % 8;
+	int full = pre / 8, rest = pre % 8;
 	uint8_t mask;
 
-	if (memcmp(r->ar_addr, addr, (size_t)full) != 0)
+	if (memcmp(a, b, (size_t)full) != 0)
 		return 0;
 	if (rest == 0)
 		return 1;
 	mask = (uint8_t)(0xff << (8 - rest));
-	return (r->ar_addr[full] & mask) == (addr[full] & mask);
+	return (a[full] & mask) == (b[full] & mask);
+}
+
+/* Does addr fall in the rule's block? */
+static int
+allow_in_block(const struct allow_rule *r, const uint8_t *addr)
+{
+	return allow_prefix_equal(r->ar_addr, addr, r->ar_prefix);
+}
+
+/* Does a rule's port list admit port? */
+static int
+allow_port_ok(const struct allow_rule *r, uint16_t port)
+{
+	size_t j;
+
+	if (r->ar_ports == NULL)
+		return 1;
+	for (j = 0; j < r->ar_nports; j++)
+		if (port >= r->ar_ports[j].ap_lo &&
+		    port <= r->ar_ports[j].ap_hi)
+			return 1;
+	return 0;
 }
 
 /* Is the destination allowed? IPv4-mapped IPv6 is checked as IPv4. */
@@ -162,7 +218,7 @@ allow_match(const struct allow *al, const struct sockaddr *sa)
 	const uint8_t *addr;
 	uint16_t port;
 	int family;
-	size_t i, j;
+	size_t i;
 
 	if (sa->sa_family == AF_INET) {
 		family = AF_INET;
@@ -182,14 +238,90 @@ allow_match(const struct allow *al, const struct sockaddr *sa)
 	for (i = 0; i < al->al_n; i++) {
 		const struct allow_rule *r = &al->al_rules[i];
 
-		if (r->ar_family != family || !allow_in_block(r, addr))
-			continue;
-		if (r->ar_ports == NULL)
+		if (r->ar_family == family && allow_in_block(r, addr) &&
+		    allow_port_ok(r, port))
 			return 1;
-		for (j = 0; j < r->ar_nports; j++)
-			if (port >= r->ar_ports[j].ap_lo &&
-			    port <= r->ar_ports[j].ap_hi)
+	}
+	return 0;
+}
+
+/* Is a name (and port) allowed by a name rule? Case-insensitive. */
+int
+allow_match_name(const struct allow *al, const char *name, uint16_t port)
+{
+	size_t i, n = strlen(name), m;
+	const struct allow_rule *r;
+
+	while (n > 0 && name[n - 1] == '.')
+		n--;
+	for (i = 0; i < al->al_n; i++) {
+		r = &al->al_rules[i];
+		if (r->ar_name == NULL || !allow_port_ok(r, port))
+			continue;
+		m = strlen(r->ar_name);
+		if (r->ar_name[0] == '.') {
+			if ((n > m &&
+				strncasecmp(name + n - m, r->ar_name, m) ==
+				    0) ||
+			    (n == m - 1 &&
+				strncasecmp(name, r->ar_name + 1, n) == 0))
 				return 1;
+		} else if (n == m && strncasecmp(name, r->ar_name, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Does the list have any name rules? */
+int
+allow_has_names(const struct allow *al)
+{
+	size_t i;
+
+	for (i = 0; i < al->al_n; i++)
+		if (al->al_rules[i].ar_name != NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Do two lists claim a common network (or name)? Writes the first pair
+ * found into buf. Ports are not considered: networks are served whole.
+ */
+int
+allow_overlap(const struct allow *a, const struct allow *b, char *buf,
+    size_t len)
+{
+	const struct allow_rule *x, *y;
+	char s1[INET6_ADDRSTRLEN], s2[INET6_ADDRSTRLEN];
+	size_t i, j;
+	int pre;
+
+	for (i = 0; i < a->al_n; i++) {
+		x = &a->al_rules[i];
+		for (j = 0; j < b->al_n; j++) {
+			y = &b->al_rules[j];
+			if (x->ar_name != NULL || y->ar_name != NULL) {
+				if (x->ar_name == NULL || y->ar_name == NULL ||
+				    strcasecmp(x->ar_name, y->ar_name) != 0)
+					continue;
+				snprintf(buf, len, "%s", x->ar_name);
+				return 1;
+			}
+			if (x->ar_family != y->ar_family)
+				continue;
+			pre = x->ar_prefix < y->ar_prefix ? x->ar_prefix
+							  : y->ar_prefix;
+			if (allow_prefix_equal(x->ar_addr, y->ar_addr, pre)) {
+				inet_ntop(x->ar_family, x->ar_addr, s1,
+				    sizeof s1);
+				inet_ntop(y->ar_family, y->ar_addr, s2,
+				    sizeof s2);
+				snprintf(buf, len, "%s/%d and %s/%d", s1,
+				    x->ar_prefix, s2, y->ar_prefix);
+				return 1;
+			}
+		}
 	}
 	return 0;
 }
@@ -200,8 +332,10 @@ allow_free(struct allow *al)
 {
 	size_t i;
 
-	for (i = 0; i < al->al_n; i++)
+	for (i = 0; i < al->al_n; i++) {
 		free(al->al_rules[i].ar_ports);
+		free(al->al_rules[i].ar_name);
+	}
 	free(al->al_rules);
 	memset(al, 0, sizeof *al);
 }

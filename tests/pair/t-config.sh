@@ -41,9 +41,9 @@ expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] socks_lisen: unknown key"
 edit esp.conf '/^session_listen/d'
 expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] session_listen: missing (e.g. 0.0.0.0:4430)"
 edit isp.conf 's#^allow.*#allow = 10.0.0.0/33#'
-expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] allow: \"10.0.0.0/33\" is not ADDRESS/PREFIX[:PORTS] (e.g. 10.1.0.0/16:21,80 or [2001:db8::]/32:22)"
+expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] allow: \"10.0.0.0/33\" is not ADDRESS/PREFIX[:PORTS] or NAME[:PORTS] (e.g. 10.1.0.0/16:21,80, [2001:db8::]/32:22 or .corp.example:80)"
 edit isp.conf 's#^allow.*#allow = 10.0.0.0/8:0#'
-expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] allow: \"10.0.0.0/8:0\" is not ADDRESS/PREFIX[:PORTS] (e.g. 10.1.0.0/16:21,80 or [2001:db8::]/32:22)"
+expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] allow: \"10.0.0.0/8:0\" is not ADDRESS/PREFIX[:PORTS] or NAME[:PORTS] (e.g. 10.1.0.0/16:21,80, [2001:db8::]/32:22 or .corp.example:80)"
 edit isp.conf '/^esp /d'
 expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] esp: missing: the esp to dial, e.g. esp.example.net:4430"
 edit isp.conf 's#^esp .*#esp = esp.example.net#'

@@ -133,8 +133,37 @@ test_allow(void)
 	free(cause);
 	CHECK(allow_parse(&al, "10.1.0.0/16:80-21", &cause) == -1);
 	free(cause);
-	CHECK(allow_parse(&al, "host.example:80", &cause) == -1);
+	CHECK(allow_parse(&al, "host.example:80 .corp.example *.lab.test:22",
+		  &cause) == 0);
+	CHECK(al.al_n == 3 && allow_has_names(&al));
+	CHECK(allow_match_name(&al, "HOST.example", 80));
+	CHECK(!allow_match_name(&al, "host.example", 81));
+	CHECK(!allow_match_name(&al, "xhost.example", 80));
+	CHECK(allow_match_name(&al, "a.b.corp.example", 9));
+	CHECK(allow_match_name(&al, "corp.example.", 9));
+	CHECK(!allow_match_name(&al, "xcorp.example", 9));
+	CHECK(allow_match_name(&al, "srv.lab.test", 22));
+	CHECK(!allow_match_name(&al, "srv.lab.test", 23));
+	allow_free(&al);
+	CHECK(allow_parse(&al, "host_ex!ample:80", &cause) == -1);
 	free(cause);
+	{
+		struct allow a2;
+		char ov[128];
+
+		CHECK(allow_parse(&al, "10.1.0.0/16 192.0.2.0/24:21", &cause) ==
+		    0);
+		CHECK(allow_parse(&a2, "10.2.0.0/16 10.1.7.0/24:80", &cause) ==
+		    0);
+		CHECK(allow_overlap(&al, &a2, ov, sizeof ov));
+		CHECK_STR_CONTAINS(ov, "10.1.0.0/16 and 10.1.7.0/24");
+		allow_free(&a2);
+		CHECK(
+		    allow_parse(&a2, "10.2.0.0/16 192.0.3.0/24", &cause) == 0);
+		CHECK(!allow_overlap(&al, &a2, ov, sizeof ov));
+		allow_free(&a2);
+		allow_free(&al);
+	}
 
 	CHECK(allow_parse(&al,
 		  "10.1.0.0/16:21,80 192.0.2.7/32:1-65535 "

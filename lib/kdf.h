@@ -1,0 +1,11 @@
+/* Password hashes for SOCKS users: scrypt through OpenSSL's KDF API. */
+#ifndef DP_KDF_H
+#define DP_KDF_H
+
+#include <stddef.h>
+
+char *kdf_hash(const char *password);
+int kdf_verify(const char *password, const char *hash);
+int kdf_valid(const char *hash);
+
+#endif

@@ -27,7 +27,7 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 	"session:window", "session:channel_window", "session:queue",
 	"session:keepalive", "session:dead_after", "session:handshake_timeout",
 	"tls:psk_file", "tls:psk_identity", "tls:cert", "tls:key", "tls:ca",
-	"tls:peer_name", "log:syslog", "log:verbose", NULL };
+	"tls:peer_name", "log:syslog", "log:verbose", "log:audit", NULL };
 
 static void esp_link_up(struct session *, void *);
 static void esp_link_closed(struct session *, const char *, void *);
@@ -108,28 +108,56 @@ out:
 	return rc;
 }
 
+/* May this link serve that user (or anonymous) at all, with that password? */
+static const struct allow *
+esp_link_allow(struct esp_link *l, const char *user, const char *password)
+{
+	if (!l->el_have_policy) /* an isp without a policy: its allow list */
+		return *user == '\0' && l->el_have_serves ? &l->el_serves
+							  : NULL;
+	if (*user != '\0' && !policy_login(&l->el_policy, user, password))
+		return NULL;
+	return policy_allow(&l->el_policy, user);
+}
+
 /*
- * Pick the session for a destination: the newest live one whose isp
- * allows it, or expects this client there after a server announcement.
- * NULL with *code set when there is none.
+ * Pick the session for a destination: the newest live one whose policy
+ * lets this user reach it, or that expects this client there after a
+ * server announcement. Names go to an isp that lists the name, else to
+ * the newest. NULL with *code set when there is none.
  */
 struct esp_link *
 esp_route(struct esp *e, const struct endpoint *dst,
-    const struct endpoint *client, uint8_t *code)
+    const struct endpoint *client, const char *user, const char *password,
+    uint8_t *code)
 {
-	struct esp_link *l;
+	struct esp_link *l, *fallback = NULL;
+	const struct allow *al;
 	struct sockaddr_storage ss, cs;
 	socklen_t sl;
 	int numeric = addr_from_endpoint(dst, &ss, &sl) == 0;
 	int have_client = addr_from_endpoint(client, &cs, &sl) == 0;
+	char name[256];
 
 	*code = OPEN_NET_UNREACH;
+	snprintf(name, sizeof name, "%.*s", dst->ep_len,
+	    (const char *)dst->ep_addr);
 	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
 	{
 		if (!session_is_up(l->el_sess))
 			continue;
-		if (numeric && l->el_have_allow &&
-		    !allow_match(&l->el_allow, (struct sockaddr *)&ss) &&
+		if ((al = esp_link_allow(l, user, password)) == NULL) {
+			*code = OPEN_NOT_ALLOWED;
+			continue;
+		}
+		if (!numeric) {
+			if (allow_match_name(&l->el_serves, name, dst->ep_port))
+				return l;
+			if (fallback == NULL)
+				fallback = l;
+			continue;
+		}
+		if (!allow_match(al, (struct sockaddr *)&ss) &&
 		    !(have_client &&
 			expect_take(&l->el_expect, (struct sockaddr *)&cs,
 			    (struct sockaddr *)&ss))) {
@@ -138,7 +166,39 @@ esp_route(struct esp *e, const struct endpoint *dst,
 		}
 		return l;
 	}
-	return NULL;
+	return fallback;
+}
+
+/* Which SOCKS methods to offer: logins, and no-auth. */
+void
+esp_auth_modes(struct esp *e, int *users, int *anonymous)
+{
+	struct esp_link *l;
+
+	*users = *anonymous = 0;
+	TAILQ_FOREACH(l, &e->e_links, el_entry)
+	{
+		if (!l->el_have_policy) {
+			*anonymous = 1;
+			continue;
+		}
+		*users |= l->el_policy.p_nusers > 0;
+		*anonymous |= l->el_policy.p_anonymous;
+	}
+	if (TAILQ_EMPTY(&e->e_links))
+		*anonymous = 1; /* the request then gets "no session" */
+}
+
+/* Does any isp's policy accept this login? */
+int
+esp_login(struct esp *e, const char *user, const char *password)
+{
+	struct esp_link *l;
+
+	TAILQ_FOREACH(l, &e->e_links, el_entry)
+	if (l->el_have_policy && policy_login(&l->el_policy, user, password))
+		return 1;
+	return 0;
 }
 
 /* A session finished its handshake. */
@@ -159,7 +219,9 @@ esp_link_closed(struct session *s, const char *reason, void *arg)
 	(void)s;
 	(void)reason;
 	TAILQ_REMOVE(&e->e_links, l, el_entry);
-	allow_free(&l->el_allow);
+	allow_free(&l->el_serves);
+	if (l->el_have_policy)
+		policy_free(&l->el_policy);
 	if (l->el_rules != NULL)
 		ruleset_free(l->el_rules);
 	expect_clear(&l->el_expect);
@@ -194,40 +256,106 @@ esp_link_rules(struct session *s, struct esp_link *l, const char *p, size_t len)
 	free(name);
 }
 
-/* CONFIG from the isp: "key=value" lines (id, allow), or a rule file. */
+/* The isp's policy: users, groups, anonymous access. */
+static void
+esp_link_policy(struct session *s, struct esp_link *l, const char *p,
+    size_t len)
+{
+	struct policy np;
+	char *cause = NULL;
+
+	if (policy_parse(&np, p, len, &cause) != 0) {
+		log_warnx("session with %s: policy from the isp refused: %s; "
+			  "keeping the previous one",
+		    session_peer(s), cause);
+		free(cause);
+		return;
+	}
+	if (l->el_have_policy)
+		policy_free(&l->el_policy);
+	l->el_policy = np;
+	l->el_have_policy = 1;
+	log_info("session with %s: isp \"%s\" policy: %zu users, anonymous "
+		 "%s",
+	    session_peer(s), l->el_id, np.p_nusers,
+	    np.p_anonymous ? "allowed" : "refused");
+}
+
+/*
+ * A new isp announced what it serves: refuse it if that overlaps another
+ * isp's networks; replace an older session of the same isp.
+ */
+static int
+esp_link_check_serves(struct session *s, struct esp_link *l)
+{
+	struct esp_link *o, *next;
+	char ov[200], why[400];
+
+	for (o = TAILQ_FIRST(&l->el_esp->e_links); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, el_entry);
+		if (o == l || !o->el_have_serves)
+			continue;
+		if (strcmp(o->el_id, l->el_id) == 0) {
+			log_info("session with %s: replaced by a new session "
+				 "from isp \"%s\"",
+			    session_peer(o->el_sess), o->el_id);
+			session_close(o->el_sess, "replaced");
+			continue;
+		}
+		if (allow_overlap(&l->el_serves, &o->el_serves, ov,
+			sizeof ov)) {
+			snprintf(why, sizeof why,
+			    "isp \"%s\" refused: what it serves overlaps isp "
+			    "\"%s\": %s",
+			    l->el_id, o->el_id, ov);
+			log_warnx("session with %s: %s", session_peer(s), why);
+			session_fail(s, GOAWAY_REFUSED, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* CONFIG from the isp: "key=value" lines, the policy, or a rule file. */
 static void
 esp_link_config(struct session *s, const uint8_t *p, size_t len, void *arg)
 {
 	struct esp_link *l = arg;
 	char *text, *line, *save = NULL;
 	char *cause = NULL;
+	int first = !l->el_have_serves;
 
 	if (len > 11 && memcmp(p, "rules-file=", 11) == 0) {
 		esp_link_rules(s, l, (const char *)p, len);
 		return;
 	}
+	if (len > 7 && memcmp(p, "policy\n", 7) == 0) {
+		esp_link_policy(s, l, (const char *)p, len);
+		return;
+	}
 	text = xstrndup((const char *)p, len);
-
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "id=", 3) == 0)
 			snprintf(l->el_id, sizeof l->el_id, "%s", line + 3);
 		else if (strncmp(line, "allow=", 6) == 0) {
-			allow_free(&l->el_allow);
-			if (allow_parse(&l->el_allow, line + 6, &cause) != 0) {
+			allow_free(&l->el_serves);
+			if (allow_parse(&l->el_serves, line + 6, &cause) != 0) {
 				log_warnx("session with %s: isp sent an allow "
 					  "list we cannot use: %s",
 				    session_peer(s), cause);
 				free(cause);
 				cause = NULL;
-				l->el_have_allow = 0;
+				l->el_have_serves = 0;
 			} else
-				l->el_have_allow = 1;
+				l->el_have_serves = 1;
 		}
 	}
 	free(text);
+	if (first && l->el_have_serves && esp_link_check_serves(s, l) != 0)
+		return;
 	log_info("session with %s: isp \"%s\" serves %zu allow rules",
-	    session_peer(s), l->el_id, l->el_allow.al_n);
+	    session_peer(s), l->el_id, l->el_serves.al_n);
 }
 
 /* All channels gone after GOAWAY: close the session. */

@@ -10,6 +10,7 @@
 
 #include "allow.h"
 #include "expect.h"
+#include "policy.h"
 #include "rule.h"
 #include "frame.h"
 #include "session.h"
@@ -21,9 +22,11 @@ struct socks_client;
 struct esp_link {
 	struct esp *el_esp;
 	struct session *el_sess;
-	struct allow el_allow; /* the isp's allow list, checked first here */
-	int el_have_allow;
-	struct ruleset *el_rules;      /* the isp's rule files, once sent */
+	struct allow el_serves; /* the isp's allow list, checked first here */
+	int el_have_serves;
+		struct ruleset *el_rules;      /* the isp's rule files, once sent */
+	struct policy el_policy;       /* the isp's users and destinations */
+	int el_have_policy;
 	struct expect_table el_expect; /* openings servers announced */
 	char el_id[64];
 	TAILQ_ENTRY(esp_link) el_entry;
@@ -51,7 +54,10 @@ struct esp {
 };
 
 struct esp_link *esp_route(struct esp *, const struct endpoint *dst,
-    const struct endpoint *client, uint8_t *code);
+    const struct endpoint *client, const char *user, const char *password,
+    uint8_t *code);
+void esp_auth_modes(struct esp *, int *users, int *anonymous);
+int esp_login(struct esp *, const char *user, const char *password);
 void outside_open(struct session *, struct channel *, const struct frame_open *,
     void *);
 void outside_scan(struct esp_link *, struct channel *);

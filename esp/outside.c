@@ -190,7 +190,10 @@ outside_scan(struct esp_link *l, struct channel *ch)
 
 	if (l->el_rules == NULL ||
 	    (app = ruleset_for_port(l->el_rules, ch->ch_dst.ep_port)) == NULL ||
-	    !rule_app_scans(app, RULE_S2C))
+	    !rule_app_scans(app, RULE_S2C) ||
+	    (l->el_have_policy &&
+		!policy_rule_ok(&l->el_policy, ch->ch_user,
+		    rule_app_name(app))))
 		return;
 	oc = xcalloc(1, sizeof *oc);
 	oc->oc_link = l;
@@ -199,6 +202,7 @@ outside_scan(struct esp_link *l, struct channel *ch)
 		oc->oc_server.ss_family = 0;
 	channel_set_scan(ch, scan_new(app, RULE_S2C, 0), NULL,
 	    outside_announcecb, oc);
+	snprintf(ch->ch_rule, sizeof ch->ch_rule, "%s", rule_app_name(app));
 	ch->ch_closed = outside_ctl_closed;
 	ch->ch_closed_arg = oc;
 }

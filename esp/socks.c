@@ -14,7 +14,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include <openssl/crypto.h>
+
 #include "addr.h"
+#include "audit.h"
 #include "esp.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -24,6 +27,7 @@
 
 enum socks_state {
 	SOCKS_GREETING, /* waiting for the method list */
+	SOCKS_AUTH,     /* waiting for the RFC 1929 login */
 	SOCKS_REQUEST,  /* waiting for the CONNECT request */
 	SOCKS_WAIT,     /* OPEN sent, waiting for the isp */
 	SOCKS_CLOSING   /* failure reply queued; close once flushed */
@@ -37,6 +41,8 @@ struct socks_client {
 	struct channel *sc_ch;
 	struct esp_link *sc_link; /* the isp asked, while waiting */
 	struct endpoint sc_client;
+	char sc_user[FRAME_USER_MAX + 1]; /* "" anonymous */
+	char sc_pass[256];                /* until the request is routed */
 	struct endpoint sc_dst;
 	char sc_addr[ADDR_STRLEN];
 	TAILQ_ENTRY(socks_client) sc_entry;
@@ -87,6 +93,8 @@ void
 socks_client_free(struct socks_client *c)
 {
 	struct channel *ch = c->sc_ch;
+
+	OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
 
 	if (ch != NULL) {
 		c->sc_ch = NULL;
@@ -165,12 +173,27 @@ socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 	channel_attach(ch, bev);
 }
 
-/* Parse the method list and pick no-auth. Returns 1 when consumed. */
+/* Close once the reply just queued has been written. */
+static void
+socks_close_after_reply(struct socks_client *c)
+{
+	c->sc_state = SOCKS_CLOSING;
+	bufferevent_disable(c->sc_bev, EV_READ);
+	bufferevent_setcb(c->sc_bev, NULL, socks_closing_writecb, socks_eventcb,
+	    c);
+}
+
+/*
+ * Parse the method list and choose: username/password (RFC 1929) when
+ * the isps have users and the client offers it, else no-auth when
+ * anonymous clients are served. Returns 1 when consumed.
+ */
 static int
 socks_greeting(struct socks_client *c, struct evbuffer *in)
 {
 	uint8_t *p, reply[2] = { SOCKS_VERSION, 0xff };
 	size_t len = evbuffer_get_length(in);
+	int users, anon;
 
 	if (len < 2)
 		return 0;
@@ -184,19 +207,69 @@ socks_greeting(struct socks_client *c, struct evbuffer *in)
 	if (len < 2 + (size_t)p[1])
 		return 0;
 	p = evbuffer_pullup(in, 2 + p[1]);
-	if (p[1] > 0 && memchr(p + 2, 0x00, p[1]) != NULL)
+	esp_auth_modes(c->sc_esp, &users, &anon);
+	if (users && memchr(p + 2, 0x02, p[1]) != NULL)
+		reply[1] = 0x02;
+	else if (anon && memchr(p + 2, 0x00, p[1]) != NULL)
 		reply[1] = 0x00;
 	evbuffer_drain(in, 2 + (size_t)p[1]);
 	bufferevent_write(c->sc_bev, reply, 2);
 	if (reply[1] == 0xff) {
-		log_info("socks: %s: no acceptable authentication method",
-		    c->sc_addr);
-		c->sc_state = SOCKS_CLOSING;
-		bufferevent_disable(c->sc_bev, EV_READ);
-		bufferevent_setcb(c->sc_bev, NULL, socks_closing_writecb,
-		    socks_eventcb, c);
+		log_info("socks: %s: no acceptable authentication method%s",
+		    c->sc_addr, users ? " (a login is required)" : "");
+		audit_refusal(1, NULL, &c->sc_client, &c->sc_dst,
+		    "no acceptable authentication method");
+		socks_close_after_reply(c);
 		return -1;
 	}
+	c->sc_state = reply[1] == 0x02 ? SOCKS_AUTH : SOCKS_REQUEST;
+	return 1;
+}
+
+/* RFC 1929 username/password. Returns 1 when consumed. */
+static int
+socks_auth(struct socks_client *c, struct evbuffer *in)
+{
+	uint8_t *p, ulen, plen, reply[2] = { 1, 1 };
+	size_t len = evbuffer_get_length(in);
+
+	if (len < 2)
+		return 0;
+	p = evbuffer_pullup(in, 2);
+	if (p[0] != 1) {
+		log_info("socks: %s: bad login version; closing", c->sc_addr);
+		socks_client_free(c);
+		return -1;
+	}
+	ulen = p[1];
+	if (len < 2 + (size_t)ulen + 1)
+		return 0;
+	p = evbuffer_pullup(in, 2 + ulen + 1);
+	plen = p[2 + ulen];
+	if (len < 3 + (size_t)ulen + plen)
+		return 0;
+	p = evbuffer_pullup(in, 3 + ulen + plen);
+	if (ulen > 0 && ulen <= FRAME_USER_MAX &&
+	    memchr(p + 2, '\0', ulen) == NULL) {
+		memcpy(c->sc_user, p + 2, ulen);
+		c->sc_user[ulen] = '\0';
+		memcpy(c->sc_pass, p + 3 + ulen, plen);
+		c->sc_pass[plen] = '\0';
+		if (esp_login(c->sc_esp, c->sc_user, c->sc_pass))
+			reply[1] = 0;
+	}
+	evbuffer_drain(in, 3 + (size_t)ulen + plen);
+	bufferevent_write(c->sc_bev, reply, 2);
+	if (reply[1] != 0) {
+		log_warnx("socks: %s: login failed for user \"%.*s\"",
+		    c->sc_addr, (int)ulen, (const char *)c->sc_user);
+		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
+		    "login failed");
+		OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
+		socks_close_after_reply(c);
+		return -1;
+	}
+	log_debug("socks: %s: user %s logged in", c->sc_addr, c->sc_user);
 	c->sc_state = SOCKS_REQUEST;
 	return 1;
 }
@@ -266,7 +339,13 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 		return -1;
 	}
 	endpoint_str(&c->sc_dst, dst, sizeof dst);
-	if ((l = esp_route(e, &c->sc_dst, &c->sc_client, &code)) == NULL) {
+	l = esp_route(e, &c->sc_dst, &c->sc_client, c->sc_user, c->sc_pass,
+	    &code);
+	OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
+	if (l == NULL) {
+		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
+		    code == OPEN_NOT_ALLOWED ? "not allowed by policy"
+					     : "no session to an isp");
 		log_info("socks: %s -> %s: %s", c->sc_addr, dst,
 		    code == OPEN_NOT_ALLOWED ? "not allowed by policy"
 					     : "no session to an isp");
@@ -275,7 +354,7 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 	}
 	c->sc_link = l;
 	c->sc_ch = session_open_channel(l->el_sess, &c->sc_dst, &c->sc_client,
-	    socks_resultcb, c);
+	    c->sc_user, socks_resultcb, c);
 	if (c->sc_ch == NULL) {
 		socks_reply(c, OPEN_NET_UNREACH, NULL);
 		return -1;
@@ -300,6 +379,8 @@ socks_readcb(struct bufferevent *bev, void *arg)
 	while (r == 1) {
 		if (c->sc_state == SOCKS_GREETING)
 			r = socks_greeting(c, in);
+		else if (c->sc_state == SOCKS_AUTH)
+			r = socks_auth(c, in);
 		else if (c->sc_state == SOCKS_REQUEST)
 			r = socks_request(c, in);
 		else

@@ -314,16 +314,26 @@ dial_sess_up(struct session *s, void *arg)
 {
 	struct uplink *u = arg;
 	struct isp *i = u->u_isp;
-	char *cfg;
+	char *cfg, *serves;
+	size_t len;
 	int n;
 
 	u->u_attempts = 0;
-	n = asprintf(&cfg, "id=%s\nallow=%s\n", i->i_id,
-	    i->i_allow_text ? i->i_allow_text : "none");
+	serves = policy_serves(&i->i_policy);
+	n = asprintf(&cfg, "id=%s\nallow=%s\n", i->i_id, serves);
+	free(serves);
 	if (n > 0) {
 		session_send_config(s, cfg, (size_t)n);
 		free(cfg);
 	}
+	cfg = policy_text(&i->i_policy, &len);
+	if (len > FRAME_MAX_PAYLOAD)
+		log_warnx("the policy is too large to send to the esp (%zu "
+			  "bytes); the esp will refuse every request",
+		    len);
+	else
+		session_send_config(s, cfg, len);
+	free(cfg);
 	dial_send_rules(i, s);
 }
 

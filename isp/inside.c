@@ -104,7 +104,9 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (in->in_isp->i_ruleset != NULL &&
 	    (app = ruleset_for_port(in->in_isp->i_ruleset,
-		 in->in_open.fo_dst.ep_port)) != NULL)
+		 in->in_open.fo_dst.ep_port)) != NULL &&
+	    policy_rule_ok(&in->in_isp->i_policy, in->in_open.fo_user,
+		rule_app_name(app)))
 		reverse_attach(in->in_isp, ch, app, fd);
 	snprintf(ch->ch_desc, sizeof ch->ch_desc, "channel %u %s -> %s (%s)",
 	    ch->ch_id, in->in_client, in->in_dst, to);
@@ -141,7 +143,10 @@ inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
 	struct sockaddr_storage client;
 	socklen_t cl;
 
-	if (!in->in_name_ok && !allow_match(&in->in_isp->i_allow, sa)) {
+	const struct allow *al =
+	    policy_allow(&in->in_isp->i_policy, in->in_open.fo_user);
+
+	if (!in->in_name_ok && (al == NULL || !allow_match(al, sa))) {
 		if (addr_from_endpoint(&in->in_open.fo_client, &client, &cl) !=
 			0 ||
 		    !expect_take(&in->in_isp->i_expect,
@@ -197,6 +202,7 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 	struct sockaddr_storage ss;
 	struct evutil_addrinfo hints;
 	struct evdns_getaddrinfo_request *req;
+	const struct allow *al;
 	char name[256], port[8];
 	socklen_t sl;
 
@@ -207,6 +213,19 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 	endpoint_str(&o->fo_client, in->in_client, sizeof in->in_client);
 	ch->ch_result = inside_cancelcb;
 	ch->ch_result_arg = in;
+	if (o->fo_user[0] != '\0' &&
+	    policy_find(&i->i_policy, o->fo_user) == NULL) {
+		log_warnx("open %s -> %s: unknown user \"%s\"", in->in_client,
+		    in->in_dst, o->fo_user);
+		inside_fail(in, OPEN_NOT_ALLOWED);
+		return;
+	}
+	if (o->fo_user[0] == '\0' && !i->i_policy.p_anonymous) {
+		log_warnx("open %s -> %s: anonymous access is off",
+		    in->in_client, in->in_dst);
+		inside_fail(in, OPEN_NOT_ALLOWED);
+		return;
+	}
 	if (addr_from_endpoint(&o->fo_dst, &ss, &sl) == 0) {
 		inside_add(in, (struct sockaddr *)&ss, sl);
 		if (in->in_naddrs == 0) {
@@ -219,7 +238,9 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 	}
 	memcpy(name, o->fo_dst.ep_addr, o->fo_dst.ep_len);
 	name[o->fo_dst.ep_len] = '\0';
-	in->in_name_ok = allow_match_name(&i->i_allow, name, o->fo_dst.ep_port);
+	al = policy_allow(&i->i_policy, o->fo_user);
+	in->in_name_ok =
+	    al != NULL && allow_match_name(al, name, o->fo_dst.ep_port);
 	snprintf(port, sizeof port, "%u", o->fo_dst.ep_port);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;

@@ -15,13 +15,17 @@
 #include "conf.h"
 #include "daemon.h"
 #include "isp.h"
+#include "kdf.h"
 #include "log.h"
 #include "xmalloc.h"
 
 static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
 	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
-	"isp:data_address", "isp:holdback", "isp:via", "session:window",
+	"isp:data_address", "isp:holdback", "isp:via", "policy:anonymous",
+	"policy:reverse", "policy:rules", "user *:password", "user *:groups",
+	"user *:allow", "user *:rules", "user *:reverse", "group *:allow",
+	"group *:rules", "group *:reverse", "log:audit", "session:window",
 	"session:channel_window", "session:queue", "session:keepalive",
 	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
 	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
@@ -95,13 +99,8 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		free(why);
 		goto out;
 	}
-	v = conf_str(c, "isp:allow", NULL);
-	if (allow_parse(&i->i_allow, v, &why) != 0) {
-		conf_error(cause, c, "isp:allow", "%s", why);
-		free(why);
+	if (policy_load(&i->i_policy, c, cause) != 0)
 		goto out;
-	}
-	i->i_allow_text = v != NULL ? xstrdup(v) : NULL;
 	conf_path_key(c, "isp:rules", &i->i_rules, cause);
 	errno = 0;
 	if (i->i_rules != NULL &&
@@ -210,6 +209,39 @@ isp_signal(int sig, void *arg)
 	evtimer_add(i->i_drain_ev, &tv);
 }
 
+/* isp -P: read a password, print the line for [user NAME]. */
+static int
+isp_passwd(void)
+{
+	char line[512], *pw, *hash;
+	size_t n;
+
+	if (isatty(STDIN_FILENO)) {
+		if ((pw = getpass("password: ")) == NULL)
+			return 1;
+		snprintf(line, sizeof line, "%s", pw);
+		explicit_bzero(pw, strlen(pw));
+	} else if (fgets(line, sizeof line, stdin) == NULL) {
+		fprintf(stderr, "isp: no password on standard input\n");
+		return 1;
+	}
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "isp: empty password\n");
+		return 1;
+	}
+	hash = kdf_hash(line);
+	explicit_bzero(line, sizeof line);
+	if (hash == NULL) {
+		fprintf(stderr, "isp: cannot hash the password\n");
+		return 1;
+	}
+	printf("password = %s\n", hash);
+	free(hash);
+	return 0;
+}
+
 /* Free what main set up; the one teardown path for the daemon. */
 static void
 isp_free(struct isp *i)
@@ -222,8 +254,7 @@ isp_free(struct isp *i)
 		evdns_base_free(i->i_dns, 0);
 	SSL_CTX_free(i->i_ssl);
 	tls_conf_clear(&i->i_tls);
-	allow_free(&i->i_allow);
-	free(i->i_allow_text);
+	policy_free(&i->i_policy);
 	free(i->i_rules);
 	if (i->i_ruleset != NULL)
 		ruleset_free(i->i_ruleset);
@@ -243,6 +274,8 @@ main(int argc, char **argv)
 	char *cause = NULL;
 
 	daemon_parse_args(argc, argv, "isp", "/etc/dynpass/isp.conf", &o);
+	if (o.do_passwd)
+		return isp_passwd();
 	memset(&i, 0, sizeof i);
 	TAILQ_INIT(&i.i_uplinks);
 	if (isp_load(&i, o.do_conf, &o, &cause) != 0 ||
@@ -262,9 +295,9 @@ main(int argc, char **argv)
 		isp_free(&i);
 		return 0;
 	}
-	if (i.i_allow.al_n == 0)
-		log_warnx("%s: [isp] allow is empty: every open will be "
-			  "refused",
+	if (i.i_policy.p_nusers == 0 && i.i_policy.p_anon_allow.al_n == 0)
+		log_warnx("%s: [isp] allow is empty and there are no users: "
+			  "every open will be refused",
 		    o.do_conf);
 	if ((i.i_base = event_base_new()) == NULL)
 		fatalx("cannot create event base");
@@ -277,8 +310,9 @@ main(int argc, char **argv)
 		evdns_base_load_hosts(i.i_dns, NULL);
 	}
 	daemon_signals(i.i_base, isp_signal, &i);
-	log_info("isp %s started: id %s, esp %s, %zu allow rules (%s)",
-	    DYNPASS_VERSION, i.i_id, i.i_esp, i.i_allow.al_n,
+	log_info("isp %s started: id %s, esp %s, %zu users, anonymous %s (%s)",
+	    DYNPASS_VERSION, i.i_id, i.i_esp, i.i_policy.p_nusers,
+	    i.i_policy.p_anonymous ? "allowed" : "refused",
 	    i.i_tls.tc_psk_len ? "pre-shared key" : "certificates");
 	dial_start_all(&i);
 	event_base_dispatch(i.i_base);

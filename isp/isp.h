@@ -10,6 +10,7 @@
 
 #include "allow.h"
 #include "expect.h"
+#include "policy.h"
 #include "rule.h"
 #include "session.h"
 #include "tls.h"
@@ -41,8 +42,7 @@ struct isp {
 	char *i_esp; /* as configured: one or more "host:port" */
 	TAILQ_HEAD(, uplink) i_uplinks;
 	struct via_conf i_via; /* vc_kind 0: direct */
-	struct allow i_allow;
-	char *i_allow_text;
+		struct policy i_policy; /* [isp] allow, [policy], users, groups */
 	char *i_rules;
 	struct ruleset *i_ruleset; /* NULL without [isp] rules */
 	struct expect_table i_expect;

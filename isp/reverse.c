@@ -296,6 +296,14 @@ reverse_start(struct ctl *c, const struct announce *an)
 
 	reverse_endpoint(an, (struct sockaddr *)&c->c_client, &dst);
 	addr_str((struct sockaddr *)&dst, at, sizeof at);
+	if (!policy_reverse_ok(&c->c_isp->i_policy, c->c_ch->ch_user)) {
+		log_warnx("%s: refused announcement \"%s\": reverse "
+			  "connections are not allowed for %s",
+		    c->c_ch->ch_desc, an->an_text,
+		    c->c_ch->ch_user[0] ? c->c_ch->ch_user : "anonymous");
+		reverse_refuse(c);
+		return;
+	}
 	if (announce_check_origin(an, (struct sockaddr *)&c->c_client, &why) !=
 	    0) {
 		log_warnx("%s: refused announcement \"%s\": %s",
@@ -371,6 +379,7 @@ reverse_attach(struct isp *i, struct channel *ch, const struct rule_app *app,
 	if (rule_app_scans(app, RULE_S2C))
 		tx = scan_new(app, RULE_S2C, i->i_holdback);
 	channel_set_scan(ch, rx, tx, reverse_announcecb, c);
+	snprintf(ch->ch_rule, sizeof ch->ch_rule, "%s", rule_app_name(app));
 	ch->ch_closed = reverse_ctl_closed;
 	ch->ch_closed_arg = c;
 	log_debug("channel %u: scanned by rules \"%s\"", ch->ch_id,

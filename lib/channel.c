@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "audit.h"
 #include "log.h"
 #include "scan.h"
 #include "session.h"
@@ -508,6 +509,7 @@ channel_close(struct channel *ch, enum channel_close_how how,
 	}
 	gettimeofday(&now, NULL);
 	timersub(&now, &ch->ch_start, &d);
+	audit_channel(ch, session_role(ch->ch_sess) == FRAME_ROLE_ESP, reason);
 	if (ch->ch_state == CHANNEL_OPEN)
 		log_info("%s closed: %s; %llu bytes out, %llu bytes in, "
 			 "%ld.%03lds",

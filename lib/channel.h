@@ -74,6 +74,8 @@ struct channel {
 	void *ch_closed_arg;
 	struct endpoint ch_dst;    /* what was asked for */
 	struct endpoint ch_client; /* who asked, as the esp saw it */
+	char ch_user[FRAME_USER_MAX + 1]; /* SOCKS login; "" anonymous */
+	char ch_rule[32];                 /* rule file scanning it, if any */
 
 	/* Rule scanning, on channels to a rule's service ports only. */
 	struct scan *ch_scan[2];       /* [1]: rx, [0]: tx */

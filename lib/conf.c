@@ -113,11 +113,36 @@ conf_free(struct conf *c)
 	free(c);
 }
 
+/* The underlying iniparser dictionary, for walking sections. */
+dictionary *
+conf_dict(const struct conf *c)
+{
+	return c->c_dict;
+}
+
 /* The file's path, for messages. */
 const char *
 conf_path(const struct conf *c)
 {
 	return c->c_path;
+}
+
+/* Match "prefix *" or "prefix *:key" against "prefix NAME[:key]". */
+static int
+conf_known_wild(const char *known, const char *what)
+{
+	const char *star = strstr(known, " *"), *colon;
+	size_t pre;
+
+	if (star == NULL)
+		return 0;
+	pre = (size_t)(star - known) + 1;
+	if (strncmp(known, what, pre) != 0 || what[pre] == '\0')
+		return 0;
+	colon = strchr(what + pre, ':');
+	if (colon == NULL) /* a section: any key of the pattern will do */
+		return 1;
+	return strcmp(star + 2, colon) == 0;
 }
 
 /* Is "sec" or "sec:key" in the known list? */
@@ -128,6 +153,9 @@ conf_known(const char *const *known, const char *what)
 
 	for (; *known != NULL; known++) {
 		if (strcmp(*known, what) == 0)
+			return 1;
+		/* "user *:password" covers "user alice:password". */
+		if (conf_known_wild(*known, what))
 			return 1;
 		n = strlen(what);
 		if (strchr(what, ':') == NULL &&

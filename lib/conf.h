@@ -10,6 +10,8 @@ struct conf;
 struct conf *conf_load(const char *path, char **cause);
 void conf_free(struct conf *);
 const char *conf_path(const struct conf *);
+struct _dictionary_;
+struct _dictionary_ *conf_dict(const struct conf *);
 int conf_check_keys(const struct conf *, const char *const *known,
     char **cause);
 const char *conf_str(const struct conf *, const char *key, const char *def);

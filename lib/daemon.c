@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "log.h"
 
@@ -14,11 +16,15 @@ static void __attribute__((noreturn))
 daemon_usage(const char *prog, const char *defconf, int code)
 {
 	fprintf(code ? stderr : stdout,
-	    "usage: %s [-tv] [-c file]\n"
+	    "usage: %s [-tv] [-c file]%s\n"
 	    "  -c file  configuration (default %s)\n"
 	    "  -t       check the configuration and exit\n"
-	    "  -v       log debug detail\n",
-	    prog, defconf);
+	    "  -v       log debug detail\n%s",
+	    prog, strcmp(prog, "isp") == 0 ? " | -P" : "", defconf,
+	    strcmp(prog, "isp") == 0 ?
+		"  -P       read a password on standard input and print its "
+		"hash for [user NAME] password\n" :
+		"");
 	exit(code);
 }
 
@@ -33,7 +39,7 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	o->do_conf = defconf;
 	o->do_check = 0;
 	o->do_verbose = 0;
-	while ((ch = getopt(argc, argv, "c:tvh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:tvhP")) != -1) {
 		switch (ch) {
 		case 'c':
 			o->do_conf = optarg;
@@ -43,6 +49,11 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 			break;
 		case 'v':
 			o->do_verbose++;
+			break;
+		case 'P':
+			if (strcmp(prog, "isp") != 0)
+				daemon_usage(prog, defconf, 1);
+			o->do_passwd = 1;
 			break;
 		case 'h':
 			daemon_usage(prog, defconf, 0);
@@ -60,10 +71,19 @@ int
 daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 {
 	int sl, vb;
+	char *path = NULL, *why = NULL;
 
 	if (conf_bool(c, "log:syslog", 0, &sl, cause) != 0 ||
 	    conf_bool(c, "log:verbose", 0, &vb, cause) != 0)
 		return -1;
+	conf_path_key(c, "log:audit", &path, cause);
+	if (path != NULL && !o->do_check && audit_open(path, &why) != 0) {
+		conf_error(cause, c, "log:audit", "%s", why);
+		free(why);
+		free(path);
+		return -1;
+	}
+	free(path);
 	if (!o->do_check)
 		log_init(o->do_prog, sl, o->do_verbose || vb);
 	return 0;

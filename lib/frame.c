@@ -186,7 +186,7 @@ frame_hello_decode(const uint8_t *p, size_t len, struct frame_hello *h)
 size_t
 frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
 {
-	size_t n, m;
+	size_t n, m, u;
 
 	if (room < FRAME_OPEN_FIXED)
 		return 0;
@@ -199,14 +199,19 @@ frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
 		return 0;
 	if ((m = endpoint_encode(p + n, room - n, &o->fo_client)) == 0)
 		return 0;
-	return FRAME_OPEN_FIXED + n + m;
+	u = strnlen(o->fo_user, FRAME_USER_MAX);
+	if (room - n - m < 1 + u)
+		return 0;
+	p[n + m] = (uint8_t)u;
+	memcpy(p + n + m + 1, o->fo_user, u);
+	return FRAME_OPEN_FIXED + n + m + 1 + u;
 }
 
 /* Decode OPEN or OUTSIDE_OPEN; the destination must not be unspecified. */
 int
 frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
 {
-	size_t n, m;
+	size_t n, m, u;
 
 	if (len < FRAME_OPEN_FIXED)
 		return FRAME_BAD;
@@ -220,8 +225,14 @@ frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
 	if (o->fo_dst.ep_atyp == 0)
 		return FRAME_BAD;
 	m = endpoint_decode(p + n, len - n, &o->fo_client);
-	if (m == 0 || n + m != len)
+	if (m == 0 || n + m + 1 > len)
 		return FRAME_BAD;
+	u = p[n + m];
+	if (u > FRAME_USER_MAX || n + m + 1 + u != len ||
+	    memchr(p + n + m + 1, '\0', u) != NULL)
+		return FRAME_BAD;
+	memcpy(o->fo_user, p + n + m + 1, u);
+	o->fo_user[u] = '\0';
 	return FRAME_OK;
 }
 
@@ -278,7 +289,7 @@ frame_goaway_str(uint8_t c)
 {
 	static const char *s[] = { "shutting down", "protocol error",
 		"version mismatch", "flow control violation", "internal error",
-		"keepalive timeout" };
+		"keepalive timeout", "refused" };
 
 	return c < sizeof s / sizeof s[0] ? s[c] : "unknown";
 }

@@ -37,7 +37,8 @@ enum frame_goaway {
 	GOAWAY_VERSION = 2,
 	GOAWAY_FLOW = 3,
 	GOAWAY_INTERNAL = 4,
-	GOAWAY_TIMEOUT = 5
+		GOAWAY_TIMEOUT = 5,
+	GOAWAY_REFUSED = 6
 };
 
 /* OPEN_RESULT codes: the SOCKS5 reply codes of RFC 1928. */
@@ -81,6 +82,7 @@ struct frame_hello {
 };
 
 #define FRAME_OPEN_FIXED 9 /* window, reference, command */
+#define FRAME_USER_MAX	 64
 
 struct frame_open {
 	uint32_t fo_window; /* opener's receive window for the channel */
@@ -88,6 +90,7 @@ struct frame_open {
 	uint8_t fo_command; /* 1 = connect */
 	struct endpoint fo_dst;
 	struct endpoint fo_client; /* who asked, for policy and logs */
+	char fo_user[FRAME_USER_MAX + 1]; /* SOCKS login; "" anonymous */
 };
 
 struct frame_open_result {

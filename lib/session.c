@@ -347,7 +347,7 @@ session_channel_gone(struct session *s, struct channel *ch)
 static struct channel *
 session_open_common(struct session *s, uint8_t type, uint32_t ref,
     uint32_t window, const struct endpoint *dst, const struct endpoint *client,
-    channel_result_cb cb, void *arg)
+    const char *user, channel_result_cb cb, void *arg)
 {
 	struct frame_open o;
 	struct channel *ch;
@@ -363,8 +363,10 @@ session_open_common(struct session *s, uint8_t type, uint32_t ref,
 	ch->ch_result_arg = arg;
 	ch->ch_dst = *dst;
 	ch->ch_client = *client;
+	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", user ? user : "");
 	chanmap_insert(&s->s_chans, ch);
 	memset(&o, 0, sizeof o);
+	snprintf(o.fo_user, sizeof o.fo_user, "%s", ch->ch_user);
 	o.fo_window = window;
 	o.fo_ref = ref;
 	o.fo_command = 1;
@@ -378,10 +380,11 @@ session_open_common(struct session *s, uint8_t type, uint32_t ref,
 /* Open a channel to an inside destination through the isp (esp side). */
 struct channel *
 session_open_channel(struct session *s, const struct endpoint *dst,
-    const struct endpoint *client, channel_result_cb cb, void *arg)
+    const struct endpoint *client, const char *user, channel_result_cb cb,
+    void *arg)
 {
 	return session_open_common(s, FRAME_OPEN, 0, s->s_params.sp_chan_window,
-	    dst, client, cb, arg);
+	    dst, client, user, cb, arg);
 }
 
 /*
@@ -395,7 +398,7 @@ session_outside_open(struct session *s, const struct endpoint *dst,
     void *arg)
 {
 	return session_open_common(s, FRAME_OUTSIDE_OPEN, ref, 0, dst, client,
-	    cb, arg);
+	    NULL, cb, arg);
 }
 
 /* Find a live channel by id (for OUTSIDE_OPEN references). */
@@ -606,6 +609,7 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	ch->ch_outside = outside;
 	ch->ch_dst = o.fo_dst;
 	ch->ch_client = o.fo_client;
+	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", o.fo_user);
 	chanmap_insert(&s->s_chans, ch);
 	cb = NULL;
 	if (s->s_cb != NULL)
@@ -954,6 +958,13 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 		session_send(s, FRAME_PING, 0, ping, sizeof ping);
 		s->s_last_ping_ms = now;
 	}
+}
+
+/* FRAME_ROLE_ISP or FRAME_ROLE_ESP. */
+int
+session_role(const struct session *s)
+{
+	return s->s_role;
 }
 
 /* Is the session usable for new channels? */

@@ -92,10 +92,22 @@ test_open(void)
 	inet_pton(AF_INET6, "2001:db8::1", o.fo_client.ep_addr);
 	o.fo_client.ep_port = 54321;
 	n = frame_open_encode(b, sizeof b, &o);
-	CHECK(n == 9 + 2 + 9 + 2 + 2 + 16 + 2);
+	CHECK(n == 9 + 2 + 9 + 2 + 2 + 16 + 2 + 1);
 	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
 	CHECK(d.fo_window == 262144 && d.fo_command == 1);
-	CHECK(d.fo_ref == 0xdeadbeef);
+	CHECK(d.fo_ref == 0xdeadbeef && d.fo_user[0] == '\0');
+	/* With a login name. */
+	snprintf(o.fo_user, sizeof o.fo_user, "alice");
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
+	CHECK(strcmp(d.fo_user, "alice") == 0);
+	b[n - 6] = 65; /* a name longer than the limit */
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	b[n - 6] = 5;
+	b[n - 3] = '\0'; /* a NUL inside the name */
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	o.fo_user[0] = '\0';
+	n = frame_open_encode(b, sizeof b, &o);
 	CHECK(d.fo_dst.ep_atyp == ATYP_NAME && d.fo_dst.ep_len == 9);
 	CHECK(memcmp(d.fo_dst.ep_addr, "localhost", 9) == 0);
 	CHECK(d.fo_dst.ep_port == 80 && d.fo_client.ep_port == 54321);

@@ -360,7 +360,7 @@ test_flow_control(void)
 	session_connected(si);
 	spin(20);
 	CHECK(session_is_up(se) && session_is_up(si));
-	CHECK(session_open_channel(se, &dst, &cl, esp_result, NULL) != NULL);
+	CHECK(session_open_channel(se, &dst, &cl, NULL, esp_result, NULL) != NULL);
 	spin(20);
 	CHECK(result_code == OPEN_OK);
 	CHECK(esp_ch != NULL && server_end != NULL);

@@ -1,0 +1,412 @@
+/*
+ * Who may reach what. In isp.conf:
+ *
+ *   [isp]     allow = ...        destinations for anonymous clients
+ *   [policy]  anonymous = no     (default: yes when no users are defined)
+ *             reverse = yes      announcements of anonymous clients
+ *             rules = ftp,irc    rule files for anonymous clients
+ *   [group NAME]  allow, rules, reverse
+ *   [user NAME]   password (scrypt hash, from `isp -P`), groups, allow,
+ *                 rules, reverse
+ *
+ * A user may reach the union of their own and their groups' allow lists;
+ * rules likewise; reverse is yes unless the user or one of the groups says
+ * no. The esp gets the same policy as text lines and enforces it first;
+ * the isp enforces it again.
+ */
+#include "policy.h"
+
+#include <ctype.h>
+#include <iniparser.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "conf.h"
+#include "kdf.h"
+#include "xmalloc.h"
+
+/* A name made of [a-z0-9._-], 1 to 64 characters. */
+static int
+policy_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!islower((unsigned char)*s) &&
+		    !isdigit((unsigned char)*s) && *s != '.' && *s != '_' &&
+		    *s != '-')
+			return 0;
+	return 1;
+}
+
+/* Append "more" to a space-separated list. */
+static void
+policy_append(char **list, const char *more)
+{
+	char *n;
+
+	if (more == NULL || *more == '\0')
+		return;
+	if (*list == NULL) {
+		*list = xstrdup(more);
+		return;
+	}
+	xasprintf(&n, "%s %s", *list, more);
+	free(*list);
+	*list = n;
+}
+
+/* Append comma-separated rule names; "*" means all (NULL list). */
+static void
+policy_append_rules(char **list, int *all, const char *more)
+{
+	char *n;
+
+	if (more == NULL)
+		return;
+	if (strcmp(more, "*") == 0 || strcmp(more, "all") == 0) {
+		*all = 1;
+		return;
+	}
+	if (*list == NULL)
+		*list = xstrdup(more);
+	else {
+		xasprintf(&n, "%s,%s", *list, more);
+		free(*list);
+		*list = n;
+	}
+}
+
+/* Read one [user NAME] section, merging its groups. */
+static int
+policy_load_user(struct policy *p, const struct conf *c, const char *sec,
+    const char *name, char **cause)
+{
+	struct policy_user *u;
+	char key[300], gsec[200], *groups, *g, *save = NULL, *why = NULL;
+	const char *v;
+	int rev, grev, all = 0, any_rules = 0;
+
+	if (!policy_name_ok(name))
+		return conf_error(cause, c, sec,
+		    "user names are 1 to 64 of a-z 0-9 . _ -");
+	p->p_users = xrealloc(p->p_users, (p->p_nusers + 1) * sizeof *u);
+	u = &p->p_users[p->p_nusers++];
+	memset(u, 0, sizeof *u);
+	u->pu_name = xstrdup(name);
+	snprintf(key, sizeof key, "%s:password", sec);
+	if ((v = conf_str(c, key, NULL)) == NULL)
+		return conf_error(cause, c, key,
+		    "missing: make one with `isp -P`");
+	if (!kdf_valid(v))
+		return conf_error(cause, c, key,
+		    "not a password hash (scrypt$N$r$p$salt$hash from "
+		    "`isp -P`)");
+	u->pu_hash = xstrdup(v);
+	snprintf(key, sizeof key, "%s:reverse", sec);
+	if (conf_bool(c, key, 1, &rev, cause) != 0)
+		return -1;
+	snprintf(key, sizeof key, "%s:allow", sec);
+	policy_append(&u->pu_allow_text, conf_str(c, key, NULL));
+	snprintf(key, sizeof key, "%s:rules", sec);
+	if ((v = conf_str(c, key, NULL)) != NULL) {
+		any_rules = 1;
+		policy_append_rules(&u->pu_rules, &all, v);
+	}
+	snprintf(key, sizeof key, "%s:groups", sec);
+	groups = xstrdup(conf_str(c, key, ""));
+	for (g = strtok_r(groups, " \t,", &save); g != NULL;
+	     g = strtok_r(NULL, " \t,", &save)) {
+		snprintf(gsec, sizeof gsec, "group %s", g);
+		if (iniparser_find_entry(conf_dict(c), gsec) == 0) {
+			free(groups);
+			return conf_error(cause, c, key,
+			    "no [group %s] section", g);
+		}
+		snprintf(key, sizeof key, "%s:allow", gsec);
+		policy_append(&u->pu_allow_text, conf_str(c, key, NULL));
+		snprintf(key, sizeof key, "%s:rules", gsec);
+		if ((v = conf_str(c, key, NULL)) != NULL) {
+			any_rules = 1;
+			policy_append_rules(&u->pu_rules, &all, v);
+		}
+		snprintf(key, sizeof key, "%s:reverse", gsec);
+		if (conf_bool(c, key, 1, &grev, cause) != 0) {
+			free(groups);
+			return -1;
+		}
+		rev = rev && grev;
+		snprintf(key, sizeof key, "%s:groups", sec);
+	}
+	free(groups);
+	if (all || !any_rules) {
+		free(u->pu_rules);
+		u->pu_rules = NULL;
+	}
+	u->pu_reverse = rev;
+	if (allow_parse(&u->pu_allow, u->pu_allow_text, &why) != 0) {
+		snprintf(key, sizeof key, "%s:allow", sec);
+		conf_error(cause, c, key, "%s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read users, groups and [policy] from isp.conf. */
+int
+policy_load(struct policy *p, const struct conf *c, char **cause)
+{
+	dictionary *d = conf_dict(c);
+	const char *sec, *v;
+	char *why = NULL;
+	int i, n, anon;
+
+	memset(p, 0, sizeof *p);
+	n = iniparser_getnsec(d);
+	for (i = 0; i < n; i++) {
+		sec = iniparser_getsecname(d, i);
+		if (strncmp(sec, "user ", 5) == 0 &&
+		    policy_load_user(p, c, sec, sec + 5, cause) != 0)
+			return -1;
+		if (strncmp(sec, "group ", 6) == 0 && !policy_name_ok(sec + 6))
+			return conf_error(cause, c, sec,
+			    "group names are 1 to 64 of a-z 0-9 . _ -");
+	}
+	if (conf_bool(c, "policy:anonymous", p->p_nusers == 0, &anon, cause) !=
+		0 ||
+	    conf_bool(c, "policy:reverse", 1, &p->p_anon_reverse, cause) != 0)
+		return -1;
+	p->p_anonymous = anon;
+	if ((v = conf_str(c, "policy:rules", NULL)) != NULL &&
+	    strcmp(v, "*") != 0 && strcmp(v, "all") != 0)
+		p->p_anon_rules = xstrdup(v);
+	v = conf_str(c, "isp:allow", NULL);
+	p->p_anon_allow_text = xstrdup(v != NULL ? v : "none");
+	if (allow_parse(&p->p_anon_allow, v, &why) != 0) {
+		conf_error(cause, c, "isp:allow", "%s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The policy as text lines for the esp:
+ *   anonymous<TAB>0|1<TAB>reverse<TAB>rules<TAB>allow
+ *   user<TAB>name<TAB>hash<TAB>reverse<TAB>rules<TAB>allow
+ * (rules "*" for all, allow "none" for nothing).
+ */
+char *
+policy_text(const struct policy *p, size_t *len)
+{
+	char *out, *line;
+	size_t i;
+
+	xasprintf(&out, "policy\nanonymous\t%d\t%d\t%s\t%s\n", p->p_anonymous,
+	    p->p_anon_reverse, p->p_anon_rules ? p->p_anon_rules : "*",
+	    p->p_anon_allow_text);
+	for (i = 0; i < p->p_nusers; i++) {
+		const struct policy_user *u = &p->p_users[i];
+
+		xasprintf(&line, "%suser\t%s\t%s\t%d\t%s\t%s\n", out,
+		    u->pu_name, u->pu_hash, u->pu_reverse,
+		    u->pu_rules ? u->pu_rules : "*",
+		    u->pu_allow_text ? u->pu_allow_text : "none");
+		free(out);
+		out = line;
+	}
+	*len = strlen(out);
+	return out;
+}
+
+/* Parse what policy_text wrote (esp side). */
+int
+policy_parse(struct policy *p, const char *text, size_t len, char **cause)
+{
+	char *copy = xstrndup(text, len), *line, *save = NULL, *f[6];
+	char *fs, *why = NULL;
+	struct policy_user *u;
+	int k, rc = -1;
+
+	memset(p, 0, sizeof *p);
+	line = strtok_r(copy, "\n", &save);
+	if (line == NULL || strcmp(line, "policy") != 0)
+		goto bad;
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+		char *fsave = NULL;
+
+		for (k = 0, fs = strtok_r(line, "\t", &fsave);
+		     fs != NULL && k < 6; fs = strtok_r(NULL, "\t", &fsave))
+			f[k++] = fs;
+		if (k == 5 && strcmp(f[0], "anonymous") == 0) {
+			p->p_anonymous = strcmp(f[1], "1") == 0;
+			p->p_anon_reverse = strcmp(f[2], "1") == 0;
+			if (strcmp(f[3], "*") != 0)
+				p->p_anon_rules = xstrdup(f[3]);
+			p->p_anon_allow_text = xstrdup(f[4]);
+			if (allow_parse(&p->p_anon_allow, f[4], &why) != 0)
+				goto bad;
+		} else if (k == 6 && strcmp(f[0], "user") == 0 &&
+		    policy_name_ok(f[1]) && kdf_valid(f[2])) {
+			p->p_users =
+			    xrealloc(p->p_users, (p->p_nusers + 1) * sizeof *u);
+			u = &p->p_users[p->p_nusers++];
+			memset(u, 0, sizeof *u);
+			u->pu_name = xstrdup(f[1]);
+			u->pu_hash = xstrdup(f[2]);
+			u->pu_reverse = strcmp(f[3], "1") == 0;
+			if (strcmp(f[4], "*") != 0)
+				u->pu_rules = xstrdup(f[4]);
+			u->pu_allow_text = xstrdup(f[5]);
+			if (allow_parse(&u->pu_allow, f[5], &why) != 0)
+				goto bad;
+		} else
+			goto bad;
+	}
+	rc = 0;
+	goto out;
+bad:
+	xasprintf(cause, "malformed policy%s%s", why ? ": " : "",
+	    why ? why : "");
+	free(why);
+	policy_free(p);
+out:
+	free(copy);
+	return rc;
+}
+
+/* A user by name. */
+const struct policy_user *
+policy_find(const struct policy *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->p_nusers; i++)
+		if (strcmp(p->p_users[i].pu_name, name) == 0)
+			return &p->p_users[i];
+	return NULL;
+}
+
+/*
+ * Check a login. The scrypt check is slow by design, so after a success
+ * the password's SHA-256 is kept and compared instead.
+ */
+int
+policy_login(struct policy *p, const char *user, const char *password)
+{
+	struct policy_user *u = (struct policy_user *)policy_find(p, user);
+	unsigned char h[32];
+
+	if (u == NULL)
+		return 0;
+	SHA256((const unsigned char *)password, strlen(password), h);
+	if (u->pu_seen_ok && CRYPTO_memcmp(h, u->pu_seen, sizeof h) == 0)
+		return 1;
+	if (!kdf_verify(password, u->pu_hash))
+		return 0;
+	memcpy(u->pu_seen, h, sizeof h);
+	u->pu_seen_ok = 1;
+	return 1;
+}
+
+/* Destinations for a user ("" = anonymous); NULL if not served at all. */
+const struct allow *
+policy_allow(const struct policy *p, const char *user)
+{
+	const struct policy_user *u;
+
+	if (user == NULL || *user == '\0')
+		return p->p_anonymous ? &p->p_anon_allow : NULL;
+	if ((u = policy_find(p, user)) == NULL)
+		return NULL;
+	return &u->pu_allow;
+}
+
+/* Is app in a comma list (NULL: every app)? */
+static int
+policy_in_list(const char *list, const char *app)
+{
+	size_t n = strlen(app);
+	const char *s;
+
+	if (list == NULL)
+		return 1;
+	for (s = list; *s != '\0';) {
+		while (*s == ',' || *s == ' ')
+			s++;
+		if (strncmp(s, app, n) == 0 &&
+		    (s[n] == ',' || s[n] == ' ' || s[n] == '\0'))
+			return 1;
+		s += strcspn(s, ", ");
+	}
+	return 0;
+}
+
+/* Do this user's channels get rule file app ("ftp")? */
+int
+policy_rule_ok(const struct policy *p, const char *user, const char *app)
+{
+	const struct policy_user *u;
+
+	if (user == NULL || *user == '\0')
+		return policy_in_list(p->p_anon_rules, app);
+	if ((u = policy_find(p, user)) == NULL)
+		return 0;
+	return policy_in_list(u->pu_rules, app);
+}
+
+/* May this user's announcements open reverse connections? */
+int
+policy_reverse_ok(const struct policy *p, const char *user)
+{
+	const struct policy_user *u;
+
+	if (user == NULL || *user == '\0')
+		return p->p_anon_reverse;
+	return (u = policy_find(p, user)) != NULL && u->pu_reverse;
+}
+
+/* Every destination anyone may reach: what the isp serves. */
+char *
+policy_serves(const struct policy *p)
+{
+	char *s = NULL;
+	size_t i;
+
+	if (p->p_anonymous && strcmp(p->p_anon_allow_text, "none") != 0)
+		policy_append(&s, p->p_anon_allow_text);
+	for (i = 0; i < p->p_nusers; i++)
+		if (p->p_users[i].pu_allow_text != NULL &&
+		    strcmp(p->p_users[i].pu_allow_text, "none") != 0)
+			policy_append(&s, p->p_users[i].pu_allow_text);
+	return s != NULL ? s : xstrdup("none");
+}
+
+/* Free everything. */
+void
+policy_free(struct policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->p_nusers; i++) {
+		struct policy_user *u = &p->p_users[i];
+
+		free(u->pu_name);
+		free(u->pu_hash);
+		free(u->pu_allow_text);
+		allow_free(&u->pu_allow);
+		free(u->pu_rules);
+		OPENSSL_cleanse(u->pu_seen, sizeof u->pu_seen);
+	}
+	free(p->p_users);
+	free(p->p_anon_allow_text);
+	allow_free(&p->p_anon_allow);
+	free(p->p_anon_rules);
+	memset(p, 0, sizeof *p);
+}

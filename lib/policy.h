@@ -1,0 +1,46 @@
+/*
+ * Who may reach what: users, groups and anonymous access, owned by the
+ * isp (isp.conf) and handed to the esp as text.
+ */
+#ifndef DP_POLICY_H
+#define DP_POLICY_H
+
+#include <stddef.h>
+
+#include "allow.h"
+
+struct conf;
+
+struct policy_user {
+	char *pu_name;
+	char *pu_hash;	     /* scrypt hash of the password */
+	char *pu_allow_text; /* the user's and their groups' destinations */
+	struct allow pu_allow;
+	char *pu_rules; /* "ftp,irc", or NULL for every rule file */
+	int pu_reverse; /* announcements may open reverse connections */
+	unsigned char pu_seen[32]; /* SHA-256 of the last good password */
+	int pu_seen_ok;
+};
+
+struct policy {
+	struct policy_user *p_users;
+	size_t p_nusers;
+	int p_anonymous; /* clients without a login are served */
+	int p_anon_reverse;
+	char *p_anon_allow_text; /* the flat [isp] allow */
+	struct allow p_anon_allow;
+	char *p_anon_rules;
+};
+
+int policy_load(struct policy *, const struct conf *, char **cause);
+char *policy_text(const struct policy *, size_t *len);
+int policy_parse(struct policy *, const char *, size_t, char **cause);
+const struct policy_user *policy_find(const struct policy *, const char *);
+int policy_login(struct policy *, const char *user, const char *password);
+const struct allow *policy_allow(const struct policy *, const char *user);
+int policy_rule_ok(const struct policy *, const char *user, const char *app);
+int policy_reverse_ok(const struct policy *, const char *user);
+char *policy_serves(const struct policy *);
+void policy_free(struct policy *);
+
+#endif

@@ -224,6 +224,9 @@ esp_link_closed(struct session *s, const char *reason, void *arg)
 		policy_free(&l->el_policy);
 	if (l->el_rules != NULL)
 		ruleset_free(l->el_rules);
+	while (l->el_nold_rules > 0)
+		ruleset_free(l->el_old_rules[--l->el_nold_rules]);
+	free(l->el_old_rules);
 	expect_clear(&l->el_expect);
 	free(l);
 	if (e->e_draining && TAILQ_EMPTY(&e->e_links))
@@ -327,6 +330,16 @@ esp_link_config(struct session *s, const uint8_t *p, size_t len, void *arg)
 
 	if (len > 11 && memcmp(p, "rules-file=", 11) == 0) {
 		esp_link_rules(s, l, (const char *)p, len);
+		return;
+	}
+	if (len == 12 && memcmp(p, "rules-reset\n", 12) == 0) {
+		/* The isp reloaded: its rule files follow afresh. */
+		if (l->el_rules != NULL) {
+			l->el_old_rules = xrealloc(l->el_old_rules,
+			    (l->el_nold_rules + 1) * sizeof *l->el_old_rules);
+			l->el_old_rules[l->el_nold_rules++] = l->el_rules;
+			l->el_rules = NULL;
+		}
 		return;
 	}
 	if (len > 7 && memcmp(p, "policy\n", 7) == 0) {

@@ -25,6 +25,8 @@ struct esp_link {
 	struct allow el_serves; /* the isp's allow list, checked first here */
 	int el_have_serves;
 		struct ruleset *el_rules;      /* the isp's rule files, once sent */
+	struct ruleset **el_old_rules; /* replaced; live scanners use them */
+	size_t el_nold_rules;
 	struct policy el_policy;       /* the isp's users and destinations */
 	int el_have_policy;
 	struct expect_table el_expect; /* openings servers announced */

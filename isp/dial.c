@@ -308,17 +308,16 @@ dial_send_rules(struct isp *i, struct session *s)
 	}
 }
 
-/* Session up: send our CONFIG and rules, reset the backoff. */
-static void
-dial_sess_up(struct session *s, void *arg)
+/* Send what the esp must know: id, what we serve, policy, rules. */
+void
+dial_send_config(struct uplink *u)
 {
-	struct uplink *u = arg;
 	struct isp *i = u->u_isp;
+	struct session *s = u->u_sess;
 	char *cfg, *serves;
 	size_t len;
 	int n;
 
-	u->u_attempts = 0;
 	serves = policy_serves(&i->i_policy);
 	n = asprintf(&cfg, "id=%s\nallow=%s\n", i->i_id, serves);
 	free(serves);
@@ -334,7 +333,19 @@ dial_sess_up(struct session *s, void *arg)
 	else
 		session_send_config(s, cfg, len);
 	free(cfg);
+	session_send_config(s, "rules-reset\n", 12);
 	dial_send_rules(i, s);
+}
+
+/* Session up: send our CONFIG and rules, reset the backoff. */
+static void
+dial_sess_up(struct session *s, void *arg)
+{
+	struct uplink *u = arg;
+
+	(void)s;
+	u->u_attempts = 0;
+	dial_send_config(u);
 }
 
 /* Session lost: reconnect, or finish shutting down. */

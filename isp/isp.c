@@ -145,6 +145,10 @@ out:
 	return rc;
 }
 
+static void isp_reload(struct isp *);
+static void isp_keep_ruleset(struct isp *, struct ruleset *);
+static void isp_free(struct isp *);
+
 /* Close every session now. */
 static void
 isp_close_all(struct isp *i, const char *why)
@@ -178,7 +182,7 @@ isp_signal(int sig, void *arg)
 	struct timeval tv;
 
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: reload is not supported yet; ignored");
+		isp_reload(i);
 		return;
 	}
 	if (i->i_draining) {
@@ -242,6 +246,64 @@ isp_passwd(void)
 	return 0;
 }
 
+/*
+ * SIGHUP: read the config again. The policy, allow list and rules are
+ * replaced and sent to every esp; live channels go on. A config that does
+ * not load leaves the running one in place. Sessions, TLS and the esp
+ * list keep their start-up values.
+ */
+static void
+isp_reload(struct isp *i)
+{
+	struct isp n;
+	struct uplink *u;
+	char *cause = NULL;
+
+	memset(&n, 0, sizeof n);
+	TAILQ_INIT(&n.i_uplinks);
+	n.i_opts = i->i_opts;
+	if (isp_load(&n, i->i_opts->do_conf, i->i_opts, &cause) != 0) {
+		log_warnx("reload failed: %s; keeping the running "
+			  "configuration",
+		    cause);
+		free(cause);
+		isp_free(&n);
+		return;
+	}
+	policy_free(&i->i_policy);
+	i->i_policy = n.i_policy;
+	memset(&n.i_policy, 0, sizeof n.i_policy);
+	if (i->i_ruleset != NULL) /* live channels may still scan with it */
+		isp_keep_ruleset(i, i->i_ruleset);
+	i->i_ruleset = n.i_ruleset;
+	n.i_ruleset = NULL;
+	free(i->i_rules);
+	i->i_rules = n.i_rules;
+	n.i_rules = NULL;
+	i->i_expect.et_ttl_ms = n.i_expect.et_ttl_ms;
+	i->i_listen_ms = n.i_listen_ms;
+	i->i_holdback = n.i_holdback;
+	i->i_data_addr = n.i_data_addr;
+	i->i_connect_timeout_ms = n.i_connect_timeout_ms;
+	isp_free(&n);
+	log_info("reloaded %s: %zu users, anonymous %s, %zu rule files",
+	    i->i_opts->do_conf, i->i_policy.p_nusers,
+	    i->i_policy.p_anonymous ? "allowed" : "refused",
+	    i->i_ruleset != NULL ? ruleset_count(i->i_ruleset) : 0);
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	if (u->u_sess != NULL && session_is_up(u->u_sess))
+		dial_send_config(u);
+}
+
+/* Keep a replaced rule set until exit: scanners may point into it. */
+static void
+isp_keep_ruleset(struct isp *i, struct ruleset *rs)
+{
+	i->i_old_rulesets = xrealloc(i->i_old_rulesets,
+	    (i->i_nold_rulesets + 1) * sizeof *i->i_old_rulesets);
+	i->i_old_rulesets[i->i_nold_rulesets++] = rs;
+}
+
 /* Free what main set up; the one teardown path for the daemon. */
 static void
 isp_free(struct isp *i)
@@ -258,6 +320,9 @@ isp_free(struct isp *i)
 	free(i->i_rules);
 	if (i->i_ruleset != NULL)
 		ruleset_free(i->i_ruleset);
+	while (i->i_nold_rulesets > 0)
+		ruleset_free(i->i_old_rulesets[--i->i_nold_rulesets]);
+	free(i->i_old_rulesets);
 	expect_clear(&i->i_expect);
 	free(i->i_esp);
 	if (i->i_base != NULL) {
@@ -278,6 +343,7 @@ main(int argc, char **argv)
 		return isp_passwd();
 	memset(&i, 0, sizeof i);
 	TAILQ_INIT(&i.i_uplinks);
+	i.i_opts = &o;
 	if (isp_load(&i, o.do_conf, &o, &cause) != 0 ||
 	    (i.i_ssl = tls_ctx_new(0, &i.i_tls, &cause)) == NULL) {
 		fprintf(stderr, "isp: %s\n", cause);

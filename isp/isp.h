@@ -17,6 +17,8 @@
 #include "via.h"
 
 struct isp;
+struct daemon_opts;
+
 
 /* One esp this isp keeps a session to. */
 struct uplink {
@@ -45,6 +47,9 @@ struct isp {
 		struct policy i_policy; /* [isp] allow, [policy], users, groups */
 	char *i_rules;
 	struct ruleset *i_ruleset; /* NULL without [isp] rules */
+	struct ruleset **i_old_rulesets; /* replaced by reloads */
+	size_t i_nold_rulesets;
+	const struct daemon_opts *i_opts;
 	struct expect_table i_expect;
 	struct sockaddr_storage i_data_addr; /* listeners for reverse legs */
 	int i_listen_ms;
@@ -62,6 +67,7 @@ void dial_start_all(struct isp *);
 void dial_stop(struct isp *);
 void dial_free_all(struct isp *);
 int dial_sessions(struct isp *);
+void dial_send_config(struct uplink *);
 void inside_open(struct isp *, struct channel *, const struct frame_open *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t);

@@ -130,8 +130,12 @@ dead_after = ${DEAD_AFTER:-6s}
 ${SESSION_EXTRA:-}
 [tls]
 psk_file = ${ISP_PSK:-${PSK:-$T/pair.psk}}
+${ISP_SECTIONS:-}
 CONF
 }
+
+# pwhash PASSWORD: the [user] password line's value, from isp -P.
+pwhash() { echo "$1" | "$BIN/isp" -P | sed 's/^password = //'; }
 
 # esp_start / isp_start: start one daemon; sets ESP_PID / ISP_PID.
 esp_start() {

@@ -22,12 +22,24 @@ def pattern(n, seed=0):
     return bytes(out[:n])
 
 
-def socks_connect(proxy_port, host, port, proxy_host="127.0.0.1", timeout=30):
-    """SOCKS5 CONNECT; returns (socket, reply code)."""
+def socks_connect(proxy_port, host, port, proxy_host="127.0.0.1", timeout=30,
+                  user=None, password=None):
+    """SOCKS5 CONNECT, with an RFC 1929 login if user is given; returns
+    (socket, reply code). A refused login raises SystemExit("login: ...")."""
     s = socket.create_connection((proxy_host, proxy_port), timeout=timeout)
-    s.sendall(b"\x05\x01\x00")
-    if s.recv(2) != b"\x05\x00":
-        raise SystemExit("socks: method refused")
+    if user is None:
+        s.sendall(b"\x05\x01\x00")
+        if s.recv(2) != b"\x05\x00":
+            raise SystemExit("socks: method refused")
+    else:
+        s.sendall(b"\x05\x01\x02")
+        if s.recv(2) != b"\x05\x02":
+            raise SystemExit("socks: method refused")
+        u, p = user.encode(), password.encode()
+        s.sendall(bytes([1, len(u)]) + u + bytes([len(p)]) + p)
+        r = s.recv(2)
+        if r != b"\x01\x00":
+            raise SystemExit("login: refused (%s)" % r.hex())
     try:
         addr = socket.inet_pton(socket.AF_INET, host)
         req = b"\x05\x01\x00\x01" + addr
@@ -90,8 +102,10 @@ def serve(ls, handler, count):
 
 
 def cmd_reply(args):
-    """reply PROXYPORT HOST PORT: print the SOCKS reply code."""
-    s, code = socks_connect(int(args[0]), args[1], int(args[2]))
+    """reply PROXYPORT HOST PORT [USER PASS]: print the SOCKS reply code."""
+    user, pw = (args[3], args[4]) if len(args) > 4 else (None, None)
+    s, code = socks_connect(int(args[0]), args[1], int(args[2]),
+                            user=user, password=pw)
     print(code)
 
 

@@ -36,6 +36,7 @@ obj  = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 hobj = $(patsubst %.c,$(BUILD)/hook/%.o,$(1))
 
 LIB_A    = $(BUILD)/lib/libdynpass.a
+PLAIN_A  = $(BUILD)/lib/libdynpass-plain.a
 BINS     = $(BUILD)/bin/esp $(BUILD)/bin/isp
 ifneq ($(wildcard sockhook/main.c),)
 BINS    += $(BUILD)/bin/sockhook $(BUILD)/lib/libsockhook.so
@@ -88,9 +89,13 @@ $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
 
 # Scenario helpers run under the preload library, so like it they are
 # never sanitized.
-$(HELPER_BIN): $(BUILD)/tests/%: $(BUILD)/hook/tests/%.o
+$(PLAIN_A): $(call hobj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(PKG_LIBS) -lpthread
+	$(AR) rcs $@ $^
+
+$(HELPER_BIN): $(BUILD)/tests/%: $(BUILD)/hook/tests/%.o $(PLAIN_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(PKG_LIBS) -liniparser -lpthread
 
 tests: $(UNIT_BIN) $(HELPER_BIN)
 

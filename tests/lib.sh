@@ -119,9 +119,9 @@ isp_conf() {
 	case $espaddr in *:*) espaddr="[$espaddr]" ;; esac
 	cat >"$1" <<CONF
 [isp]
-esp   = ${espaddr}:${SESSION_PORT}
+esp   = ${ISP_ESP:-${espaddr}:${SESSION_PORT}}
 allow = ${ALLOW:-none}
-id    = test-isp
+id    = ${ISP_ID:-test-isp}
 reconnect_max = ${RECONNECT_MAX:-2s}
 ${ISP_EXTRA:-}
 [session]

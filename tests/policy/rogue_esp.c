@@ -1,0 +1,175 @@
+/*
+ * A taken-over esp, for tests: it accepts the isp's session like an esp
+ * but ignores every policy, and asks the isp for destinations given on the
+ * command line. Prints each OPEN_RESULT code and exits.
+ *
+ *   rogue_esp CONF PORT USER HOST:PORT [USER HOST:PORT ...]
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "log.h"
+#include "session.h"
+#include "tls.h"
+
+static struct event_base *base;
+static SSL_CTX *ctx;
+static struct tls_conf tc;
+static struct session_params sp;
+static char **asks;
+static int nasks, next_ask;
+static struct session *sess;
+
+static void rogue_ask(void);
+
+/* One result: print it and ask the next. */
+static void
+rogue_resultcb(struct channel *ch, uint8_t code, const struct endpoint *b,
+    void *arg)
+{
+	(void)b;
+	printf("%s %s: %u\n", asks[next_ask - 2], asks[next_ask - 1], code);
+	fflush(stdout);
+	(void)arg;
+	if (code == OPEN_OK)
+		channel_close(ch, CHANNEL_RESET, "rogue done");
+	rogue_ask();
+}
+
+/* Ask for the next destination, ignoring every policy. */
+static void
+rogue_ask(void)
+{
+	struct endpoint dst, client;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char *host, *port;
+
+	if (next_ask >= nasks) {
+		event_base_loopexit(base, NULL);
+		return;
+	}
+	if (addr_split_hostport(asks[next_ask + 1], &host, &port) != 0 ||
+	    addr_parse_numeric(host, port, &ss, &sl) != 0) {
+		fprintf(stderr, "rogue: bad destination %s\n",
+		    asks[next_ask + 1]);
+		exit(2);
+	}
+	free(host);
+	free(port);
+	addr_to_endpoint((struct sockaddr *)&ss, &dst);
+	memset(&client, 0, sizeof client);
+	client.ep_atyp = ATYP_IPV4;
+	client.ep_len = 4;
+	client.ep_addr[0] = 127;
+	client.ep_addr[3] = 1;
+	client.ep_port = 4242;
+	next_ask += 2;
+	if (session_open_channel(sess, &dst, &client,
+		strcmp(asks[next_ask - 2], "-") == 0 ? "" : asks[next_ask - 2],
+		rogue_resultcb, NULL) == NULL) {
+		fprintf(stderr, "rogue: session not usable\n");
+		exit(2);
+	}
+}
+
+/* The isp's session is up: start asking. */
+static void
+rogue_upcb(struct session *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+	rogue_ask();
+}
+
+/* The session ended early. */
+static void
+rogue_closedcb(struct session *s, const char *why, void *arg)
+{
+	(void)s;
+	(void)arg;
+	fprintf(stderr, "rogue: session closed: %s\n", why);
+	sess = NULL;
+	event_base_loopexit(base, NULL);
+}
+
+static const struct session_cb rogue_cb = { .sc_up = rogue_upcb,
+	.sc_closed = rogue_closedcb };
+
+/* The isp connected. */
+static void
+rogue_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct bufferevent *bev;
+
+	(void)lis;
+	(void)sa;
+	(void)len;
+	(void)arg;
+	if (sess != NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	bev = bufferevent_openssl_socket_new(base, fd, SSL_new(ctx),
+	    BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	sess =
+	    session_new(base, bev, FRAME_ROLE_ESP, "isp", &sp, &rogue_cb, NULL);
+	session_start(sess);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf *c;
+	char *cause = NULL;
+	struct sockaddr_in sin;
+	struct evconnlistener *lis;
+
+	if (argc < 5 || (argc - 3) % 2 != 0) {
+		fprintf(stderr,
+		    "usage: rogue_esp CONF PORT USER HOST:PORT ...\n");
+		return 2;
+	}
+	log_init("rogue", 0, 0);
+	if ((c = conf_load(argv[1], &cause)) == NULL ||
+	    tls_conf_load(c, &tc, &cause) != 0 ||
+	    session_conf_load(c, &sp, &cause) != 0 ||
+	    (ctx = tls_ctx_new(1, &tc, &cause)) == NULL) {
+		fprintf(stderr, "rogue: %s\n", cause);
+		return 2;
+	}
+	conf_free(c);
+	asks = argv + 3;
+	nasks = argc - 3;
+	base = event_base_new();
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)atoi(argv[2]));
+	lis = evconnlistener_new_bind(base, rogue_acceptcb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	    (struct sockaddr *)&sin, sizeof sin);
+	if (lis == NULL) {
+		perror("rogue: listen");
+		return 2;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	event_base_dispatch(base);
+	if (sess != NULL)
+		session_close(sess, "done");
+	evconnlistener_free(lis);
+	event_base_free(base);
+	SSL_CTX_free(ctx);
+	tls_conf_clear(&tc);
+	return 0;
+}

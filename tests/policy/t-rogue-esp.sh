@@ -1,0 +1,40 @@
+#!/bin/bash
+# A taken-over esp cannot widen access: a test esp that ignores policy
+# and asks for forbidden destinations is refused by the isp, which checks
+# every open against its own policy.
+. "$(dirname "$0")/../lib.sh"
+ROGUE=$TOP/build/tests/policy/rogue_esp
+[ -x "$ROGUE" ] || fail "$ROGUE is not built (make tests)"
+
+mkdir -p "$T/a" "$T/b"
+echo a >"$T/a/f"
+echo b >"$T/b/f"
+http_start "$T/a"
+PA=$HTTP_PORT
+http_start "$T/b"
+PB=$HTTP_PORT
+write_psk "$T/pair.psk"
+ESP_ADDR=127.0.0.1 SOCKS_ADDR=127.0.0.1 SESSION_PORT=$(free_port) SOCKS_PORT=$(free_port)
+esp_conf "$T/rogue.conf"
+ALLOW="127.0.0.1/32:1"
+ISP_SECTIONS="
+[policy]
+anonymous = no
+[user alice]
+password = $(pwhash alice-secret)
+allow = 127.0.0.1/32:$PA
+"
+isp_conf "$T/isp.conf"
+bg_start "$T/rogue.log" "$ROGUE" "$T/rogue.conf" "$SESSION_PORT" \
+	alice "127.0.0.1:$PA" alice "127.0.0.1:$PB" - "127.0.0.1:$PA" mallory "127.0.0.1:$PA"
+wait_for_log "$T/rogue.log" listening 10
+isp_start
+wait_for_log "$T/rogue.log" "^mallory " 15
+grep -qx "alice 127.0.0.1:$PA: 0" "$T/rogue.log" || fail "alice's own destination: $(cat "$T/rogue.log")"
+grep -qx "alice 127.0.0.1:$PB: 2" "$T/rogue.log" || fail "forbidden destination: $(cat "$T/rogue.log")"
+grep -qx "\- 127.0.0.1:$PA: 2" "$T/rogue.log" || fail "anonymous with anonymous off: $(cat "$T/rogue.log")"
+grep -qx "mallory 127.0.0.1:$PA: 2" "$T/rogue.log" || fail "unknown user: $(cat "$T/rogue.log")"
+grep -q "open .* -> 127.0.0.1:$PB refused: not allowed by policy" "$ISP_LOG" || fail "isp did not log the refusal"
+grep -q "audit side=isp channel=[0-9]* user=alice .*dst=127.0.0.1:$PB .*end=\"not allowed by policy\"" "$ISP_LOG" ||
+	fail "no audit line for the refusal on the isp"
+ok "the isp refused what the rogue esp asked beyond the policy (forbidden destination, anonymous, unknown user)"

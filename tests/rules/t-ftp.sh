@@ -47,7 +47,8 @@ site_check_blocked 21
 NETNS_ESP=$S_ESP NETNS_ISP=$S_ISP
 ESP_ADDR=$ESP4 SOCKS_ADDR="[::]" SOCKS_PORT=1080
 ALLOW="$SERVER4/32:21 [$SERVER6]/128:21"
-ISP_EXTRA="rules = $TOP/rules"
+ISP_EXTRA="rules = $TOP/rules
+listen_timeout = 3s"
 pair_start
 grep -q 'rules "ftp.ini" loaded' "$ESP_LOG" || fail "the esp did not get the ftp rules"
 
@@ -148,6 +149,103 @@ grep -qx "other client: 2" "$T/once.out" || fail "another client used the openin
 grep -qx "first: connected" "$T/once.out" || fail "the announcing client: $(cat "$T/once.out")"
 grep -qx "second: EACCES" "$T/once.out" || fail "second use of the opening: $(cat "$T/once.out")"
 ok "passive opening: other client refused (SOCKS 2), first use connects, second gets EACCES"
+
+# The reverse listener takes only the server, once, and not for ever.
+# The client announces a port it listens on, but waits before RETR: a
+# host that is not the server (the firewall, 192.0.2.1) is refused; then
+# the server's connection is joined; then the listener is gone.
+nl=$(count_log "$ISP_LOG" "listening on $ISP4:[0-9]+ for the server")
+ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" "$T/go" \
+	>"$T/single.out" 2>&1 <<'PY' &
+import ftplib, os, socket, sys, time
+f = ftplib.FTP(sys.argv[1], timeout=30)
+f.login()
+ls = socket.socket()
+ls.bind((f.sock.getsockname()[0], 0))
+ls.listen(1)
+h, p = ls.getsockname()
+print("PORT:", f.sendcmd("PORT %s,%d,%d" % (h.replace(".", ","), p >> 8, p & 255)), flush=True)
+deadline = time.time() + 30
+while not os.path.exists(sys.argv[2]) and time.time() < deadline:
+    time.sleep(0.1)
+f.voidcmd("TYPE I")
+c = f.transfercmd("RETR pub/big")
+n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    n += len(d)
+c.close()
+f.voidresp()
+print("RETR bytes:", n, flush=True)
+PY
+single=$!
+for i in $(seq 150); do
+	[ "$(count_log "$ISP_LOG" "listening on $ISP4:[0-9]+ for the server")" -gt "$nl" ] && break
+	sleep 0.1
+done
+lport=$(grep -oE "listening on $ISP4:[0-9]+ for the server" "$ISP_LOG" | tail -1 | sed -E 's/.*:([0-9]+) for.*/\1/')
+ip netns exec "$S_FW" python3 -c "
+import socket, sys
+s = socket.create_connection(('$ISP4', $lport), timeout=5)
+s.settimeout(5)
+try:
+    print('stranger:', 'eof' if s.recv(1) == b'' else 'data')
+except ConnectionResetError:
+    print('stranger: reset')
+" >"$T/stranger.out" 2>&1
+grep -qx "stranger: reset" "$T/stranger.out" || fail "a stranger on the reverse listener: $(cat "$T/stranger.out")"
+wait_for_log "$ISP_LOG" "refused a connection from 192.0.2.1:[0-9]+: not the server" 5
+touch "$T/go"
+wait "$single" || fail "transfer after the stranger: $(cat "$T/single.out")"
+grep -qx "RETR bytes: $((20 * 1024 * 1024))" "$T/single.out" || fail "transfer after the stranger: $(cat "$T/single.out")"
+ip netns exec "$S_SERVER" python3 -c "
+import socket
+try:
+    socket.create_connection(('$ISP4', $lport), timeout=5)
+    print('again: connected')
+except ConnectionRefusedError:
+    print('again: refused')
+" >"$T/again.out" 2>&1
+grep -qx "again: refused" "$T/again.out" || fail "second use of the reverse listener: $(cat "$T/again.out")"
+ok "reverse listener: stranger reset, the server joined once, then closed"
+
+# Unused, it closes after listen_timeout (3 s here) and the outside leg is reset.
+n0=$(count_log "$ISP_LOG" "no connection from the server in time")
+ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" >"$T/idle.out" 2>&1 <<'PY'
+import ftplib, socket, sys, time
+f = ftplib.FTP(sys.argv[1], timeout=30)
+f.login()
+ls = socket.socket()
+ls.bind((f.sock.getsockname()[0], 0))
+ls.listen(1)
+h, p = ls.getsockname()
+print("PORT:", f.sendcmd("PORT %s,%d,%d" % (h.replace(".", ","), p >> 8, p & 255)))
+time.sleep(5)
+f.quit()
+PY
+[ "$(count_log "$ISP_LOG" "no connection from the server in time")" -gt "$n0" ] || fail "the idle reverse listener did not time out"
+ok "an unused reverse listener closes after listen_timeout"
+
+# If the esp cannot reach the client's announced port, the server's
+# connection fails and the application sees its usual error.
+ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" >"$T/closed.out" 2>&1 <<'PY'
+import ftplib, socket, sys
+f = ftplib.FTP(sys.argv[1], timeout=30)
+f.login()
+s = socket.socket()
+s.bind((f.sock.getsockname()[0], 0))
+h, p = s.getsockname()
+s.close()  # nobody listens there
+try:
+    print("PORT:", f.sendcmd("PORT %s,%d,%d" % (h.replace(".", ","), p >> 8, p & 255)))
+except ftplib.Error as e:
+    print("PORT:", e)
+PY
+grep -q "^PORT: 500 Illegal PORT command" "$T/closed.out" || fail "PORT to a closed client port: $(cat "$T/closed.out")"
+grep -q "the esp could not connect: connection refused" "$ISP_LOG" || fail "isp did not log the failed outside connect"
+ok "client port closed: the esp's connect is refused and the server's PORT fails ($(cat "$T/closed.out"))"
 
 # A bounce: PORT naming a third host is refused, and the transfer fails.
 ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" >"$T/bounce.out" 2>&1 <<'PY'

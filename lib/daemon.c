@@ -35,10 +35,9 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 {
 	int ch;
 
+	memset(o, 0, sizeof *o);
 	o->do_prog = prog;
 	o->do_conf = defconf;
-	o->do_check = 0;
-	o->do_verbose = 0;
 	while ((ch = getopt(argc, argv, "c:tvhP")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -94,8 +94,7 @@ outside_connectedcb(evutil_socket_t fd, int err, void *arg)
 		? bufferevent_get_base(session_bufferevent(ch->ch_sess))
 		: NULL,
 	    fd, BEV_OPT_CLOSE_ON_FREE);
-	snprintf(ch->ch_desc, sizeof ch->ch_desc, "channel %u outside %s",
-	    ch->ch_id, o->o_desc);
+	channel_describe(ch, "channel %u outside %s", ch->ch_id, o->o_desc);
 	log_info("%s opened", ch->ch_desc);
 	free(o);
 	channel_accept(ch, bev, &bound);

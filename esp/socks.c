@@ -162,8 +162,7 @@ socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 		socks_reply(c, code, NULL);
 		return;
 	}
-	snprintf(ch->ch_desc, sizeof ch->ch_desc, "channel %u %s -> %s",
-	    ch->ch_id, c->sc_addr, dst);
+	channel_describe(ch, "channel %u %s -> %s", ch->ch_id, c->sc_addr, dst);
 	log_info("%s opened", ch->ch_desc);
 	socks_reply(c, OPEN_OK, bound);
 	outside_scan(c->sc_link, ch);

@@ -108,8 +108,8 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 	    policy_rule_ok(&in->in_isp->i_policy, in->in_open.fo_user,
 		rule_app_name(app)))
 		reverse_attach(in->in_isp, ch, app, fd);
-	snprintf(ch->ch_desc, sizeof ch->ch_desc, "channel %u %s -> %s (%s)",
-	    ch->ch_id, in->in_client, in->in_dst, to);
+	channel_describe(ch, "channel %u %s -> %s (%s)", ch->ch_id,
+	    in->in_client, in->in_dst, to);
 	log_info("%s opened", ch->ch_desc);
 	ch->ch_result = NULL;
 	inside_free(in);

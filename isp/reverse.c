@@ -173,8 +173,8 @@ reverse_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	}
 	bev = bufferevent_socket_new(evconnlistener_get_base(lis), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	snprintf(data->ch_desc, sizeof data->ch_desc,
-	    "channel %u reverse %s <- server %s", data->ch_id, r->r_desc, who);
+	channel_describe(data, "channel %u reverse %s <- server %s",
+	    data->ch_id, r->r_desc, who);
 	log_info("%s joined", data->ch_desc);
 	reverse_free(r);
 	channel_grant(data);

@@ -13,6 +13,8 @@
 #include "channel.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,8 +53,25 @@ channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t txwin)
 	window_rx_init(&ch->ch_rx, rxwin);
 	window_tx_init(&ch->ch_tx, txwin);
 	gettimeofday(&ch->ch_start, NULL);
-	snprintf(ch->ch_desc, sizeof ch->ch_desc, "channel %u", id);
+	channel_describe(ch, "channel %u", id);
 	return ch;
+}
+
+/* Set the channel's description for logs. */
+void
+channel_describe(struct channel *ch, const char *fmt, ...)
+{
+	va_list ap;
+	char *d;
+
+	va_start(ap, fmt);
+	if (vasprintf(&d, fmt, ap) < 0)
+		d = NULL;
+	va_end(ap);
+	if (d == NULL)
+		return;
+	free(ch->ch_desc);
+	ch->ch_desc = d;
 }
 
 /* Start relaying between the local socket and the session. */
@@ -536,5 +555,6 @@ channel_close(struct channel *ch, enum channel_close_how how,
 		session_rx_written(ch->ch_sess, give);
 	window_rx_discard(&ch->ch_rx);
 	session_channel_gone(ch->ch_sess, ch);
+	free(ch->ch_desc);
 	free(ch);
 }

@@ -89,7 +89,7 @@ struct channel {
 	uint64_t ch_bytes_out; /* local socket -> peer */
 	uint64_t ch_bytes_in;  /* peer -> local socket */
 	struct timeval ch_start;
-	char ch_desc[1024];
+	char *ch_desc; /* for logs: "channel 5 client -> destination" */
 };
 
 /* What channel_pump left behind. */
@@ -113,5 +113,7 @@ int channel_has_work(struct channel *);
 enum channel_pump_result channel_pump(struct channel *, struct evbuffer *,
     struct window_tx *);
 void channel_close(struct channel *, enum channel_close_how, const char *);
+void channel_describe(struct channel *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

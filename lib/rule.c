@@ -1458,3 +1458,40 @@ rule_kind_rewrite(const struct rule_kind *k, const char *subject,
 	evbuffer_free(tmp);
 	return rc;
 }
+
+/* Escape bytes for logs and messages: \\r \\n \\t, \\x.. for the rest; "..." when cut. */
+void
+rule_escape(char *dst, size_t size, const char *p, size_t len)
+{
+	size_t o = 0, i;
+	unsigned char c;
+	char esc[8];
+
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)p[i];
+		if (c == '\r')
+			snprintf(esc, sizeof esc, "\\r");
+		else if (c == '\n')
+			snprintf(esc, sizeof esc, "\\n");
+		else if (c == '\t')
+			snprintf(esc, sizeof esc, "\\t");
+		else if (c == '\\')
+			snprintf(esc, sizeof esc, "\\\\");
+		else if (c == '"')
+			snprintf(esc, sizeof esc, "\\x22");
+		else if (c < 0x20 || c >= 0x7f)
+			snprintf(esc, sizeof esc, "\\x%02x", c);
+		else {
+			esc[0] = (char)c;
+			esc[1] = '\0';
+		}
+		if (o + strlen(esc) + 4 >= size) {
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(dst + o, esc, strlen(esc));
+		o += strlen(esc);
+	}
+	dst[o] = '\0';
+}

@@ -16,41 +16,6 @@ struct rule_vec_result {
 	struct evbuffer *vr_out;
 };
 
-/* Escape bytes for a message, truncated. */
-static void
-rule_vec_quote(char *dst, size_t size, const char *p, size_t len)
-{
-	size_t o = 0, i;
-	unsigned char c;
-	char esc[8];
-
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)p[i];
-		if (c == '\r')
-			snprintf(esc, sizeof esc, "\\r");
-		else if (c == '\n')
-			snprintf(esc, sizeof esc, "\\n");
-		else if (c == '\\')
-			snprintf(esc, sizeof esc, "\\\\");
-		else if (c == '"')
-			snprintf(esc, sizeof esc, "\\x22");
-		else if (c < 0x20 || c >= 0x7f)
-			snprintf(esc, sizeof esc, "\\x%02x", c);
-		else {
-			esc[0] = (char)c;
-			esc[1] = '\0';
-		}
-		if (o + strlen(esc) + 4 >= size) {
-			memcpy(dst + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(dst + o, esc, strlen(esc));
-		o += strlen(esc);
-	}
-	dst[o] = '\0';
-}
-
 /* Feed some bytes and handle whatever the scanner finds. */
 static void
 rule_vec_feed(struct scan *s, const struct rule_vector *v, struct evbuffer *in,
@@ -185,8 +150,8 @@ rule_vec_check(const struct rule_kind *k, const struct rule_vector *v,
 	    (outlen != v->v_outlen ||
 		memcmp(evbuffer_pullup(r.vr_out, -1), v->v_output, outlen) !=
 		    0)) {
-		rule_vec_quote(a, sizeof a, v->v_output, v->v_outlen);
-		rule_vec_quote(b, sizeof b,
+		rule_escape(a, sizeof a, v->v_output, v->v_outlen);
+		rule_escape(b, sizeof b,
 		    (const char *)evbuffer_pullup(r.vr_out, -1), outlen);
 		xasprintf(cause,
 		    "%s: [%s] %s.output: expected \"%s\", got "

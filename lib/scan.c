@@ -143,38 +143,6 @@ scan_pass(struct scan *s, size_t n, struct evbuffer *out)
 	return drop;
 }
 
-/* Write a printable, escaped copy of the announcement for logs. */
-static void
-scan_text(char *dst, size_t size, const char *p, size_t len)
-{
-	size_t o = 0, i;
-	unsigned char c;
-	char esc[8];
-
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)p[i];
-		if (c == '\r')
-			snprintf(esc, sizeof esc, "\\r");
-		else if (c == '\n')
-			snprintf(esc, sizeof esc, "\\n");
-		else if (c == '\t')
-			snprintf(esc, sizeof esc, "\\t");
-		else if (c == '\\')
-			snprintf(esc, sizeof esc, "\\\\");
-		else if (c < 0x20 || c >= 0x7f)
-			snprintf(esc, sizeof esc, "\\x%02x", c);
-		else {
-			esc[0] = (char)c;
-			esc[1] = '\0';
-		}
-		if (o + strlen(esc) >= size)
-			break;
-		memcpy(dst + o, esc, strlen(esc));
-		o += strlen(esc);
-	}
-	dst[o] = '\0';
-}
-
 /*
  * The leftmost usable match of one kind at or after from: a complete match
  * no longer than the cap, or a partial one that still fits in it. Returns
@@ -289,8 +257,8 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
 	memset(&s->s_an, 0, sizeof s->s_an);
 	s->s_an.an_kind = k;
 	s->s_an.an_dir = s->s_dir;
-	scan_text(s->s_an.an_text, sizeof s->s_an.an_text, s->s_buf + s->s_ctx,
-	    s->s_an_end - s->s_ctx);
+	rule_escape(s->s_an.an_text, sizeof s->s_an.an_text,
+	    s->s_buf + s->s_ctx, s->s_an_end - s->s_ctx);
 	if (rule_kind_decode(k, s->s_buf, s->s_ov, &s->s_an, reason,
 		sizeof reason) != 0) {
 		snprintf(s->s_why, sizeof s->s_why,

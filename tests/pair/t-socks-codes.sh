@@ -55,10 +55,10 @@ out=$($PEER garbage "$SOCKS_PORT" http)
 case $out in "closed after 0."*", got -") ;; *) fail "HTTP garbage: $out" ;; esac
 ok "garbage: closed at once ($out)"
 out=$($PEER garbage "$SOCKS_PORT" partial)
-case $out in "closed after "[12]."*", got -") ;; *) fail "half handshake: $out, want close after the 1 s timeout" ;; esac
+case $out in "closed after "[12]"."*", got -") ;; *) fail "half handshake: $out, want close after the 1 s timeout" ;; esac
 ok "half-finished handshake: closed by the timeout ($out)"
 out=$($PEER garbage "$SOCKS_PORT" silent)
-case $out in "closed after "[12]."*", got -") ;; *) fail "silent client: $out" ;; esac
+case $out in "closed after "[12]"."*", got -") ;; *) fail "silent client: $out" ;; esac
 ok "silent client: closed by the timeout"
 
 # The esp still works after all that.

@@ -29,11 +29,14 @@
 #include "xmalloc.h"
 
 #define CHANNEL_READ_HIWAT (128 * 1024) /* stop reading the socket here */
-#define CHANNEL_IO_CHUNK   (64 * 1024)  /* one socket read or write */
-#define RX                 1
-#define TX                 0
+/* One socket read: with the chain header, just fits a 64 KiB block. */
+#define CHANNEL_IO_CHUNK (64 * 1024 - 128)
+#define RX               1
+#define TX               0
 
+static void channel_readev(evutil_socket_t, short, void *);
 static void channel_readcb(struct bufferevent *, void *);
+static void channel_read_resume(struct channel *);
 static void channel_writecb(struct bufferevent *, void *);
 static void channel_eventcb(struct bufferevent *, short, void *);
 static void channel_outcb(struct evbuffer *, const struct evbuffer_cb_info *,
@@ -84,12 +87,28 @@ channel_attach(struct channel *ch, struct bufferevent *bev)
 	ch->ch_state = CHANNEL_OPEN;
 	ch->ch_out_skip = evbuffer_get_length(out);
 	ch->ch_outcb = evbuffer_add_cb(out, channel_outcb, ch);
-	bufferevent_set_max_single_read(bev, CHANNEL_IO_CHUNK);
 	bufferevent_set_max_single_write(bev, CHANNEL_IO_CHUNK);
-	bufferevent_setwatermark(bev, EV_READ, 0, CHANNEL_READ_HIWAT);
-	bufferevent_setcb(bev, channel_readcb, channel_writecb, channel_eventcb,
-	    ch);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (bufferevent_getfd(bev) < 0) {
+		/* Not a socket (a bufferevent pair, in tests). */
+		bufferevent_setwatermark(bev, EV_READ, 0, CHANNEL_READ_HIWAT);
+		bufferevent_setcb(bev, channel_readcb, channel_writecb,
+		    channel_eventcb, ch);
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
+	} else {
+		/*
+		 * Reads are ours: a socket bufferevent reads at most 4 KiB
+		 * per wakeup, which caps a channel far below what TLS can
+		 * carry.
+		 */
+		bufferevent_setcb(bev, NULL, channel_writecb, channel_eventcb,
+		    ch);
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_enable(bev, EV_WRITE);
+		ch->ch_rev =
+		    event_new(bufferevent_get_base(bev), bufferevent_getfd(bev),
+			EV_READ | EV_PERSIST, channel_readev, ch);
+		channel_read_resume(ch);
+	}
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		session_ready(ch->ch_sess, ch);
 	if (ch->ch_peer_fin) /* the peer finished before we were joined */
@@ -263,6 +282,7 @@ channel_tx_source(struct channel *ch)
 {
 	if (ch->ch_scan[TX] != NULL) {
 		channel_scan_run(ch, TX);
+		channel_read_resume(ch);
 		if (ch->ch_rd_eof && !ch->ch_scan_held[TX] &&
 		    evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) == 0)
 			channel_scan_end(ch, TX);
@@ -303,6 +323,33 @@ channel_check_done(struct channel *ch)
 }
 
 /*
+ * Write one DATA frame, header and payload in one contiguous block: the
+ * TLS bufferevent makes a record per buffer chain, so a header in a chain
+ * of its own would cost a record of its own.
+ */
+static void
+channel_frame_data(struct channel *ch, struct evbuffer *in,
+    struct evbuffer *out, uint32_t len)
+{
+	struct evbuffer_iovec v;
+
+	if (evbuffer_reserve_space(out, FRAME_HDR_LEN + len, &v, 1) != 1 ||
+	    v.iov_len < FRAME_HDR_LEN + len) {
+		uint8_t hdr[FRAME_HDR_LEN];
+
+		frame_hdr_encode(hdr, FRAME_DATA, ch->ch_id, len);
+		evbuffer_add(out, hdr, sizeof hdr);
+		evbuffer_remove_buffer(in, out, len);
+		return;
+	}
+	frame_hdr_encode(v.iov_base, FRAME_DATA, ch->ch_id, len);
+	evbuffer_copyout(in, (uint8_t *)v.iov_base + FRAME_HDR_LEN, len);
+	evbuffer_drain(in, len);
+	v.iov_len = FRAME_HDR_LEN + len;
+	evbuffer_commit_space(out, &v, 1);
+}
+
+/*
  * Move one frame (DATA up to FRAME_DATA_MAX, or the FIN after the last
  * byte) into out, within channel and session credit.
  */
@@ -328,11 +375,10 @@ channel_pump(struct channel *ch, struct evbuffer *out, struct window_tx *stx)
 			return CHANNEL_IDLE;
 		window_tx_take(&ch->ch_tx, want);
 		window_tx_take(stx, want);
-		frame_hdr_encode(hdr, FRAME_DATA, ch->ch_id, want);
-		evbuffer_add(out, hdr, sizeof hdr);
-		evbuffer_remove_buffer(in, out, want);
+		channel_frame_data(ch, in, out, want);
 		ch->ch_bytes_out += want;
 		have -= want;
+		channel_read_resume(ch);
 	}
 	if (have == 0 && ch->ch_rd_eof && channel_tx_drained(ch)) {
 		frame_hdr_encode(hdr, FRAME_FIN, ch->ch_id, 0);
@@ -454,13 +500,77 @@ channel_outcb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	session_rx_written(ch->ch_sess, before - ch->ch_rx.wr_buffered);
 }
 
-/* The local socket has data. */
+/* Data arrived on a non-socket bufferevent. */
 static void
 channel_readcb(struct bufferevent *bev, void *arg)
 {
 	struct channel *ch = arg;
 
 	(void)bev;
+	session_ready(ch->ch_sess, ch);
+}
+
+/* Read from the socket again if its input has room (after pumping). */
+static void
+channel_read_resume(struct channel *ch)
+{
+	if (ch->ch_rev == NULL || ch->ch_rd_eof || ch->ch_reading)
+		return;
+	if (evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) >=
+	    CHANNEL_READ_HIWAT)
+		return;
+	event_add(ch->ch_rev, NULL);
+	ch->ch_reading = 1;
+}
+
+/* Stop reading the socket. */
+static void
+channel_read_pause(struct channel *ch)
+{
+	if (ch->ch_reading)
+		event_del(ch->ch_rev);
+	ch->ch_reading = 0;
+}
+
+/* The local socket is readable: take up to 64 KiB in one read. */
+static void
+channel_readev(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *ch = arg;
+	struct evbuffer *in = bufferevent_get_input(ch->ch_bev);
+	struct evbuffer_iovec v;
+	char why[128];
+	ssize_t n;
+
+	(void)what;
+	/* A socket bufferevent keeps its input frozen for anyone else. */
+	evbuffer_unfreeze(in, 0);
+	if (evbuffer_reserve_space(in, CHANNEL_IO_CHUNK, &v, 1) < 1) {
+		evbuffer_freeze(in, 0);
+		channel_close(ch, CHANNEL_RESET, "out of memory");
+		return;
+	}
+	n = read(fd, v.iov_base, v.iov_len);
+	if (n > 0) {
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(in, &v, 1);
+	}
+	evbuffer_freeze(in, 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		snprintf(why, sizeof why, "read error: %s", strerror(errno));
+		channel_close(ch, CHANNEL_RESET, why);
+		return;
+	}
+	if (n == 0) {
+		channel_read_pause(ch);
+		ch->ch_rd_eof = 1;
+		session_ready(ch->ch_sess, ch);
+		return;
+	}
+	if (evbuffer_get_length(in) >= CHANNEL_READ_HIWAT)
+		channel_read_pause(ch);
 	session_ready(ch->ch_sess, ch);
 }
 
@@ -537,6 +647,8 @@ channel_close(struct channel *ch, enum channel_close_how how,
 		    (long)d.tv_usec / 1000);
 	else
 		log_debug("%s ended before opening: %s", ch->ch_desc, reason);
+	if (ch->ch_rev != NULL)
+		event_free(ch->ch_rev);
 	if (ch->ch_bev != NULL) {
 		evbuffer_remove_cb_entry(bufferevent_get_output(ch->ch_bev),
 		    ch->ch_outcb);

@@ -56,6 +56,8 @@ struct channel {
 	uint32_t ch_id;
 	enum channel_state ch_state;
 	struct bufferevent *ch_bev; /* local socket, once attached */
+	struct event *ch_rev;       /* our reads of it (see channel_readev) */
+	unsigned ch_reading : 1;    /* ch_rev is added */
 	struct evbuffer_cb_entry *ch_outcb;
 	size_t ch_out_skip; /* output bytes queued before relaying began */
 	struct window_tx ch_tx;

@@ -229,7 +229,6 @@ tls_ctx_new(int server, struct tls_conf *tc, char **cause)
 		goto fail;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (tc->tc_psk_len > 0) {
 		if (!SSL_CTX_set_ciphersuites(ctx,
 			"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256"))

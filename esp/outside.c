@@ -95,7 +95,7 @@ outside_connectedcb(evutil_socket_t fd, int err, void *arg)
 		: NULL,
 	    fd, BEV_OPT_CLOSE_ON_FREE);
 	channel_describe(ch, "channel %u outside %s", ch->ch_id, o->o_desc);
-	log_info("%s opened", ch->ch_desc);
+	log_debug("%s opened", ch->ch_desc);
 	free(o);
 	channel_accept(ch, bev, &bound);
 }

@@ -163,7 +163,7 @@ socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 		return;
 	}
 	channel_describe(ch, "channel %u %s -> %s", ch->ch_id, c->sc_addr, dst);
-	log_info("%s opened", ch->ch_desc);
+	log_debug("%s opened", ch->ch_desc);
 	socks_reply(c, OPEN_OK, bound);
 	outside_scan(c->sc_link, ch);
 	bev = c->sc_bev;

@@ -110,7 +110,7 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 		reverse_attach(in->in_isp, ch, app, fd);
 	channel_describe(ch, "channel %u %s -> %s (%s)", ch->ch_id,
 	    in->in_client, in->in_dst, to);
-	log_info("%s opened", ch->ch_desc);
+	log_debug("%s opened", ch->ch_desc);
 	ch->ch_result = NULL;
 	inside_free(in);
 	channel_accept(ch, bev, &bound);

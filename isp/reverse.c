@@ -175,7 +175,7 @@ reverse_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	channel_describe(data, "channel %u reverse %s <- server %s",
 	    data->ch_id, r->r_desc, who);
-	log_info("%s joined", data->ch_desc);
+	log_debug("%s joined", data->ch_desc);
 	reverse_free(r);
 	channel_grant(data);
 	channel_attach(data, bev);

@@ -102,12 +102,7 @@ audit_channel(const struct channel *ch, int esp_side, const char *end)
 	/* The esp's socket is the client's; the isp's is the server's. */
 	up = esp_side ? ch->ch_bytes_out : ch->ch_bytes_in;
 	down = esp_side ? ch->ch_bytes_in : ch->ch_bytes_out;
-	if (ch->ch_outside) { /* a reverse leg runs the other way */
-		uint64_t t = up;
-
-		up = down;
-		down = t;
-	}
+	
 	audit_write(esp_side, id, ch->ch_user, &ch->ch_client, &ch->ch_dst,
 	    ch->ch_rule[0] != '\0' ? ch->ch_rule : "-", up, down,
 	    (double)dt.tv_sec + (double)dt.tv_usec / 1e6, end);

@@ -640,7 +640,7 @@ channel_close(struct channel *ch, enum channel_close_how how,
 	timersub(&now, &ch->ch_start, &d);
 	audit_channel(ch, session_role(ch->ch_sess) == FRAME_ROLE_ESP, reason);
 	if (ch->ch_state == CHANNEL_OPEN)
-		log_info("%s closed: %s; %llu bytes out, %llu bytes in, "
+		log_debug("%s closed: %s; %llu bytes out, %llu bytes in, "
 			 "%ld.%03lds",
 		    ch->ch_desc, reason, (unsigned long long)ch->ch_bytes_out,
 		    (unsigned long long)ch->ch_bytes_in, (long)d.tv_sec,

@@ -111,6 +111,12 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh etc/demo.sh
 
+# Benchmarks against socat, ssh -L and stunnel (installs them if missing).
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh bench/run
+
+
 format:
 	clang-format -i lib/*.[ch] esp/*.[ch] isp/*.[ch] sockhook/*.[ch] \
 	    tests/unit/*.[ch] tests/*/*.c
@@ -118,6 +124,6 @@ format:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests deps check demo format clean
+.PHONY: all tests deps check demo bench format clean
 
 -include $(shell find $(BUILD)/obj $(BUILD)/hook -name '*.d' 2>/dev/null)

@@ -1,6 +1,7 @@
 /* What esp and isp share as daemons: options, logging setup, signals. */
 #include "daemon.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,13 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	int ch;
 
 	memset(o, 0, sizeof *o);
+	/*
+	 * Buffers of 64 KiB come and go at line rate: keep freed memory
+	 * instead of returning it to the kernel and faulting it back in.
+	 * What is kept is bounded by the flow-control windows.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	o->do_prog = prog;
 	o->do_conf = defconf;
 	while ((ch = getopt(argc, argv, "c:tvhP")) != -1) {

@@ -556,7 +556,7 @@ main(int argc, char **argv)
 		esp_free(&e);
 		return 0;
 	}
-	if ((e.e_base = event_base_new()) == NULL)
+	if ((e.e_base = daemon_event_base()) == NULL)
 		fatalx("cannot create event base");
 	daemon_signals(e.e_base, esp_signal, &e);
 	e.e_session_lis = esp_listen(&e, "isp sessions", e.e_session_listen,

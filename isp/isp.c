@@ -365,7 +365,7 @@ main(int argc, char **argv)
 		log_warnx("%s: [isp] allow is empty and there are no users: "
 			  "every open will be refused",
 		    o.do_conf);
-	if ((i.i_base = event_base_new()) == NULL)
+	if ((i.i_base = daemon_event_base()) == NULL)
 		fatalx("cannot create event base");
 	i.i_dns = evdns_base_new(i.i_base,
 	    EVDNS_BASE_INITIALIZE_NAMESERVERS |

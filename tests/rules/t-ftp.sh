@@ -188,11 +188,11 @@ done
 lport=$(grep -oE "listening on $ISP4:[0-9]+ for the server" "$ISP_LOG" | tail -1 | sed -E 's/.*:([0-9]+) for.*/\1/')
 ip netns exec "$S_FW" python3 -c "
 import socket, sys
-s = socket.create_connection(('$ISP4', $lport), timeout=5)
-s.settimeout(5)
 try:
+    s = socket.create_connection(('$ISP4', $lport), timeout=5)
+    s.settimeout(5)
     print('stranger:', 'eof' if s.recv(1) == b'' else 'data')
-except ConnectionResetError:
+except ConnectionResetError:  # the reset may beat connect() back
     print('stranger: reset')
 " >"$T/stranger.out" 2>&1
 grep -qx "stranger: reset" "$T/stranger.out" || fail "a stranger on the reverse listener: $(cat "$T/stranger.out")"

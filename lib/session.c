@@ -858,6 +858,32 @@ session_writecb(struct bufferevent *bev, void *arg)
 	session_pump(s);
 }
 
+/*
+ * The most telling TLS error: a failed certificate check, else the last
+ * OpenSSL error recorded (libevent's own list, then the thread's queue).
+ */
+static void
+session_tls_error(struct bufferevent *bev, char *buf, size_t len)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	unsigned long e, last = 0;
+	long v;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (ERR_GET_LIB(e) != 0 || ERR_GET_REASON(e) > 1)
+			last = e;
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	buf[0] = '\0';
+	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		snprintf(buf, len, "certificate verify failed: %s",
+		    X509_verify_cert_error_string(v));
+		return;
+	}
+	if (last != 0)
+		ERR_error_string_n(last, buf, len);
+}
+
 /* The transport is up (TLS handshake done): send HELLO. */
 void
 session_connected(struct session *s)
@@ -875,7 +901,6 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session *s = arg;
 	char err[256], why[400];
-	unsigned long e;
 	int sockerr = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
@@ -886,10 +911,9 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 		session_free(s);
 		return;
 	}
-	err[0] = '\0';
-	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		ERR_error_string_n(e, err, sizeof err);
-	if (s->s_state == SESSION_HANDSHAKE) {
+	session_tls_error(bev, err, sizeof err);
+	/* In TLS 1.3 the client may finish before the server checks it. */
+	if (s->s_state == SESSION_HANDSHAKE || s->s_state == SESSION_HELLO) {
 		if (err[0] != '\0')
 			snprintf(why, sizeof why,
 			    "TLS handshake failed: %s (wrong key or "

@@ -8,7 +8,7 @@
 #define FRAME_VERSION     1
 #define FRAME_HDR_LEN     12
 #define FRAME_MAX_PAYLOAD 65536 /* hard limit for any frame */
-#define FRAME_DATA_MAX    32768 /* what a sender puts in one DATA frame */
+#define FRAME_DATA_MAX    (65536 - FRAME_HDR_LEN) /* one frame: 4 full TLS records */
 
 enum frame_type {
 	FRAME_HELLO = 0x01,

@@ -24,6 +24,7 @@
 #include "xmalloc.h"
 
 struct outside {
+	struct event_base *o_base;
 	struct channel *o_ch;
 	struct connector *o_conn;
 	char o_desc[ADDR_STRLEN * 2];
@@ -90,10 +91,7 @@ outside_connectedcb(evutil_socket_t fd, int err, void *arg)
 	memset(&bound, 0, sizeof bound);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_to_endpoint((struct sockaddr *)&ss, &bound);
-	bev = bufferevent_socket_new(session_bufferevent(ch->ch_sess)
-		? bufferevent_get_base(session_bufferevent(ch->ch_sess))
-		: NULL,
-	    fd, BEV_OPT_CLOSE_ON_FREE);
+	bev = bufferevent_socket_new(o->o_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	channel_describe(ch, "channel %u outside %s", ch->ch_id, o->o_desc);
 	log_debug("%s opened", ch->ch_desc);
 	free(o);
@@ -125,6 +123,7 @@ outside_open(struct session *s, struct channel *ch, const struct frame_open *fo,
 		return;
 	}
 	o = xcalloc(1, sizeof *o);
+	o->o_base = l->el_esp->e_base;
 	o->o_ch = ch;
 	snprintf(o->o_desc, sizeof o->o_desc, "%s (client %s of channel %u)",
 	    dst, endpoint_str(&ctl->ch_client, cl, sizeof cl), fo->fo_ref);

@@ -120,13 +120,6 @@ conf_dict(const struct conf *c)
 	return c->c_dict;
 }
 
-/* The file's path, for messages. */
-const char *
-conf_path(const struct conf *c)
-{
-	return c->c_path;
-}
-
 /* Match "prefix *" or "prefix *:key" against "prefix NAME[:key]". */
 static int
 conf_known_wild(const char *known, const char *what)

@@ -9,7 +9,6 @@ struct conf;
 
 struct conf *conf_load(const char *path, char **cause);
 void conf_free(struct conf *);
-const char *conf_path(const struct conf *);
 struct _dictionary_;
 struct _dictionary_ *conf_dict(const struct conf *);
 int conf_check_keys(const struct conf *, const char *const *known,

@@ -1203,25 +1203,11 @@ rule_kind_action(const struct rule_kind *k)
 	return k->k_action;
 }
 
-/* Which direction the kind watches. */
-enum rule_dir
-rule_kind_dir(const struct rule_kind *k)
-{
-	return k->k_dir;
-}
-
 /* Is the address implied (the connection's own peer)? */
 int
 rule_kind_implied(const struct rule_kind *k)
 {
 	return k->k_decode == RULE_DEC_IMPLIED;
-}
-
-/* The application a kind belongs to. */
-const struct rule_app *
-rule_kind_app(const struct rule_kind *k)
-{
-	return k->k_app;
 }
 
 /* A captured group as (pointer, length); -1 if unset. */

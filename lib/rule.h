@@ -42,8 +42,6 @@ const struct rule_kind *rule_app_kind(const struct rule_app *, size_t i);
 
 const char *rule_kind_name(const struct rule_kind *);
 enum rule_action rule_kind_action(const struct rule_kind *);
-enum rule_dir rule_kind_dir(const struct rule_kind *);
 int rule_kind_implied(const struct rule_kind *);
-const struct rule_app *rule_kind_app(const struct rule_kind *);
 
 #endif

@@ -999,37 +999,9 @@ session_is_up(const struct session *s)
 	    !s->s_goaway_rcvd;
 }
 
-/* Has either side said GOAWAY? */
-int
-session_is_draining(const struct session *s)
-{
-	return s->s_goaway_sent || s->s_goaway_rcvd;
-}
-
-/* Number of live channels. */
-size_t
-session_channel_count(const struct session *s)
-{
-	return s->s_chans.cm_count;
-}
-
 /* The peer's address, for logs. */
 const char *
 session_peer(const struct session *s)
 {
 	return s->s_peer;
-}
-
-/* The session's bufferevent (for the dialer to connect it). */
-struct bufferevent *
-session_bufferevent(const struct session *s)
-{
-	return s->s_bev;
-}
-
-/* The parameters in force. */
-const struct session_params *
-session_params(const struct session *s)
-{
-	return &s->s_params;
 }

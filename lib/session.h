@@ -52,11 +52,7 @@ void session_goaway(struct session *, uint8_t code, const char *text);
 void session_fail(struct session *, uint8_t code, const char *why);
 int session_is_up(const struct session *);
 int session_role(const struct session *);
-int session_is_draining(const struct session *);
-size_t session_channel_count(const struct session *);
 const char *session_peer(const struct session *);
-struct bufferevent *session_bufferevent(const struct session *);
-const struct session_params *session_params(const struct session *);
 void session_send_config(struct session *, const void *, size_t);
 struct channel *session_open_channel(struct session *,
     const struct endpoint *dst, const struct endpoint *client,

@@ -19,6 +19,7 @@
 #include "esp.h"
 #include "log.h"
 #include "socks.h"
+#include "tlswire.h"
 #include "xmalloc.h"
 
 static const char *const esp_known_keys[] = { "esp:session_listen",
@@ -389,6 +390,7 @@ esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	struct esp *e = arg;
 	struct esp_link *l;
 	struct bufferevent *bev;
+	struct tlswire *wire;
 	SSL *ssl;
 	char peer[ADDR_STRLEN];
 
@@ -400,9 +402,8 @@ esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	bev = bufferevent_openssl_socket_new(e->e_base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	bev = tlswire_new(e->e_base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    e->e_params.sp_dead_ms, &wire);
 	if (bev == NULL) {
 		log_warnx("session from %s: cannot create bufferevent", peer);
 		SSL_free(ssl);
@@ -416,6 +417,7 @@ esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	snprintf(l->el_id, sizeof l->el_id, "?");
 	l->el_sess = session_new(e->e_base, bev, FRAME_ROLE_ESP, peer,
 	    &e->e_params, &esp_link_cb, l);
+	session_set_wire(l->el_sess, wire);
 	TAILQ_INSERT_TAIL(&e->e_links, l, el_entry);
 	log_info("session from %s: TLS handshake", peer);
 	session_start(l->el_sess);

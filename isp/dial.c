@@ -16,6 +16,7 @@
 #include "connector.h"
 #include "isp.h"
 #include "log.h"
+#include "tlswire.h"
 #include "via.h"
 #include "xmalloc.h"
 
@@ -247,6 +248,7 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 {
 	struct isp *i = u->u_isp;
 	struct bufferevent *bev;
+	struct tlswire *wire;
 	SSL *ssl;
 
 	if (fd < 0) {
@@ -263,9 +265,8 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 	}
 	if (i->i_tls.tc_peer_name != NULL)
 		SSL_set1_host(ssl, i->i_tls.tc_peer_name);
-	bev = bufferevent_openssl_socket_new(i->i_base, fd, ssl,
-	    BUFFEREVENT_SSL_CONNECTING,
-	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	bev = tlswire_new(i->i_base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+	    i->i_params.sp_dead_ms, &wire);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
@@ -275,6 +276,7 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	u->u_sess = session_new(i->i_base, bev, FRAME_ROLE_ISP, u->u_esp,
 	    &i->i_params, &dial_session_cb, u);
+	session_set_wire(u->u_sess, wire);
 	session_start(u->u_sess);
 }
 

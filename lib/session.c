@@ -28,6 +28,7 @@
 #include "conf.h"
 #include "log.h"
 #include "tls.h"
+#include "tlswire.h"
 #include "window.h"
 #include "xmalloc.h"
 
@@ -60,8 +61,9 @@ struct session {
 	unsigned s_goaway_sent : 1;
 	unsigned s_goaway_rcvd : 1;
 	unsigned s_pumping : 1;
-	unsigned s_dead : 1; /* closed while busy: free on the way out */
-	int s_busy;          /* nesting depth of our own callbacks */
+	unsigned s_dead : 1;    /* closed while busy: free on the way out */
+	int s_busy;             /* nesting depth of our own callbacks */
+	struct tlswire *s_wire; /* the socket under TLS, freed with us */
 	char s_peer[ADDR_STRLEN];
 	char s_close_reason[256];
 };
@@ -174,6 +176,13 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	bufferevent_setcb(bev, session_readcb, session_writecb, session_eventcb,
 	    s);
 	return s;
+}
+
+/* The session owns the socket layer under its TLS bufferevent. */
+void
+session_set_wire(struct session *s, struct tlswire *w)
+{
+	s->s_wire = w;
 }
 
 /* Start reading; call once the bufferevent is connecting or accepting. */
@@ -533,6 +542,7 @@ session_free(struct session *s)
 	event_free(s->s_flush_ev);
 	event_free(s->s_timer);
 	bufferevent_free(s->s_bev);
+	tlswire_free(s->s_wire);
 	evbuffer_free(s->s_stage);
 	chanmap_free(&s->s_chans);
 	free(s);
@@ -912,6 +922,9 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	session_tls_error(bev, err, sizeof err);
+	if (err[0] == '\0' && s->s_wire != NULL &&
+	    tlswire_error(s->s_wire)[0] != '\0')
+		snprintf(err, sizeof err, "%s", tlswire_error(s->s_wire));
 	/* In TLS 1.3 the client may finish before the server checks it. */
 	if (s->s_state == SESSION_HANDSHAKE || s->s_state == SESSION_HELLO) {
 		if (err[0] != '\0')
@@ -930,7 +943,16 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 		session_close(s, why);
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
+	if (s->s_wire != NULL && tlswire_errno(s->s_wire) == ETIMEDOUT)
+		/* TCP_USER_TIMEOUT: nothing acknowledged for dead_after. */
+		snprintf(why, sizeof why,
+		    "peer silent for %d ms (unacknowledged): session declared "
+		    "dead",
+		    s->s_params.sp_dead_ms);
+	else if (s->s_wire != NULL && tlswire_errno(s->s_wire) != 0)
+		snprintf(why, sizeof why, "connection lost: %s",
+		    tlswire_error(s->s_wire));
+	else if (what & BEV_EVENT_EOF)
 		snprintf(why, sizeof why, "peer closed the connection");
 	else if (err[0] != '\0')
 		snprintf(why, sizeof why, "TLS error: %s", err);

@@ -46,6 +46,8 @@ struct session *session_new(struct event_base *, struct bufferevent *, int role,
     const char *peer, const struct session_params *, const struct session_cb *,
     void *arg);
 void session_start(struct session *);
+struct tlswire;
+void session_set_wire(struct session *, struct tlswire *);
 void session_connected(struct session *);
 void session_close(struct session *, const char *reason);
 void session_goaway(struct session *, uint8_t code, const char *text);

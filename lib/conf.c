@@ -60,6 +60,41 @@ conf_error(char **cause, const struct conf *c, const char *key, const char *fmt,
 	return -1;
 }
 
+/*
+ * iniparser_load with its syntax messages captured: returns the
+ * dictionary, or NULL with the message in msg (one line, naming the file
+ * as shown instead of path, e.g. a rule file loaded from a temporary copy).
+ */
+dictionary *
+conf_parse_file(const char *path, const char *shown, char *msg, size_t len)
+{
+	dictionary *d;
+	char *nl, *fixed;
+
+	conf_syntax[0] = '\0';
+	iniparser_set_error_callback(conf_errback);
+	d = iniparser_load(path);
+	iniparser_set_error_callback(NULL);
+	if (d != NULL && conf_syntax[0] == '\0')
+		return d;
+	if (d != NULL)
+		iniparser_freedict(d);
+	while ((nl = strrchr(conf_syntax, '\n')) != NULL && nl[1] == '\0')
+		*nl = '\0';
+	for (nl = conf_syntax; (nl = strchr(nl, '\n')) != NULL;)
+		*nl = ' ';
+	if (strcmp(path, shown) != 0 &&
+	    (nl = strstr(conf_syntax, path)) != NULL) {
+		xasprintf(&fixed, "%.*s%s%s", (int)(nl - conf_syntax),
+		    conf_syntax, shown, nl + strlen(path));
+		snprintf(msg, len, "%s", fixed);
+		free(fixed);
+	} else
+		snprintf(msg, len, "%s",
+		    conf_syntax[0] ? conf_syntax : "syntax error");
+	return NULL;
+}
+
 /* Load a file; on failure *cause names the file and the problem. */
 struct conf *
 conf_load(const char *path, char **cause)
@@ -68,27 +103,15 @@ conf_load(const char *path, char **cause)
 	dictionary *d;
 	FILE *f;
 	const char *slash;
-	char *nl;
+	char msg[512];
 
 	if ((f = fopen(path, "r")) == NULL) {
 		xasprintf(cause, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
 	fclose(f);
-	conf_syntax[0] = '\0';
-	iniparser_set_error_callback(conf_errback);
-	d = iniparser_load(path);
-	iniparser_set_error_callback(NULL);
-	if (d == NULL || conf_syntax[0] != '\0') {
-		while (
-		    (nl = strrchr(conf_syntax, '\n')) != NULL && nl[1] == '\0')
-			*nl = '\0';
-		for (nl = conf_syntax; (nl = strchr(nl, '\n')) != NULL;)
-			*nl = ' ';
-		xasprintf(cause, "%s: cannot parse: %s", path,
-		    conf_syntax[0] ? conf_syntax : "syntax error");
-		if (d != NULL)
-			iniparser_freedict(d);
+	if ((d = conf_parse_file(path, path, msg, sizeof msg)) == NULL) {
+		xasprintf(cause, "%s: cannot parse: %s", path, msg);
 		return NULL;
 	}
 	c = xcalloc(1, sizeof *c);

@@ -11,6 +11,8 @@ struct conf *conf_load(const char *path, char **cause);
 void conf_free(struct conf *);
 struct _dictionary_;
 struct _dictionary_ *conf_dict(const struct conf *);
+struct _dictionary_ *conf_parse_file(const char *path, const char *shown,
+    char *msg, size_t len);
 int conf_check_keys(const struct conf *, const char *const *known,
     char **cause);
 const char *conf_str(const struct conf *, const char *key, const char *def);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "xmalloc.h"
 
 /* What a test vector's "with" key defaults to. */
@@ -56,25 +57,8 @@ static const char *const rule_kind_keys[] = { "direction", "action", "pattern",
 static const char *const rule_vector_keys[] = { "input", "decode", "output",
 	"with", NULL };
 
-static char rule_syntax[512];
-
 static const uint8_t rule_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
 	0xff };
-
-/* Collect iniparser's syntax messages instead of printing them. */
-static int
-rule_errback(const char *fmt, ...)
-{
-	va_list ap;
-	size_t n = strlen(rule_syntax);
-
-	if (n >= sizeof rule_syntax - 1)
-		return 0;
-	va_start(ap, fmt);
-	vsnprintf(rule_syntax + n, sizeof rule_syntax - n, fmt, ap);
-	va_end(ap);
-	return 0;
-}
 
 static int rule_error(char **, const char *, const char *, const char *,
     const char *, ...) __attribute__((format(printf, 5, 6)));
@@ -888,7 +872,7 @@ ruleset_load_named(struct ruleset *rs, const char *path, const char *text,
 	struct rule_app *a;
 	dictionary *d;
 	const char *tmpdir, *base, *p;
-	char tmp[4096], *nl, *fixed;
+	char tmp[4096], msg[512];
 	size_t i, done;
 	ssize_t w;
 	int fd;
@@ -914,33 +898,11 @@ ruleset_load_named(struct ruleset *rs, const char *path, const char *text,
 		}
 	}
 	close(fd);
-	rule_syntax[0] = '\0';
-	iniparser_set_error_callback(rule_errback);
-	d = iniparser_load(tmp);
-	iniparser_set_error_callback(NULL);
+	d = conf_parse_file(tmp, base, msg, sizeof msg);
 	unlink(tmp);
-	if (d == NULL || rule_syntax[0] != '\0') {
-		while (
-		    (nl = strrchr(rule_syntax, '\n')) != NULL && nl[1] == '\0')
-			*nl = '\0';
-		for (nl = rule_syntax; (nl = strchr(nl, '\n')) != NULL;)
-			*nl = ' ';
-		if ((nl = strstr(rule_syntax, tmp)) != NULL) {
-			/* Name the rule file, not the temporary copy. */
-			xasprintf(&fixed, "%.*s%s%s", (int)(nl - rule_syntax),
-			    rule_syntax, base, nl + strlen(tmp));
-			len = strlen(fixed);
-			if (len >= sizeof rule_syntax)
-				len = sizeof rule_syntax - 1;
-			memcpy(rule_syntax, fixed, len);
-			rule_syntax[len] = '\0';
-			free(fixed);
-		}
-		if (d != NULL)
-			iniparser_freedict(d);
+	if (d == NULL)
 		return rule_error(cause, path, NULL, NULL, "cannot parse: %s",
-		    rule_syntax[0] ? rule_syntax : "syntax error");
-	}
+		    msg);
 	a = rule_parse_app(rs, d, path, cause);
 	iniparser_freedict(d);
 	if (a == NULL)

@@ -449,6 +449,8 @@ rule_app_free(struct rule_app *a)
 	free(a->a_kinds);
 	free(a->a_ports);
 	pcre2_match_context_free(a->a_mctx);
+	pcre2_code_free(a->a_any[RULE_C2S]);
+	pcre2_code_free(a->a_any[RULE_S2C]);
 	free(a->a_name);
 	free(a->a_file);
 	free(a->a_path);
@@ -750,6 +752,72 @@ fail:
 	return NULL;
 }
 
+/*
+ * Whether a pattern means the same inside (?:...) next to others: nothing
+ * that numbers groups (\1, \g, (?1), (?(...)), calls subroutines, uses
+ * verbs, moves the match start (\K), quotes to the end (\Q) or may be
+ * a comment to the end (#). Conservative: such patterns are scanned alone.
+ */
+static int
+rule_combinable(const char *p)
+{
+	static const char *const bad[] = { "\\g", "\\K", "\\Q", "(*", "(?(",
+		"(?&", "(?P>", "(?R", "(?|", "#" };
+	size_t i;
+
+	for (i = 0; i < nitems(bad); i++) {
+		if (strstr(p, bad[i]) != NULL)
+			return 0;
+	}
+	for (; *p != '\0'; p++) {
+		if (p[0] == '\\' && p[1] >= '1' && p[1] <= '9')
+			return 0;
+		if (p[0] == '(' && p[1] == '?' &&
+		    (isdigit((unsigned char)p[2]) || p[2] == '+' ||
+			p[2] == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+/* One alternation of a direction's patterns, or NULL (see a_any). */
+static pcre2_code *
+rule_app_combine(struct rule_app *a, enum rule_dir dir)
+{
+	struct rule_kind *k;
+	pcre2_code *code;
+	char *text = NULL, *next;
+	size_t i, n = 0;
+	PCRE2_SIZE erroff;
+	int errcode;
+
+	for (i = 0; i < a->a_nkinds; i++) {
+		k = a->a_kinds[i];
+		if (k->k_dir != dir)
+			continue;
+		if (!rule_combinable(k->k_pattern)) {
+			free(text);
+			return NULL;
+		}
+		xasprintf(&next, "%s%s(?:(*MARK:%zu)%s)", text ? text : "",
+		    text ? "|" : "", n++, k->k_pattern);
+		free(text);
+		text = next;
+	}
+	if (n < 2) {
+		free(text);
+		return NULL;
+	}
+	code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED,
+	    PCRE2_NEVER_UTF | PCRE2_NEVER_UCP | PCRE2_DUPNAMES, &errcode,
+	    &erroff, NULL);
+	free(text);
+	if (code != NULL)
+		pcre2_jit_compile(code,
+		    PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
+	return code;
+}
+
 /* Parse a loaded dictionary into an application. */
 static struct rule_app *
 rule_parse_app(struct ruleset *rs, dictionary *d, const char *file,
@@ -838,6 +906,8 @@ rule_parse_app(struct ruleset *rs, dictionary *d, const char *file,
 		    "no announcement sections (only [service])");
 		goto fail;
 	}
+	a->a_any[RULE_C2S] = rule_app_combine(a, RULE_C2S);
+	a->a_any[RULE_S2C] = rule_app_combine(a, RULE_S2C);
 
 	/* Ports belong to one application only. */
 	for (i = 0; i < rs->rs_napps; i++) {

@@ -104,6 +104,12 @@ struct rule_app {
 	size_t a_nkinds;
 	pcre2_match_context *a_mctx;
 	uint32_t a_lookbehind; /* longest lookbehind of any pattern */
+	/*
+	 * A direction's patterns as one alternation, (*MARK:i) naming the
+	 * kind, so that a scan makes one pass instead of one per kind; NULL
+	 * with fewer than two kinds or a pattern that cannot be combined.
+	 */
+	pcre2_code *a_any[2];
 };
 
 struct ruleset {

@@ -21,6 +21,8 @@ struct scan {
 	const struct rule_kind **s_kinds;
 	size_t s_nkinds;
 	pcre2_match_data *s_md;
+	pcre2_code *s_any; /* the kinds as one pattern, or NULL */
+	pcre2_match_data *s_anymd;
 	PCRE2_SIZE *s_ov; /* the pending (or best) match's ovector */
 	uint32_t s_npairs;
 
@@ -82,6 +84,8 @@ scan_new(const struct rule_app *a, enum rule_dir dir, size_t holdback_max)
 	}
 	s->s_npairs = max;
 	s->s_md = pcre2_match_data_create(max, NULL);
+	if (a != NULL && (s->s_any = a->a_any[dir]) != NULL)
+		s->s_anymd = pcre2_match_data_create(1, NULL);
 	s->s_ov = xcalloc(2 * (size_t)max, sizeof *s->s_ov);
 	return s;
 }
@@ -93,6 +97,7 @@ scan_free(struct scan *s)
 	if (s == NULL)
 		return;
 	pcre2_match_data_free(s->s_md);
+	pcre2_match_data_free(s->s_anymd);
 	free(s->s_ov);
 	free(s->s_kinds);
 	free(s->s_buf);
@@ -187,22 +192,85 @@ scan_kind(struct scan *s, const struct rule_kind *k, size_t from, size_t *start,
 	return 0;
 }
 
-/* Scan what is held. */
-static enum scan_result
-scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
-    const char **why)
+/* Keep the ovector of the match just found as the best one. */
+static void
+scan_keep(struct scan *s)
 {
-	struct scan_cand best;
-	const struct rule_kind *k;
-	PCRE2_SIZE *ov;
-	size_t i, start, drop;
-	uint32_t j, n;
-	int full, rc;
-	char msg[256], reason[256];
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->s_md);
+	uint32_t j, n = pcre2_get_ovector_count(s->s_md);
 
-	best.c_kind = s->s_nkinds;
-	best.c_start = 0;
-	best.c_full = 0;
+	for (j = 0; j < 2 * s->s_npairs; j++)
+		s->s_ov[j] = j < 2 * n ? ov[j] : PCRE2_UNSET;
+}
+
+/*
+ * The leftmost usable match of any kind, in one pass of the combined
+ * pattern; a complete one is matched again by its own kind for the
+ * groups. Returns 1 with best filled in, 0 for none, or -1 when the kinds
+ * must be tried one by one (an error, a match too long to hold, or
+ * anything unexpected), which then decides exactly as without s_any.
+ */
+static int
+scan_any(struct scan *s, struct scan_cand *best)
+{
+	uint32_t opts = s->s_eof ? 0 : PCRE2_PARTIAL_HARD;
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->s_anymd);
+	const struct rule_kind *k;
+	PCRE2_SPTR mark;
+	size_t b, i;
+	int rc;
+
+	rc = pcre2_match(s->s_any, (PCRE2_SPTR)s->s_buf, s->s_len, s->s_ctx,
+	    opts, s->s_anymd, s->s_app->a_mctx);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc == PCRE2_ERROR_PARTIAL) {
+		b = ov[0] < s->s_ctx ? s->s_ctx : ov[0];
+		if (s->s_len - b > s->s_cap)
+			return -1;
+		best->c_kind = 0; /* some kind; which does not matter yet */
+		best->c_start = b;
+		best->c_full = 0;
+		return 1;
+	}
+	if (rc < 0 || ov[0] < s->s_ctx || ov[1] <= ov[0] ||
+	    ov[1] - ov[0] > s->s_cap)
+		return -1;
+	if ((mark = pcre2_get_mark(s->s_anymd)) == NULL ||
+	    (i = strtoul((const char *)mark, NULL, 10)) >= s->s_nkinds)
+		return -1;
+	b = ov[0];
+	k = s->s_kinds[i];
+	rc = pcre2_match(k->k_code, (PCRE2_SPTR)s->s_buf, s->s_len, b, opts,
+	    s->s_md, k->k_app->a_mctx);
+	ov = pcre2_get_ovector_pointer(s->s_md);
+	if (rc <= 0 || ov[0] != b)
+		return -1;
+	scan_keep(s);
+	best->c_kind = i;
+	best->c_start = b;
+	best->c_full = 1;
+	return 1;
+}
+
+/*
+ * Choose the leftmost usable match of all kinds (the first kind on a
+ * tie). Returns 0, with best->c_kind s_nkinds for none, or -1 with *why.
+ */
+static int
+scan_pick(struct scan *s, struct scan_cand *best, const char **why)
+{
+	const struct rule_kind *k;
+	size_t i, start;
+	int full, rc;
+	char msg[256];
+
+	best->c_kind = s->s_nkinds;
+	best->c_start = 0;
+	best->c_full = 0;
+	if (s->s_any != NULL && scan_any(s, best) >= 0)
+		return 0;
+	best->c_kind = s->s_nkinds;
 	for (i = 0; i < s->s_nkinds; i++) {
 		k = s->s_kinds[i];
 		rc = scan_kind(s, k, s->s_ctx, &start, &full);
@@ -214,22 +282,34 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
 			    k->k_app->a_file, k->k_name, msg, scan_held(s));
 			s->s_skip = scan_held(s);
 			*why = s->s_why;
-			return SCAN_ERROR;
+			return -1;
 		}
 		if (rc == 0)
 			continue;
-		if (best.c_kind != s->s_nkinds && start >= best.c_start)
+		if (best->c_kind != s->s_nkinds && start >= best->c_start)
 			continue;
-		best.c_kind = i;
-		best.c_start = start;
-		best.c_full = full;
-		if (full) {
-			ov = pcre2_get_ovector_pointer(s->s_md);
-			n = pcre2_get_ovector_count(s->s_md);
-			for (j = 0; j < 2 * s->s_npairs; j++)
-				s->s_ov[j] = j < 2 * n ? ov[j] : PCRE2_UNSET;
-		}
+		best->c_kind = i;
+		best->c_start = start;
+		best->c_full = full;
+		if (full)
+			scan_keep(s);
 	}
+	return 0;
+}
+
+/* Scan what is held. */
+static enum scan_result
+scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
+    const char **why)
+{
+	struct scan_cand best;
+	const struct rule_kind *k;
+	size_t drop;
+	uint32_t j;
+	char reason[256];
+
+	if (scan_pick(s, &best, why) != 0)
+		return SCAN_ERROR;
 	if (best.c_kind == s->s_nkinds) {
 		scan_pass(s, scan_held(s), out);
 		return SCAN_MORE;

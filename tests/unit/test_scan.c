@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "rule.h"
+#include "rule_int.h"
 #include "scan.h"
 #include "unit.h"
+#include "xmalloc.h"
 
 static struct ruleset *rules;
 static struct sockaddr_storage with4, with6;
@@ -264,6 +266,116 @@ test_context(void)
 		evbuffer_free(r.out);
 	}
 	CHECK(bad == 0);
+out:
+	ruleset_free(rs);
+}
+
+/* A rule file with three c2s kinds; tail is appended to every pattern. */
+static const struct rule_app *
+combo_rule(struct ruleset *rs, int port, const char *tail)
+{
+	const struct rule_app *a;
+	char *text;
+
+	xasprintf(&text,
+	    "[service]\nname = combo%d\nports = %d\n"
+	    "[semi]\ndirection = c2s\naction = server-connects\n"
+	    "decode = dotted\n"
+	    "pattern = \"P (?<addr>\\d+\\.\\d+\\.\\d+\\.\\d+) "
+	    "(?<port>\\d+);%s\"\n"
+	    "rewrite = \"P ${new.ipv4} ${new.port};\"\n"
+	    "[delim]\ndirection = c2s\naction = server-connects\n"
+	    "decode = dotted\n"
+	    "pattern = \"(?<d>[|!])(?<addr>\\d+\\.\\d+\\.\\d+\\.\\d+)\\k<d>"
+	    "(?<port>\\d+)\\k<d>%s\"\n"
+	    "rewrite = \"${d}${new.ipv4}${d}${new.port}${d}\"\n"
+	    "[bang]\ndirection = c2s\naction = server-connects\n"
+	    "decode = dotted\n"
+	    "pattern = \"P (?<addr>\\d+\\.\\d+\\.\\d+\\.\\d+) "
+	    "(?<port>\\d+)!%s\"\n"
+	    "rewrite = \"P ${new.ipv4} ${new.port}!\"\n",
+	    port, port, tail, tail, tail);
+	a = extra(rs, text);
+	free(text);
+	return a;
+}
+
+/* Scan in at every split; count the splits that do not give want. */
+static size_t
+split_all(const struct rule_app *a, const char *in, size_t inlen,
+    const char *want, size_t wantlen, int count, const char *first)
+{
+	struct result r;
+	size_t k, bad = 0;
+
+	for (k = 0; k <= inlen + 1; k++) {
+		scan_text(a, RULE_C2S, 0, in, inlen,
+		    k == inlen + 1 ? (size_t)-1 : k, 0,
+		    (struct sockaddr *)&with4, &r);
+		if (!same(r.out, want, wantlen) || r.found != count ||
+		    strcmp(r.first, first) != 0 || r.errors != 0) {
+			if (bad == 0)
+				fprintf(stderr,
+				    "%s split %zu: found %d (%s), output "
+				    "%.*s\n",
+				    rule_app_name(a), k, r.found, r.first,
+				    (int)evbuffer_get_length(r.out),
+				    (char *)evbuffer_pullup(r.out, -1));
+			bad++;
+		}
+		evbuffer_free(r.out);
+	}
+	return bad;
+}
+
+/*
+ * A direction's kinds scanned in one pass give exactly what scanning them
+ * one by one gives: leftmost wins, the first kind on a tie, split anywhere.
+ * A pattern with a numbered reference is not combined, and still works.
+ */
+static void
+test_combined(void)
+{
+	static const char in[] = "x |5.6.7.8|90| P 1.2.3.4 80! y\n"
+				 "P 1.1.1.1 70;P 2.2.2.2 60!! 3.3.3.3!5! P 4.4";
+	static const char want[] =
+	    "x |192.0.2.1|40000| P 192.0.2.1 40000! y\n"
+	    "P 192.0.2.1 40000;P 192.0.2.1 40000!! 3.3.3.3!5! P 4.4";
+	static const char rule_ref[] =
+	    "[service]\nname = numbered\nports = 7003\n"
+	    "[colon]\ndirection = c2s\naction = server-connects\n"
+	    "decode = dotted\n"
+	    "pattern = \"(?<addr>\\d+\\.\\d+\\.\\d+\\.\\d+):(?<port>\\d+)\"\n"
+	    "rewrite = \"${new.ipv4}:${new.port}\"\n"
+	    "[quoted]\ndirection = c2s\naction = server-connects\n"
+	    "decode = dotted\n"
+	    "pattern = \"(['x])R (?<addr>\\d+\\.\\d+\\.\\d+\\.\\d+) "
+	    "(?<port>\\d+)\\1\"\n"
+	    "rewrite = \"'R ${new.ipv4} ${new.port}'\"\n";
+	static const char in_ref[] = "'R 9.9.9.9 99' 'R 8.8.8.8 88x 7.7.7.7:7";
+	static const char want_ref[] =
+	    "'R 192.0.2.1 40000' 'R 8.8.8.8 88x 192.0.2.1:40000";
+	struct ruleset *rs = ruleset_new();
+	const struct rule_app *one, *each, *ref;
+
+	one = combo_rule(rs, 7001, "");
+	each = combo_rule(rs, 7002, "(?#alone)");
+	ref = extra(rs, rule_ref);
+	if (one == NULL || each == NULL || ref == NULL)
+		goto out;
+	CHECK(one->a_any[RULE_C2S] != NULL);
+	CHECK(one->a_any[RULE_S2C] == NULL);
+	CHECK(each->a_any[RULE_C2S] == NULL);
+	CHECK(ref->a_any[RULE_C2S] == NULL);
+	CHECK(ruleset_for_port(rules, 21)->a_any[RULE_C2S] != NULL);
+	CHECK(ruleset_for_port(rules, 21)->a_any[RULE_S2C] != NULL);
+
+	CHECK(split_all(one, in, sizeof in - 1, want, sizeof want - 1, 4,
+		  "5.6.7.8 90") == 0);
+	CHECK(split_all(each, in, sizeof in - 1, want, sizeof want - 1, 4,
+		  "5.6.7.8 90") == 0);
+	CHECK(split_all(ref, in_ref, sizeof in_ref - 1, want_ref,
+		  sizeof want_ref - 1, 2, "9.9.9.9 99") == 0);
 out:
 	ruleset_free(rs);
 }
@@ -576,6 +688,7 @@ main(int argc, char **argv)
 	mkaddr(&with6, "2001:db8::7", 40001);
 	test_split();
 	test_context();
+	test_combined();
 	test_holdback();
 	test_bounce();
 	test_edges();

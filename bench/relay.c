@@ -121,8 +121,8 @@ half_move(struct conn *c, int i)
 	ssize_t n;
 
 	if (h->h_len > 0 && dst->e_writable && c->c_connected) {
-		n = send(dst->e_fd, c->c_buf[i] + h->h_off, h->h_len,
-		    MSG_NOSIGNAL);
+		/* write/read, not send/recv: /proc/PID/io counts these. */
+		n = write(dst->e_fd, c->c_buf[i] + h->h_off, h->h_len);
 		if (n < 0 && errno != EAGAIN)
 			return -1;
 		/* Partial: the socket is full; wait for an edge. */
@@ -137,7 +137,7 @@ half_move(struct conn *c, int i)
 			h->h_off = 0;
 	}
 	if (h->h_len == 0 && !h->h_eof && src->e_readable) {
-		n = recv(src->e_fd, c->c_buf[i], BUFSZ, 0);
+		n = read(src->e_fd, c->c_buf[i], BUFSZ);
 		if (n < 0 && errno != EAGAIN)
 			return -1;
 		/* Short: the socket is drained, unless a FIN waits behind. */

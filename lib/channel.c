@@ -38,6 +38,7 @@ static void channel_readev(evutil_socket_t, short, void *);
 static void channel_readcb(struct bufferevent *, void *);
 static void channel_read_resume(struct channel *);
 static void channel_writecb(struct bufferevent *, void *);
+static void channel_written(struct channel *, size_t, int);
 static void channel_eventcb(struct bufferevent *, short, void *);
 static void channel_outcb(struct evbuffer *, const struct evbuffer_cb_info *,
     void *);
@@ -391,6 +392,27 @@ channel_pump(struct channel *ch, struct evbuffer *out, struct window_tx *stx)
 	return channel_has_work(ch) ? CHANNEL_MORE : CHANNEL_IDLE;
 }
 
+/*
+ * Pass len bytes of src to the local socket. While nothing is queued for
+ * it, write them at once: no write event to arm and disarm, no loop turn
+ * before they leave. What the socket does not take is queued as usual.
+ */
+static void
+channel_deliver(struct channel *ch, struct evbuffer *src, uint32_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(ch->ch_bev);
+	evutil_socket_t fd = bufferevent_getfd(ch->ch_bev);
+	int n;
+
+	if (fd >= 0 && ch->ch_out_skip == 0 && evbuffer_get_length(out) == 0 &&
+	    (n = evbuffer_write_atmost(src, fd, len)) > 0) {
+		len -= (uint32_t)n;
+		channel_written(ch, (size_t)n, len == 0);
+	}
+	if (len > 0)
+		evbuffer_remove_buffer(src, out, len);
+}
+
 /* DATA from the peer: write it out; -1 if it broke the flow control. */
 int
 channel_on_data(struct channel *ch, struct evbuffer *src, uint32_t len)
@@ -405,7 +427,7 @@ channel_on_data(struct channel *ch, struct evbuffer *src, uint32_t len)
 		channel_scan_run(ch, RX);
 		return 0;
 	}
-	evbuffer_remove_buffer(src, bufferevent_get_output(ch->ch_bev), len);
+	channel_deliver(ch, src, len);
 	return 0;
 }
 
@@ -479,7 +501,6 @@ channel_outcb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
 	struct channel *ch = arg;
 	size_t n = info->n_deleted;
-	uint32_t give, before;
 
 	if (n == 0)
 		return;
@@ -491,8 +512,17 @@ channel_outcb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		if (n == 0)
 			return;
 	}
-	if (ch->ch_scan[RX] != NULL && evbuffer_get_length(buf) == 0 &&
-	    channel_rx_drained(ch) && n < ch->ch_rx.wr_buffered)
+	channel_written(ch, n, evbuffer_get_length(buf) == 0);
+}
+
+/* n bytes from the peer left for the socket; empty: nothing is queued. */
+static void
+channel_written(struct channel *ch, size_t n, int empty)
+{
+	uint32_t give, before;
+
+	if (ch->ch_scan[RX] != NULL && empty && channel_rx_drained(ch) &&
+	    n < ch->ch_rx.wr_buffered)
 		n = ch->ch_rx.wr_buffered;
 	before = ch->ch_rx.wr_buffered;
 	if ((give = window_rx_written(&ch->ch_rx, (uint32_t)n)) > 0)
@@ -641,7 +671,7 @@ channel_close(struct channel *ch, enum channel_close_how how,
 	audit_channel(ch, session_role(ch->ch_sess) == FRAME_ROLE_ESP, reason);
 	if (ch->ch_state == CHANNEL_OPEN)
 		log_debug("%s closed: %s; %llu bytes out, %llu bytes in, "
-			 "%ld.%03lds",
+			  "%ld.%03lds",
 		    ch->ch_desc, reason, (unsigned long long)ch->ch_bytes_out,
 		    (unsigned long long)ch->ch_bytes_in, (long)d.tv_sec,
 		    (long)d.tv_usec / 1000);

@@ -119,15 +119,44 @@ same(struct evbuffer *out, const char *want, size_t len)
 	    memcmp(evbuffer_pullup(out, -1), want, len) == 0;
 }
 
-/* One case, fed whole, byte by byte and split at every position. */
+/*
+ * Scan in whole, byte by byte and split at every position; count the ways
+ * that do not give want, count announcements and first as the first.
+ */
+static size_t
+split_all(const struct rule_app *a, enum rule_dir dir, const char *in,
+    size_t inlen, const char *want, size_t wantlen, const char *first,
+    int count, const struct sockaddr *with)
+{
+	struct result r;
+	size_t k, bad = 0;
+
+	for (k = 0; k <= inlen + 1; k++) {
+		scan_text(a, dir, 0, in, inlen, k == inlen + 1 ? (size_t)-1 : k,
+		    0, with, &r);
+		if (!same(r.out, want, wantlen) || r.found != count ||
+		    strcmp(r.first, first) != 0 || r.errors != 0) {
+			if (bad++ == 0)
+				fprintf(stderr,
+				    "%s split %zu: found %d (%s), output "
+				    "%.*s\n",
+				    rule_app_name(a), k, r.found, r.first,
+				    (int)evbuffer_get_length(r.out),
+				    (char *)evbuffer_pullup(r.out, -1));
+		}
+		evbuffer_free(r.out);
+	}
+	return bad;
+}
+
+/* One case of a shipped rule file, split every way. */
 static void
 split_case(const char *app, enum rule_dir dir, const char *in, size_t inlen,
     const char *want, size_t wantlen, const char *decode, int count,
     const struct sockaddr *with)
 {
 	const struct rule_app *a = NULL;
-	struct result r;
-	size_t i, k, bad = 0;
+	size_t i;
 
 	for (i = 0; i < ruleset_count(rules); i++) {
 		if (strcmp(rule_app_name(ruleset_app(rules, i)), app) == 0)
@@ -136,25 +165,8 @@ split_case(const char *app, enum rule_dir dir, const char *in, size_t inlen,
 	CHECK(a != NULL);
 	if (a == NULL)
 		return;
-	for (k = 0; k <= inlen + 1; k++) {
-		if (k == inlen + 1)
-			scan_text(a, dir, 0, in, inlen, (size_t)-1, 0, with,
-			    &r);
-		else
-			scan_text(a, dir, 0, in, inlen, k, 0, with, &r);
-		if (!same(r.out, want, wantlen) || r.found != count ||
-		    strcmp(r.first, decode) != 0 || r.errors != 0) {
-			if (bad++ == 0)
-				fprintf(stderr,
-				    "%s split %zu: found %d (%s), output "
-				    "%.*s\n",
-				    app, k, r.found, r.first,
-				    (int)evbuffer_get_length(r.out),
-				    (char *)evbuffer_pullup(r.out, -1));
-		}
-		evbuffer_free(r.out);
-	}
-	CHECK(bad == 0);
+	CHECK(split_all(a, dir, in, inlen, want, wantlen, decode, count,
+		  with) == 0);
 }
 
 #define SPLIT(app, dir, in, want, decode, count, with)                         \
@@ -300,34 +312,6 @@ combo_rule(struct ruleset *rs, int port, const char *tail)
 	return a;
 }
 
-/* Scan in at every split; count the splits that do not give want. */
-static size_t
-split_all(const struct rule_app *a, const char *in, size_t inlen,
-    const char *want, size_t wantlen, int count, const char *first)
-{
-	struct result r;
-	size_t k, bad = 0;
-
-	for (k = 0; k <= inlen + 1; k++) {
-		scan_text(a, RULE_C2S, 0, in, inlen,
-		    k == inlen + 1 ? (size_t)-1 : k, 0,
-		    (struct sockaddr *)&with4, &r);
-		if (!same(r.out, want, wantlen) || r.found != count ||
-		    strcmp(r.first, first) != 0 || r.errors != 0) {
-			if (bad == 0)
-				fprintf(stderr,
-				    "%s split %zu: found %d (%s), output "
-				    "%.*s\n",
-				    rule_app_name(a), k, r.found, r.first,
-				    (int)evbuffer_get_length(r.out),
-				    (char *)evbuffer_pullup(r.out, -1));
-			bad++;
-		}
-		evbuffer_free(r.out);
-	}
-	return bad;
-}
-
 /*
  * A direction's kinds scanned in one pass give exactly what scanning them
  * one by one gives: leftmost wins, the first kind on a tie, split anywhere.
@@ -370,12 +354,14 @@ test_combined(void)
 	CHECK(ruleset_for_port(rules, 21)->a_any[RULE_C2S] != NULL);
 	CHECK(ruleset_for_port(rules, 21)->a_any[RULE_S2C] != NULL);
 
-	CHECK(split_all(one, in, sizeof in - 1, want, sizeof want - 1, 4,
-		  "5.6.7.8 90") == 0);
-	CHECK(split_all(each, in, sizeof in - 1, want, sizeof want - 1, 4,
-		  "5.6.7.8 90") == 0);
-	CHECK(split_all(ref, in_ref, sizeof in_ref - 1, want_ref,
-		  sizeof want_ref - 1, 2, "9.9.9.9 99") == 0);
+	CHECK(split_all(one, RULE_C2S, in, sizeof in - 1, want, sizeof want - 1,
+		  "5.6.7.8 90", 4, (struct sockaddr *)&with4) == 0);
+	CHECK(
+	    split_all(each, RULE_C2S, in, sizeof in - 1, want, sizeof want - 1,
+		"5.6.7.8 90", 4, (struct sockaddr *)&with4) == 0);
+	CHECK(split_all(ref, RULE_C2S, in_ref, sizeof in_ref - 1, want_ref,
+		  sizeof want_ref - 1, "9.9.9.9 99", 2,
+		  (struct sockaddr *)&with4) == 0);
 out:
 	ruleset_free(rs);
 }

@@ -82,6 +82,23 @@ policy_append_rules(char **list, int *all, const char *more)
 	}
 }
 
+/* Add a section's allow and rules to a user's. */
+static void
+policy_take(struct policy_user *u, const struct conf *c, const char *sec,
+    int *all, int *any_rules)
+{
+	char key[300];
+	const char *v;
+
+	snprintf(key, sizeof key, "%s:allow", sec);
+	policy_append(&u->pu_allow_text, conf_str(c, key, NULL));
+	snprintf(key, sizeof key, "%s:rules", sec);
+	if ((v = conf_str(c, key, NULL)) != NULL) {
+		*any_rules = 1;
+		policy_append_rules(&u->pu_rules, all, v);
+	}
+}
+
 /* Read one [user NAME] section, merging its groups. */
 static int
 policy_load_user(struct policy *p, const struct conf *c, const char *sec,
@@ -111,13 +128,7 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 	snprintf(key, sizeof key, "%s:reverse", sec);
 	if (conf_bool(c, key, 1, &rev, cause) != 0)
 		return -1;
-	snprintf(key, sizeof key, "%s:allow", sec);
-	policy_append(&u->pu_allow_text, conf_str(c, key, NULL));
-	snprintf(key, sizeof key, "%s:rules", sec);
-	if ((v = conf_str(c, key, NULL)) != NULL) {
-		any_rules = 1;
-		policy_append_rules(&u->pu_rules, &all, v);
-	}
+	policy_take(u, c, sec, &all, &any_rules);
 	snprintf(key, sizeof key, "%s:groups", sec);
 	groups = xstrdup(conf_str(c, key, ""));
 	for (g = strtok_r(groups, " \t,", &save); g != NULL;
@@ -128,13 +139,7 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 			return conf_error(cause, c, key,
 			    "no [group %s] section", g);
 		}
-		snprintf(key, sizeof key, "%s:allow", gsec);
-		policy_append(&u->pu_allow_text, conf_str(c, key, NULL));
-		snprintf(key, sizeof key, "%s:rules", gsec);
-		if ((v = conf_str(c, key, NULL)) != NULL) {
-			any_rules = 1;
-			policy_append_rules(&u->pu_rules, &all, v);
-		}
+		policy_take(u, c, gsec, &all, &any_rules);
 		snprintf(key, sizeof key, "%s:reverse", gsec);
 		if (conf_bool(c, key, 1, &grev, cause) != 0) {
 			free(groups);

@@ -633,6 +633,27 @@ via_http_head(struct via_req *vr)
 	via_finish(vr, vr->vr_fd, 0, NULL);
 }
 
+/*
+ * Whether recv() gave bytes; otherwise waits (EAGAIN) or finishes the
+ * request with the error or, at EOF, "closed the connection when".
+ */
+static int
+via_received(struct via_req *vr, ssize_t n, const char *when)
+{
+	if (n > 0)
+		return 1;
+	if (n < 0 &&
+	    (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n < 0)
+		via_finish(vr, -1, errno, "proxy %s: %s", vr->vr_name,
+		    strerror(errno));
+	else
+		via_finish(vr, -1, ECONNRESET,
+		    "proxy %s closed the connection %s", vr->vr_name, when);
+	return 0;
+}
+
 /* HTTP: read the head, but nothing after it (the esp's first bytes). */
 static void
 via_http_read(struct via_req *vr)
@@ -644,21 +665,10 @@ via_http_read(struct via_req *vr)
 	ssize_t n;
 
 	n = recv(vr->vr_fd, in + vr->vr_inlen, room, MSG_PEEK);
-	if (n < 0 &&
-	    (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+	if (!via_received(vr, n,
+		vr->vr_inlen > 0 ? "in the middle of its answer"
+				 : "without an answer"))
 		return;
-	if (n < 0) {
-		via_finish(vr, -1, errno, "proxy %s: %s", vr->vr_name,
-		    strerror(errno));
-		return;
-	}
-	if (n == 0) {
-		via_finish(vr, -1, ECONNRESET,
-		    "proxy %s closed the connection %s", vr->vr_name,
-		    vr->vr_inlen > 0 ? "in the middle of its answer"
-				     : "without an answer");
-		return;
-	}
 	total = vr->vr_inlen + (size_t)n;
 	from = vr->vr_inlen >= 3 ? vr->vr_inlen - 3 : 0;
 	for (i = from; i + 4 <= total; i++) {
@@ -697,23 +707,11 @@ via_readcb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* SOCKS5: exactly the bytes of the answer, never more. */
 	n = recv(fd, vr->vr_in + vr->vr_inlen, vr->vr_need - vr->vr_inlen, 0);
-	if (n < 0 &&
-	    (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+	if (!via_received(vr, n,
+		vr->vr_state == VIA_GREETING    ? "during the SOCKS5 greeting"
+		    : vr->vr_state == VIA_LOGIN ? "during the SOCKS5 login"
+						: "during the SOCKS5 CONNECT"))
 		return;
-	if (n < 0) {
-		via_finish(vr, -1, errno, "proxy %s: %s", vr->vr_name,
-		    strerror(errno));
-		return;
-	}
-	if (n == 0) {
-		via_finish(vr, -1, ECONNRESET,
-		    "proxy %s closed the connection during the SOCKS5 %s",
-		    vr->vr_name,
-		    vr->vr_state == VIA_GREETING    ? "greeting"
-			: vr->vr_state == VIA_LOGIN ? "login"
-						    : "CONNECT");
-		return;
-	}
 	vr->vr_inlen += (size_t)n;
 	if (vr->vr_inlen == vr->vr_need)
 		via_socks_step(vr);

@@ -27,7 +27,7 @@ ESP_SRC  = $(wildcard esp/*.c)
 ISP_SRC  = $(wildcard isp/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 HOOK_SRC = $(filter-out sockhook/main.c,$(wildcard sockhook/*.c))
-HOOK_DEP = lib/conf.c lib/allow.c lib/addr.c lib/xmalloc.c lib/log.c
+HOOK_DEP = lib/conf.c lib/allow.c lib/addr.c lib/xmalloc.c lib/log.c lib/escape.c
 # Helper programs for scenario tests: tests/AREA/x.c -> build/tests/AREA/x
 HELPER_SRC = $(filter-out tests/unit/%,$(wildcard tests/*/*.c))
 HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))

@@ -13,9 +13,12 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 
+#include <openssl/rand.h>
+
 #include "addr.h"
 #include "conf.h"
 #include "daemon.h"
+#include "escape.h"
 #include "esp.h"
 #include "log.h"
 #include "socks.h"
@@ -25,20 +28,28 @@
 static const char *const esp_known_keys[] = { "esp:session_listen",
 	"esp:socks_listen", "esp:socks_timeout", "esp:open_timeout",
 	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
-	"session:window", "session:channel_window", "session:queue",
-	"session:keepalive", "session:dead_after", "session:handshake_timeout",
-	"tls:psk_file", "tls:psk_identity", "tls:cert", "tls:key", "tls:ca",
-	"tls:peer_name", "log:syslog", "log:verbose", "log:audit", NULL };
+	"esp:probe_timeout", "esp:login_inflight_per_source",
+	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
+	"isp *:psk_file", "session:window", "session:channel_window",
+	"session:queue", "session:keepalive", "session:dead_after",
+	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
+	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
+	"log:verbose", "log:audit", NULL };
 
+static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);
 static void esp_link_closed(struct session *, const char *, void *);
-static void esp_link_config(struct session *, const uint8_t *, size_t, void *);
+static void esp_link_message(struct session *, uint8_t, const uint8_t *, size_t,
+    void *);
 static void esp_link_drained(struct session *, void *);
+static int esp_link_check_serves(struct session *, struct esp_link *,
+    const struct allow *);
 
 static const struct session_cb esp_link_cb = {
+	.sc_handshake = esp_link_handshake,
 	.sc_up = esp_link_up,
 	.sc_closed = esp_link_closed,
-	.sc_config = esp_link_config,
+	.sc_message = esp_link_message,
 	.sc_drained = esp_link_drained,
 	.sc_outside_open = outside_open,
 };
@@ -96,12 +107,22 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 	    conf_duration(c, "esp:connect_timeout", 10000,
 		&e->e_connect_timeout_ms, cause) != 0 ||
 	    conf_size(c, "esp:max_handshakes", 1024, 1, 1000000,
-		&e->e_max_clients, cause) != 0)
+		&e->e_max_clients, cause) != 0 ||
+	    conf_duration(c, "esp:probe_timeout", 3000, &e->e_probe_ms,
+		cause) != 0 ||
+	    conf_count(c, "esp:login_inflight_per_source", 2, 1, 10000,
+		&e->e_login_limits.rc_src_inflight, cause) != 0 ||
+	    conf_count(c, "esp:login_rate_per_source", 30, 1, 1000000,
+		&e->e_login_limits.rc_src_per_min, cause) != 0 ||
+	    conf_count(c, "esp:login_inflight", 64, 1, 100000,
+		&e->e_login_limits.rc_inflight, cause) != 0 ||
+	    conf_count(c, "esp:login_rate", 600, 1, 10000000,
+		&e->e_login_limits.rc_per_min, cause) != 0)
 		goto out;
 	e->e_open_timeout.tv_sec = ms / 1000;
 	e->e_open_timeout.tv_usec = (ms % 1000) * 1000;
 	if (session_conf_load(c, &e->e_params, cause) != 0 ||
-	    tls_conf_load(c, &e->e_tls, cause) != 0)
+	    tls_conf_load(c, &e->e_tls, TLS_ROLE_ESP, cause) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -109,14 +130,14 @@ out:
 	return rc;
 }
 
-/* May this link serve that user (or anonymous) at all, with that password? */
+/* May this link serve that user (its isp accepted the login) or anonymous? */
 static const struct allow *
-esp_link_allow(struct esp_link *l, const char *user, const char *password)
+esp_link_allow(struct esp_link *l, const char *user, const void *password,
+    size_t passlen)
 {
-	if (!l->el_have_policy) /* an isp without a policy: its allow list */
-		return *user == '\0' && l->el_have_serves ? &l->el_serves
-							  : NULL;
-	if (*user != '\0' && !policy_login(&l->el_policy, user, password))
+	if (!l->el_have_policy) /* no policy yet: nothing is allowed */
+		return NULL;
+	if (*user != '\0' && !login_link_ok(l, user, password, passlen))
 		return NULL;
 	return policy_allow(&l->el_policy, user);
 }
@@ -129,8 +150,8 @@ esp_link_allow(struct esp_link *l, const char *user, const char *password)
  */
 struct esp_link *
 esp_route(struct esp *e, const struct endpoint *dst,
-    const struct endpoint *client, const char *user, const char *password,
-    uint8_t *code)
+    const struct endpoint *client, const char *user, const void *password,
+    size_t passlen, uint8_t *code)
 {
 	struct esp_link *l, *fallback = NULL;
 	const struct allow *al;
@@ -145,9 +166,9 @@ esp_route(struct esp *e, const struct endpoint *dst,
 	    (const char *)dst->ep_addr);
 	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
 	{
-		if (!session_is_up(l->el_sess))
+		if (l->el_pending || !session_is_up(l->el_sess))
 			continue;
-		if ((al = esp_link_allow(l, user, password)) == NULL) {
+		if ((al = esp_link_allow(l, user, password, passlen)) == NULL) {
 			*code = OPEN_NOT_ALLOWED;
 			continue;
 		}
@@ -190,36 +211,137 @@ esp_auth_modes(struct esp *e, int *users, int *anonymous)
 		*anonymous = 1; /* the request then gets "no session" */
 }
 
-/* Does any isp's policy accept this login? */
-int
-esp_login(struct esp *e, const char *user, const char *password)
+/* TLS is up: the isp's id is what its key or certificate proves. */
+static int
+esp_link_handshake(struct session *s, SSL *ssl, char *why, size_t len,
+    void *arg)
 {
-	struct esp_link *l;
+	struct esp_link *l = arg;
 
-	TAILQ_FOREACH(l, &e->e_links, el_entry)
-	if (l->el_have_policy && policy_login(&l->el_policy, user, password))
-		return 1;
+	if (tls_peer_check(ssl, &l->el_esp->e_tls, l->el_id, sizeof l->el_id,
+		why, len) != 0)
+		return -1;
+	session_set_identity(s, l->el_id);
 	return 0;
 }
 
-/* A session finished its handshake. */
+/* Stop probing the older session for this (pending) link. */
+static void
+esp_link_unprobe(struct esp_link *l)
+{
+	if (l->el_probe_ev != NULL)
+		event_free(l->el_probe_ev);
+	if (l->el_probed != NULL)
+		session_probe_cancel(l->el_probed->el_sess);
+	l->el_probe_ev = NULL;
+	l->el_probed = NULL;
+}
+
+/* The older session answered: it is alive, so the newer one is refused. */
+static void
+esp_link_probe_alive(struct session *old, int rtt_ms, void *arg)
+{
+	struct esp_link *l = arg;
+	char why[300];
+
+	esp_link_unprobe(l);
+	snprintf(why, sizeof why,
+	    "isp \"%s\" already has a live session (from %s, answered in %d "
+	    "ms); refusing this one",
+	    l->el_id, session_peer(old), rtt_ms);
+	log_warnx("session with %s: %s", session_peer(l->el_sess), why);
+	session_fail(l->el_sess, GOAWAY_REFUSED, why);
+}
+
+/* The newer session takes over: the older one is gone. */
+static void
+esp_link_promote(struct esp_link *l)
+{
+	esp_link_unprobe(l);
+	l->el_pending = 0;
+	log_warnx("session with %s: now serves isp \"%s\"",
+	    session_peer(l->el_sess), l->el_id);
+	if (l->el_have_serves)
+		esp_link_check_serves(l->el_sess, l, &l->el_serves);
+}
+
+/* The older session did not answer in time: it is dead, replace it. */
+static void
+esp_link_probe_timeoutcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct esp_link *l = arg, *old = l->el_probed;
+
+	(void)fd;
+	(void)what;
+	log_warnx("session with %s: isp \"%s\" did not answer within %d ms; "
+		  "replaced by the session from %s",
+	    session_peer(old->el_sess), l->el_id, l->el_esp->e_probe_ms,
+	    session_peer(l->el_sess));
+	session_close(old->el_sess, "replaced: no answer to a probe");
+}
+
+/*
+ * HELLO done. An id has one session: when another live one has this id,
+ * it is probed; if it answers, this newer one is refused, else it is
+ * replaced. Both cases log a warning, and the isp of a refused session
+ * backs off, so two isps at one id cannot take turns.
+ */
 static void
 esp_link_up(struct session *s, void *arg)
 {
-	(void)s;
-	(void)arg;
+	struct esp_link *l = arg, *o;
+	struct timeval tv;
+	char why[300];
+
+	l->el_up = 1;
+	TAILQ_FOREACH(o, &l->el_esp->e_links, el_entry)
+	{
+		if (o == l || strcmp(o->el_id, l->el_id) != 0 || !o->el_up)
+			continue;
+		if (o->el_pending) {
+			snprintf(why, sizeof why,
+			    "isp \"%s\" already has a session being checked; "
+			    "refusing this one",
+			    l->el_id);
+			log_warnx("session with %s: %s", session_peer(s), why);
+			session_fail(s, GOAWAY_REFUSED, why);
+			return;
+		}
+		if (!session_is_up(o->el_sess))
+			continue; /* draining: it serves no new channels */
+		log_warnx("session with %s: isp \"%s\" already has a session "
+			  "from %s; checking that it is alive",
+		    session_peer(s), l->el_id, session_peer(o->el_sess));
+		l->el_pending = 1;
+		l->el_probed = o;
+		l->el_probe_ev =
+		    evtimer_new(l->el_esp->e_base, esp_link_probe_timeoutcb, l);
+		tv.tv_sec = l->el_esp->e_probe_ms / 1000;
+		tv.tv_usec = (l->el_esp->e_probe_ms % 1000) * 1000;
+		evtimer_add(l->el_probe_ev, &tv);
+		session_probe(o->el_sess, esp_link_probe_alive, l);
+		return;
+	}
 }
 
 /* A session ended: forget it; exit if draining and none are left. */
 static void
 esp_link_closed(struct session *s, const char *reason, void *arg)
 {
-	struct esp_link *l = arg;
+	struct esp_link *l = arg, *o, *next;
 	struct esp *e = l->el_esp;
 
 	(void)s;
 	(void)reason;
+	esp_link_unprobe(l);
+	login_link_forget(l, 1);
 	TAILQ_REMOVE(&e->e_links, l, el_entry);
+	/* A newer session was waiting for this one to be found dead. */
+	for (o = TAILQ_FIRST(&e->e_links); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, el_entry);
+		if (o->el_probed == l)
+			esp_link_promote(o);
+	}
 	allow_free(&l->el_serves);
 	if (l->el_have_policy)
 		policy_free(&l->el_policy);
@@ -234,19 +356,40 @@ esp_link_closed(struct session *s, const char *reason, void *arg)
 		event_base_loopexit(e->e_base, NULL);
 }
 
+/* AUTH_RESULT from the isp. */
+static void
+esp_link_auth_result(struct session *s, struct esp_link *l, const uint8_t *p,
+    size_t len)
+{
+	uint32_t ref;
+	uint8_t code;
+
+	if (frame_auth_result_decode(p, len, &ref, &code) != FRAME_OK) {
+		session_fail(s, GOAWAY_PROTOCOL, "malformed AUTH_RESULT");
+		return;
+	}
+	login_result(l, ref, code);
+}
+
 /* A rule file from the isp: "rules-file=NAME", a blank line, the text. */
 static void
 esp_link_rules(struct session *s, struct esp_link *l, const char *p, size_t len)
 {
 	const char *nl = memchr(p, '\n', len);
-	char *name, *cause = NULL;
+	char *name, *cause = NULL, shown[300];
 
-	if (nl == NULL || (size_t)(nl - p) + 2 > len || nl[1] != '\n') {
-		log_warnx("session with %s: malformed rule file frame",
-		    session_peer(s));
+	if (nl == NULL || (size_t)(nl - p) + 2 > len || nl[1] != '\n' ||
+	    (size_t)(nl - p) - 11 > 200) {
+		session_fail(s, GOAWAY_PROTOCOL, "malformed rule file frame");
+		return;
+	}
+	if (l->el_rules != NULL &&
+	    ruleset_count(l->el_rules) >= CONFIG_MAX_RULE_FILES) {
+		session_fail(s, GOAWAY_REFUSED, "too many rule files");
 		return;
 	}
 	name = xstrndup(p + 11, (size_t)(nl - p) - 11);
+	esc_str(shown, sizeof shown, name);
 	if (l->el_rules == NULL)
 		l->el_rules = ruleset_new();
 	if (ruleset_load_text(l->el_rules, name, nl + 2,
@@ -256,11 +399,11 @@ esp_link_rules(struct session *s, struct esp_link *l, const char *p, size_t len)
 		free(cause);
 	} else
 		log_info("session with %s: rules \"%s\" loaded",
-		    session_peer(s), name);
+		    session_peer(s), shown);
 	free(name);
 }
 
-/* The isp's policy: users, groups, anonymous access. */
+/* The isp's policy: users, groups, anonymous access (no hashes). */
 static void
 esp_link_policy(struct session *s, struct esp_link *l, const char *p,
     size_t len)
@@ -279,6 +422,7 @@ esp_link_policy(struct session *s, struct esp_link *l, const char *p,
 		policy_free(&l->el_policy);
 	l->el_policy = np;
 	l->el_have_policy = 1;
+	login_link_forget(l, 0); /* passwords may have changed */
 	log_info("session with %s: isp \"%s\" policy: %zu users, anonymous "
 		 "%s",
 	    session_peer(s), l->el_id, np.p_nusers,
@@ -286,28 +430,24 @@ esp_link_policy(struct session *s, struct esp_link *l, const char *p,
 }
 
 /*
- * A new isp announced what it serves: refuse it if that overlaps another
- * isp's networks; replace an older session of the same isp.
+ * What an isp serves must not overlap what another isp serves: checked
+ * for every CONFIG, so a later one cannot claim more. Another session of
+ * the same id is not another isp. On overlap the session is refused, and
+ * l is gone when this returns -1.
  */
 static int
-esp_link_check_serves(struct session *s, struct esp_link *l)
+esp_link_check_serves(struct session *s, struct esp_link *l,
+    const struct allow *serves)
 {
-	struct esp_link *o, *next;
+	struct esp_link *o;
 	char ov[200], why[400];
 
-	for (o = TAILQ_FIRST(&l->el_esp->e_links); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, el_entry);
-		if (o == l || !o->el_have_serves)
+	TAILQ_FOREACH(o, &l->el_esp->e_links, el_entry)
+	{
+		if (o == l || !o->el_have_serves ||
+		    strcmp(o->el_id, l->el_id) == 0)
 			continue;
-		if (strcmp(o->el_id, l->el_id) == 0) {
-			log_info("session with %s: replaced by a new session "
-				 "from isp \"%s\"",
-			    session_peer(o->el_sess), o->el_id);
-			session_close(o->el_sess, "replaced");
-			continue;
-		}
-		if (allow_overlap(&l->el_serves, &o->el_serves, ov,
-			sizeof ov)) {
+		if (allow_overlap(serves, &o->el_serves, ov, sizeof ov)) {
 			snprintf(why, sizeof why,
 			    "isp \"%s\" refused: what it serves overlaps isp "
 			    "\"%s\": %s",
@@ -320,14 +460,52 @@ esp_link_check_serves(struct session *s, struct esp_link *l)
 	return 0;
 }
 
+/*
+ * "allow=": what the isp serves, checked for size and overlap. -1: the
+ * session is refused and l is gone.
+ */
+static int
+esp_link_serves(struct session *s, struct esp_link *l, const char *list)
+{
+	struct allow nw;
+	char *cause = NULL, why[400];
+
+	if (allow_parse(&nw, list, &cause) != 0) {
+		snprintf(why, sizeof why,
+		    "isp sent an allow list we cannot "
+		    "use: %s",
+		    cause);
+		free(cause);
+		session_fail(s, GOAWAY_REFUSED, why);
+		return -1;
+	}
+	if (nw.al_n > CONFIG_MAX_RULES) {
+		allow_free(&nw);
+		snprintf(why, sizeof why,
+		    "isp \"%s\" refused: it serves more "
+		    "than %d allow rules",
+		    l->el_id, CONFIG_MAX_RULES);
+		log_warnx("session with %s: %s", session_peer(s), why);
+		session_fail(s, GOAWAY_REFUSED, why);
+		return -1;
+	}
+	/* A pending session is checked once it takes over. */
+	if (!l->el_pending && esp_link_check_serves(s, l, &nw) != 0) {
+		allow_free(&nw);
+		return -1;
+	}
+	allow_free(&l->el_serves);
+	l->el_serves = nw;
+	l->el_have_serves = 1;
+	return 0;
+}
+
 /* CONFIG from the isp: "key=value" lines, the policy, or a rule file. */
 static void
-esp_link_config(struct session *s, const uint8_t *p, size_t len, void *arg)
+esp_link_config(struct session *s, struct esp_link *l, const uint8_t *p,
+    size_t len)
 {
-	struct esp_link *l = arg;
-	char *text, *line, *save = NULL;
-	char *cause = NULL;
-	int first = !l->el_have_serves;
+	char *text, *line, *save = NULL, said[300];
 
 	if (len > 11 && memcmp(p, "rules-file=", 11) == 0) {
 		esp_link_rules(s, l, (const char *)p, len);
@@ -350,26 +528,33 @@ esp_link_config(struct session *s, const uint8_t *p, size_t len, void *arg)
 	text = xstrndup((const char *)p, len);
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, "id=", 3) == 0)
-			snprintf(l->el_id, sizeof l->el_id, "%s", line + 3);
-		else if (strncmp(line, "allow=", 6) == 0) {
-			allow_free(&l->el_serves);
-			if (allow_parse(&l->el_serves, line + 6, &cause) != 0) {
-				log_warnx("session with %s: isp sent an allow "
-					  "list we cannot use: %s",
-				    session_peer(s), cause);
-				free(cause);
-				cause = NULL;
-				l->el_have_serves = 0;
-			} else
-				l->el_have_serves = 1;
+		if (strncmp(line, "id=", 3) == 0 &&
+		    strcmp(line + 3, l->el_id) != 0)
+			/* Never believed: the id is what TLS proved. */
+			log_warnx("session with %s: isp says it is \"%s\"; it "
+				  "proved \"%s\", and that is its id",
+			    session_peer(s),
+			    esc_str(said, sizeof said, line + 3), l->el_id);
+		else if (strncmp(line, "allow=", 6) == 0 &&
+		    esp_link_serves(s, l, line + 6) != 0) {
+			free(text);
+			return;
 		}
 	}
 	free(text);
-	if (first && l->el_have_serves && esp_link_check_serves(s, l) != 0)
-		return;
 	log_info("session with %s: isp \"%s\" serves %zu allow rules",
 	    session_peer(s), l->el_id, l->el_serves.al_n);
+}
+
+/* A session-level message from the isp. */
+static void
+esp_link_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
+    void *arg)
+{
+	if (type == FRAME_CONFIG)
+		esp_link_config(s, arg, p, len);
+	else if (type == FRAME_AUTH_RESULT)
+		esp_link_auth_result(s, arg, p, len);
 }
 
 /* All channels gone after GOAWAY: close the session. */
@@ -414,6 +599,7 @@ esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	l = xcalloc(1, sizeof *l);
 	l->el_esp = e;
 	expect_init(&l->el_expect, 60000);
+	TAILQ_INIT(&l->el_parts);
 	snprintf(l->el_id, sizeof l->el_id, "?");
 	l->el_sess = session_new(e->e_base, bev, FRAME_ROLE_ESP, peer,
 	    &e->e_params, &esp_link_cb, l);
@@ -524,6 +710,8 @@ esp_free(struct esp *e)
 		event_free(e->e_drain_ev);
 	SSL_CTX_free(e->e_ssl);
 	tls_conf_clear(&e->e_tls);
+	ratelimit_free(e->e_logins);
+	OPENSSL_cleanse(e->e_login_key, sizeof e->e_login_key);
 	free(e->e_session_listen);
 	free(e->e_socks_listen);
 	if (e->e_base != NULL) {
@@ -547,12 +735,15 @@ main(int argc, char **argv)
 	TAILQ_INIT(&e.e_clients);
 	if (esp_load(&e, o.do_conf, &o, &sess_ss, &sess_len, &socks_ss,
 		&socks_len, &cause) != 0 ||
-	    (e.e_ssl = tls_ctx_new(1, &e.e_tls, &cause)) == NULL) {
+	    (e.e_ssl = tls_ctx_new(&e.e_tls, &cause)) == NULL) {
 		fprintf(stderr, "esp: %s\n", cause);
 		free(cause);
 		esp_free(&e);
 		return 1;
 	}
+	if (e.e_tls.tc_warning != NULL)
+		fprintf(stderr, "esp: %s: warning: %s\n", o.do_conf,
+		    e.e_tls.tc_warning);
 	if (o.do_check) {
 		printf("esp: %s: configuration OK\n", o.do_conf);
 		esp_free(&e);
@@ -561,12 +752,17 @@ main(int argc, char **argv)
 	if ((e.e_base = daemon_event_base()) == NULL)
 		fatalx("cannot create event base");
 	daemon_signals(e.e_base, esp_signal, &e);
+	if (RAND_bytes(e.e_login_key, sizeof e.e_login_key) != 1)
+		fatalx("cannot make the login cache key");
+	e.e_logins = ratelimit_new(&e.e_login_limits);
+	if (e.e_tls.tc_warning != NULL)
+		log_warnx("%s", e.e_tls.tc_warning);
 	e.e_session_lis = esp_listen(&e, "isp sessions", e.e_session_listen,
 	    &sess_ss, sess_len, esp_session_acceptcb);
 	e.e_socks_lis = esp_listen(&e, "SOCKS5 clients", e.e_socks_listen,
 	    &socks_ss, socks_len, esp_socks_acceptcb);
 	log_info("esp %s started (%s)", DYNPASS_VERSION,
-	    e.e_tls.tc_psk_len ? "pre-shared key" : "certificates");
+	    tls_conf_psk_mode(&e.e_tls) ? "pre-shared key" : "certificates");
 	event_base_dispatch(e.e_base);
 	log_info("esp stopped");
 	esp_free(&e);

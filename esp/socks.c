@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 
 #include "addr.h"
 #include "audit.h"
+#include "escape.h"
 #include "esp.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -28,6 +30,7 @@
 enum socks_state {
 	SOCKS_GREETING, /* waiting for the method list */
 	SOCKS_AUTH,     /* waiting for the RFC 1929 login */
+	SOCKS_LOGIN,    /* the isps are checking it */
 	SOCKS_REQUEST,  /* waiting for the CONNECT request */
 	SOCKS_WAIT,     /* OPEN sent, waiting for the isp */
 	SOCKS_CLOSING   /* failure reply queued; close once flushed */
@@ -41,8 +44,11 @@ struct socks_client {
 	struct channel *sc_ch;
 	struct esp_link *sc_link; /* the isp asked, while waiting */
 	struct endpoint sc_client;
-	char sc_user[FRAME_USER_MAX + 1]; /* "" anonymous */
-	char sc_pass[256];                /* until the request is routed */
+	struct login *sc_login;
+	char sc_user[FRAME_USER_MAX + 1];  /* "" anonymous */
+	uint8_t sc_pass[FRAME_SECRET_MAX]; /* until the request is sent */
+	size_t sc_passlen;
+	struct sockaddr_storage sc_sa;
 	struct endpoint sc_dst;
 	char sc_addr[ADDR_STRLEN];
 	TAILQ_ENTRY(socks_client) sc_entry;
@@ -74,6 +80,9 @@ socks_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa,
 	c->sc_esp = e;
 	addr_str(sa, c->sc_addr, sizeof c->sc_addr);
 	addr_to_endpoint(sa, &c->sc_client);
+	memcpy(&c->sc_sa, sa,
+	    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+				      : sizeof(struct sockaddr_in));
 	c->sc_bev =
 	    bufferevent_socket_new(e->e_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	c->sc_timer = evtimer_new(e->e_base, socks_timercb, c);
@@ -95,7 +104,8 @@ socks_client_free(struct socks_client *c)
 	struct channel *ch = c->sc_ch;
 
 	OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
-
+	login_cancel(c->sc_login);
+	c->sc_login = NULL;
 	if (ch != NULL) {
 		c->sc_ch = NULL;
 		ch->ch_result = NULL;
@@ -225,12 +235,69 @@ socks_greeting(struct socks_client *c, struct evbuffer *in)
 	return 1;
 }
 
-/* RFC 1929 username/password. Returns 1 when consumed. */
+/*
+ * Log a login refused by the limits: at most one line a second, with how
+ * many there were, so a flood cannot flood the log too (the audit keeps
+ * every one).
+ */
+static void
+socks_log_limited(struct socks_client *c, const char *why)
+{
+	static struct timeval last;
+	static unsigned quiet;
+	struct timeval now;
+	char name[300];
+
+	gettimeofday(&now, NULL);
+	if (now.tv_sec == last.tv_sec) {
+		quiet++;
+		return;
+	}
+	log_warnx("socks: %s: login failed for user \"%s\": %s (%u more "
+		  "refused by the limits in the second before)",
+	    c->sc_addr, esc_str(name, sizeof name, c->sc_user), why, quiet);
+	last = now;
+	quiet = 0;
+}
+
+/* The isps answered the login. */
+static void
+socks_logincb(enum login_result r, const char *why, void *arg)
+{
+	struct socks_client *c = arg;
+	uint8_t reply[2] = { 1, r == LOGIN_OK ? 0 : 1 };
+	char name[300];
+
+	c->sc_login = NULL;
+	bufferevent_write(c->sc_bev, reply, 2);
+	if (r == LOGIN_LIMITED)
+		socks_log_limited(c, why);
+	else if (r != LOGIN_OK)
+		log_warnx("socks: %s: login failed for user \"%s\"", c->sc_addr,
+		    esc_str(name, sizeof name, c->sc_user));
+	if (r != LOGIN_OK) {
+		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
+		    r == LOGIN_LIMITED ? "login refused: rate limit"
+				       : "login failed");
+		OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
+		socks_close_after_reply(c);
+		return;
+	}
+	log_debug("socks: %s: user %s logged in", c->sc_addr,
+	    esc_str(name, sizeof name, c->sc_user));
+	c->sc_state = SOCKS_REQUEST;
+	bufferevent_enable(c->sc_bev, EV_READ);
+	/* A request may already wait in the buffer (sent ahead). */
+	socks_readcb(c->sc_bev, c);
+}
+
+/* RFC 1929 username/password: the isps check it. Returns 1 when consumed. */
 static int
 socks_auth(struct socks_client *c, struct evbuffer *in)
 {
-	uint8_t *p, ulen, plen, reply[2] = { 1, 1 };
+	uint8_t *p, ulen, plen;
 	size_t len = evbuffer_get_length(in);
+	struct login *lg;
 
 	if (len < 2)
 		return 0;
@@ -248,29 +315,28 @@ socks_auth(struct socks_client *c, struct evbuffer *in)
 	if (len < 3 + (size_t)ulen + plen)
 		return 0;
 	p = evbuffer_pullup(in, 3 + ulen + plen);
-	if (ulen > 0 && ulen <= FRAME_USER_MAX &&
-	    memchr(p + 2, '\0', ulen) == NULL) {
-		memcpy(c->sc_user, p + 2, ulen);
-		c->sc_user[ulen] = '\0';
-		memcpy(c->sc_pass, p + 3 + ulen, plen);
-		c->sc_pass[plen] = '\0';
-		if (esp_login(c->sc_esp, c->sc_user, c->sc_pass))
-			reply[1] = 0;
-	}
-	evbuffer_drain(in, 3 + (size_t)ulen + plen);
-	bufferevent_write(c->sc_bev, reply, 2);
-	if (reply[1] != 0) {
-		log_warnx("socks: %s: login failed for user \"%.*s\"",
-		    c->sc_addr, (int)ulen, (const char *)c->sc_user);
-		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
-		    "login failed");
-		OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
-		socks_close_after_reply(c);
+	c->sc_state = SOCKS_LOGIN;
+	bufferevent_disable(c->sc_bev, EV_READ);
+	if (ulen == 0 || ulen > FRAME_USER_MAX || plen == 0 ||
+	    memchr(p + 2, '\0', ulen) != NULL) {
+		memcpy(c->sc_user, p + 2, ulen > FRAME_USER_MAX ? 0 : ulen);
+		evbuffer_drain(in, 3 + (size_t)ulen + plen);
+		socks_logincb(LOGIN_REFUSED, NULL, c);
 		return -1;
 	}
-	log_debug("socks: %s: user %s logged in", c->sc_addr, c->sc_user);
-	c->sc_state = SOCKS_REQUEST;
-	return 1;
+	memcpy(c->sc_user, p + 2, ulen);
+	c->sc_user[ulen] = '\0';
+	memcpy(c->sc_pass, p + 3 + ulen, plen);
+	c->sc_passlen = plen;
+	OPENSSL_cleanse(p + 3 + ulen, plen);
+	evbuffer_drain(in, 3 + (size_t)ulen + plen);
+	/* NULL means the answer came at once: c may be gone. */
+	lg = login_start(c->sc_esp, (struct sockaddr *)&c->sc_sa, c->sc_user,
+	    c->sc_pass, c->sc_passlen, socks_logincb, c);
+	if (lg == NULL)
+		return -1;
+	c->sc_login = lg;
+	return -1; /* socks_logincb goes on */
 }
 
 /* Parse the CONNECT request and send OPEN. Returns 1 when consumed. */
@@ -332,16 +398,18 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 		socks_reply(c, OPEN_BAD_COMMAND, NULL);
 		return -1;
 	}
-	if (c->sc_dst.ep_atyp == ATYP_NAME &&
-	    memchr(c->sc_dst.ep_addr, '\0', c->sc_dst.ep_len) != NULL) {
+	endpoint_str(&c->sc_dst, dst, sizeof dst);
+	if (c->sc_dst.ep_atyp == ATYP_NAME && !endpoint_name_ok(&c->sc_dst)) {
+		log_info("socks: %s -> %s: not a host name", c->sc_addr, dst);
+		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
+		    "not a host name");
 		socks_reply(c, OPEN_BAD_ADDRTYPE, NULL);
 		return -1;
 	}
-	endpoint_str(&c->sc_dst, dst, sizeof dst);
 	l = esp_route(e, &c->sc_dst, &c->sc_client, c->sc_user, c->sc_pass,
-	    &code);
-	OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
+	    c->sc_passlen, &code);
 	if (l == NULL) {
+		OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
 		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
 		    code == OPEN_NOT_ALLOWED ? "not allowed by policy"
 					     : "no session to an isp");
@@ -352,8 +420,10 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 		return -1;
 	}
 	c->sc_link = l;
+	/* The isp checks the password again: it never takes our word. */
 	c->sc_ch = session_open_channel(l->el_sess, &c->sc_dst, &c->sc_client,
-	    c->sc_user, socks_resultcb, c);
+	    c->sc_user, c->sc_pass, c->sc_passlen, socks_resultcb, c);
+	OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
 	if (c->sc_ch == NULL) {
 		socks_reply(c, OPEN_NET_UNREACH, NULL);
 		return -1;

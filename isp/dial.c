@@ -10,17 +10,30 @@
 #include <string.h>
 
 #include <event2/bufferevent_ssl.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "addr.h"
 #include "connector.h"
+#include "escape.h"
 #include "isp.h"
 #include "log.h"
 #include "tlswire.h"
 #include "via.h"
 #include "xmalloc.h"
 
+/* A login the esp relayed, waiting for the check. */
+struct isp_auth {
+	struct uplink *ia_up;
+	uint32_t ia_ref;
+	struct login_req *ia_req;
+	TAILQ_ENTRY(isp_auth) ia_entry;
+};
+
 static void dial_connected(struct uplink *, evutil_socket_t, int, const char *);
+static int dial_sess_handshake(struct session *, SSL *, char *, size_t, void *);
+static void dial_sess_message(struct session *, uint8_t, const uint8_t *,
+    size_t, void *);
 static void dial_sess_up(struct session *, void *);
 static void dial_sess_closed(struct session *, const char *, void *);
 static void dial_sess_open(struct session *, struct channel *,
@@ -29,6 +42,8 @@ static void dial_sess_drained(struct session *, void *);
 static void dial_redialcb(evutil_socket_t, short, void *);
 
 static const struct session_cb dial_session_cb = {
+	.sc_handshake = dial_sess_handshake,
+	.sc_message = dial_sess_message,
 	.sc_up = dial_sess_up,
 	.sc_closed = dial_sess_closed,
 	.sc_open = dial_sess_open,
@@ -51,6 +66,7 @@ dial_add(struct isp *i, const char *esp)
 	}
 	u->u_isp = i;
 	u->u_esp = xstrdup(esp);
+	TAILQ_INIT(&u->u_auths);
 	TAILQ_INSERT_TAIL(&i->i_uplinks, u, u_entry);
 	return 0;
 }
@@ -71,15 +87,17 @@ dial_backoff_ms(struct uplink *u)
 	return (int)(base > cap ? cap : base);
 }
 
-/* Schedule the next attempt. */
+/* Schedule the next attempt; refused: wait as long as the cap allows. */
 static void
-dial_schedule(struct uplink *u)
+dial_schedule_after(struct uplink *u, int refused)
 {
 	struct timeval tv;
 	int ms;
 
 	if (u->u_isp->i_draining)
 		return;
+	if (refused)
+		u->u_attempts = 16;
 	ms = dial_backoff_ms(u);
 	u->u_attempts++;
 	log_info("reconnecting to esp %s in %d.%01d s (attempt %u)", u->u_esp,
@@ -87,6 +105,13 @@ dial_schedule(struct uplink *u)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(u->u_redial, &tv);
+}
+
+/* Schedule the next attempt after a failure. */
+static void
+dial_schedule(struct uplink *u)
+{
+	dial_schedule_after(u, 0);
 }
 
 /* Through the proxy (or not): the tunnel is up or failed. */
@@ -263,8 +288,17 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 		dial_schedule(u);
 		return;
 	}
-	if (i->i_tls.tc_peer_name != NULL)
-		SSL_set1_host(ssl, i->i_tls.tc_peer_name);
+	/* In certificate mode the esp's name is always checked. */
+	if (!tls_conf_psk_mode(&i->i_tls) &&
+	    tls_set_peer_host(ssl,
+		i->i_tls.tc_peer_name ? i->i_tls.tc_peer_name : u->u_host) !=
+		0) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		log_warnx("esp %s: cannot set the name to check", u->u_esp);
+		dial_schedule(u);
+		return;
+	}
 	bev = tlswire_new(i->i_base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 	    i->i_params.sp_dead_ms, &wire);
 	if (bev == NULL) {
@@ -356,16 +390,83 @@ dial_sess_closed(struct session *s, const char *reason, void *arg)
 {
 	struct uplink *u = arg;
 	struct isp *i = u->u_isp;
+	struct isp_auth *a;
 
-	(void)s;
 	(void)reason;
+	while ((a = TAILQ_FIRST(&u->u_auths)) != NULL) {
+		TAILQ_REMOVE(&u->u_auths, a, ia_entry);
+		login_cancel(a->ia_req);
+		free(a);
+	}
 	u->u_sess = NULL;
 	if (i->i_draining) {
 		if (dial_sessions(i) == 0)
 			event_base_loopexit(i->i_base, NULL);
 		return;
 	}
-	dial_schedule(u);
+	dial_schedule_after(u, session_peer_goaway(s) == GOAWAY_REFUSED);
+}
+
+/* TLS is up: the esp must be who our credentials say. */
+static int
+dial_sess_handshake(struct session *s, SSL *ssl, char *why, size_t len,
+    void *arg)
+{
+	struct uplink *u = arg;
+	char id[TLS_ID_MAX + 1];
+
+	if (tls_peer_check(ssl, &u->u_isp->i_tls, id, sizeof id, why, len) != 0)
+		return -1;
+	session_set_identity(s, id);
+	return 0;
+}
+
+/* A login was checked: tell the esp, if it is still there. */
+static void
+dial_authdonecb(uint8_t code, void *arg)
+{
+	struct isp_auth *a = arg;
+	struct uplink *u = a->ia_up;
+	uint8_t buf[8];
+	size_t n;
+
+	TAILQ_REMOVE(&u->u_auths, a, ia_entry);
+	n = frame_auth_result_encode(buf, sizeof buf, a->ia_ref, code);
+	if (u->u_sess != NULL)
+		session_send_message(u->u_sess, FRAME_AUTH_RESULT, buf, n);
+	free(a);
+}
+
+/* AUTH from the esp: check the login ourselves. */
+static void
+dial_sess_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
+    void *arg)
+{
+	struct uplink *u = arg;
+	struct frame_auth fa;
+	struct isp_auth *a;
+	struct login_req *r;
+	char who[ADDR_STRLEN], name[300];
+
+	if (type != FRAME_AUTH)
+		return;
+	if (frame_auth_decode(p, len, &fa) != FRAME_OK) {
+		OPENSSL_cleanse(&fa, sizeof fa);
+		session_fail(s, GOAWAY_PROTOCOL, "malformed AUTH");
+		return;
+	}
+	log_debug("login for user \"%s\" from %s (relayed by the esp)",
+	    esc_str(name, sizeof name, fa.fa_user),
+	    endpoint_str(&fa.fa_client, who, sizeof who));
+	a = xcalloc(1, sizeof *a);
+	a->ia_up = u;
+	a->ia_ref = fa.fa_ref;
+	TAILQ_INSERT_TAIL(&u->u_auths, a, ia_entry);
+	r = login_check(u->u_isp, fa.fa_user, fa.fa_secret, fa.fa_secret_len,
+	    &fa.fa_client, dial_authdonecb, a);
+	OPENSSL_cleanse(&fa, sizeof fa);
+	if (r != NULL)
+		a->ia_req = r;
 }
 
 /* The esp asks for an inside connection. */

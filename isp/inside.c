@@ -11,8 +11,11 @@
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
 
+#include <openssl/crypto.h>
+
 #include "addr.h"
 #include "connector.h"
+#include "escape.h"
 #include "isp.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -23,6 +26,7 @@ struct inside {
 	struct frame_open in_open;
 	struct evdns_getaddrinfo_request *in_req;
 	struct connector *in_conn;
+	struct login_req *in_login;
 	struct sockaddr_storage *in_addrs; /* allowed candidates, in order */
 	socklen_t *in_lens;
 	size_t in_naddrs, in_next;
@@ -33,6 +37,7 @@ struct inside {
 };
 
 static void inside_try_next(struct inside *);
+static void inside_route(struct inside *);
 
 /* The one teardown path for a pending inside open. */
 static void
@@ -42,6 +47,7 @@ inside_free(struct inside *in)
 		evdns_getaddrinfo_cancel(in->in_req);
 	if (in->in_conn != NULL)
 		connector_cancel(in->in_conn);
+	login_cancel(in->in_login);
 	free(in->in_addrs);
 	free(in->in_lens);
 	free(in);
@@ -194,11 +200,62 @@ inside_resolvedcb(int err, struct evutil_addrinfo *res, void *arg)
 	inside_try_next(in);
 }
 
-/* Handle an OPEN from the esp. */
+/* The login of the OPEN was checked: go on, or refuse. */
+static void
+inside_logincb(uint8_t code, void *arg)
+{
+	struct inside *in = arg;
+	char name[300];
+
+	in->in_login = NULL;
+	if (code != AUTH_OK) {
+		log_warnx("open %s -> %s: login for user \"%s\" %s",
+		    in->in_client, in->in_dst,
+		    esc_str(name, sizeof name, in->in_open.fo_user),
+		    code == AUTH_BUSY ? "not checked: too many logins at once"
+				      : "refused");
+		inside_fail(in,
+		    code == AUTH_BUSY ? OPEN_FAILURE : OPEN_NOT_ALLOWED);
+		return;
+	}
+	inside_route(in);
+}
+
+/*
+ * Handle an OPEN from the esp. A user is taken only on the isp's own
+ * check of the password the OPEN carries, never on the esp's word.
+ */
 void
 inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 {
 	struct inside *in = xcalloc(1, sizeof *in);
+	struct login_req *r;
+
+	in->in_isp = i;
+	in->in_ch = ch;
+	in->in_open = *o;
+	OPENSSL_cleanse(in->in_open.fo_secret, sizeof in->in_open.fo_secret);
+	endpoint_str(&o->fo_dst, in->in_dst, sizeof in->in_dst);
+	endpoint_str(&o->fo_client, in->in_client, sizeof in->in_client);
+	ch->ch_result = inside_cancelcb;
+	ch->ch_result_arg = in;
+	if (o->fo_user[0] == '\0') {
+		inside_route(in);
+		return;
+	}
+	/* NULL means the answer came at once: in may be gone. */
+	r = login_check(i, o->fo_user, o->fo_secret, o->fo_secret_len,
+	    &o->fo_client, inside_logincb, in);
+	if (r != NULL)
+		in->in_login = r;
+}
+
+/* Check the policy, then resolve and connect. */
+static void
+inside_route(struct inside *in)
+{
+	struct isp *i = in->in_isp;
+	const struct frame_open *o = &in->in_open;
 	struct sockaddr_storage ss;
 	struct evutil_addrinfo hints;
 	struct evdns_getaddrinfo_request *req;
@@ -206,17 +263,10 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 	char name[256], port[8];
 	socklen_t sl;
 
-	in->in_isp = i;
-	in->in_ch = ch;
-	in->in_open = *o;
-	endpoint_str(&o->fo_dst, in->in_dst, sizeof in->in_dst);
-	endpoint_str(&o->fo_client, in->in_client, sizeof in->in_client);
-	ch->ch_result = inside_cancelcb;
-	ch->ch_result_arg = in;
 	if (o->fo_user[0] != '\0' &&
 	    policy_find(&i->i_policy, o->fo_user) == NULL) {
-		log_warnx("open %s -> %s: unknown user \"%s\"", in->in_client,
-		    in->in_dst, o->fo_user);
+		log_warnx("open %s -> %s: unknown user", in->in_client,
+		    in->in_dst);
 		inside_fail(in, OPEN_NOT_ALLOWED);
 		return;
 	}
@@ -234,6 +284,12 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 		}
 		in->in_code = OPEN_FAILURE;
 		inside_try_next(in);
+		return;
+	}
+	if (!endpoint_name_ok(&o->fo_dst)) {
+		log_warnx("open %s -> %s: not a host name", in->in_client,
+		    in->in_dst);
+		inside_fail(in, OPEN_BAD_ADDRTYPE);
 		return;
 	}
 	memcpy(name, o->fo_dst.ep_addr, o->fo_dst.ep_len);

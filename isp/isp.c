@@ -22,14 +22,15 @@
 static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
 	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
-	"isp:data_address", "isp:holdback", "isp:via", "policy:anonymous",
-	"policy:reverse", "policy:rules", "user *:password", "user *:groups",
-	"user *:allow", "user *:rules", "user *:reverse", "group *:allow",
-	"group *:rules", "group *:reverse", "log:audit", "session:window",
-	"session:channel_window", "session:queue", "session:keepalive",
-	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", NULL };
+	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
+	"isp:login_queue", "policy:anonymous", "policy:reverse", "policy:rules",
+	"user *:password", "user *:groups", "user *:allow", "user *:rules",
+	"user *:reverse", "group *:allow", "group *:rules", "group *:reverse",
+	"log:audit", "session:window", "session:channel_window",
+	"session:queue", "session:keepalive", "session:dead_after",
+	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
+	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
+	"log:verbose", NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int
@@ -111,12 +112,8 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	}
 	if (i->i_rules != NULL && isp_load_rules(i, c, cause) != 0)
 		goto out;
-	v = conf_str(c, "isp:id", NULL);
-	if (v == NULL) {
-		if (gethostname(i->i_id, sizeof i->i_id - 1) != 0)
-			snprintf(i->i_id, sizeof i->i_id, "isp");
-	} else
-		snprintf(i->i_id, sizeof i->i_id, "%s", v);
+	if (login_conf_load(i, c, cause) != 0)
+		goto out;
 	if (conf_duration(c, "isp:connect_timeout", 10000,
 		&i->i_connect_timeout_ms, cause) != 0 ||
 	    conf_duration(c, "isp:reconnect_max", 30000, &i->i_backoff_max_ms,
@@ -137,8 +134,14 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		goto out;
 	}
 	if (session_conf_load(c, &i->i_params, cause) != 0 ||
-	    tls_conf_load(c, &i->i_tls, cause) != 0)
+	    tls_conf_load(c, &i->i_tls, TLS_ROLE_ISP, cause) != 0 ||
+	    tls_conf_set_identity(c, &i->i_tls, conf_str(c, "isp:id", NULL),
+		cause) != 0)
 		goto out;
+	/* The esp knows this isp by what TLS proves, never by what it says. */
+	snprintf(i->i_id, sizeof i->i_id, "%s",
+	    tls_conf_psk_mode(&i->i_tls) ? i->i_tls.tc_psks[0].tp_id
+					 : i->i_tls.tc_cert_name);
 	rc = 0;
 out:
 	conf_free(c);
@@ -311,6 +314,7 @@ isp_free(struct isp *i)
 	if (i->i_drain_ev != NULL)
 		event_free(i->i_drain_ev);
 	dial_free_all(i);
+	login_free(i);
 	via_conf_clear(&i->i_via);
 	if (i->i_dns != NULL)
 		evdns_base_free(i->i_dns, 0);
@@ -345,12 +349,15 @@ main(int argc, char **argv)
 	TAILQ_INIT(&i.i_uplinks);
 	i.i_opts = &o;
 	if (isp_load(&i, o.do_conf, &o, &cause) != 0 ||
-	    (i.i_ssl = tls_ctx_new(0, &i.i_tls, &cause)) == NULL) {
+	    (i.i_ssl = tls_ctx_new(&i.i_tls, &cause)) == NULL) {
 		fprintf(stderr, "isp: %s\n", cause);
 		free(cause);
 		isp_free(&i);
 		return 1;
 	}
+	if (i.i_tls.tc_warning != NULL)
+		fprintf(stderr, "isp: %s: warning: %s\n", o.do_conf,
+		    i.i_tls.tc_warning);
 	if (o.do_check) {
 		if (i.i_ruleset != NULL)
 			printf("isp: %s: %zu rule files, %zu test vectors "
@@ -376,10 +383,14 @@ main(int argc, char **argv)
 		evdns_base_load_hosts(i.i_dns, NULL);
 	}
 	daemon_signals(i.i_base, isp_signal, &i);
+	if (login_init(&i, &cause) != 0)
+		fatalx("%s", cause);
+	if (i.i_tls.tc_warning != NULL)
+		log_warnx("%s", i.i_tls.tc_warning);
 	log_info("isp %s started: id %s, esp %s, %zu users, anonymous %s (%s)",
 	    DYNPASS_VERSION, i.i_id, i.i_esp, i.i_policy.p_nusers,
 	    i.i_policy.p_anonymous ? "allowed" : "refused",
-	    i.i_tls.tc_psk_len ? "pre-shared key" : "certificates");
+	    tls_conf_psk_mode(&i.i_tls) ? "pre-shared key" : "certificates");
 	dial_start_all(&i);
 	event_base_dispatch(i.i_base);
 	log_info("isp stopped");

@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 
 #include "allow.h"
+#include "conf.h"
 #include "expect.h"
 #include "policy.h"
 #include "rule.h"
@@ -18,7 +19,12 @@
 
 struct isp;
 struct daemon_opts;
+struct kdfpool;
+struct login_req;
+struct isp_auth;
 
+/* A login's answer: AUTH_OK, AUTH_REFUSED or AUTH_BUSY. */
+typedef void (*login_cb)(uint8_t code, void *arg);
 
 /* One esp this isp keeps a session to. */
 struct uplink {
@@ -32,6 +38,7 @@ struct uplink {
 	struct via_req *u_via;
 	struct event *u_redial;
 	unsigned u_attempts;
+	TAILQ_HEAD(, isp_auth) u_auths; /* logins the esp is waiting for */
 	TAILQ_ENTRY(uplink) u_entry;
 };
 
@@ -43,10 +50,10 @@ struct isp {
 	struct session_params i_params;
 	char *i_esp; /* as configured: one or more "host:port" */
 	TAILQ_HEAD(, uplink) i_uplinks;
-	struct via_conf i_via; /* vc_kind 0: direct */
-		struct policy i_policy; /* [isp] allow, [policy], users, groups */
+	struct via_conf i_via;  /* vc_kind 0: direct */
+	struct policy i_policy; /* [isp] allow, [policy], users, groups */
 	char *i_rules;
-	struct ruleset *i_ruleset; /* NULL without [isp] rules */
+	struct ruleset *i_ruleset;       /* NULL without [isp] rules */
 	struct ruleset **i_old_rulesets; /* replaced by reloads */
 	size_t i_nold_rulesets;
 	const struct daemon_opts *i_opts;
@@ -54,12 +61,17 @@ struct isp {
 	struct sockaddr_storage i_data_addr; /* listeners for reverse legs */
 	int i_listen_ms;
 	size_t i_holdback;
-	char i_id[64];
+	char i_id[TLS_ID_MAX + 1]; /* as TLS proves it to the esp */
 	int i_connect_timeout_ms;
 	int i_backoff_max_ms;
 	int i_drain_ms;
 	struct event *i_drain_ev;
 	int i_draining;
+	struct kdfpool *i_kdf; /* password checks, off the loop */
+	int i_login_threads;
+	size_t i_login_queue;
+	char *i_dummy_hash; /* what unknown users are checked against */
+	unsigned char i_login_key[32];
 };
 
 int dial_add(struct isp *, const char *);
@@ -69,6 +81,12 @@ void dial_free_all(struct isp *);
 int dial_sessions(struct isp *);
 void dial_send_config(struct uplink *);
 void inside_open(struct isp *, struct channel *, const struct frame_open *);
+int login_conf_load(struct isp *, const struct conf *, char **cause);
+int login_init(struct isp *, char **cause);
+void login_free(struct isp *);
+struct login_req *login_check(struct isp *, const char *user, const void *,
+    size_t, const struct endpoint *client, login_cb, void *);
+void login_cancel(struct login_req *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t);
 

@@ -2,11 +2,13 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "xmalloc.h"
 
 /* Split "host:port" or "[v6]:port"; returns -1 if there is no port. */
@@ -154,9 +156,42 @@ addr_from_endpoint(const struct endpoint *ep, struct sockaddr_storage *ss,
 	return -1;
 }
 
-/* Print an endpoint. */
+/*
+ * Is a name endpoint a host name: letters, digits, '-', '_' and '.', at
+ * most 253 bytes? Anything else is never resolved.
+ */
+int
+endpoint_name_ok(const struct endpoint *ep)
+{
+	size_t i;
+	int c;
+
+	if (ep->ep_atyp != ATYP_NAME || ep->ep_len == 0 || ep->ep_len > 253)
+		return 0;
+	for (i = 0; i < ep->ep_len; i++) {
+		c = ep->ep_addr[i];
+		if (!isalnum(c) && c != '-' && c != '_' && c != '.')
+			return 0;
+	}
+	return 1;
+}
+
+/* Print an endpoint for a log line: a name is escaped. */
 const char *
 endpoint_str(const struct endpoint *ep, char *buf, size_t len)
+{
+	char name[ADDR_STRLEN];
+
+	if (ep->ep_atyp != ATYP_NAME)
+		return endpoint_raw(ep, buf, len);
+	esc_bytes(name, sizeof name - 8, ep->ep_addr, ep->ep_len, ESC_QUOTES);
+	snprintf(buf, len, "%s:%u", name, ep->ep_port);
+	return buf;
+}
+
+/* Print an endpoint as it is, a name unescaped (for audit values). */
+const char *
+endpoint_raw(const struct endpoint *ep, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;

@@ -16,6 +16,8 @@ void addr_to_endpoint(const struct sockaddr *, struct endpoint *);
 int addr_from_endpoint(const struct endpoint *, struct sockaddr_storage *,
     socklen_t *);
 const char *endpoint_str(const struct endpoint *, char *, size_t);
+int endpoint_name_ok(const struct endpoint *);
+const char *endpoint_raw(const struct endpoint *, char *, size_t);
 int addr_port_parse(const char *, uint16_t *);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "addr.h"
 #include "channel.h"
+#include "escape.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -40,24 +41,19 @@ audit_open(const char *path, char **cause)
 	return 0;
 }
 
-/* A logfmt value: bare, or quoted with " and \ escaped. */
+/* A logfmt value: bare, or quoted and escaped (see escape.c). */
 static void
 audit_value(char *buf, size_t len, const char *v)
 {
-	size_t o = 0;
+	size_t n = esc_bytes(buf + 1, len - 2, v, strlen(v), ESC_QUOTES);
 
-	if (*v != '\0' && strpbrk(v, " \"=\\\t\n") == NULL) {
-		snprintf(buf, len, "%s", v);
+	if (*v != '\0' && strcmp(buf + 1, v) == 0 && strpbrk(v, " =") == NULL) {
+		memmove(buf, buf + 1, n + 1);
 		return;
 	}
-	buf[o++] = '"';
-	for (; *v != '\0' && o + 3 < len; v++) {
-		if (*v == '"' || *v == '\\')
-			buf[o++] = '\\';
-		buf[o++] = (*v == '\n' || *v == '\t') ? ' ' : *v;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
+	buf[0] = '"';
+	buf[n + 1] = '"';
+	buf[n + 2] = '\0';
 }
 
 /* Write one line. */
@@ -66,11 +62,10 @@ audit_write(int esp_side, const char *chan, const char *user,
     const struct endpoint *client, const struct endpoint *dst, const char *rule,
     uint64_t up, uint64_t down, double secs, const char *end)
 {
-	char c[ADDR_STRLEN], d[ADDR_STRLEN], u[160], e[300],
-	    dq[ADDR_STRLEN + 8];
+	char c[ADDR_STRLEN], d[ADDR_STRLEN], u[1100], e[1100], dq[1100];
 
 	endpoint_str(client, c, sizeof c);
-	endpoint_str(dst, d, sizeof d);
+	endpoint_raw(dst, d, sizeof d);
 	audit_value(u, sizeof u, user != NULL && *user != '\0' ? user : "-");
 	audit_value(e, sizeof e, end);
 	audit_value(dq, sizeof dq, d);
@@ -102,7 +97,7 @@ audit_channel(const struct channel *ch, int esp_side, const char *end)
 	/* The esp's socket is the client's; the isp's is the server's. */
 	up = esp_side ? ch->ch_bytes_out : ch->ch_bytes_in;
 	down = esp_side ? ch->ch_bytes_in : ch->ch_bytes_out;
-	
+
 	audit_write(esp_side, id, ch->ch_user, &ch->ch_client, &ch->ch_dst,
 	    ch->ch_rule[0] != '\0' ? ch->ch_rule : "-", up, down,
 	    (double)dt.tv_sec + (double)dt.tv_usec / 1e6, end);

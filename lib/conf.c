@@ -346,6 +346,29 @@ conf_size(const struct conf *c, const char *key, uint64_t def, uint64_t min,
 	return 0;
 }
 
+/* A whole number within [min, max] (a count, not a size). */
+int
+conf_count(const struct conf *c, const char *key, unsigned def, unsigned min,
+    unsigned max, unsigned *out, char **cause)
+{
+	const char *v = conf_str(c, key, NULL);
+	unsigned long long n;
+	char *end;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (!isdigit((unsigned char)*v) || *end != '\0' || errno != 0)
+		return conf_error(cause, c, key, "\"%s\" is not a number", v);
+	if (n < min || n > max)
+		return conf_error(cause, c, key,
+		    "%s is out of range (%u to %u)", v, min, max);
+	*out = (unsigned)n;
+	return 0;
+}
+
 /* A yes/no key. */
 int
 conf_bool(const struct conf *c, const char *key, int def, int *out,

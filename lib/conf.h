@@ -22,6 +22,8 @@ int conf_duration(const struct conf *, const char *key, int def_ms, int *ms,
     char **cause);
 int conf_size(const struct conf *, const char *key, uint64_t def, uint64_t min,
     uint64_t max, uint64_t *out, char **cause);
+int conf_count(const struct conf *, const char *key, unsigned def, unsigned min,
+    unsigned max, unsigned *out, char **cause);
 int conf_bool(const struct conf *, const char *key, int def, int *out,
     char **cause);
 int conf_error(char **cause, const struct conf *, const char *key,

@@ -67,8 +67,7 @@ frame_hdr_decode(const uint8_t *p, size_t len, struct frame_hdr *h,
 		*why = "oversized frame";
 		return FRAME_BAD;
 	}
-	if (h->fh_type < FRAME_HELLO ||
-	    h->fh_type > FRAME_OUTSIDE_OPEN_RESULT) {
+	if (h->fh_type < FRAME_HELLO || h->fh_type > FRAME_TYPE_MAX) {
 		*why = "unknown frame type";
 		return FRAME_BAD;
 	}
@@ -81,7 +80,8 @@ frame_type_name(uint8_t t)
 {
 	static const char *names[] = { "?", "HELLO", "OPEN", "OPEN_RESULT",
 		"DATA", "FIN", "RST", "WINDOW", "PING", "PONG", "GOAWAY",
-		"CONFIG", "OUTSIDE_OPEN", "OUTSIDE_OPEN_RESULT" };
+		"CONFIG", "OUTSIDE_OPEN", "OUTSIDE_OPEN_RESULT", "AUTH",
+		"AUTH_RESULT" };
 
 	if (t < sizeof names / sizeof names[0])
 		return names[t];
@@ -113,6 +113,9 @@ endpoint_decode(const uint8_t *p, size_t len, struct endpoint *ep)
 		return 0;
 	ep->ep_atyp = p[0];
 	ep->ep_len = p[1];
+	need = 2 + (size_t)ep->ep_len + 2;
+	if (need > len)
+		return 0;
 	switch (ep->ep_atyp) {
 	case ATYP_IPV4:
 		if (ep->ep_len != 4)
@@ -133,9 +136,6 @@ endpoint_decode(const uint8_t *p, size_t len, struct endpoint *ep)
 	default:
 		return 0;
 	}
-	need = 2 + (size_t)ep->ep_len + 2;
-	if (need > len)
-		return 0;
 	memset(ep->ep_addr, 0, sizeof ep->ep_addr);
 	memcpy(ep->ep_addr, p + 2, ep->ep_len);
 	ep->ep_port = get16(p + 2 + ep->ep_len);
@@ -182,11 +182,39 @@ frame_hello_decode(const uint8_t *p, size_t len, struct frame_hello *h)
 	return FRAME_OK;
 }
 
-/* OPEN: window, reference, command, destination, client. */
+/* A length-prefixed string of at most max bytes; 0 if it does not fit. */
+static size_t
+bytes_encode(uint8_t *p, size_t room, const void *v, size_t n)
+{
+	if (n > 255 || room < 1 + n)
+		return 0;
+	p[0] = (uint8_t)n;
+	memcpy(p + 1, v, n);
+	return 1 + n;
+}
+
+/*
+ * Decode a length-prefixed string of at most max bytes with no NUL (when
+ * text); returns bytes used, or 0 if malformed.
+ */
+static size_t
+bytes_decode(const uint8_t *p, size_t len, size_t max, int text, void *out,
+    size_t *n)
+{
+	if (len < 1 || p[0] > max || (size_t)p[0] + 1 > len)
+		return 0;
+	if (text && memchr(p + 1, '\0', p[0]) != NULL)
+		return 0;
+	memcpy(out, p + 1, p[0]);
+	*n = p[0];
+	return 1 + (size_t)p[0];
+}
+
+/* OPEN: window, reference, command, destination, client, user, secret. */
 size_t
 frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
 {
-	size_t n, m, u;
+	size_t n, m, u, k;
 
 	if (room < FRAME_OPEN_FIXED)
 		return 0;
@@ -199,20 +227,24 @@ frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
 		return 0;
 	if ((m = endpoint_encode(p + n, room - n, &o->fo_client)) == 0)
 		return 0;
-	u = strnlen(o->fo_user, FRAME_USER_MAX);
-	if (room - n - m < 1 + u)
+	u = bytes_encode(p + n + m, room - n - m, o->fo_user,
+	    strnlen(o->fo_user, FRAME_USER_MAX));
+	if (u == 0)
 		return 0;
-	p[n + m] = (uint8_t)u;
-	memcpy(p + n + m + 1, o->fo_user, u);
-	return FRAME_OPEN_FIXED + n + m + 1 + u;
+	k = bytes_encode(p + n + m + u, room - n - m - u, o->fo_secret,
+	    o->fo_secret_len);
+	if (k == 0)
+		return 0;
+	return FRAME_OPEN_FIXED + n + m + u + k;
 }
 
 /* Decode OPEN or OUTSIDE_OPEN; the destination must not be unspecified. */
 int
 frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
 {
-	size_t n, m, u;
+	size_t n, m, u, k, ul, sl;
 
+	memset(o, 0, sizeof *o);
 	if (len < FRAME_OPEN_FIXED)
 		return FRAME_BAD;
 	o->fo_window = get32(p);
@@ -224,15 +256,92 @@ frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
 		return FRAME_BAD;
 	if (o->fo_dst.ep_atyp == 0)
 		return FRAME_BAD;
-	m = endpoint_decode(p + n, len - n, &o->fo_client);
-	if (m == 0 || n + m + 1 > len)
+	if ((m = endpoint_decode(p + n, len - n, &o->fo_client)) == 0)
 		return FRAME_BAD;
-	u = p[n + m];
-	if (u > FRAME_USER_MAX || n + m + 1 + u != len ||
-	    memchr(p + n + m + 1, '\0', u) != NULL)
+	u = bytes_decode(p + n + m, len - n - m, FRAME_USER_MAX, 1, o->fo_user,
+	    &ul);
+	if (u == 0)
 		return FRAME_BAD;
-	memcpy(o->fo_user, p + n + m + 1, u);
-	o->fo_user[u] = '\0';
+	o->fo_user[ul] = '\0';
+	k = bytes_decode(p + n + m + u, len - n - m - u, FRAME_SECRET_MAX, 0,
+	    o->fo_secret, &sl);
+	if (k == 0 || n + m + u + k != len || (ul == 0 && sl != 0))
+		return FRAME_BAD;
+	o->fo_secret_len = (uint8_t)sl;
+	return FRAME_OK;
+}
+
+/* AUTH: reference, method, client, user, secret. */
+size_t
+frame_auth_encode(uint8_t *p, size_t room, const struct frame_auth *a)
+{
+	size_t n, u, k;
+
+	if (room < 5)
+		return 0;
+	put32(p, a->fa_ref);
+	p[4] = a->fa_method;
+	if ((n = endpoint_encode(p + 5, room - 5, &a->fa_client)) == 0)
+		return 0;
+	u = bytes_encode(p + 5 + n, room - 5 - n, a->fa_user,
+	    strnlen(a->fa_user, FRAME_USER_MAX));
+	if (u == 0)
+		return 0;
+	k = bytes_encode(p + 5 + n + u, room - 5 - n - u, a->fa_secret,
+	    a->fa_secret_len);
+	if (k == 0)
+		return 0;
+	return 5 + n + u + k;
+}
+
+/* Decode AUTH: a user name of 1 to 64 bytes, no trailing bytes. */
+int
+frame_auth_decode(const uint8_t *p, size_t len, struct frame_auth *a)
+{
+	size_t n, u, k, ul, sl;
+
+	memset(a, 0, sizeof *a);
+	if (len < 5)
+		return FRAME_BAD;
+	a->fa_ref = get32(p);
+	a->fa_method = p[4];
+	if (a->fa_method != AUTH_PASSWORD)
+		return FRAME_BAD;
+	if ((n = endpoint_decode(p + 5, len - 5, &a->fa_client)) == 0)
+		return FRAME_BAD;
+	u = bytes_decode(p + 5 + n, len - 5 - n, FRAME_USER_MAX, 1, a->fa_user,
+	    &ul);
+	if (u == 0 || ul == 0)
+		return FRAME_BAD;
+	a->fa_user[ul] = '\0';
+	k = bytes_decode(p + 5 + n + u, len - 5 - n - u, FRAME_SECRET_MAX, 0,
+	    a->fa_secret, &sl);
+	if (k == 0 || 5 + n + u + k != len)
+		return FRAME_BAD;
+	a->fa_secret_len = (uint8_t)sl;
+	return FRAME_OK;
+}
+
+/* AUTH_RESULT: reference, code. */
+size_t
+frame_auth_result_encode(uint8_t *p, size_t room, uint32_t ref, uint8_t code)
+{
+	if (room < 5)
+		return 0;
+	put32(p, ref);
+	p[4] = code;
+	return 5;
+}
+
+/* Decode AUTH_RESULT. */
+int
+frame_auth_result_decode(const uint8_t *p, size_t len, uint32_t *ref,
+    uint8_t *code)
+{
+	if (len != 5 || p[4] > AUTH_BUSY)
+		return FRAME_BAD;
+	*ref = get32(p);
+	*code = p[4];
 	return FRAME_OK;
 }
 

@@ -5,10 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_VERSION     1
+#define FRAME_VERSION     2
 #define FRAME_HDR_LEN     12
 #define FRAME_MAX_PAYLOAD 65536 /* hard limit for any frame */
-#define FRAME_DATA_MAX    (65536 - FRAME_HDR_LEN) /* one frame: 4 full TLS records */
+#define FRAME_DATA_MAX \
+	(65536 - FRAME_HDR_LEN) /* one frame: 4 full TLS records */
 
 enum frame_type {
 	FRAME_HELLO = 0x01,
@@ -24,7 +25,10 @@ enum frame_type {
 	FRAME_CONFIG = 0x0b,       /* isp -> esp policy and rules */
 	FRAME_OUTSIDE_OPEN = 0x0c, /* outside-connect request, isp -> esp */
 	FRAME_OUTSIDE_OPEN_RESULT =
-	    0x0d /* outside-connect result, esp -> isp */
+	    0x0d,                 /* outside-connect result, esp -> isp */
+	FRAME_AUTH = 0x0e,        /* a client's login, esp -> isp */
+	FRAME_AUTH_RESULT = 0x0f, /* the isp's verdict, isp -> esp */
+	FRAME_TYPE_MAX = FRAME_AUTH_RESULT
 };
 
 /* Roles announced in HELLO. */
@@ -37,9 +41,15 @@ enum frame_goaway {
 	GOAWAY_VERSION = 2,
 	GOAWAY_FLOW = 3,
 	GOAWAY_INTERNAL = 4,
-		GOAWAY_TIMEOUT = 5,
+	GOAWAY_TIMEOUT = 5,
 	GOAWAY_REFUSED = 6
 };
+
+/* AUTH_RESULT codes. */
+enum frame_auth_code { AUTH_OK = 0, AUTH_REFUSED = 1, AUTH_BUSY = 2 };
+
+/* AUTH methods. */
+enum frame_auth_method { AUTH_PASSWORD = 1 };
 
 /* OPEN_RESULT codes: the SOCKS5 reply codes of RFC 1928. */
 enum frame_open_code {
@@ -82,15 +92,28 @@ struct frame_hello {
 };
 
 #define FRAME_OPEN_FIXED 9 /* window, reference, command */
-#define FRAME_USER_MAX	 64
+#define FRAME_USER_MAX   64
+#define FRAME_SECRET_MAX 255
 
 struct frame_open {
 	uint32_t fo_window; /* opener's receive window for the channel */
 	uint32_t fo_ref;    /* OUTSIDE_OPEN: the control channel; else 0 */
 	uint8_t fo_command; /* 1 = connect */
 	struct endpoint fo_dst;
-	struct endpoint fo_client; /* who asked, for policy and logs */
+	struct endpoint fo_client;        /* who asked, for policy and logs */
 	char fo_user[FRAME_USER_MAX + 1]; /* SOCKS login; "" anonymous */
+	uint8_t fo_secret[FRAME_SECRET_MAX]; /* the login's password */
+	uint8_t fo_secret_len;
+};
+
+/* AUTH: a login for the isp to verify; the esp only relays it. */
+struct frame_auth {
+	uint32_t fa_ref; /* the esp's number for this attempt */
+	uint8_t fa_method;
+	struct endpoint fa_client; /* who is logging in, for fairness */
+	char fa_user[FRAME_USER_MAX + 1];
+	uint8_t fa_secret[FRAME_SECRET_MAX];
+	uint8_t fa_secret_len;
 };
 
 struct frame_open_result {
@@ -115,6 +138,12 @@ size_t frame_open_result_encode(uint8_t *, size_t,
     const struct frame_open_result *);
 int frame_open_result_decode(const uint8_t *, size_t,
     struct frame_open_result *);
+
+size_t frame_auth_encode(uint8_t *, size_t, const struct frame_auth *);
+int frame_auth_decode(const uint8_t *, size_t, struct frame_auth *);
+size_t frame_auth_result_encode(uint8_t *, size_t, uint32_t ref, uint8_t code);
+int frame_auth_result_decode(const uint8_t *, size_t, uint32_t *ref,
+    uint8_t *code);
 
 const char *frame_open_code_str(uint8_t);
 const char *frame_goaway_str(uint8_t);

@@ -26,8 +26,9 @@
 
 /* Derive len bytes from a password with scrypt. */
 static int
-kdf_scrypt(const char *pw, const unsigned char *salt, size_t saltlen,
-    uint64_t n, uint32_t r, uint32_t p, unsigned char *out, size_t len)
+kdf_scrypt(const void *pw, size_t pwlen, const unsigned char *salt,
+    size_t saltlen, uint64_t n, uint32_t r, uint32_t p, unsigned char *out,
+    size_t len)
 {
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "SCRYPT", NULL);
 	EVP_KDF_CTX *ctx;
@@ -41,7 +42,7 @@ kdf_scrypt(const char *pw, const unsigned char *salt, size_t saltlen,
 	if (ctx == NULL)
 		return -1;
 	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
-	    (void *)pw, strlen(pw));
+	    (void *)pw, pwlen);
 	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
 	    (void *)salt, saltlen);
 	*q++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
@@ -61,14 +62,33 @@ kdf_hash(const char *pw)
 	char s64[64], h64[64], *ret;
 
 	if (RAND_bytes(salt, sizeof salt) != 1 ||
-	    kdf_scrypt(pw, salt, sizeof salt, KDF_N, KDF_R, KDF_P, out,
-		sizeof out) != 0)
+	    kdf_scrypt(pw, strlen(pw), salt, sizeof salt, KDF_N, KDF_R, KDF_P,
+		out, sizeof out) != 0)
 		return NULL;
 	EVP_EncodeBlock((unsigned char *)s64, salt, sizeof salt);
 	EVP_EncodeBlock((unsigned char *)h64, out, sizeof out);
 	xasprintf(&ret, "scrypt$%d$%d$%d$%s$%s", KDF_N, KDF_R, KDF_P, s64, h64);
 	OPENSSL_cleanse(out, sizeof out);
 	return ret;
+}
+
+/*
+ * A hash of a random password with the default cost: checking a login
+ * for an unknown user against it costs what a known user's costs.
+ */
+char *
+kdf_dummy_hash(void)
+{
+	unsigned char r[32];
+	char pw[65];
+	size_t i;
+
+	if (RAND_bytes(r, sizeof r) != 1)
+		return NULL;
+	for (i = 0; i < sizeof r; i++)
+		snprintf(pw + 2 * i, 3, "%02x", r[i]);
+	OPENSSL_cleanse(r, sizeof r);
+	return kdf_hash(pw);
 }
 
 /* Split a hash string; returns 0 and fills the parts, or -1. */
@@ -122,6 +142,13 @@ kdf_valid(const char *hash)
 int
 kdf_verify(const char *pw, const char *hash)
 {
+	return kdf_verify_bytes(pw, strlen(pw), hash);
+}
+
+/* The same for a password of len bytes (it may hold any byte). */
+int
+kdf_verify_bytes(const void *pw, size_t len, const char *hash)
+{
 	unsigned char salt[96], want[96], got[96];
 	size_t sl, ol;
 	uint64_t n;
@@ -129,7 +156,7 @@ kdf_verify(const char *pw, const char *hash)
 	int ok;
 
 	if (kdf_parse(hash, &n, &r, &p, salt, &sl, want, &ol) != 0 ||
-	    kdf_scrypt(pw, salt, sl, n, r, p, got, ol) != 0)
+	    kdf_scrypt(pw, len, salt, sl, n, r, p, got, ol) != 0)
 		return 0;
 	ok = CRYPTO_memcmp(got, want, ol) == 0;
 	OPENSSL_cleanse(got, sizeof got);

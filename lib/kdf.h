@@ -6,6 +6,8 @@
 
 char *kdf_hash(const char *password);
 int kdf_verify(const char *password, const char *hash);
+int kdf_verify_bytes(const void *password, size_t len, const char *hash);
+char *kdf_dummy_hash(void);
 int kdf_valid(const char *hash);
 
 #endif

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <sys/time.h>
 
+#include "escape.h"
+
 static const char *log_prog = "dynpass";
 static int log_syslog;
 static int log_verbose;
@@ -35,13 +37,15 @@ log_set_syslog(int use_syslog)
 static void
 log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
 {
-	char msg[2048];
+	char raw[2048], msg[4096];
 	char stamp[32];
 	struct timeval tv;
 	struct tm tm;
 	const char *lvl;
 
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	/* Whatever the arguments hold, the line stays one line. */
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	esc_bytes(msg, sizeof msg, raw, strlen(raw), 0);
 	if (log_syslog) {
 		if (errstr != NULL)
 			syslog(pri, "%s: %s", msg, errstr);

@@ -11,8 +11,9 @@
  *
  * A user may reach the union of their own and their groups' allow lists;
  * rules likewise; reverse is yes unless the user or one of the groups says
- * no. The esp gets the same policy as text lines and enforces it first;
- * the isp enforces it again.
+ * no. The esp gets the same policy as text lines, without the password
+ * hashes, and enforces it first; the isp verifies every login itself and
+ * enforces the policy again.
  */
 #include "policy.h"
 
@@ -22,7 +23,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "conf.h"
 #include "kdf.h"
@@ -202,9 +202,9 @@ policy_load(struct policy *p, const struct conf *c, char **cause)
 }
 
 /*
- * The policy as text lines for the esp:
+ * The policy as text lines for the esp, which never sees password hashes:
  *   anonymous<TAB>0|1<TAB>reverse<TAB>rules<TAB>allow
- *   user<TAB>name<TAB>hash<TAB>reverse<TAB>rules<TAB>allow
+ *   user<TAB>name<TAB>reverse<TAB>rules<TAB>allow
  * (rules "*" for all, allow "none" for nothing).
  */
 char *
@@ -219,9 +219,8 @@ policy_text(const struct policy *p, size_t *len)
 	for (i = 0; i < p->p_nusers; i++) {
 		const struct policy_user *u = &p->p_users[i];
 
-		xasprintf(&line, "%suser\t%s\t%s\t%d\t%s\t%s\n", out,
-		    u->pu_name, u->pu_hash, u->pu_reverse,
-		    u->pu_rules ? u->pu_rules : "*",
+		xasprintf(&line, "%suser\t%s\t%d\t%s\t%s\n", out, u->pu_name,
+		    u->pu_reverse, u->pu_rules ? u->pu_rules : "*",
 		    u->pu_allow_text ? u->pu_allow_text : "none");
 		free(out);
 		out = line;
@@ -257,19 +256,19 @@ policy_parse(struct policy *p, const char *text, size_t len, char **cause)
 			p->p_anon_allow_text = xstrdup(f[4]);
 			if (allow_parse(&p->p_anon_allow, f[4], &why) != 0)
 				goto bad;
-		} else if (k == 6 && strcmp(f[0], "user") == 0 &&
-		    policy_name_ok(f[1]) && kdf_valid(f[2])) {
+		} else if (k == 5 && strcmp(f[0], "user") == 0 &&
+		    policy_name_ok(f[1]) && policy_find(p, f[1]) == NULL &&
+		    p->p_nusers < POLICY_MAX_USERS) {
 			p->p_users =
 			    xrealloc(p->p_users, (p->p_nusers + 1) * sizeof *u);
 			u = &p->p_users[p->p_nusers++];
 			memset(u, 0, sizeof *u);
 			u->pu_name = xstrdup(f[1]);
-			u->pu_hash = xstrdup(f[2]);
-			u->pu_reverse = strcmp(f[3], "1") == 0;
-			if (strcmp(f[4], "*") != 0)
-				u->pu_rules = xstrdup(f[4]);
-			u->pu_allow_text = xstrdup(f[5]);
-			if (allow_parse(&u->pu_allow, f[5], &why) != 0)
+			u->pu_reverse = strcmp(f[2], "1") == 0;
+			if (strcmp(f[3], "*") != 0)
+				u->pu_rules = xstrdup(f[3]);
+			u->pu_allow_text = xstrdup(f[4]);
+			if (allow_parse(&u->pu_allow, f[4], &why) != 0)
 				goto bad;
 		} else
 			goto bad;
@@ -296,28 +295,6 @@ policy_find(const struct policy *p, const char *name)
 		if (strcmp(p->p_users[i].pu_name, name) == 0)
 			return &p->p_users[i];
 	return NULL;
-}
-
-/*
- * Check a login. The scrypt check is slow by design, so after a success
- * the password's SHA-256 is kept and compared instead.
- */
-int
-policy_login(struct policy *p, const char *user, const char *password)
-{
-	struct policy_user *u = (struct policy_user *)policy_find(p, user);
-	unsigned char h[32];
-
-	if (u == NULL)
-		return 0;
-	SHA256((const unsigned char *)password, strlen(password), h);
-	if (u->pu_seen_ok && CRYPTO_memcmp(h, u->pu_seen, sizeof h) == 0)
-		return 1;
-	if (!kdf_verify(password, u->pu_hash))
-		return 0;
-	memcpy(u->pu_seen, h, sizeof h);
-	u->pu_seen_ok = 1;
-	return 1;
 }
 
 /* Destinations for a user ("" = anonymous); NULL if not served at all. */
@@ -408,6 +385,7 @@ policy_free(struct policy *p)
 		allow_free(&u->pu_allow);
 		free(u->pu_rules);
 		OPENSSL_cleanse(u->pu_seen, sizeof u->pu_seen);
+		u->pu_seen_ok = 0;
 	}
 	free(p->p_users);
 	free(p->p_anon_allow_text);

@@ -11,14 +11,17 @@
 
 struct conf;
 
+#define POLICY_MAX_USERS 10000
+
 struct policy_user {
 	char *pu_name;
-	char *pu_hash;	     /* scrypt hash of the password */
+	char *pu_hash;       /* scrypt hash of the password; isp only */
 	char *pu_allow_text; /* the user's and their groups' destinations */
 	struct allow pu_allow;
 	char *pu_rules; /* "ftp,irc", or NULL for every rule file */
 	int pu_reverse; /* announcements may open reverse connections */
-	unsigned char pu_seen[32]; /* SHA-256 of the last good password */
+	unsigned char
+	    pu_seen[32]; /* isp: keyed hash of the last good password */
 	int pu_seen_ok;
 };
 
@@ -36,7 +39,6 @@ int policy_load(struct policy *, const struct conf *, char **cause);
 char *policy_text(const struct policy *, size_t *len);
 int policy_parse(struct policy *, const char *, size_t, char **cause);
 const struct policy_user *policy_find(const struct policy *, const char *);
-int policy_login(struct policy *, const char *user, const char *password);
 const struct allow *policy_allow(const struct policy *, const char *user);
 int policy_rule_ok(const struct policy *, const char *user, const char *app);
 int policy_reverse_ok(const struct policy *, const char *user);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "escape.h"
 #include "xmalloc.h"
 
 /* What a test vector's "with" key defaults to. */
@@ -1261,6 +1262,7 @@ rule_group_number(const struct rule_kind *k, const char *subject,
     unsigned long *out, char *why, size_t whylen)
 {
 	const char *p;
+	char shown[200];
 	size_t len;
 
 	if (rule_group(subject, ov, k->k_groups[rg], &p, &len) != 0) {
@@ -1269,8 +1271,10 @@ rule_group_number(const struct rule_kind *k, const char *subject,
 		return -1;
 	}
 	if (rule_number(p, len, max, out) != 0) {
-		snprintf(why, whylen, "%s \"%.*s\" is not a number 0-%lu",
-		    rule_group_names[rg], (int)(len > 40 ? 40 : len), p, max);
+		esc_bytes(shown, sizeof shown, p, len > 40 ? 40 : len,
+		    ESC_QUOTES);
+		snprintf(why, whylen, "%s \"%s\" is not a number 0-%lu",
+		    rule_group_names[rg], shown, max);
 		return -1;
 	}
 	return 0;
@@ -1283,7 +1287,7 @@ rule_kind_decode(const struct rule_kind *k, const char *subject,
 {
 	unsigned long v[6], port;
 	const char *p;
-	char text[INET6_ADDRSTRLEN];
+	char text[INET6_ADDRSTRLEN], shown[200];
 	size_t len;
 	int i, family;
 	uint32_t u;
@@ -1335,8 +1339,9 @@ rule_kind_decode(const struct rule_kind *k, const char *subject,
 		    (k->k_decode == RULE_DEC_IP && strchr(text, ':') != NULL))
 			family = AF_INET6;
 		if (inet_pton(family, text, an->an_addr) != 1) {
+			esc_str(shown, sizeof shown, text);
 			snprintf(why, whylen, "\"%s\" is not an %s address",
-			    text, family == AF_INET ? "IPv4" : "IPv6");
+			    shown, family == AF_INET ? "IPv4" : "IPv6");
 			return -1;
 		}
 		an->an_family = family;
@@ -1351,9 +1356,11 @@ rule_kind_decode(const struct rule_kind *k, const char *subject,
 		    rule_group(subject, ov, k->k_groups[RG_AF], &p, &len) ==
 			0 &&
 		    !(len == 1 && p[0] == (family == AF_INET ? '1' : '2'))) {
+			esc_bytes(shown, sizeof shown, p, len > 20 ? 20 : len,
+			    ESC_QUOTES);
 			snprintf(why, whylen,
-			    "address family \"%.*s\" does not match %s",
-			    (int)(len > 20 ? 20 : len), p, text);
+			    "address family \"%s\" does not match %s", shown,
+			    text);
 			return -1;
 		}
 		break;
@@ -1475,41 +1482,4 @@ rule_kind_rewrite(const struct rule_kind *k, const char *subject,
 		evbuffer_add_buffer(out, tmp);
 	evbuffer_free(tmp);
 	return rc;
-}
-
-/* Escape bytes for logs and messages: \\r \\n \\t, \\x.. for the rest; "..." when cut. */
-void
-rule_escape(char *dst, size_t size, const char *p, size_t len)
-{
-	size_t o = 0, i;
-	unsigned char c;
-	char esc[8];
-
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)p[i];
-		if (c == '\r')
-			snprintf(esc, sizeof esc, "\\r");
-		else if (c == '\n')
-			snprintf(esc, sizeof esc, "\\n");
-		else if (c == '\t')
-			snprintf(esc, sizeof esc, "\\t");
-		else if (c == '\\')
-			snprintf(esc, sizeof esc, "\\\\");
-		else if (c == '"')
-			snprintf(esc, sizeof esc, "\\x22");
-		else if (c < 0x20 || c >= 0x7f)
-			snprintf(esc, sizeof esc, "\\x%02x", c);
-		else {
-			esc[0] = (char)c;
-			esc[1] = '\0';
-		}
-		if (o + strlen(esc) + 4 >= size) {
-			memcpy(dst + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(dst + o, esc, strlen(esc));
-		o += strlen(esc);
-	}
-	dst[o] = '\0';
 }

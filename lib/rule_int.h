@@ -123,6 +123,4 @@ int rule_kind_rewrite(const struct rule_kind *, const char *subject,
     const PCRE2_SIZE *ov, uint32_t npairs, const struct sockaddr *,
     struct evbuffer *out);
 
-void rule_escape(char *, size_t, const char *, size_t);
-
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "xmalloc.h"
 
 /* What a scan of a vector's input gave. */
@@ -150,9 +151,10 @@ rule_vec_check(const struct rule_kind *k, const struct rule_vector *v,
 	    (outlen != v->v_outlen ||
 		memcmp(evbuffer_pullup(r.vr_out, -1), v->v_output, outlen) !=
 		    0)) {
-		rule_escape(a, sizeof a, v->v_output, v->v_outlen);
-		rule_escape(b, sizeof b,
-		    (const char *)evbuffer_pullup(r.vr_out, -1), outlen);
+		esc_bytes(a, sizeof a, v->v_output, v->v_outlen, ESC_QUOTES);
+		esc_bytes(b, sizeof b,
+		    (const char *)evbuffer_pullup(r.vr_out, -1), outlen,
+		    ESC_QUOTES);
 		xasprintf(cause,
 		    "%s: [%s] %s.output: expected \"%s\", got "
 		    "\"%s\"%s",

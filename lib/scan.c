@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "xmalloc.h"
 
 /*
@@ -337,8 +338,8 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
 	memset(&s->s_an, 0, sizeof s->s_an);
 	s->s_an.an_kind = k;
 	s->s_an.an_dir = s->s_dir;
-	rule_escape(s->s_an.an_text, sizeof s->s_an.an_text,
-	    s->s_buf + s->s_ctx, s->s_an_end - s->s_ctx);
+	esc_bytes(s->s_an.an_text, sizeof s->s_an.an_text, s->s_buf + s->s_ctx,
+	    s->s_an_end - s->s_ctx, ESC_QUOTES);
 	if (rule_kind_decode(k, s->s_buf, s->s_ov, &s->s_an, reason,
 		sizeof reason) != 0) {
 		snprintf(s->s_why, sizeof s->s_why,

@@ -25,6 +25,7 @@
 
 #include "addr.h"
 #include "chanmap.h"
+#include "escape.h"
 #include "conf.h"
 #include "log.h"
 #include "tls.h"
@@ -65,6 +66,12 @@ struct session {
 	int s_busy;             /* nesting depth of our own callbacks */
 	struct tlswire *s_wire; /* the socket under TLS, freed with us */
 	char s_peer[ADDR_STRLEN];
+	char s_identity[72]; /* who TLS proved the peer to be */
+	int s_goaway_code;   /* the peer's GOAWAY, or -1 */
+	session_pong_cb s_probe_cb;
+	void *s_probe_arg;
+	uint8_t s_probe_ping[8];
+	uint64_t s_probe_ms;
 	char s_close_reason[256];
 };
 
@@ -165,6 +172,7 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	/* The esp opens odd channels, the isp even ones. */
 	s->s_next_id = role == FRAME_ROLE_ESP ? 1 : 2;
 	s->s_start_ms = s->s_last_rx_ms = session_now_ms();
+	s->s_goaway_code = -1;
 	snprintf(s->s_peer, sizeof s->s_peer, "%s", peer);
 	ms = params->sp_keepalive_ms < 1000 ? params->sp_keepalive_ms / 2 : 500;
 	if (ms < 50)
@@ -356,14 +364,16 @@ session_channel_gone(struct session *s, struct channel *ch)
 static struct channel *
 session_open_common(struct session *s, uint8_t type, uint32_t ref,
     uint32_t window, const struct endpoint *dst, const struct endpoint *client,
-    const char *user, channel_result_cb cb, void *arg)
+    const char *user, const uint8_t *secret, size_t secretlen,
+    channel_result_cb cb, void *arg)
 {
 	struct frame_open o;
 	struct channel *ch;
-	uint8_t buf[600];
+	uint8_t buf[900];
 	size_t n;
 
-	if (s->s_state != SESSION_UP || s->s_goaway_rcvd || s->s_goaway_sent)
+	if (s->s_state != SESSION_UP || s->s_goaway_rcvd || s->s_goaway_sent ||
+	    secretlen > FRAME_SECRET_MAX)
 		return NULL;
 	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window, 0);
 	s->s_next_id += 2;
@@ -381,19 +391,24 @@ session_open_common(struct session *s, uint8_t type, uint32_t ref,
 	o.fo_command = 1;
 	o.fo_dst = *dst;
 	o.fo_client = *client;
+	if (secretlen > 0)
+		memcpy(o.fo_secret, secret, secretlen);
+	o.fo_secret_len = (uint8_t)secretlen;
 	n = frame_open_encode(buf, sizeof buf, &o);
 	session_send(s, type, ch->ch_id, buf, n);
+	OPENSSL_cleanse(&o, sizeof o);
+	OPENSSL_cleanse(buf, sizeof buf);
 	return ch;
 }
 
 /* Open a channel to an inside destination through the isp (esp side). */
 struct channel *
 session_open_channel(struct session *s, const struct endpoint *dst,
-    const struct endpoint *client, const char *user, channel_result_cb cb,
-    void *arg)
+    const struct endpoint *client, const char *user, const uint8_t *secret,
+    size_t secretlen, channel_result_cb cb, void *arg)
 {
 	return session_open_common(s, FRAME_OPEN, 0, s->s_params.sp_chan_window,
-	    dst, client, user, cb, arg);
+	    dst, client, user, secret, secretlen, cb, arg);
 }
 
 /*
@@ -407,7 +422,7 @@ session_outside_open(struct session *s, const struct endpoint *dst,
     void *arg)
 {
 	return session_open_common(s, FRAME_OUTSIDE_OPEN, ref, 0, dst, client,
-	    NULL, cb, arg);
+	    NULL, NULL, 0, cb, arg);
 }
 
 /* Find a live channel by id (for OUTSIDE_OPEN references). */
@@ -422,6 +437,54 @@ void
 session_send_config(struct session *s, const void *p, size_t len)
 {
 	session_send(s, FRAME_CONFIG, 0, p, len);
+}
+
+/* Send a session-level message: AUTH (esp) or AUTH_RESULT (isp). */
+void
+session_send_message(struct session *s, uint8_t type, const void *p, size_t len)
+{
+	session_send(s, type, 0, p, len);
+}
+
+/* Name the peer as TLS proved it: an isp id, or an esp's certificate. */
+void
+session_set_identity(struct session *s, const char *id)
+{
+	snprintf(s->s_identity, sizeof s->s_identity, "%s", id);
+}
+
+/* Who TLS proved the peer to be; "" before the handshake. */
+const char *
+session_identity(const struct session *s)
+{
+	return s->s_identity;
+}
+
+/* The code of the peer's GOAWAY, or -1 if it sent none. */
+int
+session_peer_goaway(const struct session *s)
+{
+	return s->s_goaway_code;
+}
+
+/*
+ * Is the peer still there? Sends a PING and calls cb with the round trip
+ * when its PONG comes back. One probe at a time; a new one replaces it.
+ * The caller times out on its own.
+ */
+void
+session_probe(struct session *s, session_pong_cb cb, void *arg)
+{
+	uint64_t now = session_now_ms();
+	int i;
+
+	s->s_probe_cb = cb;
+	s->s_probe_arg = arg;
+	s->s_probe_ms = now;
+	for (i = 0; i < 8; i++)
+		s->s_probe_ping[i] = (uint8_t)(now >> (56 - 8 * i));
+	s->s_probe_ping[0] ^= 0x80; /* never equal to a keepalive PING */
+	session_send(s, FRAME_PING, 0, s->s_probe_ping, 8);
 }
 
 /* Stage a GOAWAY frame with a code and text. */
@@ -469,6 +532,7 @@ session_notify_closed(struct session *s, const char *reason)
 
 	snprintf(s->s_close_reason, sizeof s->s_close_reason, "%s", reason);
 	s->s_cb = NULL;
+	s->s_probe_cb = NULL;
 	if (cb != NULL && cb->sc_closed != NULL)
 		cb->sc_closed(s, reason, s->s_arg);
 }
@@ -554,6 +618,7 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
     const char **why)
 {
 	struct frame_hello h;
+	char sw[300];
 	int want =
 	    s->s_role == FRAME_ROLE_ISP ? FRAME_ROLE_ESP : FRAME_ROLE_ISP;
 
@@ -578,8 +643,9 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 	window_tx_init(&s->s_tx,
 	    h.fhl_window > WINDOW_MAX ? WINDOW_MAX : h.fhl_window);
 	s->s_state = SESSION_UP;
-	log_info("session with %s up (%s, protocol %d)", s->s_peer,
-	    h.fhl_software, FRAME_VERSION);
+	log_info("session with %s up (%s, protocol %d%s%s)", s->s_peer,
+	    esc_str(sw, sizeof sw, h.fhl_software), FRAME_VERSION,
+	    s->s_identity[0] ? ", identity " : "", s->s_identity);
 	if (s->s_cb != NULL && s->s_cb->sc_up != NULL)
 		s->s_cb->sc_up(s, s->s_arg);
 	return 0;
@@ -624,12 +690,15 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	cb = NULL;
 	if (s->s_cb != NULL)
 		cb = outside ? s->s_cb->sc_outside_open : s->s_cb->sc_open;
-	if (s->s_goaway_sent || o.fo_command != 1 || cb == NULL) {
+	if (s->s_goaway_sent || o.fo_command != 1 || cb == NULL ||
+	    (outside && (o.fo_user[0] != '\0' || o.fo_secret_len != 0))) {
+		OPENSSL_cleanse(&o, sizeof o);
 		channel_refuse(ch,
 		    o.fo_command != 1 ? OPEN_BAD_COMMAND : OPEN_FAILURE);
 		return 0;
 	}
 	cb(s, ch, &o, s->s_arg);
+	OPENSSL_cleanse(&o, sizeof o);
 	return 0;
 }
 
@@ -691,13 +760,19 @@ session_on_data(struct session *s, struct channel *ch, uint32_t id,
 static void
 session_on_goaway(struct session *s, const uint8_t *p, size_t len)
 {
-	char text[256];
+	char text[1100];
 
-	snprintf(text, sizeof text, "%.*s", len > 1 ? (int)(len - 1) : 0,
-	    (const char *)p + 1);
-	log_info("session with %s: peer says goodbye: %s%s%s", s->s_peer,
-	    len > 0 ? frame_goaway_str(p[0]) : "?", text[0] ? ": " : "", text);
+	esc_bytes(text, sizeof text, p + 1, len > 1 ? len - 1 : 0, 0);
+	if (len > 0 && p[0] != GOAWAY_NORMAL)
+		log_warnx("session with %s: peer says goodbye: %s%s%s",
+		    s->s_peer, frame_goaway_str(p[0]), text[0] ? ": " : "",
+		    text);
+	else
+		log_info("session with %s: peer says goodbye: %s%s%s",
+		    s->s_peer, len > 0 ? frame_goaway_str(p[0]) : "?",
+		    text[0] ? ": " : "", text);
 	s->s_goaway_rcvd = 1;
+	s->s_goaway_code = len > 0 ? p[0] : GOAWAY_PROTOCOL;
 	if (len > 0 && p[0] != GOAWAY_NORMAL) {
 		session_close(s, "peer reported an error");
 		return;
@@ -705,6 +780,25 @@ session_on_goaway(struct session *s, const uint8_t *p, size_t len)
 	if (s->s_chans.cm_count == 0 && s->s_cb != NULL &&
 	    s->s_cb->sc_drained != NULL)
 		s->s_cb->sc_drained(s, s->s_arg);
+}
+
+/* Forget the probe: its callback will not run. */
+void
+session_probe_cancel(struct session *s)
+{
+	s->s_probe_cb = NULL;
+}
+
+/* A PONG: the answer to our probe, if it is one. */
+static void
+session_on_pong(struct session *s, const uint8_t *p)
+{
+	session_pong_cb cb = s->s_probe_cb;
+
+	if (cb == NULL || memcmp(p, s->s_probe_ping, 8) != 0)
+		return;
+	s->s_probe_cb = NULL;
+	cb(s, (int)(session_now_ms() - s->s_probe_ms), s->s_probe_arg);
 }
 
 /* Big-endian u32 from a payload. */
@@ -795,20 +889,37 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 		}
 		break;
 	case FRAME_PING:
+		if (h->fh_len != 8) {
+			*why = "malformed PING";
+			return -1;
+		}
 		session_send(s, FRAME_PONG, 0, p, h->fh_len);
 		break;
 	case FRAME_PONG:
+		if (h->fh_len != 8) {
+			*why = "malformed PONG";
+			return -1;
+		}
+		session_on_pong(s, p);
 		break;
 	case FRAME_GOAWAY:
 		session_on_goaway(s, p, h->fh_len);
 		break;
 	case FRAME_CONFIG:
-		if (s->s_role != FRAME_ROLE_ESP) {
-			*why = "CONFIG from the wrong side";
+	case FRAME_AUTH_RESULT:
+	case FRAME_AUTH:
+		/* CONFIG and AUTH_RESULT come from an isp, AUTH from an esp. */
+		if ((s->s_role == FRAME_ROLE_ESP) !=
+			(h->fh_type != FRAME_AUTH) ||
+		    h->fh_chan != 0) {
+			*why = "CONFIG or AUTH from the wrong side";
 			return -1;
 		}
-		if (s->s_cb != NULL && s->s_cb->sc_config != NULL)
-			s->s_cb->sc_config(s, p, h->fh_len, s->s_arg);
+		if (s->s_cb != NULL && s->s_cb->sc_message != NULL)
+			s->s_cb->sc_message(s, h->fh_type, p, h->fh_len,
+			    s->s_arg);
+		if (h->fh_type == FRAME_AUTH && p != NULL)
+			OPENSSL_cleanse(p, h->fh_len);
 		break;
 	}
 	if (rc == 0)
@@ -887,7 +998,7 @@ session_tls_error(struct bufferevent *bev, char *buf, size_t len)
 	buf[0] = '\0';
 	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
 		snprintf(buf, len, "certificate verify failed: %s",
-		    X509_verify_cert_error_string(v));
+		    tls_verify_error(v));
 		return;
 	}
 	if (last != 0)
@@ -914,6 +1025,16 @@ session_eventcb(struct bufferevent *bev, short what, void *arg)
 	int sockerr = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		if (s->s_cb != NULL && s->s_cb->sc_handshake != NULL &&
+		    s->s_cb->sc_handshake(s, ssl, err, sizeof err, s->s_arg) !=
+			0) {
+			snprintf(why, sizeof why, "TLS peer refused: %s", err);
+			log_warnx("session with %s: %s", s->s_peer, why);
+			session_close(s, why);
+			return;
+		}
 		session_connected(s);
 		return;
 	}

@@ -23,7 +23,15 @@ struct session_params {
 	uint32_t sp_out_hiwat;   /* bulk bytes queued toward TLS at most */
 };
 
+struct ssl_st;
+
 struct session_cb {
+	/*
+	 * TLS is up: check who the peer is (tls_peer_check) and name it with
+	 * session_set_identity; -1 with why ends the session before HELLO.
+	 */
+	int (*sc_handshake)(struct session *, struct ssl_st *, char *why,
+	    size_t, void *);
 	/* HELLO exchanged: the session is usable. */
 	void (*sc_up)(struct session *, void *);
 	/* The session is ending; it frees itself right after. */
@@ -34,8 +42,12 @@ struct session_cb {
 	/* The isp asks this esp to connect to an outside endpoint. */
 	void (*sc_outside_open)(struct session *, struct channel *,
 	    const struct frame_open *, void *);
-	/* A CONFIG frame arrived. */
-	void (*sc_config)(struct session *, const uint8_t *, size_t, void *);
+	/*
+	 * A session-level message for the owner: CONFIG and AUTH_RESULT
+	 * (from an isp), AUTH (from an esp); the direction is checked.
+	 */
+	void (*sc_message)(struct session *, uint8_t type, const uint8_t *,
+	    size_t, void *);
 	/* The last channel went away after a GOAWAY either way. */
 	void (*sc_drained)(struct session *, void *);
 };
@@ -56,9 +68,16 @@ int session_is_up(const struct session *);
 int session_role(const struct session *);
 const char *session_peer(const struct session *);
 void session_send_config(struct session *, const void *, size_t);
+void session_send_message(struct session *, uint8_t type, const void *, size_t);
+void session_set_identity(struct session *, const char *);
+const char *session_identity(const struct session *);
+int session_peer_goaway(const struct session *);
+typedef void (*session_pong_cb)(struct session *, int rtt_ms, void *);
+void session_probe(struct session *, session_pong_cb, void *);
+void session_probe_cancel(struct session *);
 struct channel *session_open_channel(struct session *,
-    const struct endpoint *dst, const struct endpoint *client,
-    const char *user, channel_result_cb, void *);
+    const struct endpoint *dst, const struct endpoint *client, const char *user,
+    const uint8_t *secret, size_t secretlen, channel_result_cb, void *);
 struct channel *session_outside_open(struct session *,
     const struct endpoint *dst, const struct endpoint *client, uint32_t ref,
     channel_result_cb, void *);

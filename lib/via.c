@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "connector.h"
+#include "escape.h"
 #include "xmalloc.h"
 
 #define VIA_HEAD_MAX 8192 /* longest HTTP response head we accept */
@@ -600,19 +601,15 @@ via_http_errno(int status)
 static void
 via_http_head(struct via_req *vr)
 {
-	char line[201], *p;
+	char line[801], *p;
 	size_t n;
 	int status = 0;
 
+	/* The status line, escaped: what the proxy says reaches a log. */
 	n = strcspn((char *)vr->vr_in, "\r\n");
-	if (n > sizeof line - 1)
-		n = sizeof line - 1;
-	memcpy(line, vr->vr_in, n);
-	line[n] = '\0';
-	for (p = line; *p != '\0'; p++) {
-		if (!isprint((unsigned char)*p))
-			*p = '?';
-	}
+	if (n > 200)
+		n = 200;
+	esc_bytes(line, sizeof line, vr->vr_in, n, ESC_QUOTES);
 	if (strncmp(line, "HTTP/", 5) != 0 || (p = strchr(line, ' ')) == NULL ||
 	    !isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) ||
 	    !isdigit((unsigned char)p[3]) || (p[4] != ' ' && p[4] != '\0')) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "addr.h"
 #include "conf.h"
@@ -13,11 +14,12 @@ static const char *const config_keys[] = { "sockhook:esp", "sockhook:route",
 	"sockhook:dns", "sockhook:user", "sockhook:password_file",
 	"sockhook:timeout", NULL };
 
-/* Read the first line of the password file. */
+/* Read the first line of the password file, which only we may read. */
 static int
 config_password(struct config *cf, struct conf *c, char **cause)
 {
 	char *path = NULL, line[512];
+	struct stat st;
 	FILE *f;
 	size_t n;
 
@@ -25,6 +27,14 @@ config_password(struct config *cf, struct conf *c, char **cause)
 	if (path == NULL)
 		return conf_error(cause, c, "sockhook:password_file",
 		    "needed when user is set");
+	if (stat(path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		conf_error(cause, c, "sockhook:password_file",
+		    "%s is accessible to group or others (mode %03o); run "
+		    "chmod 600 %s",
+		    path, (unsigned)(st.st_mode & 0777), path);
+		free(path);
+		return -1;
+	}
 	if ((f = fopen(path, "r")) == NULL) {
 		conf_error(cause, c, "sockhook:password_file", "%s: %s", path,
 		    strerror(errno));

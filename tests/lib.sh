@@ -97,6 +97,24 @@ write_psk() {
 	(umask 077; openssl rand -hex 32 >"$1")
 }
 
+# esp_tls: the esp's keys. ESP_ISPS="ID:KEYFILE ..." gives each isp its own
+# [isp ID] section; by default one key, [tls] psk_file, for isp "test-isp".
+esp_tls() {
+	local e
+	if [ -n "${ESP_TLS_TEXT:-}" ]; then
+		printf '%s\n' "$ESP_TLS_TEXT"
+		return
+	fi
+	if [ -n "${ESP_ISPS:-}" ]; then
+		for e in $ESP_ISPS; do
+			printf '[isp %s]\npsk_file = %s\n' "${e%%:*}" "${e#*:}"
+		done
+		return
+	fi
+	printf '[tls]\npsk_file = %s\npsk_identity = %s\n' \
+		"${PSK:-$T/pair.psk}" "${ESP_PSK_IDENTITY:-test-isp}"
+}
+
 # esp_conf FILE: an esp.conf in $T using ESP_ADDR/SOCKS_ADDR and ports.
 esp_conf() {
 	cat >"$1" <<CONF
@@ -108,8 +126,7 @@ ${ESP_EXTRA:-}
 keepalive  = ${KEEPALIVE:-2s}
 dead_after = ${DEAD_AFTER:-6s}
 ${SESSION_EXTRA:-}
-[tls]
-psk_file = ${PSK:-$T/pair.psk}
+$(esp_tls)
 CONF
 }
 
@@ -128,8 +145,8 @@ ${ISP_EXTRA:-}
 keepalive  = ${KEEPALIVE:-2s}
 dead_after = ${DEAD_AFTER:-6s}
 ${SESSION_EXTRA:-}
-[tls]
-psk_file = ${ISP_PSK:-${PSK:-$T/pair.psk}}
+${ISP_TLS_TEXT:-[tls]
+psk_file = ${ISP_PSK:-${PSK:-$T/pair.psk}}}
 ${ISP_SECTIONS:-}
 CONF
 }

@@ -31,12 +31,24 @@ ok "backoff grows ($d1 s, then $d3 s)"
 code=$($PEER reply "$SOCKS_PORT" 127.0.0.1 80)
 [ "$code" = 3 ] || fail "reply $code without a session, want 3"
 
-# World-readable key: refused at startup, and by -t.
+# A key others or the group can read: refused at startup, and by -t.
 chmod 644 "$T/pair.psk"
 "$BIN/esp" -t -c "$T/esp.conf" >"$T/t.out" 2>&1 && fail "esp -t accepted a world-readable key"
-grep -q "esp.conf: \[tls\] psk_file: .*pair.psk is world-accessible; run chmod 600" "$T/t.out" ||
+grep -q "esp.conf: \[tls\] psk_file: .*pair.psk is accessible to group or others (mode 644); run chmod 600 .*pair.psk\$" "$T/t.out" ||
 	fail "esp -t message: $(cat "$T/t.out")"
 ok "world-readable key refused: $(cat "$T/t.out")"
+chmod 640 "$T/pair.psk"
+"$BIN/esp" -t -c "$T/esp.conf" >"$T/t.out" 2>&1 && fail "esp -t accepted a group-readable key"
+grep -q "pair.psk is accessible to group or others (mode 640); run chmod 600 " "$T/t.out" ||
+	fail "esp -t message: $(cat "$T/t.out")"
+chmod 600 "$T/pair.psk"
+cp "$T/pair.psk" "$T/grp.psk"
+chmod 640 "$T/grp.psk"
+sed -i "s#^psk_file = .*#psk_file = $T/grp.psk#" "$T/esp.conf"
+timeout 10 "$BIN/esp" -c "$T/esp.conf" >"$T/start.out" 2>&1 && fail "esp started with a group-readable key"
+grep -q "grp.psk is accessible to group or others (mode 640); run chmod 600 " "$T/start.out" ||
+	fail "esp start message: $(cat "$T/start.out")"
+ok "group-readable key refused by -t and at start: $(cat "$T/start.out")"
 
 # Missing key file.
 rm -f "$T/other.psk"

@@ -1,9 +1,10 @@
 /*
  * A taken-over esp, for tests: it accepts the isp's session like an esp
  * but ignores every policy, and asks the isp for destinations given on the
- * command line. Prints each OPEN_RESULT code and exits.
+ * command line, as any user, with or without a password. Prints each
+ * OPEN_RESULT code and exits.
  *
- *   rogue_esp CONF PORT USER HOST:PORT [USER HOST:PORT ...]
+ *   rogue_esp CONF PORT USER[:PASSWORD] HOST:PORT [...]   (USER - anonymous)
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -50,7 +51,8 @@ rogue_ask(void)
 	struct endpoint dst, client;
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	char *host, *port;
+	char *host, *port, user[200];
+	const char *pw;
 
 	if (next_ask >= nasks) {
 		event_base_loopexit(base, NULL);
@@ -71,10 +73,16 @@ rogue_ask(void)
 	client.ep_addr[0] = 127;
 	client.ep_addr[3] = 1;
 	client.ep_port = 4242;
+	snprintf(user, sizeof user, "%s",
+	    strcmp(asks[next_ask], "-") == 0 ? "" : asks[next_ask]);
+	pw = "";
+	if ((host = strchr(user, ':')) != NULL) {
+		*host = '\0';
+		pw = host + 1;
+	}
 	next_ask += 2;
-	if (session_open_channel(sess, &dst, &client,
-		strcmp(asks[next_ask - 2], "-") == 0 ? "" : asks[next_ask - 2],
-		rogue_resultcb, NULL) == NULL) {
+	if (session_open_channel(sess, &dst, &client, user, (const uint8_t *)pw,
+		strlen(pw), rogue_resultcb, NULL) == NULL) {
 		fprintf(stderr, "rogue: session not usable\n");
 		exit(2);
 	}
@@ -141,9 +149,9 @@ main(int argc, char **argv)
 	}
 	log_init("rogue", 0, 0);
 	if ((c = conf_load(argv[1], &cause)) == NULL ||
-	    tls_conf_load(c, &tc, &cause) != 0 ||
+	    tls_conf_load(c, &tc, TLS_ROLE_ESP, &cause) != 0 ||
 	    session_conf_load(c, &sp, &cause) != 0 ||
-	    (ctx = tls_ctx_new(1, &tc, &cause)) == NULL) {
+	    (ctx = tls_ctx_new(&tc, &cause)) == NULL) {
 		fprintf(stderr, "rogue: %s\n", cause);
 		return 2;
 	}

@@ -13,7 +13,9 @@ http_start "$T/a" 127.0.0.1
 PA=$HTTP_PORT
 http_start "$T/b" 127.0.0.2
 PB=$HTTP_PORT
-write_psk "$T/pair.psk"
+# Each isp has its own key; the esp knows each isp by it.
+for id in isp-a isp-b isp-c isp-d; do write_psk "$T/$id.psk"; done
+export ESP_ISPS="isp-a:$T/isp-a.psk isp-b:$T/isp-b.psk isp-c:$T/isp-c.psk isp-d:$T/isp-d.psk"
 ESP_ADDR=127.0.0.1 SOCKS_ADDR=127.0.0.1
 SESSION_PORT=$(free_port) SOCKS_PORT=$(free_port)
 esp_conf "$T/esp.conf"
@@ -21,7 +23,7 @@ esp_start
 wait_for_log "$ESP_LOG" "listening for SOCKS5" 10
 
 start_isp() { # ID ALLOW LOG
-	ISP_ID=$1 ALLOW=$2 isp_conf "$T/$1.conf"
+	ISP_ID=$1 ALLOW=$2 ISP_PSK=$T/$1.psk isp_conf "$T/$1.conf"
 	bg_start "$3" "$BIN/isp" -v -c "$T/$1.conf"
 }
 start_isp isp-a "127.0.0.1/32" "$T/isp-a.log"

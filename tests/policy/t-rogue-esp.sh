@@ -1,7 +1,8 @@
 #!/bin/bash
-# A taken-over esp cannot widen access: a test esp that ignores policy
-# and asks for forbidden destinations is refused by the isp, which checks
-# every open against its own policy.
+# A taken-over esp cannot widen access: a test esp that holds valid session
+# credentials but ignores policy is refused by the isp, which checks every
+# login itself and every open against its own policy. Without alice's
+# password the esp cannot act as alice.
 . "$(dirname "$0")/../lib.sh"
 ROGUE=$TOP/build/tests/policy/rogue_esp
 [ -x "$ROGUE" ] || fail "$ROGUE is not built (make tests)"
@@ -26,14 +27,21 @@ allow = 127.0.0.1/32:$PA
 "
 isp_conf "$T/isp.conf"
 bg_start "$T/rogue.log" "$ROGUE" "$T/rogue.conf" "$SESSION_PORT" \
-	alice "127.0.0.1:$PA" alice "127.0.0.1:$PB" - "127.0.0.1:$PA" mallory "127.0.0.1:$PA"
+	alice "127.0.0.1:$PA" alice:guessed "127.0.0.1:$PA" \
+	alice:alice-secret "127.0.0.1:$PA" alice:alice-secret "127.0.0.1:$PB" \
+	- "127.0.0.1:$PA" mallory "127.0.0.1:$PA"
 wait_for_log "$T/rogue.log" listening 10
 isp_start
 wait_for_log "$T/rogue.log" "^mallory " 15
-grep -qx "alice 127.0.0.1:$PA: 0" "$T/rogue.log" || fail "alice's own destination: $(cat "$T/rogue.log")"
-grep -qx "alice 127.0.0.1:$PB: 2" "$T/rogue.log" || fail "forbidden destination: $(cat "$T/rogue.log")"
+grep -qx "alice 127.0.0.1:$PA: 2" "$T/rogue.log" || fail "alice, who never logged in: $(cat "$T/rogue.log")"
+grep -qx "alice:guessed 127.0.0.1:$PA: 2" "$T/rogue.log" || fail "alice with a wrong password: $(cat "$T/rogue.log")"
+grep -qx "alice:alice-secret 127.0.0.1:$PA: 0" "$T/rogue.log" || fail "alice's own destination: $(cat "$T/rogue.log")"
+grep -qx "alice:alice-secret 127.0.0.1:$PB: 2" "$T/rogue.log" || fail "forbidden destination: $(cat "$T/rogue.log")"
 grep -qx "\- 127.0.0.1:$PA: 2" "$T/rogue.log" || fail "anonymous with anonymous off: $(cat "$T/rogue.log")"
 grep -qx "mallory 127.0.0.1:$PA: 2" "$T/rogue.log" || fail "unknown user: $(cat "$T/rogue.log")"
+[ "$(grep -c 'login for user "alice" refused' "$ISP_LOG")" = 2 ] || fail "the isp did not log both refused logins"
+grep -q 'login for user "mallory" refused' "$ISP_LOG" || fail "the isp did not log the unknown user"
+ok "an OPEN as a user who never logged in, or with a wrong password, is refused by the isp"
 grep -q "open .* -> 127.0.0.1:$PB refused: not allowed by policy" "$ISP_LOG" || fail "isp did not log the refusal"
 grep -q "audit side=isp channel=[0-9]* user=alice .*dst=127.0.0.1:$PB .*end=\"not allowed by policy\"" "$ISP_LOG" ||
 	fail "no audit line for the refusal on the isp"

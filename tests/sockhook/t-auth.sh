@@ -17,6 +17,7 @@ FIX_PORT=$(head -1 "$T/socks5d.log")
 
 printf 's3cret pass\n' >"$T/pass"
 printf 'wrong\n' >"$T/wrong"
+chmod 600 "$T/pass" "$T/wrong"
 conf() { # conf FILE PORT [USER PASSFILE]
 	printf '[sockhook]\nesp = 127.0.0.1:%s\nroute = 127.0.0.1/32:%s,%s\n' \
 	    "$2" "$HTTP_PORT" "$CLOSED_PORT" >"$1"

@@ -52,6 +52,18 @@ fi
 one_line "$T/err" "\[sockhook\] password_file: $T/nope: No such file"
 ok "launcher: $(cat "$T/err")"
 
+printf 'secret\n' >"$T/pass"
+chmod 644 "$T/pass"
+printf '[sockhook]\nesp = 127.0.0.1:1\nuser = alice\npassword_file = pass\n' >"$T/openpass.conf"
+if "$BIN/sockhook" -c "$T/openpass.conf" -- true 2>"$T/err"; then
+	fail "launcher accepted a password file others can read"
+fi
+one_line "$T/err" "\[sockhook\] password_file: $T/pass is accessible to group or others \(mode 644\); run chmod 600 $T/pass\$"
+chmod 640 "$T/pass"
+"$BIN/sockhook" -c "$T/openpass.conf" -- true 2>"$T/err" && fail "launcher accepted a group-readable password file"
+one_line "$T/err" "mode 640\); run chmod 600 $T/pass\$"
+ok "launcher: $(cat "$T/err")"
+
 # The environment the launcher hands on.
 printf '[sockhook]\nesp = 127.0.0.1:1\nroute = 127.0.0.1/32:%s\n' "$HTTP_PORT" >"$T/good.conf"
 (cd "$T" && "$BIN/sockhook" -c good.conf -- env) >"$T/env" || fail "launcher failed"

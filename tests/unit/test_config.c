@@ -202,7 +202,7 @@ test_allow(void)
 	CHECK(allow_parse(&al, "none", &cause) == 0 && al.al_n == 0);
 }
 
-/* PSK files: missing, world-readable, malformed, good. */
+/* PSK files: missing, readable by others or group, malformed, good. */
 static void
 test_tls(void)
 {
@@ -213,7 +213,7 @@ test_tls(void)
 			  "00112233445566778899aabbccddeeff\n";
 
 	c = conf_load(put("m.conf", "[tls]\npsk_file = nokey\n", 0600), &cause);
-	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == -1);
 	CHECK_STR_CONTAINS(cause, "m.conf: [tls] psk_file:");
 	CHECK_STR_CONTAINS(cause, "nokey: No such file or directory");
 	free(cause);
@@ -223,9 +223,21 @@ test_tls(void)
 	put("open.psk", key, 0644);
 	c = conf_load(put("w.conf", "[tls]\npsk_file = open.psk\n", 0600),
 	    &cause);
-	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == -1);
 	CHECK_STR_CONTAINS(cause,
-	    "open.psk is world-accessible; run chmod 600");
+	    "open.psk is accessible to group or others "
+	    "(mode 644); run chmod 600 ");
+	free(cause);
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	put("group.psk", key, 0640);
+	c = conf_load(put("gr.conf", "[tls]\npsk_file = group.psk\n", 0600),
+	    &cause);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == -1);
+	CHECK_STR_CONTAINS(cause,
+	    "group.psk is accessible to group or others "
+	    "(mode 640); run chmod 600 ");
 	free(cause);
 	tls_conf_clear(&tc);
 	conf_free(c);
@@ -233,7 +245,7 @@ test_tls(void)
 	put("short.psk", "abcd\n", 0600);
 	c = conf_load(put("s.conf", "[tls]\npsk_file = short.psk\n", 0600),
 	    &cause);
-	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == -1);
 	CHECK_STR_CONTAINS(cause, "must hold 32 to 128 hex digits");
 	free(cause);
 	tls_conf_clear(&tc);
@@ -242,13 +254,68 @@ test_tls(void)
 	put("good.psk", key, 0600);
 	snprintf(text, sizeof text, "[tls]\npsk_file = %s/good.psk\n", dir);
 	c = conf_load(put("g.conf", text, 0600), &cause);
-	CHECK(tls_conf_load(c, &tc, &cause) == 0);
-	CHECK(tc.tc_psk_len == 32 && tc.tc_psk[1] == 0x11);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == 0);
+	CHECK(tc.tc_npsks == 1 && tc.tc_psks[0].tp_len == 32 &&
+	    tc.tc_psks[0].tp_key[1] == 0x11);
+	/* The isp's identity: [isp] id unless psk_identity says otherwise. */
+	CHECK(tls_conf_set_identity(c, &tc, "site-a", &cause) == 0);
+	CHECK_STR_EQ(tc.tc_psks[0].tp_id, "site-a");
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	snprintf(text, sizeof text,
+	    "[tls]\npsk_file = %s/good.psk\npsk_identity = site-b\n", dir);
+	c = conf_load(put("id.conf", text, 0600), &cause);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == 0);
+	CHECK(tls_conf_set_identity(c, &tc, "site-a", &cause) == -1);
+	CHECK_STR_CONTAINS(cause,
+	    "[isp] id: \"site-a\", but [tls] "
+	    "psk_identity is \"site-b\"");
+	CHECK_STR_CONTAINS(cause, "set psk_identity = site-a");
+	free(cause);
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	/* An esp: one key per isp identity, never one key for two. */
+	put("b.psk",
+	    "ffeeddccbbaa99887766554433221100"
+	    "ffeeddccbbaa99887766554433221100\n",
+	    0600);
+	c = conf_load(put("e.conf",
+			  "[isp site-a]\npsk_file = good.psk\n"
+			  "[isp site-b]\npsk_file = b.psk\n",
+			  0600),
+	    &cause);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ESP, &cause) == 0);
+	CHECK(tc.tc_npsks == 2);
+	CHECK_STR_EQ(tc.tc_psks[0].tp_id, "site-a");
+	CHECK_STR_EQ(tc.tc_psks[1].tp_id, "site-b");
+	tls_conf_clear(&tc);
+	conf_free(c);
+	c = conf_load(put("e2.conf",
+			  "[isp site-a]\npsk_file = good.psk\n"
+			  "[isp site-b]\npsk_file = good.psk\n",
+			  0600),
+	    &cause);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ESP, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "[isp site-b] psk_file: ");
+	CHECK_STR_CONTAINS(cause, "holds the same key as isp \"site-a\"");
+	free(cause);
+	tls_conf_clear(&tc);
+	conf_free(c);
+
+	c = conf_load(put("pn.conf",
+			  "[tls]\npsk_file = good.psk\npeer_name = esp\n",
+			  0600),
+	    &cause);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "[tls] peer_name: only with certificates");
+	free(cause);
 	tls_conf_clear(&tc);
 	conf_free(c);
 
 	c = conf_load(put("n.conf", "[tls]\n", 0600), &cause);
-	CHECK(tls_conf_load(c, &tc, &cause) == -1);
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == -1);
 	CHECK_STR_CONTAINS(cause, "[tls] psk_file: missing");
 	free(cause);
 	tls_conf_clear(&tc);
@@ -257,8 +324,8 @@ test_tls(void)
 	c = conf_load(put("b.conf",
 			  "[tls]\npsk_file = good.psk\ncert = x.pem\n", 0600),
 	    &cause);
-	CHECK(tls_conf_load(c, &tc, &cause) == -1);
-	CHECK_STR_CONTAINS(cause, "either psk_file or cert/key");
+	CHECK(tls_conf_load(c, &tc, TLS_ROLE_ISP, &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "either pre-shared keys or cert/key");
 	free(cause);
 	tls_conf_clear(&tc);
 	conf_free(c);

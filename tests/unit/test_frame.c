@@ -30,16 +30,16 @@ test_header(void)
 	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
 
 	frame_hdr_encode(b, FRAME_DATA, 1, 10);
-	b[0] = 2;
+	b[0] = 1; /* version 1 peers are refused */
 	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
 	CHECK_STR_CONTAINS(why, "version");
 
 	frame_hdr_encode(b, 0, 1, 10);
 	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
 	CHECK_STR_CONTAINS(why, "unknown frame type");
-	frame_hdr_encode(b, 0x0e, 1, 10);
+	frame_hdr_encode(b, FRAME_TYPE_MAX + 1, 1, 10);
 	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_BAD);
-	frame_hdr_encode(b, FRAME_OUTSIDE_OPEN_RESULT, 1, 10);
+	frame_hdr_encode(b, FRAME_AUTH_RESULT, 1, 10);
 	CHECK(frame_hdr_decode(b, sizeof b, &h, &why) == FRAME_OK);
 }
 
@@ -92,7 +92,7 @@ test_open(void)
 	inet_pton(AF_INET6, "2001:db8::1", o.fo_client.ep_addr);
 	o.fo_client.ep_port = 54321;
 	n = frame_open_encode(b, sizeof b, &o);
-	CHECK(n == 9 + 2 + 9 + 2 + 2 + 16 + 2 + 1);
+	CHECK(n == 9 + 2 + 9 + 2 + 2 + 16 + 2 + 1 + 1);
 	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
 	CHECK(d.fo_window == 262144 && d.fo_command == 1);
 	CHECK(d.fo_ref == 0xdeadbeef && d.fo_user[0] == '\0');
@@ -101,12 +101,23 @@ test_open(void)
 	n = frame_open_encode(b, sizeof b, &o);
 	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
 	CHECK(strcmp(d.fo_user, "alice") == 0);
-	b[n - 6] = 65; /* a name longer than the limit */
+	b[n - 7] = 65; /* a name longer than the limit */
 	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
-	b[n - 6] = 5;
-	b[n - 3] = '\0'; /* a NUL inside the name */
+	b[n - 7] = 5;
+	b[n - 4] = '\0'; /* a NUL inside the name */
 	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
-	o.fo_user[0] = '\0';
+	/* With the login's password, which may hold any byte. */
+	memcpy(o.fo_secret, "p\0w", 3);
+	o.fo_secret_len = 3;
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
+	CHECK(d.fo_secret_len == 3 && memcmp(d.fo_secret, "p\0w", 3) == 0);
+	b[n - 4] = 4; /* a secret longer than what follows */
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	o.fo_user[0] = '\0'; /* a password without a user is refused */
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	o.fo_secret_len = 0;
 	n = frame_open_encode(b, sizeof b, &o);
 	CHECK(d.fo_dst.ep_atyp == ATYP_NAME && d.fo_dst.ep_len == 9);
 	CHECK(memcmp(d.fo_dst.ep_addr, "localhost", 9) == 0);
@@ -189,12 +200,55 @@ test_random(void)
 	CHECK(1);
 }
 
+/* AUTH and AUTH_RESULT round trips; malformed ones are refused. */
+static void
+test_auth(void)
+{
+	struct frame_auth a, d;
+	uint8_t b[600], code;
+	uint32_t ref;
+	size_t n, i;
+
+	memset(&a, 0, sizeof a);
+	a.fa_ref = 77;
+	a.fa_method = AUTH_PASSWORD;
+	a.fa_client.ep_atyp = ATYP_IPV4;
+	a.fa_client.ep_len = 4;
+	a.fa_client.ep_addr[0] = 10;
+	snprintf(a.fa_user, sizeof a.fa_user, "alice");
+	memcpy(a.fa_secret, "secret", 6);
+	a.fa_secret_len = 6;
+	n = frame_auth_encode(b, sizeof b, &a);
+	CHECK(n == 5 + 8 + 6 + 7);
+	CHECK(frame_auth_decode(b, n, &d) == FRAME_OK);
+	CHECK(d.fa_ref == 77 && strcmp(d.fa_user, "alice") == 0);
+	CHECK(d.fa_secret_len == 6 && memcmp(d.fa_secret, "secret", 6) == 0);
+	CHECK(d.fa_client.ep_addr[0] == 10);
+	for (i = 0; i < n; i++)
+		CHECK(frame_auth_decode(b, i, &d) == FRAME_BAD);
+	CHECK(frame_auth_decode(b, n + 1, &d) == FRAME_BAD);
+	b[4] = 9; /* no such method */
+	CHECK(frame_auth_decode(b, n, &d) == FRAME_BAD);
+	a.fa_user[0] = '\0'; /* a login needs a name */
+	n = frame_auth_encode(b, sizeof b, &a);
+	CHECK(frame_auth_decode(b, n, &d) == FRAME_BAD);
+
+	n = frame_auth_result_encode(b, sizeof b, 0xabcdef01, AUTH_BUSY);
+	CHECK(n == 5);
+	CHECK(frame_auth_result_decode(b, n, &ref, &code) == FRAME_OK);
+	CHECK(ref == 0xabcdef01 && code == AUTH_BUSY);
+	b[4] = 3;
+	CHECK(frame_auth_result_decode(b, n, &ref, &code) == FRAME_BAD);
+	CHECK(frame_auth_result_decode(b, 4, &ref, &code) == FRAME_BAD);
+}
+
 int
 main(void)
 {
 	test_header();
 	test_hello();
 	test_open();
+	test_auth();
 	test_open_result();
 	test_random();
 	return unit_done("frame");

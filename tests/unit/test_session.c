@@ -66,7 +66,8 @@ raw_frame(struct bufferevent *raw, uint8_t type, uint32_t chan, const void *p,
 static void
 raw_hello(struct bufferevent *raw, uint8_t role)
 {
-	struct frame_hello h = { 1, 1, role, 1 << 20, "raw" };
+	struct frame_hello h = { FRAME_VERSION, FRAME_VERSION, role, 1 << 20,
+		"raw" };
 	uint8_t b[64];
 	size_t n = frame_hello_encode(b, sizeof b, &h);
 
@@ -178,6 +179,18 @@ inj_bad_window(struct bufferevent *raw)
 }
 
 static void
+inj_long_ping(struct bufferevent *raw)
+{
+	raw_frame(raw, FRAME_PING, 0, "123456789", 9, 9);
+}
+
+static void
+inj_auth_to_esp(struct bufferevent *raw)
+{
+	raw_frame(raw, FRAME_AUTH, 0, "\0\0\0\1\1", 5, 5);
+}
+
+static void
 inj_wrong_role(struct bufferevent *raw)
 {
 	raw_hello(raw, FRAME_ROLE_ESP);
@@ -207,6 +220,10 @@ test_bad_input(void)
 	    "OPEN from the wrong side");
 	bad_input_case("winlen", inj_bad_window, 1, GOAWAY_PROTOCOL,
 	    "malformed WINDOW");
+	bad_input_case("ping", inj_long_ping, 1, GOAWAY_PROTOCOL,
+	    "malformed PING");
+	bad_input_case("auth", inj_auth_to_esp, 1, GOAWAY_PROTOCOL,
+	    "CONFIG or AUTH from the wrong side");
 	bad_input_case("role", inj_wrong_role, 0, GOAWAY_PROTOCOL,
 	    "peer is not an isp");
 	bad_input_case("overflow", inj_config_garbage_ok, 1, GOAWAY_FLOW,
@@ -360,7 +377,8 @@ test_flow_control(void)
 	session_connected(si);
 	spin(20);
 	CHECK(session_is_up(se) && session_is_up(si));
-	CHECK(session_open_channel(se, &dst, &cl, NULL, esp_result, NULL) != NULL);
+	CHECK(session_open_channel(se, &dst, &cl, NULL, NULL, 0, esp_result,
+		  NULL) != NULL);
 	spin(20);
 	CHECK(result_code == OPEN_OK);
 	CHECK(esp_ch != NULL && server_end != NULL);

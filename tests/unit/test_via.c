@@ -788,7 +788,7 @@ test_http(void)
 		    2000);
 		snprintf(want, sizeof want,
 		    "proxy 127.0.0.1:%d is not an HTTP proxy (it answered "
-		    "\"SSH-2.0-OpenSSH?\")",
+		    "\"SSH-2.0-OpenSSH\\x01\")",
 		    p.port);
 		check_fail(EPROTO, want);
 		peer_stop(&p);

@@ -32,6 +32,18 @@ static int unit_pass, unit_fail;
 		}                                                              \
 	} while (0)
 
+#define CHECK_STR_EQ(got, want)                                              \
+	do {                                                                 \
+		const char *g_ = (got);                                      \
+		if (g_ != NULL && strcmp(g_, (want)) == 0)                   \
+			unit_pass++;                                         \
+		else {                                                       \
+			unit_fail++;                                         \
+			fprintf(stderr, "%s:%d: \"%s\" is not \"%s\"\n",     \
+			    __FILE__, __LINE__, g_ ? g_ : "(null)", (want)); \
+		}                                                            \
+	} while (0)
+
 /* Print the summary; the exit code is the verdict. */
 static inline int
 unit_done(const char *name)

@@ -1,0 +1,58 @@
+#!/bin/bash
+# Logs can be trusted: a SOCKS domain name holding a newline, a carriage
+# return, an escape sequence and a quote, made to look like a whole audit
+# line, comes out escaped, in the one line it belongs to, in the log and in
+# the audit file. No input can forge a line or move the terminal's cursor.
+. "$(dirname "$0")/../lib.sh"
+LOGINS="python3 $TESTS/tools/logins.py"
+
+ALLOW="127.0.0.1/32:1"
+ISP_SECTIONS="
+[user alice]
+password = $(pwhash alice-secret)
+[policy]
+anonymous = yes
+"
+ESP_EXTRA="[log]
+audit = $T/esp-audit.log"
+pair_start
+
+forged='2026-12-03T00:00:00.000 esp[info]: audit side=esp channel=9 user=root client=10.0.0.1:1 dst=10.0.0.2:22 rule=- bytes_up=0 bytes_down=0 duration=1.000 end=done'
+name="b'evil.example\\n$forged\\r\\x1b[31m\"q'"
+code=$($LOGINS name "$SOCKS_PORT" "$name" 80)
+[ "$code" = 8 ] || fail "reply $code, want 8 (not a host name: never resolved)"
+wait_for_log "$T/esp-audit.log" "evil" 5
+sleep 0.2
+
+for f in "$ESP_LOG" "$T/esp-audit.log"; do
+	grep -q $'\x1b' "$f" && fail "$(basename "$f") holds a raw ESC"
+	grep -q $'\r' "$f" && fail "$(basename "$f") holds a raw CR"
+	grep -q '^2026-12-03T00:00:00.000' "$f" && fail "$(basename "$f") holds a forged line"
+	grep 'evil.example' "$f" | grep -vF 'evil.example\n2026-12-03T00:00:00.000 esp[info]: audit side=esp channel=9' |
+		grep -q . && fail "$(basename "$f"): a line with the name is not escaped"
+done
+[ "$(grep -c 'evil.example' "$T/esp-audit.log")" = 1 ] || fail "audit lines: $(cat "$T/esp-audit.log")"
+[ "$(wc -l <"$T/esp-audit.log")" = 1 ] || fail "the audit file has more than one line: $(cat "$T/esp-audit.log")"
+grep -qF 'dst="evil.example\n2026-12-03T00:00:00.000 esp[info]: audit side=esp channel=9 user=root' "$T/esp-audit.log" ||
+	fail "audit dst not quoted and escaped: $(cat "$T/esp-audit.log")"
+grep -qF 'duration=1.000 end=done\r\x1b[31m\"q:80" rule=-' "$T/esp-audit.log" ||
+	fail "audit dst tail not escaped: $(cat "$T/esp-audit.log")"
+[ "$(grep -c 'evil.example' "$ESP_LOG")" = 1 ] || fail "log lines with the name: $(grep -c 'evil.example' "$ESP_LOG")"
+grep -qF -- '-> evil.example\n2026-12-03T00:00:00.000 esp[info]: audit' "$ESP_LOG" || fail "log line not escaped"
+grep -qF '\r\x1b[31m\"q:80: not a host name' "$ESP_LOG" || fail "log line tail not escaped"
+ok "a name with \\n, \\r, ESC and \" makes exactly one line in the log and one in the audit file, escaped"
+
+# The same goes for a user name in a failed login.
+python3 - "$SOCKS_PORT" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"\x05\x01\x02")
+s.recv(2)
+u = b'x"\n2026-12-03T00:00:00.000 esp[info]: forged\x1b[2J'
+s.sendall(bytes([1, len(u)]) + u + b"\x02pw")
+print(s.recv(2).hex())
+PY
+wait_for_log "$ESP_LOG" 'login failed for user "x\\"\\n2026-12-03T00:00:00.000 esp\[info\]: forged\\x1b\[2J"' 10
+grep -q '^2026-12-03T00:00:00.000 esp\[info\]: forged' "$ESP_LOG" && fail "a user name forged a log line"
+grep -q $'\x1b' "$ESP_LOG" "$T/esp-audit.log" && fail "a raw ESC from a user name"
+ok "a user name cannot forge a line either"

@@ -28,13 +28,13 @@
 static const char *const esp_known_keys[] = { "esp:session_listen",
 	"esp:socks_listen", "esp:socks_timeout", "esp:open_timeout",
 	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
-	"esp:probe_timeout", "esp:login_inflight_per_source",
-	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
-	"isp *:psk_file", "session:window", "session:channel_window",
-	"session:queue", "session:keepalive", "session:dead_after",
-	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
-	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", "log:audit", NULL };
+	"esp:probe_timeout", "esp:outside_own_addresses",
+	"esp:login_inflight_per_source", "esp:login_rate_per_source",
+	"esp:login_inflight", "esp:login_rate", "isp *:psk_file",
+	"session:window", "session:channel_window", "session:queue",
+	"session:keepalive", "session:dead_after", "session:handshake_timeout",
+	"tls:psk_file", "tls:psk_identity", "tls:cert", "tls:key", "tls:ca",
+	"tls:peer_name", "log:syslog", "log:verbose", "log:audit", NULL };
 
 static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);
@@ -110,6 +110,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 		&e->e_max_clients, cause) != 0 ||
 	    conf_duration(c, "esp:probe_timeout", 3000, &e->e_probe_ms,
 		cause) != 0 ||
+	    conf_bool(c, "esp:outside_own_addresses", 0, &e->e_outside_own,
+		cause) != 0 ||
 	    conf_count(c, "esp:login_inflight_per_source", 2, 1, 10000,
 		&e->e_login_limits.rc_src_inflight, cause) != 0 ||
 	    conf_count(c, "esp:login_rate_per_source", 30, 1, 1000000,
@@ -182,7 +184,7 @@ esp_route(struct esp *e, const struct endpoint *dst,
 		if (!allow_match(al, (struct sockaddr *)&ss) &&
 		    !(have_client &&
 			expect_take(&l->el_expect, (struct sockaddr *)&cs,
-			    (struct sockaddr *)&ss))) {
+			    (struct sockaddr *)&ss, user, 0))) {
 			*code = OPEN_NOT_ALLOWED;
 			continue;
 		}

@@ -63,7 +63,8 @@ struct esp {
 	char *e_socks_listen;
 	int e_socks_timeout_ms;
 	int e_drain_ms;
-	int e_connect_timeout_ms;      /* outside connects for reverse legs */
+	int e_connect_timeout_ms; /* outside connects for reverse legs */
+	int e_outside_own;        /* they may go to this host's addresses */
 	struct timeval e_open_timeout; /* how long a client waits for the isp */
 	uint64_t e_max_clients;
 	size_t e_nclients; /* SOCKS clients still in their handshake */

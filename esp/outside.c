@@ -1,18 +1,26 @@
 /*
  * The esp's part in rule-driven connections.
  *
- * outside_open: the isp asks the esp to connect to an endpoint a client
- * announced (OUTSIDE_OPEN). The esp refuses unless the endpoint is the
- * client of the control channel the request names: a taken-over isp cannot
- * make the esp connect anywhere else.
+ * outside_scan: the esp runs the isp's rules over both directions of
+ * every control channel to a rule's port. From the client's side it
+ * learns which ports the client announced (PORT, EPRT, DCC, rsh), and
+ * lets the bytes go on for the isp to judge; from the server's side, the
+ * openings servers announce (FTP 227/229), so its own allow check lets
+ * that one expected connection through. A server's announcement that does
+ * not decode, or names another host than it may, is neutralised here too.
  *
- * outside_scan: the esp runs the isp's rules over what servers send on
- * control channels, to learn the openings they announce (FTP 227/229), so
- * its own allow check lets that one expected connection through.
+ * outside_open: the isp asks the esp to connect to an endpoint a client
+ * announced (OUTSIDE_OPEN). The esp connects only to the control
+ * channel's own client, only to a port that client announced (once, in
+ * time), below 1024 only where the rule allows it, and never to the esp
+ * host's own addresses unless [esp] outside_own_addresses says so: a
+ * taken-over isp cannot aim it anywhere else.
  */
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/bufferevent.h>
 
@@ -23,6 +31,8 @@
 #include "scan.h"
 #include "xmalloc.h"
 
+#define OUTSIDE_MAX_ANNOUNCED 16 /* ports remembered per control channel */
+
 struct outside {
 	struct event_base *o_base;
 	struct channel *o_ch;
@@ -30,11 +40,32 @@ struct outside {
 	char o_desc[ADDR_STRLEN * 2];
 };
 
+/* A port the client announced on a control channel. */
+struct outside_port {
+	uint16_t op_port;
+	uint64_t op_until; /* monotonic ms */
+};
+
 struct outside_ctl {
 	struct esp_link *oc_link;
+	int oc_honour; /* the user may use this rule file */
 	struct sockaddr_storage oc_client;
 	struct sockaddr_storage oc_server; /* family 0 when it was a name */
+	struct outside_port oc_ports[OUTSIDE_MAX_ANNOUNCED];
+	size_t oc_nports;
 };
+
+static void outside_ctl_closed(struct channel *, void *);
+
+/* Monotonic milliseconds. */
+static uint64_t
+outside_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Same host, comparing IPv4-mapped IPv6 as IPv4. */
 static int
@@ -52,6 +83,32 @@ outside_same_host(const struct endpoint *a, const struct endpoint *b)
 		return memcmp(pb + 12, pa, 4) == 0;
 	return a->ep_atyp == b->ep_atyp && a->ep_atyp != ATYP_NAME &&
 	    a->ep_len == b->ep_len && memcmp(pa, pb, a->ep_len) == 0;
+}
+
+/* Is this one of the esp host's own addresses (loopback included)? */
+static int
+outside_is_own(const struct endpoint *ep)
+{
+	struct ifaddrs *ifs, *i;
+	struct endpoint me;
+	int own = 0;
+
+	if ((ep->ep_atyp == ATYP_IPV4 && ep->ep_addr[0] == 127) ||
+	    (ep->ep_atyp == ATYP_IPV6 &&
+		IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)ep->ep_addr)))
+		return 1;
+	if (getifaddrs(&ifs) != 0)
+		return 1; /* cannot tell: refuse */
+	for (i = ifs; i != NULL && !own; i = i->ifa_next) {
+		if (i->ifa_addr == NULL ||
+		    (i->ifa_addr->sa_family != AF_INET &&
+			i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		addr_to_endpoint(i->ifa_addr, &me);
+		own = outside_same_host(ep, &me);
+	}
+	freeifaddrs(ifs);
+	return own;
 }
 
 /* The channel died while we were connecting. */
@@ -98,6 +155,44 @@ outside_connectedcb(evutil_socket_t fd, int err, void *arg)
 	channel_accept(ch, bev, &bound);
 }
 
+/* Did the control channel's client announce this port, in time? Used up. */
+static int
+outside_take_port(struct outside_ctl *oc, uint16_t port)
+{
+	uint64_t now = outside_now();
+	size_t i;
+
+	for (i = 0; i < oc->oc_nports; i++) {
+		if (oc->oc_ports[i].op_port != port ||
+		    oc->oc_ports[i].op_until <= now)
+			continue;
+		oc->oc_ports[i] = oc->oc_ports[--oc->oc_nports];
+		return 1;
+	}
+	return 0;
+}
+
+/* Why an OUTSIDE_OPEN may not be served, or NULL. */
+static const char *
+outside_refusal(struct esp_link *l, struct channel *ctl,
+    const struct frame_open *fo)
+{
+	struct outside_ctl *oc;
+
+	if (ctl == NULL || ctl->ch_outside || ctl->ch_state != CHANNEL_OPEN ||
+	    ctl->ch_closed != outside_ctl_closed)
+		return "not a scanned control channel";
+	oc = ctl->ch_closed_arg;
+	if (!outside_same_host(&fo->fo_dst, &ctl->ch_client))
+		return "not that channel's client";
+	if (!outside_take_port(oc, fo->fo_dst.ep_port))
+		return "the client did not announce that port";
+	if (!l->el_esp->e_outside_own && outside_is_own(&fo->fo_dst))
+		return "one of this host's own addresses ([esp] "
+		       "outside_own_addresses = no)";
+	return NULL;
+}
+
 /* OUTSIDE_OPEN from the isp. */
 void
 outside_open(struct session *s, struct channel *ch, const struct frame_open *fo,
@@ -109,16 +204,15 @@ outside_open(struct session *s, struct channel *ch, const struct frame_open *fo,
 	socklen_t sl;
 	struct outside *o;
 	struct connector *cn;
+	const char *why;
 	char dst[ADDR_STRLEN], cl[ADDR_STRLEN];
 
 	endpoint_str(&fo->fo_dst, dst, sizeof dst);
-	if (ctl == NULL || ctl->ch_outside || ctl->ch_state != CHANNEL_OPEN ||
-	    !outside_same_host(&fo->fo_dst, &ctl->ch_client) ||
-	    fo->fo_dst.ep_port == 0 ||
+	if ((why = outside_refusal(l, ctl, fo)) != NULL ||
 	    addr_from_endpoint(&fo->fo_dst, &ss, &sl) != 0) {
 		log_warnx("isp \"%s\" asked to connect to %s for channel %u: "
-			  "refused, not that channel's client",
-		    l->el_id, dst, fo->fo_ref);
+			  "refused, %s",
+		    l->el_id, dst, fo->fo_ref, why ? why : "not an address");
 		channel_refuse(ch, OPEN_NOT_ALLOWED);
 		return;
 	}
@@ -143,63 +237,162 @@ outside_ctl_closed(struct channel *ch, void *arg)
 	free(arg);
 }
 
+/* An announcement's endpoint, the implied address filled in. */
+static void
+outside_endpoint(const struct announce *an, const struct sockaddr_storage *dfl,
+    struct sockaddr_storage *ep)
+{
+	memset(ep, 0, sizeof *ep);
+	if (an->an_implied || an->an_family == 0)
+		*ep = *dfl;
+	else if (an->an_family == AF_INET) {
+		ep->ss_family = AF_INET;
+		memcpy(&((struct sockaddr_in *)ep)->sin_addr, an->an_addr, 4);
+	} else {
+		ep->ss_family = AF_INET6;
+		memcpy(&((struct sockaddr_in6 *)ep)->sin6_addr, an->an_addr,
+		    16);
+	}
+	if (ep->ss_family == AF_INET)
+		((struct sockaddr_in *)ep)->sin_port = htons(an->an_port);
+	else if (ep->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ep)->sin6_port = htons(an->an_port);
+}
+
+/* Rewrite a refused announcement to port 0 on this address. */
+static void
+outside_neutral(struct channel *ch, int rx, const struct announce *an,
+    const struct sockaddr_storage *at, const char *why)
+{
+	struct sockaddr_storage ss = *at;
+
+	log_warnx("%s: refused announcement \"%s\": %s", ch->ch_desc,
+	    an->an_text, why);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	channel_announce_done(ch, rx,
+	    ss.ss_family ? (struct sockaddr *)&ss : NULL);
+}
+
 /* A server announced an opening: expect the client there, once. */
+static void
+outside_expect(struct channel *ch, struct outside_ctl *oc,
+    const struct announce *an)
+{
+	struct sockaddr_storage ep;
+	struct endpoint a, b;
+	const char *why = NULL;
+
+	outside_endpoint(an, &oc->oc_server, &ep);
+	if (ep.ss_family == 0) {
+		/* Implied, to a server known by name: the name is allowed. */
+		channel_announce_done(ch, 1, NULL);
+		return;
+	}
+	addr_to_endpoint((struct sockaddr *)&ep, &a);
+	addr_to_endpoint((struct sockaddr *)&oc->oc_server, &b);
+	/*
+	 * A server reached by name: only the isp knows its address, and it
+	 * has checked (and would have neutralised another host).
+	 */
+	if (oc->oc_server.ss_family != 0 &&
+	    !rule_kind_other_hosts(an->an_kind) && !outside_same_host(&a, &b)) {
+		outside_neutral(ch, 1, an, &oc->oc_server,
+		    "it names another host than the server");
+		return;
+	}
+	if (announce_check_port(an, &why) != 0) {
+		outside_neutral(ch, 1, an, &oc->oc_server, why);
+		return;
+	}
+	expect_add(&oc->oc_link->el_expect, (struct sockaddr *)&oc->oc_client,
+	    (struct sockaddr *)&ep, ch->ch_user, 0);
+	channel_announce_done(ch, 1, NULL);
+}
+
+/*
+ * The client announced a port the server is to connect to: remember it,
+ * if it may be honoured. The bytes go on as they are either way: the isp
+ * scans them again and neutralises what it refuses.
+ */
+static void
+outside_remember(struct channel *ch, struct outside_ctl *oc,
+    const struct announce *an)
+{
+	const char *why = NULL;
+
+	if (an->an_suspect || !oc->oc_honour ||
+	    announce_check_origin(an, (struct sockaddr *)&oc->oc_client,
+		&why) != 0) {
+		channel_announce_done(ch, 0, NULL);
+		return;
+	}
+	if (oc->oc_nports == OUTSIDE_MAX_ANNOUNCED) /* the oldest goes */
+		memmove(oc->oc_ports, oc->oc_ports + 1,
+		    (OUTSIDE_MAX_ANNOUNCED - 1) * sizeof oc->oc_ports[0]);
+	else
+		oc->oc_nports++;
+	oc->oc_ports[oc->oc_nports - 1].op_port = an->an_port;
+	oc->oc_ports[oc->oc_nports - 1].op_until =
+	    outside_now() + (uint64_t)oc->oc_link->el_expect.et_ttl_ms;
+	channel_announce_done(ch, 0, NULL);
+}
+
+/* A rule found something on a control channel (rx: from the server). */
 static void
 outside_announcecb(struct channel *ch, int rx, const struct announce *an,
     void *arg)
 {
 	struct outside_ctl *oc = arg;
-	struct sockaddr_storage ep;
+	const struct sockaddr_storage *at =
+	    rx ? &oc->oc_server : &oc->oc_client;
 
-	if (rx && rule_kind_action(an->an_kind) == RULE_CLIENT_CONNECTS) {
-		memset(&ep, 0, sizeof ep);
-		if (an->an_implied || an->an_family == 0)
-			ep = oc->oc_server;
-		else if (an->an_family == AF_INET) {
-			ep.ss_family = AF_INET;
-			memcpy(&((struct sockaddr_in *)&ep)->sin_addr,
-			    an->an_addr, 4);
-		} else {
-			ep.ss_family = AF_INET6;
-			memcpy(&((struct sockaddr_in6 *)&ep)->sin6_addr,
-			    an->an_addr, 16);
-		}
-		if (ep.ss_family == AF_INET)
-			((struct sockaddr_in *)&ep)->sin_port =
-			    htons(an->an_port);
-		else if (ep.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&ep)->sin6_port =
-			    htons(an->an_port);
-		if (ep.ss_family != 0)
-			expect_add(&oc->oc_link->el_expect,
-			    (struct sockaddr *)&oc->oc_client,
-			    (struct sockaddr *)&ep);
-	}
-	channel_announce_done(ch, rx, NULL);
+	if (!rx && rule_kind_action(an->an_kind) == RULE_SERVER_CONNECTS)
+		outside_remember(ch, oc, an);
+	else if (an->an_suspect)
+		outside_neutral(ch, rx, an, at, an->an_why);
+	else if (!oc->oc_honour)
+		outside_neutral(ch, rx, an, at,
+		    "this rule file is not allowed for the user");
+	else if (rx && rule_kind_action(an->an_kind) == RULE_CLIENT_CONNECTS)
+		outside_expect(ch, oc, an);
+	else
+		outside_neutral(ch, rx, an, at,
+		    "announced in the wrong direction");
 }
 
-/* Scan a new client channel's server side if a rule covers its port. */
+/*
+ * Scan a new client channel if a rule covers its port: every byte, both
+ * ways, whoever the user; the user's rules decide what is honoured.
+ */
 void
 outside_scan(struct esp_link *l, struct channel *ch)
 {
 	const struct rule_app *app;
 	struct outside_ctl *oc;
+	struct scan *rx = NULL, *tx = NULL;
 	socklen_t sl;
 
 	if (l->el_rules == NULL ||
-	    (app = ruleset_for_port(l->el_rules, ch->ch_dst.ep_port)) == NULL ||
-	    !rule_app_scans(app, RULE_S2C) ||
-	    (l->el_have_policy &&
-		!policy_rule_ok(&l->el_policy, ch->ch_user,
-		    rule_app_name(app))))
+	    (app = ruleset_for_port(l->el_rules, ch->ch_dst.ep_port)) == NULL)
 		return;
 	oc = xcalloc(1, sizeof *oc);
 	oc->oc_link = l;
-	if (addr_from_endpoint(&ch->ch_client, &oc->oc_client, &sl) != 0 ||
-	    addr_from_endpoint(&ch->ch_dst, &oc->oc_server, &sl) != 0)
+	oc->oc_honour = !l->el_have_policy ||
+	    policy_rule_ok(&l->el_policy, ch->ch_user, rule_app_name(app));
+	if (addr_from_endpoint(&ch->ch_client, &oc->oc_client, &sl) != 0)
+		oc->oc_client.ss_family = 0;
+	if (addr_from_endpoint(&ch->ch_dst, &oc->oc_server, &sl) != 0)
 		oc->oc_server.ss_family = 0;
-	channel_set_scan(ch, scan_new(app, RULE_S2C, 0), NULL,
-	    outside_announcecb, oc);
+	if (rule_app_scans(app, RULE_S2C))
+		rx = scan_new(app, RULE_S2C, 0);
+	if (rule_app_scans(app, RULE_C2S)) {
+		tx = scan_new(app, RULE_C2S, 0);
+		scan_set_observer(tx);
+	}
+	channel_set_scan(ch, rx, tx, outside_announcecb, oc);
 	snprintf(ch->ch_rule, sizeof ch->ch_rule, "%s", rule_app_name(app));
 	ch->ch_closed = outside_ctl_closed;
 	ch->ch_closed_arg = oc;

@@ -38,6 +38,9 @@ cat >"$d/esp.conf" <<CONF
 [esp]
 session_listen = 127.0.0.1:$session   ; the firewall's one allowed port
 socks_listen   = 127.0.0.1:$socks     ; the client front door
+; Everything here is on one host, so the esp's connects back to clients
+; (active FTP) go to its own address: allowed for this demo only.
+outside_own_addresses = yes
 [tls]
 psk_file = $d/pair.psk
 CONF

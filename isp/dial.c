@@ -141,6 +141,12 @@ dial_resolvedcb(int err, struct evutil_addrinfo *ai, void *arg)
 	struct uplink *u = arg;
 	struct connector *cn;
 
+	if (err == EVUTIL_EAI_CANCEL) {
+		/* Called after a cancel: u may be gone. */
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		return;
+	}
 	u->u_req = NULL;
 	if (err != 0) {
 		log_warnx("cannot resolve esp %s: %s", u->u_esp,

@@ -108,12 +108,14 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 		addr_to_endpoint((struct sockaddr *)&ss, &bound);
 	bev = bufferevent_socket_new(in->in_isp->i_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
+	/* On a rule's port every byte is scanned; the user's rules decide
+	 * only whether announcements are honoured. */
 	if (in->in_isp->i_ruleset != NULL &&
 	    (app = ruleset_for_port(in->in_isp->i_ruleset,
-		 in->in_open.fo_dst.ep_port)) != NULL &&
-	    policy_rule_ok(&in->in_isp->i_policy, in->in_open.fo_user,
-		rule_app_name(app)))
-		reverse_attach(in->in_isp, ch, app, fd);
+		 in->in_open.fo_dst.ep_port)) != NULL)
+		reverse_attach(in->in_isp, ch, app, fd,
+		    policy_rule_ok(&in->in_isp->i_policy, in->in_open.fo_user,
+			rule_app_name(app)));
 	channel_describe(ch, "channel %u %s -> %s (%s)", ch->ch_id,
 	    in->in_client, in->in_dst, to);
 	log_debug("%s opened", ch->ch_desc);
@@ -156,7 +158,8 @@ inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
 		if (addr_from_endpoint(&in->in_open.fo_client, &client, &cl) !=
 			0 ||
 		    !expect_take(&in->in_isp->i_expect,
-			(struct sockaddr *)&client, sa))
+			(struct sockaddr *)&client, sa, in->in_open.fo_user,
+			session_serial(in->in_ch->ch_sess)))
 			return;
 		log_info("open %s -> %s: expected after a server "
 			 "announcement",
@@ -178,9 +181,13 @@ inside_resolvedcb(int err, struct evutil_addrinfo *res, void *arg)
 	struct evutil_addrinfo *ai;
 	size_t total = 0;
 
-	in->in_req = NULL;
-	if (err == EVUTIL_EAI_CANCEL)
+	if (err == EVUTIL_EAI_CANCEL) {
+		/* libevent 2.1 still calls back after a cancel: in is gone. */
+		if (res != NULL)
+			evutil_freeaddrinfo(res);
 		return;
+	}
+	in->in_req = NULL;
 	if (err != 0) {
 		log_info("open %s -> %s: cannot resolve: %s", in->in_client,
 		    in->in_dst, evutil_gai_strerror(err));

@@ -23,14 +23,15 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
 	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
 	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
-	"isp:login_queue", "policy:anonymous", "policy:reverse", "policy:rules",
-	"user *:password", "user *:groups", "user *:allow", "user *:rules",
-	"user *:reverse", "group *:allow", "group *:rules", "group *:reverse",
-	"log:audit", "session:window", "session:channel_window",
-	"session:queue", "session:keepalive", "session:dead_after",
-	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
-	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", NULL };
+	"isp:reverse_per_channel", "isp:reverse_per_user",
+	"isp:reverse_per_session", "isp:login_queue", "policy:anonymous",
+	"policy:reverse", "policy:rules", "user *:password", "user *:groups",
+	"user *:allow", "user *:rules", "user *:reverse", "group *:allow",
+	"group *:rules", "group *:reverse", "log:audit", "session:window",
+	"session:channel_window", "session:queue", "session:keepalive",
+	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int
@@ -112,7 +113,13 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	}
 	if (i->i_rules != NULL && isp_load_rules(i, c, cause) != 0)
 		goto out;
-	if (login_conf_load(i, c, cause) != 0)
+	if (login_conf_load(i, c, cause) != 0 ||
+	    conf_count(c, "isp:reverse_per_channel", 8, 1, 100000,
+		&i->i_rev_per_channel, cause) != 0 ||
+	    conf_count(c, "isp:reverse_per_user", 64, 1, 1000000,
+		&i->i_rev_per_user, cause) != 0 ||
+	    conf_count(c, "isp:reverse_per_session", 1024, 1, 1000000,
+		&i->i_rev_per_session, cause) != 0)
 		goto out;
 	if (conf_duration(c, "isp:connect_timeout", 10000,
 		&i->i_connect_timeout_ms, cause) != 0 ||
@@ -286,6 +293,9 @@ isp_reload(struct isp *i)
 	i->i_expect.et_ttl_ms = n.i_expect.et_ttl_ms;
 	i->i_listen_ms = n.i_listen_ms;
 	i->i_holdback = n.i_holdback;
+	i->i_rev_per_channel = n.i_rev_per_channel;
+	i->i_rev_per_user = n.i_rev_per_user;
+	i->i_rev_per_session = n.i_rev_per_session;
 	i->i_data_addr = n.i_data_addr;
 	i->i_connect_timeout_ms = n.i_connect_timeout_ms;
 	isp_free(&n);

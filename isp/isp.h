@@ -61,6 +61,9 @@ struct isp {
 	struct sockaddr_storage i_data_addr; /* listeners for reverse legs */
 	int i_listen_ms;
 	size_t i_holdback;
+	unsigned i_rev_per_channel; /* reverse openings pending at most */
+	unsigned i_rev_per_user;
+	unsigned i_rev_per_session;
 	char i_id[TLS_ID_MAX + 1]; /* as TLS proves it to the esp */
 	int i_connect_timeout_ms;
 	int i_backoff_max_ms;
@@ -88,6 +91,6 @@ struct login_req *login_check(struct isp *, const char *user, const void *,
     size_t, const struct endpoint *client, login_cb, void *);
 void login_cancel(struct login_req *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
-    evutil_socket_t);
+    evutil_socket_t, int honour);
 
 #endif

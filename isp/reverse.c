@@ -1,17 +1,23 @@
 /*
- * Announcements on scanned control channels, on the isp.
+ * Announcements on scanned control channels, on the isp. Every channel to
+ * a rule's service port is scanned, whoever the user; the user's policy
+ * only decides whether an announcement is honoured. Whatever is refused
+ * is neutralised (rewritten to port 0) and logged, never passed on.
  *
  * Server announcements (FTP 227/229) admit one expected connection from
- * the same client. Client announcements (PORT, EPRT, DCC, rsh) open a
- * reverse connection, following the original design:
+ * the same client, as the same user, on the same session, to the server
+ * itself (another host only where the rule says other_hosts = yes).
+ * Client announcements (PORT, EPRT, DCC, rsh) open a reverse connection,
+ * following the original design:
  *   1. the announcement is held in the stream;
  *   2. it must name the client itself (else: FTP bounce, refused);
  *   3. the esp connects to the announced endpoint (OUTSIDE_OPEN);
  *   4. the isp opens a single-use listener on its inside address;
  *   5. the announcement is rewritten to that listener and forwarded;
- *   6. when the server connects, the two legs are joined.
- * A refused or failed announcement is rewritten to port 0 on the isp, so
- * the server's connection fails and the application reports its error.
+ *   6. when the peer the rule names connects (the server, or for DCC any
+ *      address the user may reach), the two legs are joined.
+ * Reverse openings are capped per control channel, per user and per
+ * session ([isp] reverse_per_*).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,25 +37,99 @@
 struct ctl {
 	struct isp *c_isp;
 	struct channel *c_ch;
+	int c_honour;                     /* the user may use this rule file */
+	uint64_t c_serial;                /* the session it came on */
 	struct sockaddr_storage c_server; /* the server, as connected */
 	struct sockaddr_storage c_local;  /* our end toward the server */
 	struct sockaddr_storage c_client; /* the client, as the esp saw it */
-	TAILQ_HEAD(, reverse) c_pending;
+	unsigned c_npending;              /* reverse openings not yet joined */
+	TAILQ_HEAD(, reverse) c_pending;  /* announcements held for them */
+	TAILQ_HEAD(, reverse) c_owned;    /* all, until joined or freed */
 };
 
 /* One reverse connection being set up. */
 struct reverse {
 	struct isp *r_isp;
-	struct ctl *r_ctl; /* while the announcement is held; else NULL */
-	struct sockaddr_storage r_server; /* the only peer the listener takes */
+	struct ctl *r_ctl;   /* while the announcement is held; else NULL */
+	struct ctl *r_owner; /* the control channel counting it, or NULL */
+	struct sockaddr_storage r_server; /* the control connection's server */
+	int r_accept;                     /* RULE_ACCEPT_* */
+	char r_user[FRAME_USER_MAX + 1];
+	uint64_t r_serial;
 	struct channel *r_data;
 	struct evconnlistener *r_lis;
 	struct event *r_timer;
 	char r_desc[ADDR_STRLEN * 2];
-	TAILQ_ENTRY(reverse) r_entry;
+	TAILQ_ENTRY(reverse) r_entry;     /* in r_ctl's c_pending */
+	TAILQ_ENTRY(reverse) r_own_entry; /* in r_owner's c_owned */
 };
 
+/* How many reverse openings a user or a session has pending. */
+struct reverse_count {
+	char rc_key[FRAME_USER_MAX + 24];
+	unsigned rc_n;
+	TAILQ_ENTRY(reverse_count) rc_entry;
+};
+
+static TAILQ_HEAD(, reverse_count) reverse_counts = TAILQ_HEAD_INITIALIZER(
+    reverse_counts);
+
 static void reverse_free(struct reverse *);
+
+/* Add delta to the count of key; returns the count before. */
+static unsigned
+reverse_count(const char *key, int delta)
+{
+	struct reverse_count *rc;
+	unsigned before;
+
+	TAILQ_FOREACH(rc, &reverse_counts, rc_entry)
+	if (strcmp(rc->rc_key, key) == 0)
+		break;
+	if (rc == NULL) {
+		if (delta <= 0)
+			return 0;
+		rc = xcalloc(1, sizeof *rc);
+		snprintf(rc->rc_key, sizeof rc->rc_key, "%s", key);
+		TAILQ_INSERT_TAIL(&reverse_counts, rc, rc_entry);
+	}
+	before = rc->rc_n;
+	rc->rc_n += (unsigned)delta;
+	if (rc->rc_n == 0) {
+		TAILQ_REMOVE(&reverse_counts, rc, rc_entry);
+		free(rc);
+	}
+	return before;
+}
+
+/* The count keys of a user and of a session. */
+static void
+reverse_keys(const char *user, uint64_t serial, char *u, size_t ul, char *s,
+    size_t sl)
+{
+	snprintf(u, ul, "user %s", user);
+	snprintf(s, sl, "session %llu", (unsigned long long)serial);
+}
+
+/* Count a reverse opening in (1) or out (-1). */
+static void
+reverse_tally(struct reverse *r, int delta)
+{
+	char u[FRAME_USER_MAX + 24], s[40];
+
+	reverse_keys(r->r_user, r->r_serial, u, sizeof u, s, sizeof s);
+	reverse_count(u, delta);
+	reverse_count(s, delta);
+	if (r->r_owner == NULL)
+		return;
+	r->r_owner->c_npending += (unsigned)delta;
+	if (delta > 0)
+		TAILQ_INSERT_TAIL(&r->r_owner->c_owned, r, r_own_entry);
+	else {
+		TAILQ_REMOVE(&r->r_owner->c_owned, r, r_own_entry);
+		r->r_owner = NULL;
+	}
+}
 
 /* The control channel went away: orphan what is still being set up. */
 static void
@@ -63,20 +143,46 @@ reverse_ctl_closed(struct channel *ch, void *arg)
 		TAILQ_REMOVE(&c->c_pending, r, r_entry);
 		r->r_ctl = NULL;
 	}
+	/* Openings still listening keep their user and session counts. */
+	while ((r = TAILQ_FIRST(&c->c_owned)) != NULL) {
+		TAILQ_REMOVE(&c->c_owned, r, r_own_entry);
+		r->r_owner = NULL;
+	}
 	free(c);
 }
 
-/* Emit the announcement rewritten to port 0 here: the server's connect fails. */
+/*
+ * Neutralise the held announcement of a direction: rewritten to port 0,
+ * so whoever acts on it fails. rx (the client's): our address toward the
+ * server; else (the server's): the server's own address.
+ */
 static void
-reverse_refuse(struct ctl *c)
+reverse_neutral(struct ctl *c, int rx)
 {
-	struct sockaddr_storage ss = c->c_local;
+	struct sockaddr_storage ss = rx ? c->c_local : c->c_server;
 
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = 0;
 	else
 		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-	channel_announce_done(c->c_ch, 1, (struct sockaddr *)&ss);
+	channel_announce_done(c->c_ch, rx, (struct sockaddr *)&ss);
+}
+
+/* Refuse an announcement: log why, and neutralise it. */
+static void
+reverse_refuse(struct ctl *c, int rx, const struct announce *an,
+    const char *why)
+{
+	log_warnx("%s: refused announcement \"%s\": %s", c->c_ch->ch_desc,
+	    an->an_text, why);
+	reverse_neutral(c, rx);
+}
+
+/* Who the opening waits for, for logs. */
+static const char *
+reverse_who(const struct reverse *r)
+{
+	return r->r_accept == RULE_ACCEPT_SERVER ? "server" : "peer";
 }
 
 /* The one teardown path for a reverse setup. */
@@ -91,19 +197,19 @@ reverse_free(struct reverse *r)
 		evconnlistener_free(r->r_lis);
 	if (r->r_timer != NULL)
 		event_free(r->r_timer);
+	reverse_tally(r, -1);
 	free(r);
 }
 
-/* The data channel died before the server connected. */
+/* The data channel died before the peer connected. */
 static void
 reverse_data_closed(struct channel *ch, void *arg)
 {
 	struct reverse *r = arg;
 
 	(void)ch;
-	log_info("reverse %s: outside leg closed before the server "
-		 "connected",
-	    r->r_desc);
+	log_info("reverse %s: outside leg closed before the %s connected",
+	    r->r_desc, reverse_who(r));
 	r->r_data = NULL;
 	reverse_free(r);
 }
@@ -117,12 +223,11 @@ reverse_timeoutcb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("reverse %s: no connection from the server in time; "
-		 "closing",
-	    r->r_desc);
+	log_info("reverse %s: no connection from the %s in time; closing",
+	    r->r_desc, reverse_who(r));
 	reverse_free(r);
 	if (data != NULL)
-		channel_close(data, CHANNEL_RESET, "server never connected");
+		channel_close(data, CHANNEL_RESET, "nobody connected in time");
 }
 
 /* Do two addresses name the same host? (IPv4-mapped as IPv4.) */
@@ -149,7 +254,21 @@ reverse_same_host(const struct sockaddr *a, const struct sockaddr *b)
 	return memcmp(x, y, 16) == 0;
 }
 
-/* A connection on the single-use listener: only the server may use it. */
+/* May this peer take the opening? The rule says who: server, inside. */
+static int
+reverse_may_accept(struct reverse *r, const struct sockaddr *peer)
+{
+	const struct allow *al;
+
+	if ((r->r_accept & RULE_ACCEPT_SERVER) &&
+	    reverse_same_host(peer, (struct sockaddr *)&r->r_server))
+		return 1;
+	return (r->r_accept & RULE_ACCEPT_INSIDE) &&
+	    (al = policy_allow(&r->r_isp->i_policy, r->r_user)) != NULL &&
+	    allow_match_host(al, peer);
+}
+
+/* A connection on the single-use listener: only the peer the rule names. */
 static void
 reverse_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -163,18 +282,20 @@ reverse_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)lis;
 	(void)salen;
 	addr_str(sa, who, sizeof who);
-	if (!reverse_same_host(sa, (struct sockaddr *)&r->r_server)) {
-		log_warnx("reverse %s: refused a connection from %s: not the "
-			  "server of the control connection",
-		    r->r_desc, who);
+	if (!reverse_may_accept(r, sa)) {
+		log_warnx("reverse %s: refused a connection from %s: %s",
+		    r->r_desc, who,
+		    r->r_accept & RULE_ACCEPT_INSIDE
+			? "not an address the user may reach"
+			: "not the server of the control connection");
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 		close(fd);
 		return;
 	}
 	bev = bufferevent_socket_new(evconnlistener_get_base(lis), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	channel_describe(data, "channel %u reverse %s <- server %s",
-	    data->ch_id, r->r_desc, who);
+	channel_describe(data, "channel %u reverse %s <- %s", data->ch_id,
+	    r->r_desc, who);
 	log_debug("%s joined", data->ch_desc);
 	reverse_free(r);
 	channel_grant(data);
@@ -236,26 +357,26 @@ reverse_resultcb(struct channel *data, uint8_t code,
 	}
 	if (code != OPEN_OK) {
 		log_info("reverse %s: the esp could not connect: %s; the "
-			 "server's connection will fail",
+			 "peer's connection will fail",
 		    r->r_desc, frame_open_code_str(code));
 		r->r_data = NULL;
 		reverse_free(r);
-		reverse_refuse(c);
+		reverse_neutral(c, 1);
 		return;
 	}
 	if (reverse_listen(r, &ss) != 0) {
 		r->r_data = NULL;
 		reverse_free(r);
 		channel_close(data, CHANNEL_RESET, "no listener");
-		reverse_refuse(c);
+		reverse_neutral(c, 1);
 		return;
 	}
 	data->ch_closed = reverse_data_closed;
 	data->ch_closed_arg = r;
 	TAILQ_REMOVE(&c->c_pending, r, r_entry);
 	r->r_ctl = NULL;
-	log_info("reverse %s: listening on %s for the server", r->r_desc,
-	    addr_str((struct sockaddr *)&ss, at, sizeof at));
+	log_info("reverse %s: listening on %s for the %s", r->r_desc,
+	    addr_str((struct sockaddr *)&ss, at, sizeof at), reverse_who(r));
 	channel_announce_done(c->c_ch, 1, (struct sockaddr *)&ss);
 }
 
@@ -284,6 +405,26 @@ reverse_endpoint(const struct announce *an, const struct sockaddr *implied,
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(an->an_port);
 }
 
+/* Why no more reverse openings may start here, or NULL. */
+static const char *
+reverse_over_limit(struct ctl *c)
+{
+	struct isp *i = c->c_isp;
+	char u[FRAME_USER_MAX + 24], s[40];
+
+	reverse_keys(c->c_ch->ch_user, c->c_serial, u, sizeof u, s, sizeof s);
+	if (c->c_npending >= i->i_rev_per_channel)
+		return "too many reverse openings on this control connection "
+		       "([isp] reverse_per_channel)";
+	if (reverse_count(u, 0) >= i->i_rev_per_user)
+		return "too many reverse openings for this user ([isp] "
+		       "reverse_per_user)";
+	if (reverse_count(s, 0) >= i->i_rev_per_session)
+		return "too many reverse openings on this session ([isp] "
+		       "reverse_per_session)";
+	return NULL;
+}
+
 /* A client announced an endpoint: check it, then have the esp connect. */
 static void
 reverse_start(struct ctl *c, const struct announce *an)
@@ -297,24 +438,28 @@ reverse_start(struct ctl *c, const struct announce *an)
 	reverse_endpoint(an, (struct sockaddr *)&c->c_client, &dst);
 	addr_str((struct sockaddr *)&dst, at, sizeof at);
 	if (!policy_reverse_ok(&c->c_isp->i_policy, c->c_ch->ch_user)) {
-		log_warnx("%s: refused announcement \"%s\": reverse "
-			  "connections are not allowed for %s",
-		    c->c_ch->ch_desc, an->an_text,
-		    c->c_ch->ch_user[0] ? c->c_ch->ch_user : "anonymous");
-		reverse_refuse(c);
+		reverse_refuse(c, 1, an,
+		    "reverse connections are not allowed for this user");
 		return;
 	}
 	if (announce_check_origin(an, (struct sockaddr *)&c->c_client, &why) !=
 	    0) {
-		log_warnx("%s: refused announcement \"%s\": %s",
-		    c->c_ch->ch_desc, an->an_text, why);
-		reverse_refuse(c);
+		reverse_refuse(c, 1, an, why);
+		return;
+	}
+	if ((why = reverse_over_limit(c)) != NULL) {
+		reverse_refuse(c, 1, an, why);
 		return;
 	}
 	r = xcalloc(1, sizeof *r);
 	r->r_isp = c->c_isp;
 	r->r_ctl = c;
+	r->r_owner = c;
 	r->r_server = c->c_server;
+	r->r_accept = rule_kind_accept(an->an_kind);
+	snprintf(r->r_user, sizeof r->r_user, "%s", c->c_ch->ch_user);
+	r->r_serial = c->c_serial;
+	reverse_tally(r, 1);
 	snprintf(r->r_desc, sizeof r->r_desc, "%s for channel %u", at,
 	    c->c_ch->ch_id);
 	TAILQ_INSERT_TAIL(&c->c_pending, r, r_entry);
@@ -323,10 +468,38 @@ reverse_start(struct ctl *c, const struct announce *an)
 	    &c->c_ch->ch_client, c->c_ch->ch_id, reverse_resultcb, r);
 	if (r->r_data == NULL) {
 		reverse_free(r);
-		reverse_refuse(c);
+		reverse_neutral(c, 1);
 		return;
 	}
 	log_info("reverse %s: asking the esp to connect", r->r_desc);
+}
+
+/*
+ * A server announced where the client is to connect: only the server
+ * itself (unless the rule allows other hosts), at a port the rule
+ * allows; the opening is for this client, user and session only.
+ */
+static void
+reverse_expect(struct ctl *c, const struct announce *an)
+{
+	struct sockaddr_storage ep;
+	const char *why = NULL;
+
+	reverse_endpoint(an, (struct sockaddr *)&c->c_server, &ep);
+	if (!an->an_implied && !rule_kind_other_hosts(an->an_kind) &&
+	    !reverse_same_host((struct sockaddr *)&ep,
+		(struct sockaddr *)&c->c_server)) {
+		reverse_refuse(c, 0, an,
+		    "it names another host than the server");
+		return;
+	}
+	if (announce_check_port(an, &why) != 0) {
+		reverse_refuse(c, 0, an, why);
+		return;
+	}
+	expect_add(&c->c_isp->i_expect, (struct sockaddr *)&c->c_client,
+	    (struct sockaddr *)&ep, c->c_ch->ch_user, c->c_serial);
+	channel_announce_done(c->c_ch, 0, NULL);
 }
 
 /* A rule found an announcement on a control channel. */
@@ -335,31 +508,34 @@ reverse_announcecb(struct channel *ch, int rx, const struct announce *an,
     void *arg)
 {
 	struct ctl *c = arg;
-	struct sockaddr_storage ep;
 
-	if (rule_kind_action(an->an_kind) == RULE_SERVER_CONNECTS) {
-		if (!rx) { /* the server announcing a reverse: not ours */
-			channel_announce_done(ch, rx, NULL);
-			return;
-		}
-		reverse_start(c, an);
+	(void)ch;
+	if (an->an_suspect) {
+		reverse_refuse(c, rx, an, an->an_why);
 		return;
 	}
-	/* The client will connect to what the server announced. */
-	reverse_endpoint(an, (struct sockaddr *)&c->c_server, &ep);
-	if (!rx)
-		expect_add(&c->c_isp->i_expect, (struct sockaddr *)&c->c_client,
-		    (struct sockaddr *)&ep);
-	channel_announce_done(ch, rx, NULL);
+	if (!c->c_honour) {
+		reverse_refuse(c, rx, an,
+		    "this rule file is not allowed for the user");
+		return;
+	}
+	/* The rule loader pairs server-connects with client-to-server. */
+	if (rule_kind_action(an->an_kind) == RULE_SERVER_CONNECTS && rx)
+		reverse_start(c, an);
+	else if (rule_kind_action(an->an_kind) == RULE_CLIENT_CONNECTS && !rx)
+		reverse_expect(c, an);
+	else
+		reverse_refuse(c, rx, an, "announced in the wrong direction");
 }
 
 /*
  * Put the application's rules on a channel to a server (before it starts
- * relaying). fd is the connected server socket.
+ * relaying). fd is the connected server socket. honour: the user may use
+ * these rules; if not, every announcement is refused.
  */
 void
 reverse_attach(struct isp *i, struct channel *ch, const struct rule_app *app,
-    evutil_socket_t fd)
+    evutil_socket_t fd, int honour)
 {
 	struct ctl *c = xcalloc(1, sizeof *c);
 	socklen_t len;
@@ -367,7 +543,10 @@ reverse_attach(struct isp *i, struct channel *ch, const struct rule_app *app,
 
 	c->c_isp = i;
 	c->c_ch = ch;
+	c->c_honour = honour;
+	c->c_serial = session_serial(ch->ch_sess);
 	TAILQ_INIT(&c->c_pending);
+	TAILQ_INIT(&c->c_owned);
 	len = sizeof c->c_server;
 	getpeername(fd, (struct sockaddr *)&c->c_server, &len);
 	len = sizeof c->c_local;
@@ -382,6 +561,6 @@ reverse_attach(struct isp *i, struct channel *ch, const struct rule_app *app,
 	snprintf(ch->ch_rule, sizeof ch->ch_rule, "%s", rule_app_name(app));
 	ch->ch_closed = reverse_ctl_closed;
 	ch->ch_closed_arg = c;
-	log_debug("channel %u: scanned by rules \"%s\"", ch->ch_id,
-	    rule_app_name(app));
+	log_debug("channel %u: scanned by rules \"%s\"%s", ch->ch_id,
+	    rule_app_name(app), honour ? "" : " (none honoured for this user)");
 }

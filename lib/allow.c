@@ -210,8 +210,24 @@ allow_port_ok(const struct allow_rule *r, uint16_t port)
 }
 
 /* Is the destination allowed? IPv4-mapped IPv6 is checked as IPv4. */
+static int allow_match_any(const struct allow *, const struct sockaddr *, int);
+
 int
 allow_match(const struct allow *al, const struct sockaddr *sa)
+{
+	return allow_match_any(al, sa, 0);
+}
+
+/* Is the address (any port) in some rule? For who may connect back. */
+int
+allow_match_host(const struct allow *al, const struct sockaddr *sa)
+{
+	return allow_match_any(al, sa, 1);
+}
+
+/* The check behind allow_match and allow_match_host. */
+static int
+allow_match_any(const struct allow *al, const struct sockaddr *sa, int any_port)
 {
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
@@ -239,7 +255,7 @@ allow_match(const struct allow *al, const struct sockaddr *sa)
 		const struct allow_rule *r = &al->al_rules[i];
 
 		if (r->ar_family == family && allow_in_block(r, addr) &&
-		    allow_port_ok(r, port))
+		    (any_port || allow_port_ok(r, port)))
 			return 1;
 	}
 	return 0;

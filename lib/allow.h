@@ -11,8 +11,8 @@ struct allow_ports {
 };
 
 struct allow_rule {
-	int ar_family;      /* AF_INET, AF_INET6, or AF_UNSPEC for a name */
-	char *ar_name;      /* "host.example", or ".example" for a suffix */
+	int ar_family; /* AF_INET, AF_INET6, or AF_UNSPEC for a name */
+	char *ar_name; /* "host.example", or ".example" for a suffix */
 	uint8_t ar_addr[16];
 	int ar_prefix;
 	struct allow_ports *ar_ports; /* NULL: every port */
@@ -26,6 +26,7 @@ struct allow {
 
 int allow_parse(struct allow *, const char *, char **cause);
 int allow_match(const struct allow *, const struct sockaddr *);
+int allow_match_host(const struct allow *, const struct sockaddr *);
 int allow_match_name(const struct allow *, const char *name, uint16_t port);
 int allow_has_names(const struct allow *);
 int allow_overlap(const struct allow *, const struct allow *, char *, size_t);

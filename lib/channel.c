@@ -195,6 +195,31 @@ channel_scan_in(struct channel *ch, int dir)
 			 : bufferevent_get_input(ch->ch_bev);
 }
 
+/* The deferred reset: the scanner refused to pass more bytes. */
+static void
+channel_failcb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	channel_close(arg, CHANNEL_RESET, "rule scanning refused the stream");
+}
+
+/*
+ * Fail closed: the stream cannot be passed on as it is. Nothing more goes
+ * through (the scanner holds it), and the channel is reset once the code
+ * that got here has returned, so that no caller sees it freed.
+ */
+static void
+channel_fail(struct channel *ch, const char *why)
+{
+	if (ch->ch_failev != NULL)
+		return;
+	log_warnx("%s: %s; resetting the connection", ch->ch_desc, why);
+	ch->ch_failev = event_new(bufferevent_get_base(ch->ch_bev), -1, 0,
+	    channel_failcb, ch);
+	event_active(ch->ch_failev, EV_TIMEOUT, 0);
+}
+
 /*
  * Run a direction's scanner until it needs more input or stops at an
  * announcement, which goes to the owner.
@@ -207,9 +232,8 @@ channel_scan_run(struct channel *ch, int dir)
 	struct announce an;
 	const char *why = NULL;
 	enum scan_result r;
-	int errors = 0;
 
-	if (sc == NULL || ch->ch_scan_busy[dir])
+	if (sc == NULL || ch->ch_scan_busy[dir] || ch->ch_failev != NULL)
 		return;
 	ch->ch_scan_busy[dir] = 1;
 	while (!ch->ch_scan_held[dir]) {
@@ -217,18 +241,14 @@ channel_scan_run(struct channel *ch, int dir)
 		r = scan_feed(sc, evbuffer_get_length(in) > 0 ? in : NULL, out,
 		    &an, &why);
 		if (r == SCAN_ERROR) {
-			/* Each error moves the scanner past some bytes. */
-			log_warnx("%s: rule scan error: %s; passing those "
-				  "bytes on unscanned",
-			    ch->ch_desc, why ? why : "?");
-			if (++errors > 10000)
-				break;
-			continue;
+			channel_fail(ch, why);
+			break;
 		}
 		if (r != SCAN_FOUND)
 			break;
 		ch->ch_scan_held[dir] = 1;
-		log_info("%s: announcement \"%s\"", ch->ch_desc, an.an_text);
+		log_info("%s: announcement \"%s\"%s%s", ch->ch_desc, an.an_text,
+		    an.an_suspect ? ": " : "", an.an_suspect ? an.an_why : "");
 		ch->ch_announce(ch, dir, &an, ch->ch_announce_arg);
 	}
 	ch->ch_scan_busy[dir] = 0;
@@ -255,14 +275,17 @@ channel_announce_done(struct channel *ch, int rx,
 {
 	int dir = rx ? RX : TX;
 
-	if (!ch->ch_scan_held[dir])
+	if (!ch->ch_scan_held[dir] || ch->ch_failev != NULL)
 		return;
 	if (scan_emit(ch->ch_scan[dir], replacement,
 		channel_scan_out(ch, dir)) != 0) {
-		log_warnx("%s: the rule cannot encode the replacement; "
-			  "passing the announcement on unchanged",
-		    ch->ch_desc);
-		scan_emit(ch->ch_scan[dir], NULL, channel_scan_out(ch, dir));
+		/* Never passed on as it came: the connection ends. */
+		channel_fail(ch,
+		    replacement != NULL
+			? "the rule cannot write the announcement for this "
+			  "address"
+			: "an announcement that must be neutralised was not");
+		return;
 	}
 	ch->ch_scan_held[dir] = 0;
 	if (ch->ch_scan_busy[dir])
@@ -282,7 +305,9 @@ static struct evbuffer *
 channel_tx_source(struct channel *ch)
 {
 	if (ch->ch_scan[TX] != NULL) {
-		channel_scan_run(ch, TX);
+		/* Scan only as far as the read limit: what waits is bounded. */
+		if (evbuffer_get_length(ch->ch_scan_q[TX]) < CHANNEL_READ_HIWAT)
+			channel_scan_run(ch, TX);
 		channel_read_resume(ch);
 		if (ch->ch_rd_eof && !ch->ch_scan_held[TX] &&
 		    evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) == 0)
@@ -540,14 +565,25 @@ channel_readcb(struct bufferevent *bev, void *arg)
 	session_ready(ch->ch_sess, ch);
 }
 
+/* Bytes read from the socket not yet framed, scanned or not. */
+static size_t
+channel_read_ahead(struct channel *ch)
+{
+	size_t have = evbuffer_get_length(bufferevent_get_input(ch->ch_bev));
+
+	if (ch->ch_scan[TX] != NULL)
+		have += evbuffer_get_length(ch->ch_scan_q[TX]) +
+		    scan_held(ch->ch_scan[TX]);
+	return have;
+}
+
 /* Read from the socket again if its input has room (after pumping). */
 static void
 channel_read_resume(struct channel *ch)
 {
 	if (ch->ch_rev == NULL || ch->ch_rd_eof || ch->ch_reading)
 		return;
-	if (evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) >=
-	    CHANNEL_READ_HIWAT)
+	if (channel_read_ahead(ch) >= CHANNEL_READ_HIWAT)
 		return;
 	event_add(ch->ch_rev, NULL);
 	ch->ch_reading = 1;
@@ -599,7 +635,7 @@ channel_readev(evutil_socket_t fd, short what, void *arg)
 		session_ready(ch->ch_sess, ch);
 		return;
 	}
-	if (evbuffer_get_length(in) >= CHANNEL_READ_HIWAT)
+	if (channel_read_ahead(ch) >= CHANNEL_READ_HIWAT)
 		channel_read_pause(ch);
 	session_ready(ch->ch_sess, ch);
 }
@@ -679,6 +715,8 @@ channel_close(struct channel *ch, enum channel_close_how how,
 		log_debug("%s ended before opening: %s", ch->ch_desc, reason);
 	if (ch->ch_rev != NULL)
 		event_free(ch->ch_rev);
+	if (ch->ch_failev != NULL)
+		event_free(ch->ch_failev);
 	if (ch->ch_bev != NULL) {
 		evbuffer_remove_cb_entry(bufferevent_get_output(ch->ch_bev),
 		    ch->ch_outcb);

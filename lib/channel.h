@@ -74,8 +74,8 @@ struct channel {
 	void *ch_result_arg;
 	channel_closed_cb ch_closed;
 	void *ch_closed_arg;
-	struct endpoint ch_dst;    /* what was asked for */
-	struct endpoint ch_client; /* who asked, as the esp saw it */
+	struct endpoint ch_dst;           /* what was asked for */
+	struct endpoint ch_client;        /* who asked, as the esp saw it */
 	char ch_user[FRAME_USER_MAX + 1]; /* SOCKS login; "" anonymous */
 	char ch_rule[32];                 /* rule file scanning it, if any */
 
@@ -85,6 +85,7 @@ struct channel {
 	unsigned ch_scan_held[2];      /* waiting for the owner */
 	unsigned ch_scan_busy[2];      /* inside the scan loop */
 	unsigned ch_scan_done[2];      /* scanner flushed at end of stream */
+	struct event *ch_failev;       /* a reset waiting for a clean stack */
 	channel_announce_cb ch_announce;
 	void *ch_announce_arg;
 

@@ -1,10 +1,12 @@
 /*
  * Expected connections: a server on a scanned control channel announced
  * an endpoint the client will connect to (FTP 227/229). One connection
- * from that client to that endpoint is admitted, once, for a limited
- * time, even if the allow list names only the control port.
+ * from that client, as that user, on that session (owner), to that
+ * endpoint is admitted, once, until its time is up, even if the allow
+ * list names only the control port.
  */
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +22,8 @@ struct expect {
 	uint8_t ex_client[16]; /* client address, IPv4 as mapped IPv6 */
 	uint8_t ex_addr[16];   /* announced endpoint, same form */
 	uint16_t ex_port;
+	char ex_user[65];    /* "" anonymous */
+	uint64_t ex_owner;   /* the session the announcement came on */
 	uint64_t ex_expires; /* monotonic ms */
 	TAILQ_ENTRY(expect) ex_entry;
 };
@@ -90,7 +94,7 @@ expect_prune(struct expect_table *t)
 /* Admit one connection from client to endpoint, for the table's ttl. */
 void
 expect_add(struct expect_table *t, const struct sockaddr *client,
-    const struct sockaddr *endpoint)
+    const struct sockaddr *endpoint, const char *user, uint64_t owner)
 {
 	struct expect *e = xcalloc(1, sizeof *e);
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
@@ -100,6 +104,8 @@ expect_add(struct expect_table *t, const struct sockaddr *client,
 		free(e);
 		return;
 	}
+	snprintf(e->ex_user, sizeof e->ex_user, "%s", user ? user : "");
+	e->ex_owner = owner;
 	expect_prune(t);
 	if (t->et_count >= EXPECT_MAX)
 		expect_remove(t, TAILQ_FIRST(&t->et_list));
@@ -114,19 +120,24 @@ expect_add(struct expect_table *t, const struct sockaddr *client,
 /* Is this connection expected? If so, the opening is used up. */
 int
 expect_take(struct expect_table *t, const struct sockaddr *client,
-    const struct sockaddr *dst)
+    const struct sockaddr *dst, const char *user, uint64_t owner)
 {
 	struct expect *e;
 	uint8_t c[16], d[16];
 	uint16_t port;
+	uint64_t now = expect_now();
 
 	if (expect_key(client, c, NULL) != 0 || expect_key(dst, d, &port) != 0)
 		return 0;
 	expect_prune(t);
 	TAILQ_FOREACH(e, &t->et_list, ex_entry)
 	{
+		/* The time is checked here too: a reload may shorten it. */
 		if (e->ex_port == port && memcmp(e->ex_addr, d, 16) == 0 &&
-		    memcmp(e->ex_client, c, 16) == 0) {
+		    memcmp(e->ex_client, c, 16) == 0 && e->ex_owner == owner &&
+		    strcmp(e->ex_user, user ? user : "") == 0 &&
+		    e->ex_expires > now &&
+		    e->ex_expires - now <= (uint64_t)t->et_ttl_ms) {
 			expect_remove(t, e);
 			return 1;
 		}

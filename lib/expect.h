@@ -3,6 +3,7 @@
 #define DP_EXPECT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -16,9 +17,9 @@ struct expect_table {
 
 void expect_init(struct expect_table *, int ttl_ms);
 void expect_add(struct expect_table *, const struct sockaddr *client,
-    const struct sockaddr *endpoint);
+    const struct sockaddr *endpoint, const char *user, uint64_t owner);
 int expect_take(struct expect_table *, const struct sockaddr *client,
-    const struct sockaddr *dst);
+    const struct sockaddr *dst, const char *user, uint64_t owner);
 void expect_clear(struct expect_table *);
 
 #endif

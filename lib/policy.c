@@ -135,9 +135,9 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 	     g = strtok_r(NULL, " \t,", &save)) {
 		snprintf(gsec, sizeof gsec, "group %s", g);
 		if (iniparser_find_entry(conf_dict(c), gsec) == 0) {
-			free(groups);
-			return conf_error(cause, c, key,
-			    "no [group %s] section", g);
+			conf_error(cause, c, key, "no [group %s] section", g);
+			free(groups); /* g points into it */
+			return -1;
 		}
 		policy_take(u, c, gsec, &all, &any_rules);
 		snprintf(key, sizeof key, "%s:reverse", gsec);

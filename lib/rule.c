@@ -52,9 +52,10 @@ static const struct {
 };
 
 static const char *const rule_service_keys[] = { "name", "ports", "description",
-	"match_limit", "depth_limit", NULL };
+	"match_limit", "depth_limit", "heap_limit", "telnet", NULL };
 static const char *const rule_kind_keys[] = { "direction", "action", "pattern",
-	"decode", "rewrite", "description", "low_ports", NULL };
+	"decode", "rewrite", "description", "low_ports", "detect", "neutral",
+	"other_hosts", "accept", NULL };
 static const char *const rule_vector_keys[] = { "input", "decode", "output",
 	"with", NULL };
 
@@ -426,7 +427,10 @@ rule_kind_free(struct rule_kind *k)
 	free(k->k_name);
 	free(k->k_pattern);
 	pcre2_code_free(k->k_code);
+	free(k->k_detect_pattern);
+	pcre2_code_free(k->k_detect);
 	rule_segs_free(k->k_segs, k->k_nsegs);
+	rule_segs_free(k->k_neutral, k->k_nneutral);
 	for (i = 0; i < k->k_nvecs; i++) {
 		free(k->k_vecs[i].v_id);
 		free(k->k_vecs[i].v_input);
@@ -573,14 +577,162 @@ rule_parse_vectors(struct rule_kind *k, dictionary *d, const char **keys,
 
 			if (strcmp(val, "none") != 0 &&
 			    strcmp(val, "error") != 0 &&
+			    strcmp(val, "neutral") != 0 &&
 			    rule_endpoint_parse(val, &ss) != 0)
 				return rule_error(cause, file, k->k_name, key,
-				    "\"%s\" is not none, error, implied PORT "
-				    "or ADDRESS PORT",
+				    "\"%s\" is not none, neutral, error, "
+				    "implied PORT or ADDRESS PORT",
 				    val);
 			v->v_decode = xstrdup(val);
 		}
 	}
+	return 0;
+}
+
+/*
+ * Does a pattern repeat, without bound, a group that itself repeats
+ * without bound, as in (a+)* or (?:x*y+)+? Such nesting can make matching
+ * take time exponential or polynomial in the input, so it is refused. A
+ * simple reading of the text: escapes and character classes are skipped,
+ * and * + {n,} count as unbounded.
+ */
+static int
+rule_nested_unbounded(const char *p, size_t *at)
+{
+	int inner[64], depth = 0, last_group = 0, unb;
+	const char *s = p, *q;
+
+	memset(inner, 0, sizeof inner);
+	for (; *s != '\0'; s++) {
+		unb = 0;
+		if (*s == '\\') {
+			if (s[1] == '\0')
+				break;
+			s++;
+			if (*s == 'x' && s[1] == '{' && (q = strchr(s, '}')))
+				s = q;
+			last_group = 0;
+			continue;
+		}
+		if (*s == '[') {
+			s++;
+			if (*s == '^')
+				s++;
+			if (*s == ']')
+				s++;
+			for (; *s != '\0' && *s != ']'; s++)
+				if (*s == '\\' && s[1] != '\0')
+					s++;
+			if (*s == '\0')
+				break;
+			last_group = 0;
+			continue;
+		}
+		if (*s == '(') {
+			if (depth < 63)
+				inner[++depth] = 0;
+			last_group = 0;
+			continue;
+		}
+		if (*s == ')') {
+			last_group = depth > 0 ? inner[depth] + 1 : 0;
+			if (depth > 0)
+				depth--;
+			/* The group's own repeats count for its parent. */
+			if (last_group > 1)
+				inner[depth] = 1;
+			continue;
+		}
+		if (*s == '*' || *s == '+')
+			unb = 1;
+		else if (*s == '{' && (q = strchr(s, '}')) != NULL &&
+		    q[-1] == ',')
+			unb = 1;
+		else if (*s == '{' || *s == '?') {
+			last_group = 0;
+			continue;
+		} else {
+			last_group = 0;
+			continue;
+		}
+		if (unb && last_group > 1) {
+			*at = (size_t)(s - p);
+			return 1;
+		}
+		if (unb)
+			inner[depth] = 1;
+		last_group = 0;
+	}
+	return 0;
+}
+
+/*
+ * Compile one of a kind's patterns: no empty match, lookbehind of at most
+ * 255, no nested unbounded repeats; JIT when it can.
+ */
+static pcre2_code *
+rule_compile(struct rule_app *a, const char *v, const char *file,
+    const char *sec, const char *key, char **cause)
+{
+	pcre2_code *code;
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE erroff;
+	uint32_t lb, minlen;
+	size_t at;
+	int errcode;
+
+	if (rule_nested_unbounded(v, &at)) {
+		rule_error(cause, file, sec, key,
+		    "a group that repeats without bound is repeated without "
+		    "bound at offset %zu: matching could take time far beyond "
+		    "the input's length; write it without nesting",
+		    at);
+		return NULL;
+	}
+	code = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED,
+	    PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &errcode, &erroff, NULL);
+	if (code == NULL) {
+		pcre2_get_error_message(errcode, msg, sizeof msg);
+		rule_error(cause, file, sec, key,
+		    "PCRE2 error at offset %zu: %s", (size_t)erroff,
+		    (char *)msg);
+		return NULL;
+	}
+	pcre2_pattern_info(code, PCRE2_INFO_MINLENGTH, &minlen);
+	pcre2_pattern_info(code, PCRE2_INFO_MAXLOOKBEHIND, &lb);
+	if (minlen == 0 || lb > 255) {
+		if (minlen == 0)
+			rule_error(cause, file, sec, key,
+			    "can match an empty string");
+		else
+			rule_error(cause, file, sec, key,
+			    "lookbehind of %u characters is over 255", lb);
+		pcre2_code_free(code);
+		return NULL;
+	}
+	if (lb > a->a_lookbehind)
+		a->a_lookbehind = lb;
+	/* Without JIT (or with an unsupported pattern) the interpreter runs. */
+	pcre2_jit_compile(code, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
+	return code;
+}
+
+/* A yes/no key of a kind; -1 on a bad value. */
+static int
+rule_yesno(dictionary *d, const char *file, const char *sec, const char *key,
+    int *out, char **cause)
+{
+	const char *v = rule_get(d, sec, key);
+
+	if (v == NULL)
+		return 0;
+	if (strcmp(v, "yes") == 0)
+		*out = 1;
+	else if (strcmp(v, "no") == 0)
+		*out = 0;
+	else
+		return rule_error(cause, file, sec, key,
+		    "\"%s\" is not yes or no", v);
 	return 0;
 }
 
@@ -592,11 +744,8 @@ rule_parse_kind(struct rule_app *a, dictionary *d, const char *sec,
 	struct rule_kind *k;
 	const char **keys = NULL, *v, *field;
 	char err[512];
-	PCRE2_UCHAR msg[256];
-	PCRE2_SIZE erroff;
 	size_t i, idlen;
-	int nkeys, j, errcode, num;
-	uint32_t lb, minlen;
+	int nkeys, j, num;
 
 	k = xcalloc(1, sizeof *k);
 	k->k_app = a;
@@ -659,12 +808,40 @@ rule_parse_kind(struct rule_app *a, dictionary *d, const char *sec,
 	}
 	k->k_decode = rule_decodes[i].decode;
 
-	if ((v = rule_get(d, sec, "low_ports")) != NULL) {
-		if (strcmp(v, "yes") == 0)
-			k->k_low_ports = 1;
-		else if (strcmp(v, "no") != 0) {
-			rule_error(cause, file, sec, "low_ports",
-			    "\"%s\" is not yes or no", v);
+	/* Who announces is who is connected to: one pairing each way. */
+	if ((k->k_action == RULE_SERVER_CONNECTS) != (k->k_dir == RULE_C2S)) {
+		rule_error(cause, file, sec, "action",
+		    "server-connects goes with client-to-server, "
+		    "client-connects with server-to-client");
+		goto fail;
+	}
+	k->k_accept = RULE_ACCEPT_SERVER;
+	if (rule_yesno(d, file, sec, "low_ports", &k->k_low_ports, cause) !=
+		0 ||
+	    rule_yesno(d, file, sec, "other_hosts", &k->k_other_hosts, cause) !=
+		0)
+		goto fail;
+	if (k->k_other_hosts && k->k_action != RULE_CLIENT_CONNECTS) {
+		rule_error(cause, file, sec, "other_hosts",
+		    "only for action = client-connects");
+		goto fail;
+	}
+	if ((v = rule_get(d, sec, "accept")) != NULL) {
+		k->k_accept = 0;
+		if (strstr(v, "server") != NULL)
+			k->k_accept |= RULE_ACCEPT_SERVER;
+		if (strstr(v, "inside") != NULL)
+			k->k_accept |= RULE_ACCEPT_INSIDE;
+		if (k->k_accept == 0 ||
+		    strspn(v, "serverinside |,") != strlen(v)) {
+			rule_error(cause, file, sec, "accept",
+			    "\"%s\" is not server, inside or server | inside",
+			    v);
+			goto fail;
+		}
+		if (k->k_action != RULE_SERVER_CONNECTS) {
+			rule_error(cause, file, sec, "accept",
+			    "only for action = server-connects");
 			goto fail;
 		}
 	}
@@ -674,32 +851,15 @@ rule_parse_kind(struct rule_app *a, dictionary *d, const char *sec,
 		goto fail;
 	}
 	k->k_pattern = xstrdup(v);
-	k->k_code = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED,
-	    PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &errcode, &erroff, NULL);
-	if (k->k_code == NULL) {
-		pcre2_get_error_message(errcode, msg, sizeof msg);
-		rule_error(cause, file, sec, "pattern",
-		    "PCRE2 error at offset %zu: %s", (size_t)erroff,
-		    (char *)msg);
+	if ((k->k_code = rule_compile(a, v, file, sec, "pattern", cause)) ==
+	    NULL)
 		goto fail;
+	if ((v = rule_get(d, sec, "detect")) != NULL && *v != '\0') {
+		k->k_detect_pattern = xstrdup(v);
+		if ((k->k_detect = rule_compile(a, v, file, sec, "detect",
+			 cause)) == NULL)
+			goto fail;
 	}
-	pcre2_pattern_info(k->k_code, PCRE2_INFO_MINLENGTH, &minlen);
-	if (minlen == 0) {
-		rule_error(cause, file, sec, "pattern",
-		    "can match an empty string");
-		goto fail;
-	}
-	pcre2_pattern_info(k->k_code, PCRE2_INFO_MAXLOOKBEHIND, &lb);
-	if (lb > 255) {
-		rule_error(cause, file, sec, "pattern",
-		    "lookbehind of %u characters is over 255", lb);
-		goto fail;
-	}
-	if (lb > a->a_lookbehind)
-		a->a_lookbehind = lb;
-	/* Without JIT (or with an unsupported pattern) the interpreter runs. */
-	pcre2_jit_compile(k->k_code,
-	    PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
 
 	for (i = 0; i < RG_COUNT; i++) {
 		num = pcre2_substring_number_from_name(k->k_code,
@@ -742,6 +902,24 @@ rule_parse_kind(struct rule_app *a, dictionary *d, const char *sec,
 		rule_error(cause, file, sec, "rewrite", "%s", err);
 		goto fail;
 	}
+	if ((v = rule_get(d, sec, "neutral")) != NULL) {
+		if (rule_parse_text(v, k->k_code, &k->k_neutral, &k->k_nneutral,
+			err, sizeof err) != 0) {
+			rule_error(cause, file, sec, "neutral", "%s", err);
+			goto fail;
+		}
+		for (i = 0; i < k->k_nneutral; i++)
+			if (k->k_neutral[i].sg_op == RULE_OP_GROUP) {
+				rule_error(cause, file, sec, "neutral",
+				    "only ${new.*} here: it replaces text the "
+				    "pattern did not match");
+				goto fail;
+			}
+	} else if (k->k_detect != NULL) {
+		rule_error(cause, file, sec, "neutral",
+		    "missing: what replaces text that detect finds");
+		goto fail;
+	}
 	if (rule_parse_vectors(k, d, keys, nkeys, file, cause) != 0)
 		goto fail;
 	free(keys);
@@ -781,27 +959,50 @@ rule_combinable(const char *p)
 	return 1;
 }
 
+/* A direction's patterns, in the order the scanner tries them. */
+size_t
+rule_app_entries(const struct rule_app *a, enum rule_dir dir,
+    struct rule_entry *out, size_t max)
+{
+	const struct rule_kind *k;
+	size_t i, n = 0;
+	int detect;
+
+	for (detect = 0; detect < 2; detect++) {
+		for (i = 0; i < a->a_nkinds && n < max; i++) {
+			k = a->a_kinds[i];
+			if (k->k_dir != dir || (detect && k->k_detect == NULL))
+				continue;
+			out[n].re_kind = k;
+			out[n].re_code = detect ? k->k_detect : k->k_code;
+			out[n++].re_detect = detect;
+		}
+	}
+	return n;
+}
+
 /* One alternation of a direction's patterns, or NULL (see a_any). */
 static pcre2_code *
 rule_app_combine(struct rule_app *a, enum rule_dir dir)
 {
-	struct rule_kind *k;
+	struct rule_entry e[RULE_MAX_ENTRIES];
 	pcre2_code *code;
+	const char *pat;
 	char *text = NULL, *next;
-	size_t i, n = 0;
+	size_t i, n;
 	PCRE2_SIZE erroff;
 	int errcode;
 
-	for (i = 0; i < a->a_nkinds; i++) {
-		k = a->a_kinds[i];
-		if (k->k_dir != dir)
-			continue;
-		if (!rule_combinable(k->k_pattern)) {
+	n = rule_app_entries(a, dir, e, nitems(e));
+	for (i = 0; i < n; i++) {
+		pat = e[i].re_detect ? e[i].re_kind->k_detect_pattern
+				     : e[i].re_kind->k_pattern;
+		if (!rule_combinable(pat)) {
 			free(text);
 			return NULL;
 		}
 		xasprintf(&next, "%s%s(?:(*MARK:%zu)%s)", text ? text : "",
-		    text ? "|" : "", n++, k->k_pattern);
+		    text ? "|" : "", i, pat);
 		free(text);
 		text = next;
 	}
@@ -830,7 +1031,8 @@ rule_parse_app(struct ruleset *rs, dictionary *d, const char *file,
 	char err[256];
 	size_t i, j, m;
 	int nsec, n, s;
-	unsigned long ml = RULE_MATCH_LIMIT, dl = RULE_DEPTH_LIMIT;
+	unsigned long ml = RULE_MATCH_LIMIT, dl = RULE_DEPTH_LIMIT,
+		      hl = RULE_HEAP_LIMIT;
 
 	a = xcalloc(1, sizeof *a);
 	for (s = 0; s < d->size; s++) {
@@ -887,9 +1089,25 @@ rule_parse_app(struct ruleset *rs, dictionary *d, const char *file,
 		    "\"%s\" is not a number from 100 to 10000000", v);
 		goto fail;
 	}
+	if ((v = rule_get(d, "service", "heap_limit")) != NULL &&
+	    (rule_number(v, strlen(v), 1000000, &hl) != 0 || hl < 16)) {
+		rule_error(cause, file, "service", "heap_limit",
+		    "\"%s\" is not a number of KiB from 16 to 1000000", v);
+		goto fail;
+	}
+	if ((v = rule_get(d, "service", "telnet")) != NULL) {
+		if (strcmp(v, "yes") == 0)
+			a->a_telnet = 1;
+		else if (strcmp(v, "no") != 0) {
+			rule_error(cause, file, "service", "telnet",
+			    "\"%s\" is not yes or no", v);
+			goto fail;
+		}
+	}
 	a->a_mctx = pcre2_match_context_create(NULL);
 	pcre2_set_match_limit(a->a_mctx, (uint32_t)ml);
 	pcre2_set_depth_limit(a->a_mctx, (uint32_t)dl);
+	pcre2_set_heap_limit(a->a_mctx, (uint32_t)hl);
 
 	nsec = iniparser_getnsec(d);
 	for (s = 0; s < nsec; s++) {
@@ -1236,6 +1454,20 @@ rule_kind_action(const struct rule_kind *k)
 	return k->k_action;
 }
 
+/* May a client-connects announcement name another host than the server? */
+int
+rule_kind_other_hosts(const struct rule_kind *k)
+{
+	return k->k_other_hosts;
+}
+
+/* Who may connect to a reverse opening: RULE_ACCEPT_* bits. */
+int
+rule_kind_accept(const struct rule_kind *k)
+{
+	return k->k_accept;
+}
+
 /* Is the address implied (the connection's own peer)? */
 int
 rule_kind_implied(const struct rule_kind *k)
@@ -1374,10 +1606,12 @@ rule_kind_decode(const struct rule_kind *k, const char *subject,
 
 /* Write the rewrite template with endpoint sa into out; -1 if it cannot. */
 int
-rule_kind_rewrite(const struct rule_kind *k, const char *subject,
+rule_kind_rewrite(const struct rule_kind *k, int neutral, const char *subject,
     const PCRE2_SIZE *ov, uint32_t npairs, const struct sockaddr *sa,
     struct evbuffer *out)
 {
+	const struct rule_seg *segs = k->k_segs;
+	size_t nsegs = k->k_nsegs;
 	const struct sockaddr_in *sin;
 	const struct sockaddr_in6 *sin6;
 	const struct rule_seg *sg;
@@ -1410,9 +1644,13 @@ rule_kind_rewrite(const struct rule_kind *k, const char *subject,
 	} else
 		return -1;
 
+	if (neutral && k->k_neutral != NULL) {
+		segs = k->k_neutral;
+		nsegs = k->k_nneutral;
+	}
 	tmp = evbuffer_new();
-	for (i = 0; i < k->k_nsegs && rc == 0; i++) {
-		sg = &k->k_segs[i];
+	for (i = 0; i < nsegs && rc == 0; i++) {
+		sg = &segs[i];
 		switch (sg->sg_op) {
 		case RULE_OP_TEXT:
 			evbuffer_add(tmp, sg->sg_text, sg->sg_len);

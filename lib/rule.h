@@ -40,8 +40,14 @@ int rule_app_has_port(const struct rule_app *, uint16_t);
 size_t rule_app_kind_count(const struct rule_app *);
 const struct rule_kind *rule_app_kind(const struct rule_app *, size_t i);
 
+/* Who may connect to a reverse opening ([kind] accept). */
+#define RULE_ACCEPT_SERVER 0x1 /* the control connection's server */
+#define RULE_ACCEPT_INSIDE 0x2 /* any address the user may reach */
+
 const char *rule_kind_name(const struct rule_kind *);
 enum rule_action rule_kind_action(const struct rule_kind *);
 int rule_kind_implied(const struct rule_kind *);
+int rule_kind_other_hosts(const struct rule_kind *);
+int rule_kind_accept(const struct rule_kind *);
 
 #endif

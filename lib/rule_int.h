@@ -16,6 +16,8 @@
 
 #define RULE_MATCH_LIMIT 100000
 #define RULE_DEPTH_LIMIT 10000
+#define RULE_HEAP_LIMIT  1024 /* KiB, per match */
+#define RULE_MAX_ENTRIES 64   /* patterns per direction, detect included */
 
 enum rule_decode {
 	RULE_DEC_COMMA,  /* h1,h2,h3,h4,p1,p2 */
@@ -79,11 +81,17 @@ struct rule_kind {
 	enum rule_action k_action;
 	enum rule_decode k_decode;
 	int k_low_ports;
+	int k_other_hosts; /* client-connects: may name another host */
+	int k_accept;      /* server-connects: RULE_ACCEPT_* who may connect */
 	char *k_pattern;
 	pcre2_code *k_code;
+	char *k_detect_pattern; /* what merely starts like one, or NULL */
+	pcre2_code *k_detect;
 	uint32_t k_groups[RG_COUNT]; /* 0: absent */
 	struct rule_seg *k_segs;
 	size_t k_nsegs;
+	struct rule_seg *k_neutral; /* what a refused one becomes */
+	size_t k_nneutral;
 	struct rule_vector *k_vecs;
 	size_t k_nvecs;
 };
@@ -103,6 +111,7 @@ struct rule_app {
 	struct rule_kind **a_kinds;
 	size_t a_nkinds;
 	pcre2_match_context *a_mctx;
+	int a_telnet;          /* Telnet-framed (RFC 854): IAC handled first */
 	uint32_t a_lookbehind; /* longest lookbehind of any pattern */
 	/*
 	 * A direction's patterns as one alternation, (*MARK:i) naming the
@@ -117,10 +126,24 @@ struct ruleset {
 	size_t rs_napps;
 };
 
+/*
+ * One pattern a scanner looks for: a kind's own pattern, or its detect
+ * pattern. A direction's entries are its kinds' patterns in file order,
+ * then their detect patterns, so that on a tie the real pattern wins.
+ */
+struct rule_entry {
+	const struct rule_kind *re_kind;
+	pcre2_code *re_code;
+	int re_detect;
+};
+
+size_t rule_app_entries(const struct rule_app *, enum rule_dir,
+    struct rule_entry *, size_t max);
+
 int rule_kind_decode(const struct rule_kind *, const char *subject,
     const PCRE2_SIZE *ov, struct announce *, char *why, size_t whylen);
-int rule_kind_rewrite(const struct rule_kind *, const char *subject,
-    const PCRE2_SIZE *ov, uint32_t npairs, const struct sockaddr *,
-    struct evbuffer *out);
+int rule_kind_rewrite(const struct rule_kind *, int neutral,
+    const char *subject, const PCRE2_SIZE *ov, uint32_t npairs,
+    const struct sockaddr *, struct evbuffer *out);
 
 #endif

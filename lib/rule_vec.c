@@ -12,22 +12,36 @@
 
 /* What a scan of a vector's input gave. */
 struct rule_vec_result {
-	char vr_first[128]; /* "none", "error", or announce_str() */
+	char vr_first[128]; /* "none", "neutral", "error" or announce_str() */
 	const struct rule_kind *vr_kind;
 	struct evbuffer *vr_out;
+	int vr_failed; /* the scanner failed closed: the channel would end */
 };
+
+/* The vector's "with" endpoint at port 0: what a refusal is rewritten to. */
+static void
+rule_vec_port0(const struct rule_vector *v, struct sockaddr_storage *ss)
+{
+	*ss = v->v_with;
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = 0;
+}
 
 /* Feed some bytes and handle whatever the scanner finds. */
 static void
 rule_vec_feed(struct scan *s, const struct rule_vector *v, struct evbuffer *in,
     struct rule_vec_result *r)
 {
+	struct sockaddr_storage zero;
 	struct announce an;
 	const char *why;
 	enum scan_result sr;
 	int first = 1;
 
-	for (;;) {
+	rule_vec_port0(v, &zero);
+	while (!r->vr_failed) {
 		sr = scan_feed(s, first ? in : NULL, r->vr_out, &an, &why);
 		first = 0;
 		if (sr == SCAN_MORE)
@@ -36,15 +50,28 @@ rule_vec_feed(struct scan *s, const struct rule_vector *v, struct evbuffer *in,
 			if (r->vr_first[0] == '\0')
 				snprintf(r->vr_first, sizeof r->vr_first,
 				    "error");
-			continue;
+			r->vr_failed = 1;
+			break;
 		}
 		if (r->vr_first[0] == '\0') {
-			announce_str(&an, r->vr_first, sizeof r->vr_first);
+			if (an.an_suspect)
+				snprintf(r->vr_first, sizeof r->vr_first,
+				    "neutral");
+			else
+				announce_str(&an, r->vr_first,
+				    sizeof r->vr_first);
 			r->vr_kind = an.an_kind;
 		}
-		if (scan_emit(s, (const struct sockaddr *)&v->v_with,
-			r->vr_out) != 0)
-			scan_emit(s, NULL, r->vr_out);
+		/* As the daemons do: a suspect one is refused (port 0). */
+		if (scan_emit(s,
+			(const struct sockaddr *)(an.an_suspect ? &zero
+								: &v->v_with),
+			r->vr_out) != 0 &&
+		    scan_emit(s, (const struct sockaddr *)&zero, r->vr_out) !=
+			0) {
+			snprintf(r->vr_first, sizeof r->vr_first, "error");
+			r->vr_failed = 1;
+		}
 	}
 }
 
@@ -71,8 +98,10 @@ rule_vec_scan(const struct rule_kind *k, const struct rule_vector *v,
 		rule_vec_feed(s, v, in, r);
 	}
 	scan_eof(s);
-	rule_vec_feed(s, v, NULL, r);
-	scan_flush(s, r->vr_out);
+	if (!r->vr_failed)
+		rule_vec_feed(s, v, NULL, r);
+	if (!r->vr_failed)
+		scan_flush(s, r->vr_out);
 	if (r->vr_first[0] == '\0')
 		snprintf(r->vr_first, sizeof r->vr_first, "none");
 	evbuffer_free(in);
@@ -92,7 +121,8 @@ rule_vec_canon(const char *want, char *buf, size_t len)
 	unsigned long port;
 
 	snprintf(buf, len, "%s", want);
-	if (strcmp(want, "none") == 0 || strcmp(want, "error") == 0)
+	if (strcmp(want, "none") == 0 || strcmp(want, "error") == 0 ||
+	    strcmp(want, "neutral") == 0)
 		return;
 	if ((sp = strchr(want, ' ')) == NULL ||
 	    (size_t)(sp - want) >= sizeof host)

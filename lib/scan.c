@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,21 @@
  * context so that ^, \b and (?<=...) see the same thing however the
  * stream is split, then [s_ctx, s_len) bytes held. At the very start of
  * the stream s_ctx is 0, so \A and ^ match there and nowhere else.
+ *
+ * The scanner fails closed. Whatever a pattern finds is reported: what
+ * decodes as an announcement, and what only starts like one (a detect
+ * pattern) or does not decode, marked suspect, for the owner to
+ * neutralise. A match or a partial match longer than the holdback, or
+ * any PCRE2 error (a match limit), is SCAN_ERROR: nothing more passes,
+ * and the owner ends the connection.
  */
 struct scan {
 	const struct rule_app *s_app;
 	enum rule_dir s_dir;
-	const struct rule_kind **s_kinds;
-	size_t s_nkinds;
+	struct rule_entry s_ents[RULE_MAX_ENTRIES];
+	size_t s_nents;
 	pcre2_match_data *s_md;
-	pcre2_code *s_any; /* the kinds as one pattern, or NULL */
+	pcre2_code *s_any; /* the entries as one pattern, or NULL */
 	pcre2_match_data *s_anymd;
 	PCRE2_SIZE *s_ov; /* the pending (or best) match's ovector */
 	uint32_t s_npairs;
@@ -35,17 +43,25 @@ struct scan {
 	size_t s_ctx;
 
 	int s_eof;
-	size_t s_skip; /* held bytes to pass unscanned after an error */
+	int s_failed;   /* SCAN_ERROR given: nothing more passes */
+	int s_observer; /* only watches: another hop neutralises */
+	int s_telnet;   /* RFC 854 state, for Telnet-framed rules */
 
 	int s_pending; /* announcement at [s_ctx, s_an_end) */
-	const struct rule_kind *s_kind;
+	const struct rule_entry *s_ent;
 	size_t s_an_end;
 	struct announce s_an;
 	char s_why[512];
 };
 
+/* Telnet states (RFC 854): data, after IAC, after IAC WILL/WONT/DO/DONT, in SB. */
+enum { TN_DATA, TN_IAC, TN_OPT, TN_SB, TN_SB_IAC };
+#define TN_IAC_BYTE 255
+#define TN_SB_BYTE  250
+#define TN_SE_BYTE  240
+
 struct scan_cand {
-	size_t c_kind; /* index; s_nkinds when none */
+	size_t c_ent; /* index; s_nents when none */
 	size_t c_start;
 	int c_full;
 };
@@ -55,7 +71,6 @@ struct scan *
 scan_new(const struct rule_app *a, enum rule_dir dir, size_t holdback_max)
 {
 	struct scan *s;
-	const struct rule_kind *k;
 	uint32_t n, max = 1;
 	size_t i;
 
@@ -71,24 +86,34 @@ scan_new(const struct rule_app *a, enum rule_dir dir, size_t holdback_max)
 	s->s_cap = holdback_max;
 	s->s_ctxmax = (a != NULL ? a->a_lookbehind : 0) + 8;
 	if (a != NULL) {
-		s->s_kinds = xcalloc(a->a_nkinds + 1, sizeof *s->s_kinds);
-		for (i = 0; i < a->a_nkinds; i++) {
-			k = a->a_kinds[i];
-			if (k->k_dir != dir)
-				continue;
-			s->s_kinds[s->s_nkinds++] = k;
-			pcre2_pattern_info(k->k_code, PCRE2_INFO_CAPTURECOUNT,
-			    &n);
+		s->s_nents =
+		    rule_app_entries(a, dir, s->s_ents, nitems(s->s_ents));
+		for (i = 0; i < s->s_nents; i++) {
+			pcre2_pattern_info(s->s_ents[i].re_code,
+			    PCRE2_INFO_CAPTURECOUNT, &n);
 			if (n + 1 > max)
 				max = n + 1;
 		}
-	}
+		s->s_telnet = a->a_telnet ? TN_DATA : -1;
+	} else
+		s->s_telnet = -1;
 	s->s_npairs = max;
 	s->s_md = pcre2_match_data_create(max, NULL);
 	if (a != NULL && (s->s_any = a->a_any[dir]) != NULL)
 		s->s_anymd = pcre2_match_data_create(1, NULL);
 	s->s_ov = xcalloc(2 * (size_t)max, sizeof *s->s_ov);
 	return s;
+}
+
+/*
+ * The scanner only watches: suspect announcements may pass unchanged,
+ * because the next hop (the isp, for what a client sends) scans the same
+ * bytes with the same rules and neutralises them.
+ */
+void
+scan_set_observer(struct scan *s)
+{
+	s->s_observer = 1;
 }
 
 /* Free a scanner. */
@@ -100,7 +125,6 @@ scan_free(struct scan *s)
 	pcre2_match_data_free(s->s_md);
 	pcre2_match_data_free(s->s_anymd);
 	free(s->s_ov);
-	free(s->s_kinds);
 	free(s->s_buf);
 	free(s);
 }
@@ -149,48 +173,52 @@ scan_pass(struct scan *s, size_t n, struct evbuffer *out)
 	return drop;
 }
 
+/* Fail closed: remember why; nothing more passes. */
+static enum scan_result scan_fail(struct scan *s, const char **why,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static enum scan_result
+scan_fail(struct scan *s, const char **why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->s_why, sizeof s->s_why, fmt, ap);
+	va_end(ap);
+	s->s_failed = 1;
+	*why = s->s_why;
+	return SCAN_ERROR;
+}
+
 /*
- * The leftmost usable match of one kind at or after from: a complete match
- * no longer than the cap, or a partial one that still fits in it. Returns
- * 1 with the start, 0 for none, or a PCRE2 error code.
+ * The leftmost match of one entry at or after from: complete or partial.
+ * Returns 1 with the start and end (the buffer's end for a partial one),
+ * 0 for none, or a PCRE2 error code.
  */
 static int
-scan_kind(struct scan *s, const struct rule_kind *k, size_t from, size_t *start,
-    int *full)
+scan_entry(struct scan *s, const struct rule_entry *e, size_t from,
+    size_t *start, size_t *end, int *full)
 {
-	PCRE2_SIZE *ov;
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->s_md);
 	uint32_t opts = s->s_eof ? 0 : PCRE2_PARTIAL_HARD;
-	size_t at = from, b, e;
 	int rc;
 
-	ov = pcre2_get_ovector_pointer(s->s_md);
-	while (at <= s->s_len) {
-		rc = pcre2_match(k->k_code, (PCRE2_SPTR)s->s_buf, s->s_len, at,
-		    opts, s->s_md, k->k_app->a_mctx);
-		if (rc == PCRE2_ERROR_NOMATCH)
-			return 0;
-		if (rc == PCRE2_ERROR_PARTIAL) {
-			b = ov[0] < at ? at : ov[0];
-			if (s->s_len - b <= s->s_cap) {
-				*start = b;
-				*full = 0;
-				return 1;
-			}
-			at = b + 1; /* too long to hold: look further on */
-			continue;
-		}
-		if (rc < 0)
-			return rc;
-		b = ov[0];
-		e = ov[1];
-		if (b >= at && e > b && e - b <= s->s_cap) {
-			*start = b;
-			*full = 1;
-			return 1;
-		}
-		at = (b > at ? b : at) + 1;
+	rc = pcre2_match(e->re_code, (PCRE2_SPTR)s->s_buf, s->s_len, from, opts,
+	    s->s_md, s->s_app->a_mctx);
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc == PCRE2_ERROR_PARTIAL) {
+		*start = ov[0] < from ? from : ov[0];
+		*end = s->s_len;
+		*full = 0;
+		return 1;
 	}
-	return 0;
+	if (rc < 0)
+		return rc;
+	*start = ov[0];
+	*end = ov[1];
+	*full = 1;
+	return 1;
 }
 
 /* Keep the ovector of the match just found as the best one. */
@@ -205,18 +233,17 @@ scan_keep(struct scan *s)
 }
 
 /*
- * The leftmost usable match of any kind, in one pass of the combined
- * pattern; a complete one is matched again by its own kind for the
- * groups. Returns 1 with best filled in, 0 for none, or -1 when the kinds
- * must be tried one by one (an error, a match too long to hold, or
- * anything unexpected), which then decides exactly as without s_any.
+ * The leftmost match of any entry, in one pass of the combined pattern;
+ * a complete one is matched again by its own entry for the groups.
+ * Returns 1 with best filled in, 0 for none, or -1 when the entries must
+ * be tried one by one, which then decides exactly as without s_any.
  */
 static int
 scan_any(struct scan *s, struct scan_cand *best)
 {
 	uint32_t opts = s->s_eof ? 0 : PCRE2_PARTIAL_HARD;
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->s_anymd);
-	const struct rule_kind *k;
+	const struct rule_entry *e;
 	PCRE2_SPTR mark;
 	size_t b, i;
 	int rc;
@@ -229,7 +256,7 @@ scan_any(struct scan *s, struct scan_cand *best)
 		b = ov[0] < s->s_ctx ? s->s_ctx : ov[0];
 		if (s->s_len - b > s->s_cap)
 			return -1;
-		best->c_kind = 0; /* some kind; which does not matter yet */
+		best->c_ent = 0; /* some entry; which does not matter yet */
 		best->c_start = b;
 		best->c_full = 0;
 		return 1;
@@ -238,58 +265,65 @@ scan_any(struct scan *s, struct scan_cand *best)
 	    ov[1] - ov[0] > s->s_cap)
 		return -1;
 	if ((mark = pcre2_get_mark(s->s_anymd)) == NULL ||
-	    (i = strtoul((const char *)mark, NULL, 10)) >= s->s_nkinds)
+	    (i = strtoul((const char *)mark, NULL, 10)) >= s->s_nents)
 		return -1;
 	b = ov[0];
-	k = s->s_kinds[i];
-	rc = pcre2_match(k->k_code, (PCRE2_SPTR)s->s_buf, s->s_len, b, opts,
-	    s->s_md, k->k_app->a_mctx);
+	e = &s->s_ents[i];
+	rc = pcre2_match(e->re_code, (PCRE2_SPTR)s->s_buf, s->s_len, b, opts,
+	    s->s_md, s->s_app->a_mctx);
 	ov = pcre2_get_ovector_pointer(s->s_md);
 	if (rc <= 0 || ov[0] != b)
 		return -1;
 	scan_keep(s);
-	best->c_kind = i;
+	best->c_ent = i;
 	best->c_start = b;
 	best->c_full = 1;
 	return 1;
 }
 
 /*
- * Choose the leftmost usable match of all kinds (the first kind on a
- * tie). Returns 0, with best->c_kind s_nkinds for none, or -1 with *why.
+ * Choose the leftmost match of all entries (the first entry on a tie).
+ * Returns 0, with best->c_ent s_nents for none; or SCAN_ERROR for a PCRE2
+ * error or a match longer than the holdback.
  */
 static int
 scan_pick(struct scan *s, struct scan_cand *best, const char **why)
 {
-	const struct rule_kind *k;
-	size_t i, start;
+	const struct rule_entry *e;
+	size_t i, start, end;
 	int full, rc;
 	char msg[256];
 
-	best->c_kind = s->s_nkinds;
+	best->c_ent = s->s_nents;
 	best->c_start = 0;
 	best->c_full = 0;
 	if (s->s_any != NULL && scan_any(s, best) >= 0)
 		return 0;
-	best->c_kind = s->s_nkinds;
-	for (i = 0; i < s->s_nkinds; i++) {
-		k = s->s_kinds[i];
-		rc = scan_kind(s, k, s->s_ctx, &start, &full);
+	best->c_ent = s->s_nents;
+	for (i = 0; i < s->s_nents; i++) {
+		e = &s->s_ents[i];
+		rc = scan_entry(s, e, s->s_ctx, &start, &end, &full);
 		if (rc < 0) {
 			pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg,
 			    sizeof msg);
-			snprintf(s->s_why, sizeof s->s_why,
-			    "%s: [%s] pattern: %s; %zu bytes passed unscanned",
-			    k->k_app->a_file, k->k_name, msg, scan_held(s));
-			s->s_skip = scan_held(s);
-			*why = s->s_why;
-			return -1;
+			return scan_fail(s, why, "%s: [%s] %s: %s",
+			    s->s_app->a_file, e->re_kind->k_name,
+			    e->re_detect ? "detect" : "pattern", msg);
 		}
-		if (rc == 0)
+		if (rc == 0 ||
+		    (best->c_ent != s->s_nents && start >= best->c_start))
 			continue;
-		if (best->c_kind != s->s_nkinds && start >= best->c_start)
-			continue;
-		best->c_kind = i;
+		if (end - start > s->s_cap) {
+			best->c_start = start; /* what comes before it may go */
+			return scan_fail(s, why,
+			    "%s: [%s] %s: %s longer than the holdback (%zu "
+			    "bytes)",
+			    s->s_app->a_file, e->re_kind->k_name,
+			    e->re_detect ? "detect" : "pattern",
+			    full ? "an announcement" : "the start of one",
+			    s->s_cap);
+		}
+		best->c_ent = i;
 		best->c_start = start;
 		best->c_full = full;
 		if (full)
@@ -304,14 +338,17 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
     const char **why)
 {
 	struct scan_cand best;
-	const struct rule_kind *k;
+	const struct rule_entry *e;
 	size_t drop;
 	uint32_t j;
 	char reason[256];
 
-	if (scan_pick(s, &best, why) != 0)
+	if (scan_pick(s, &best, why) != 0) {
+		if (best.c_start > s->s_ctx && best.c_start <= s->s_len)
+			scan_pass(s, best.c_start - s->s_ctx, out);
 		return SCAN_ERROR;
-	if (best.c_kind == s->s_nkinds) {
+	}
+	if (best.c_ent == s->s_nents) {
 		scan_pass(s, scan_held(s), out);
 		return SCAN_MORE;
 	}
@@ -319,8 +356,8 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
 	if (!best.c_full)
 		return SCAN_MORE;
 
-	/* A complete announcement, now at s_ctx. */
-	k = s->s_kinds[best.c_kind];
+	/* A complete match, now at s_ctx. */
+	e = &s->s_ents[best.c_ent];
 	for (j = 0; j < 2 * s->s_npairs; j++) {
 		if (s->s_ov[j] == PCRE2_UNSET)
 			continue;
@@ -336,23 +373,86 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
 	}
 	s->s_an_end = s->s_ov[1];
 	memset(&s->s_an, 0, sizeof s->s_an);
-	s->s_an.an_kind = k;
+	s->s_an.an_kind = e->re_kind;
 	s->s_an.an_dir = s->s_dir;
 	esc_bytes(s->s_an.an_text, sizeof s->s_an.an_text, s->s_buf + s->s_ctx,
 	    s->s_an_end - s->s_ctx, ESC_QUOTES);
-	if (rule_kind_decode(k, s->s_buf, s->s_ov, &s->s_an, reason,
-		sizeof reason) != 0) {
-		snprintf(s->s_why, sizeof s->s_why,
-		    "%s: [%s] cannot decode \"%.200s\": %s; passed unscanned",
-		    k->k_app->a_file, k->k_name, s->s_an.an_text, reason);
-		s->s_skip = s->s_an_end - s->s_ctx;
-		*why = s->s_why;
-		return SCAN_ERROR;
+	if (e->re_detect) {
+		s->s_an.an_suspect = 1;
+		snprintf(s->s_an.an_why, sizeof s->s_an.an_why,
+		    "it is not in a form [%s] understands", e->re_kind->k_name);
+	} else if (rule_kind_decode(e->re_kind, s->s_buf, s->s_ov, &s->s_an,
+		       reason, sizeof reason) != 0) {
+		s->s_an.an_suspect = 1;
+		snprintf(s->s_an.an_why, sizeof s->s_an.an_why,
+		    "it does not decode: %s", reason);
 	}
-	s->s_kind = k;
+	s->s_ent = e;
 	s->s_pending = 1;
 	*an = s->s_an;
 	return SCAN_FOUND;
+}
+
+/*
+ * Append n bytes to the buffer; for a Telnet-framed rule, without the
+ * Telnet commands (RFC 854: IAC and the command, its option, or a whole
+ * subnegotiation), so that no command can hide a word from the patterns.
+ * IAC IAC, a data byte 255, stays as it is.
+ */
+static void
+scan_append(struct scan *s, const uint8_t *p, size_t n)
+{
+	uint8_t *o;
+	size_t i;
+
+	/* IAC IAC stays two bytes: room for the worst case. */
+	if (s->s_len + 2 * n > s->s_size) {
+		size_t want = s->s_size ? s->s_size : 256;
+
+		while (want < s->s_len + 2 * n)
+			want *= 2;
+		s->s_buf = xrealloc(s->s_buf, want);
+		s->s_size = want;
+	}
+	o = (uint8_t *)s->s_buf + s->s_len;
+	if (s->s_telnet < 0) {
+		memcpy(o, p, n);
+		s->s_len += n;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		switch (s->s_telnet) {
+		case TN_DATA:
+			if (p[i] == TN_IAC_BYTE)
+				s->s_telnet = TN_IAC;
+			else
+				*o++ = p[i];
+			break;
+		case TN_IAC:
+			if (p[i] == TN_IAC_BYTE) {
+				*o++ = TN_IAC_BYTE;
+				*o++ = TN_IAC_BYTE;
+				s->s_telnet = TN_DATA;
+			} else if (p[i] >= 251) /* WILL WONT DO DONT */
+				s->s_telnet = TN_OPT;
+			else if (p[i] == TN_SB_BYTE)
+				s->s_telnet = TN_SB;
+			else
+				s->s_telnet = TN_DATA; /* IP, DM, AYT ... */
+			break;
+		case TN_OPT:
+			s->s_telnet = TN_DATA;
+			break;
+		case TN_SB:
+			if (p[i] == TN_IAC_BYTE)
+				s->s_telnet = TN_SB_IAC;
+			break;
+		case TN_SB_IAC:
+			s->s_telnet = p[i] == TN_SE_BYTE ? TN_DATA : TN_SB;
+			break;
+		}
+	}
+	s->s_len = (size_t)(o - (uint8_t *)s->s_buf);
 }
 
 /* Move bytes from in to out, stopping at an announcement. */
@@ -360,35 +460,32 @@ enum scan_result
 scan_feed(struct scan *s, struct evbuffer *in, struct evbuffer *out,
     struct announce *an, const char **why)
 {
-	size_t n, want;
+	struct evbuffer_iovec v;
 
 	*why = NULL;
-	if (in != NULL && (n = evbuffer_get_length(in)) > 0) {
-		if (s->s_len + n > s->s_size) {
-			want = s->s_size ? s->s_size : 256;
-			while (want < s->s_len + n)
-				want *= 2;
-			s->s_buf = xrealloc(s->s_buf, want);
-			s->s_size = want;
-		}
-		evbuffer_remove(in, s->s_buf + s->s_len, n);
-		s->s_len += n;
+	while (in != NULL && evbuffer_peek(in, -1, NULL, &v, 1) > 0 &&
+	    v.iov_len > 0) {
+		scan_append(s, v.iov_base, v.iov_len);
+		evbuffer_drain(in, v.iov_len);
+	}
+	if (s->s_failed) {
+		*why = s->s_why;
+		return SCAN_ERROR;
 	}
 	if (s->s_pending) {
 		*an = s->s_an;
 		return SCAN_FOUND;
-	}
-	if (s->s_skip > 0) {
-		n = s->s_skip < scan_held(s) ? s->s_skip : scan_held(s);
-		scan_pass(s, n, out);
-		s->s_skip = 0;
 	}
 	if (scan_held(s) == 0)
 		return SCAN_MORE;
 	return scan_run(s, out, an, why);
 }
 
-/* Write the pending announcement, rewritten or (replacement NULL) not. */
+/*
+ * Write the pending announcement rewritten to replacement, or unchanged
+ * with NULL. A suspect one is written only as the rule's neutral text
+ * (or, without one, its rewrite), never unchanged.
+ */
 int
 scan_emit(struct scan *s, const struct sockaddr *replacement,
     struct evbuffer *out)
@@ -397,24 +494,30 @@ scan_emit(struct scan *s, const struct sockaddr *replacement,
 
 	if (!s->s_pending)
 		return -1;
+	if (s->s_an.an_suspect && replacement == NULL && !s->s_observer)
+		return -1;
 	len = s->s_an_end - s->s_ctx;
 	if (replacement == NULL)
 		evbuffer_add(out, s->s_buf + s->s_ctx, len);
-	else if (rule_kind_rewrite(s->s_kind, s->s_buf, s->s_ov, s->s_npairs,
-		     replacement, out) != 0)
+	else if (rule_kind_rewrite(s->s_ent->re_kind, s->s_an.an_suspect,
+		     s->s_buf, s->s_ov, s->s_npairs, replacement, out) != 0)
 		return -1;
 	scan_pass(s, len, NULL);
 	s->s_pending = 0;
 	return 0;
 }
 
-/* End of stream: flush everything held to out, unscanned. */
+/*
+ * End of stream: flush what is held to out. Only bytes that can no longer
+ * be part of an announcement are held then (scan_feed after scan_eof has
+ * reported or refused the rest).
+ */
 void
 scan_flush(struct scan *s, struct evbuffer *out)
 {
+	if (s->s_failed || s->s_pending)
+		return; /* a pending announcement waits for scan_emit */
 	scan_pass(s, scan_held(s), out);
-	s->s_pending = 0;
-	s->s_skip = 0;
 }
 
 /* The address bytes, with IPv4-mapped IPv6 reduced to IPv4. */
@@ -454,17 +557,11 @@ announce_str(const struct announce *an, char *buf, size_t len)
 	return buf;
 }
 
-/* Bounce check for a reverse announcement. */
+/* Is the announced port acceptable: 1-65535, below 1024 only by the rule? */
 int
-announce_check_origin(const struct announce *an, const struct sockaddr *client,
-    const char **why)
+announce_check_port(const struct announce *an, const char **why)
 {
-	static char buf[256];
-	const struct sockaddr_in *sin;
-	const struct sockaddr_in6 *sin6;
-	uint8_t a[16], c[16];
-	char at[INET6_ADDRSTRLEN], ct[INET6_ADDRSTRLEN];
-	int af, cf = 0;
+	static char buf[128];
 
 	*why = buf;
 	if (an->an_port == 0) {
@@ -479,6 +576,25 @@ announce_check_origin(const struct announce *an, const struct sockaddr *client,
 		    an->an_port);
 		return -1;
 	}
+	*why = NULL;
+	return 0;
+}
+
+/* Bounce check for a reverse announcement. */
+int
+announce_check_origin(const struct announce *an, const struct sockaddr *client,
+    const char **why)
+{
+	static char buf[256];
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+	uint8_t a[16], c[16];
+	char at[INET6_ADDRSTRLEN], ct[INET6_ADDRSTRLEN];
+	int af, cf = 0;
+
+	if (announce_check_port(an, why) != 0)
+		return -1;
+	*why = buf;
 	if (an->an_implied) {
 		*why = NULL;
 		return 0;

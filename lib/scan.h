@@ -17,6 +17,8 @@ struct announce {
 	uint8_t an_addr[16]; /* network order; 4 bytes used for AF_INET */
 	int an_implied;      /* address is the connection's own peer */
 	uint16_t an_port;    /* host order */
+	int an_suspect;      /* only starts like one, or does not decode */
+	char an_why[300];    /* why it is suspect */
 	char an_text[512];   /* as seen, escaped, maybe truncated; for logs */
 };
 
@@ -28,6 +30,7 @@ struct scan;
 struct scan *scan_new(const struct rule_app *, enum rule_dir,
     size_t holdback_max);
 void scan_free(struct scan *);
+void scan_set_observer(struct scan *);
 
 /*
  * Move bytes from in (all of it is consumed into the scanner) to out,
@@ -50,16 +53,17 @@ enum scan_result scan_feed(struct scan *, struct evbuffer *in,
 /*
  * Write the rewrite of the pending announcement with this endpoint (family,
  * address in network order, port in host order) into out; or, with
- * replacement NULL, the original bytes unchanged. IPv4-mapped IPv6
- * endpoints are written as IPv4. Returns -1 (with nothing written and the
- * announcement still pending) if the rule's encoding cannot carry the
- * endpoint, e.g. an IPv6 address into the FTP comma form, or if nothing
- * is pending.
+ * replacement NULL, the original bytes unchanged. A suspect announcement
+ * is written as the rule's neutral text, and never unchanged. IPv4-mapped
+ * IPv6 endpoints are written as IPv4. Returns -1 (with nothing written and
+ * the announcement still pending) if the rule's encoding cannot carry the
+ * endpoint, e.g. an IPv6 address into the FTP comma form, if a suspect one
+ * would go unchanged, or if nothing is pending.
  */
 int scan_emit(struct scan *, const struct sockaddr *replacement,
     struct evbuffer *out);
 
-/* End of stream: flush everything held to out, unscanned. */
+/* End of stream: flush what is held (nothing more can match) to out. */
 void scan_flush(struct scan *, struct evbuffer *out);
 
 /*
@@ -82,6 +86,7 @@ size_t scan_held(const struct scan *);
  */
 int announce_check_origin(const struct announce *,
     const struct sockaddr *client, const char **why);
+int announce_check_port(const struct announce *, const char **why);
 
 /* "10.0.0.1 5001", "2001:db8::1 21" or "implied 6446", into buf. */
 const char *announce_str(const struct announce *, char *, size_t);

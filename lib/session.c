@@ -67,6 +67,7 @@ struct session {
 	struct tlswire *s_wire; /* the socket under TLS, freed with us */
 	char s_peer[ADDR_STRLEN];
 	char s_identity[72]; /* who TLS proved the peer to be */
+	uint64_t s_serial;   /* unique in this process */
 	int s_goaway_code;   /* the peer's GOAWAY, or -1 */
 	session_pong_cb s_probe_cb;
 	void *s_probe_arg;
@@ -82,6 +83,8 @@ static void session_flushcb(evutil_socket_t, short, void *);
 static void session_timercb(evutil_socket_t, short, void *);
 static void session_pump(struct session *);
 static void session_free(struct session *);
+
+static uint64_t session_serials;
 
 /* Mark entry into code that may close the session. */
 static void
@@ -173,6 +176,7 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	s->s_next_id = role == FRAME_ROLE_ESP ? 1 : 2;
 	s->s_start_ms = s->s_last_rx_ms = session_now_ms();
 	s->s_goaway_code = -1;
+	s->s_serial = ++session_serials;
 	snprintf(s->s_peer, sizeof s->s_peer, "%s", peer);
 	ms = params->sp_keepalive_ms < 1000 ? params->sp_keepalive_ms / 2 : 500;
 	if (ms < 50)
@@ -458,6 +462,13 @@ const char *
 session_identity(const struct session *s)
 {
 	return s->s_identity;
+}
+
+/* A number no other session of this process has had. */
+uint64_t
+session_serial(const struct session *s)
+{
+	return s->s_serial;
 }
 
 /* The code of the peer's GOAWAY, or -1 if it sent none. */

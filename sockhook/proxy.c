@@ -250,6 +250,20 @@ proxy_thread(void *arg)
 	if ((nfd = proxy_dial(j->orig, &j->dest, deadline)) == -1)
 		err = errno;
 	fdtab_lock();
+	/*
+	 * The program may have closed the descriptor behind our back (fclose,
+	 * close_range) and the number been reused for another file: only a
+	 * descriptor still holding our gate gets the outcome.
+	 */
+	if (!__atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE) &&
+	    fdtab_ino(j->fd) != j->gate_ino) {
+		shlog_debug("descriptor %d no longer holds the connect in "
+			    "progress; leaving it alone",
+		    j->fd);
+		if (fdtab_get(j->fd, 0)->job == j)
+			fdtab_forget(j->fd); /* its state was about the gate */
+		__atomic_store_n(&j->cancelled, 1, __ATOMIC_RELEASE);
+	}
 	if (!__atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE)) {
 		cloexec = (fcntl(j->fd, F_GETFD) & FD_CLOEXEC) != 0;
 		fl = fcntl(j->fd,
@@ -308,6 +322,7 @@ proxy_start(int fd, const struct socks_dest *d)
 		free(j);
 		return -1;
 	}
+	j->gate_ino = fdtab_ino(gate);
 	fdtab_lock();
 	rc = fdtab_replace(fd, gate, cloexec);
 	if (rc == 0) {

@@ -99,10 +99,11 @@ struct socks_dest {
 
 /* A non-blocking connect in progress, owned by its helper thread. */
 struct job {
-	int cancelled; /* the app closed the descriptor */
-	int fd;        /* the app's descriptor */
-	int orig;      /* the app's own socket, set aside */
-	int gatepeer;  /* the far end of the gate */
+	int cancelled;          /* the app closed the descriptor */
+	int fd;                 /* the app's descriptor */
+	int orig;               /* the app's own socket, set aside */
+	int gatepeer;           /* the far end of the gate */
+	unsigned long gate_ino; /* the gate's inode: is fd still ours? */
 	int cloexec;
 	struct socks_dest dest;
 };

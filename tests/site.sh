@@ -4,13 +4,14 @@
 #   outside 198.51.100.0/24, 2001:db8:2::/64     inside 192.0.2.0/24, 2001:db8:1::/64
 #     client .3 / ::3  --+                        +-- isp    .2 / ::2
 #     esp    .2 / ::2  --+-- [fw .1 / ::1] -------+-- server .3 / ::3
-#
+#                                                 +-- peer   .4 / ::4 (site_add_peer)
 # The firewall forwards only new connections from inside to the esp's
 # session port, and their replies. Only these documentation addresses
 # are used, and only inside the namespaces the test made.
 
-S_CLIENT=dpc$$ S_ESP=dpe$$ S_FW=dpf$$ S_ISP=dpi$$ S_SERVER=dps$$
+S_CLIENT=dpc$$ S_ESP=dpe$$ S_FW=dpf$$ S_ISP=dpi$$ S_SERVER=dps$$ S_PEER=dpp$$
 CLIENT4=198.51.100.3 ESP4=198.51.100.2 ISP4=192.0.2.2 SERVER4=192.0.2.3
+PEER4=192.0.2.4
 CLIENT6=2001:db8:2::3 ESP6=2001:db8:2::2 ISP6=2001:db8:1::2 SERVER6=2001:db8:1::3
 
 # _site_host NS BRIDGE V4 V6 GW4 GW6: a host on one of the fw's bridges.
@@ -61,6 +62,11 @@ table inet dynpass_site {
 	}
 }
 NFT
+}
+
+# site_add_peer: a sixth host inside, 192.0.2.4 (an IRC client, say).
+site_add_peer() {
+	_site_host "$S_PEER" bi $PEER4 2001:db8:1::4 192.0.2.1 2001:db8:1::1
 }
 
 # site_check_blocked PORT: the client cannot reach the server directly.

@@ -1,6 +1,7 @@
 #!/bin/bash
 # A DCC SEND offer across a real IRC server (ngircd) inside, between a
-# scripted client outside (under sockhook) and one inside; and an
+# scripted client outside (under sockhook) and one on another inside host
+# (the peer, not the IRC server, connects: accept = inside); and an
 # rsh-style stderr back-connection with scripted peers. Both cross a
 # one-port firewall; data is checked by SHA-256.
 . "$(dirname "$0")/../lib.sh"
@@ -9,6 +10,7 @@ need_root
 need_cmd ngircd nft
 SESSION_PORT=4430
 site_up $SESSION_PORT
+site_add_peer
 chmod 755 "$T"
 head -c $((4 * 1024 * 1024)) /dev/urandom >"$T/file"
 want=$(sha "$T/file")
@@ -40,7 +42,7 @@ ip netns exec "$S_SERVER" ss -ltn | grep -q ':6667 ' || fail "ngircd did not sta
 RSH_PORT=5140
 NETNS_ESP=$S_ESP NETNS_ISP=$S_ISP
 ESP_ADDR=$ESP4 SOCKS_ADDR=$ESP4 SOCKS_PORT=1080
-ALLOW="$SERVER4/32:6667,$RSH_PORT"
+ALLOW="$SERVER4/32:6667,$RSH_PORT $PEER4/32:1"
 # The shipped rsh rule watches port 514; this test's rshd listens on an
 # unprivileged port, so it runs with a copy of the rules naming that port.
 mkdir -p "$T/rules"
@@ -127,7 +129,7 @@ else:
             print("bob: got", h.hexdigest(), n)
             break
 PY
-bg_start "$T/bob.log" ip netns exec "$S_SERVER" python3 "$T/irc.py" bob "$SERVER4" "$T/bob"
+bg_start "$T/bob.log" ip netns exec "$S_PEER" python3 "$T/irc.py" bob "$SERVER4" "$T/bob"
 for i in $(seq 100); do [ -f "$T/bob.ready" ] && break; sleep 0.1; done
 [ -f "$T/bob.ready" ] || fail "bob did not register: $(cat "$T/bob.log")"
 ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook.conf" -- \
@@ -136,7 +138,8 @@ wait_for_log "$T/bob.log" "^bob: got" 30
 grep -q "^bob: got $want 4194304" "$T/bob.log" || fail "DCC transfer: $(cat "$T/bob.log")"
 grep -q "offer: DCC SEND file.bin $(python3 -c "import socket,struct;print(struct.unpack('>I',socket.inet_aton('$ISP4'))[0])") " "$T/bob.log" ||
 	fail "bob did not see the offer rewritten to the isp: $(grep offer "$T/bob.log")"
-ok "DCC SEND across ngircd: offer rewritten to the isp, 4 MiB intact"
+grep -q "reverse .*<- $PEER4:" "$ISP_LOG" || fail "the isp did not join bob's connection from $PEER4"
+ok "DCC SEND across ngircd: offer rewritten to the isp, the peer on another inside host joined, 4 MiB intact"
 
 # --- rsh-style: the client announces a stderr port ("digits NUL").
 cat >"$T/rsh.py" <<'PY'

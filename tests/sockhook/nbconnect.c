@@ -7,7 +7,11 @@
  * fclose (connect, close with fclose behind the hook's back, then connect
  * a new socket that gets the same descriptor number), cancel (start a
  * non-blocking connect to port $NB_CANCEL_PORT, close at once, then
- * connect a new socket that gets the same descriptor number).
+ * connect a new socket that gets the same descriptor number),
+ * fclose-pending (start a non-blocking connect, close it with fclose
+ * while it is still pending, open /dev/null at the same number, wait
+ * $NB_WAIT_MS and check the descriptor still holds /dev/null: prints
+ * "kept" or "replaced").
  * A failed connect prints "errno=NAME" on stderr and exits 3. */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,6 +203,32 @@ main(int argc, char **argv)
 				return 1;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 		}
+	}
+	if (strcmp(nb_mode, "fclose-pending") == 0) {
+		struct stat st;
+		FILE *f;
+		int old, nul;
+		const char *w = getenv("NB_WAIT_MS");
+
+		if ((old = socket(ai->ai_family, SOCK_STREAM, 0)) == -1)
+			nb_errno("socket", errno);
+		fcntl(old, F_SETFL, fcntl(old, F_GETFL) | O_NONBLOCK);
+		if (connect(old, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    errno != EINPROGRESS)
+			nb_errno("connect", errno);
+		if ((f = fdopen(old, "r+")) == NULL)
+			nb_errno("fdopen", errno);
+		fclose(f); /* inside glibc: the hook does not see it */
+		if ((nul = open("/dev/null", O_RDWR)) != old) {
+			fprintf(stderr, "nbconnect: descriptor %d not reused\n",
+			    old);
+			exit(6);
+		}
+		usleep((useconds_t)(w != NULL ? atoi(w) : 2000) * 1000);
+		if (fstat(nul, &st) != 0)
+			nb_errno("fstat", errno);
+		printf("%s\n", S_ISCHR(st.st_mode) ? "kept" : "replaced");
+		return S_ISCHR(st.st_mode) ? 0 : 7;
 	}
 	if (strcmp(nb_mode, "fclose") == 0 || strcmp(nb_mode, "cancel") == 0) {
 		FILE *f;

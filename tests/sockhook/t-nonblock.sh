@@ -85,3 +85,28 @@ setTimeout(() => process.exit(2), 30000).unref();
 else
 	echo "note: node is not installed, libuv is not tried"
 fi
+
+# A pending connect whose descriptor the program closes behind the hook's
+# back (fclose), the number then reused for another file: when the
+# connect ends (here it times out against a silent esp), the hook leaves
+# the new file alone.
+SILENT=$(free_port)
+bg_start "$T/silent.log" python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("listening", flush=True)
+conns = []
+end = time.time() + 30
+while time.time() < end:
+    s.settimeout(1)
+    try:
+        conns.append(s.accept()[0])
+    except socket.timeout:
+        pass
+' "$SILENT"
+wait_for_log "$T/silent.log" listening 10
+printf '[sockhook]\nesp = 127.0.0.1:%s\nroute = 127.0.0.1/32:%s\ntimeout = 1s\n' "$SILENT" "$HTTP_PORT" >"$T/silent.conf"
+NB_WAIT_MS=2000 "$BIN/sockhook" -c "$T/silent.conf" -- "$NB" fclose-pending 127.0.0.1 "$HTTP_PORT" / \
+	>"$T/pending.out" 2>"$T/pending.err" || fail "fclose-pending: $(cat "$T/pending.out" "$T/pending.err")"
+[ "$(cat "$T/pending.out")" = kept ] || fail "fclose-pending: $(cat "$T/pending.out")"
+ok "a pending connect closed behind the hook's back: the reused descriptor keeps its new file"

@@ -8,6 +8,8 @@
 
 #include "allow.h"
 #include "conf.h"
+#include "kdf.h"
+#include "policy.h"
 #include "session.h"
 #include "tls.h"
 #include "unit.h"
@@ -331,6 +333,28 @@ test_tls(void)
 	conf_free(c);
 }
 
+/* A user naming a missing group: the message names it (and reads no freed memory). */
+static void
+test_policy_groups(void)
+{
+	struct policy p;
+	struct conf *c;
+	char *cause = NULL, text[512], *hash = kdf_hash("pw");
+
+	snprintf(text, sizeof text,
+	    "[user alice]\npassword = %s\ngroups = staff nosuchgroup\n"
+	    "[group staff]\nallow = 10.0.0.0/8\n",
+	    hash);
+	c = conf_load(put("pg.conf", text, 0600), &cause);
+	CHECK(policy_load(&p, c, &cause) == -1);
+	CHECK_STR_CONTAINS(cause,
+	    "pg.conf: [user alice] groups: no [group nosuchgroup] section");
+	free(cause);
+	policy_free(&p);
+	conf_free(c);
+	free(hash);
+}
+
 int
 main(void)
 {
@@ -341,6 +365,7 @@ main(void)
 	test_conf();
 	test_allow();
 	test_tls();
+	test_policy_groups();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;

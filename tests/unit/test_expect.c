@@ -39,45 +39,77 @@ main(void)
 	log_init("test_expect", 0, 0);
 	expect_init(&t, 60000);
 	expect_add(&t, v4(&c, "198.51.100.3", 40000),
-	    v4(&d, "192.0.2.3", 50000));
+	    v4(&d, "192.0.2.3", 50000), "alice", 7);
 	/* Another client may not use the opening. */
 	CHECK(!expect_take(&t, v4(&o, "198.51.100.9", 1),
-	    v4(&d, "192.0.2.3", 50000)));
+	    v4(&d, "192.0.2.3", 50000), "alice", 7));
 	/* Nor another port or host. */
 	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
-	    v4(&d, "192.0.2.3", 50001)));
+	    v4(&d, "192.0.2.3", 50001), "alice", 7));
 	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
-	    v4(&d, "192.0.2.4", 50000)));
+	    v4(&d, "192.0.2.4", 50000), "alice", 7));
 	/* The client may, once (its source port does not matter). */
 	CHECK(expect_take(&t, v4(&c, "198.51.100.3", 12345),
-	    v4(&d, "192.0.2.3", 50000)));
+	    v4(&d, "192.0.2.3", 50000), "alice", 7));
 	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 12345),
-	    v4(&d, "192.0.2.3", 50000)));
+	    v4(&d, "192.0.2.3", 50000), "alice", 7));
 	CHECK(t.et_count == 0);
 
+	/* Only for that user, on that session. */
+	expect_add(&t, v4(&c, "198.51.100.3", 1), v4(&d, "192.0.2.3", 50010),
+	    "alice", 7);
+	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 50010), "bob", 7));
+	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 50010), "", 7));
+	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 50010), "alice", 8));
+	CHECK(expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 50010), "alice", 7));
+
+	/* A shorter time after a reload applies to openings made before. */
+	expect_add(&t, v4(&c, "198.51.100.3", 1), v4(&d, "192.0.2.3", 50011),
+	    "alice", 7);
+	expect_add(&t, v4(&c, "198.51.100.3", 1), v4(&d, "192.0.2.3", 50012),
+	    "alice", 7);
+	t.et_ttl_ms = 100;
+	expect_add(&t, v4(&c, "198.51.100.3", 1), v4(&d, "192.0.2.3", 50013),
+	    "alice", 7);
+	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 50011), "alice", 7));
+	usleep(200000);
+	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 50013), "alice", 7));
+	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 50012), "alice", 7));
+	expect_clear(&t);
+	t.et_ttl_ms = 60000;
+
 	/* IPv4-mapped clients are the same client. */
-	expect_add(&t, v4(&c, "198.51.100.3", 1), v4(&d, "192.0.2.3", 50002));
+	expect_add(&t, v4(&c, "198.51.100.3", 1), v4(&d, "192.0.2.3", 50002),
+	    "alice", 7);
 	CHECK(expect_take(&t, v6(&m, "::ffff:198.51.100.3", 7),
-	    v4(&d, "192.0.2.3", 50002)));
+	    v4(&d, "192.0.2.3", 50002), "alice", 7));
 
 	/* Openings expire. */
 	expect_clear(&t);
 	expect_init(&t, 100);
-	expect_add(&t, v4(&c, "198.51.100.3", 1), v4(&d, "192.0.2.3", 50003));
+	expect_add(&t, v4(&c, "198.51.100.3", 1), v4(&d, "192.0.2.3", 50003),
+	    "alice", 7);
 	usleep(200000);
 	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
-	    v4(&d, "192.0.2.3", 50003)));
+	    v4(&d, "192.0.2.3", 50003), "alice", 7));
 	CHECK(t.et_count == 0);
 
 	/* The table is bounded. */
 	for (int i = 0; i < 5000; i++)
 		expect_add(&t, v4(&c, "198.51.100.3", 1),
-		    v4(&d, "192.0.2.3", 1024 + i));
+		    v4(&d, "192.0.2.3", 1024 + i), "alice", 7);
 	CHECK(t.et_count == 4096);
 	CHECK(expect_take(&t, v4(&c, "198.51.100.3", 1),
-	    v4(&d, "192.0.2.3", 1024 + 4999)));
+	    v4(&d, "192.0.2.3", 1024 + 4999), "alice", 7));
 	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
-	    v4(&d, "192.0.2.3", 1024)));
+	    v4(&d, "192.0.2.3", 1024), "alice", 7));
 	expect_clear(&t);
 	return unit_done("expect");
 }

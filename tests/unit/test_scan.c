@@ -18,7 +18,8 @@ static struct sockaddr_storage with4, with6;
 struct result {
 	struct evbuffer *out;
 	int found;
-	int errors;
+	int suspect; /* neutralised */
+	int errors;  /* failed closed: the channel would end */
 	char first[128];
 	const char *first_kind;
 	size_t max_held;
@@ -47,12 +48,17 @@ static void
 drain(struct scan *s, struct evbuffer *in, const struct sockaddr *with,
     struct result *r)
 {
+	struct sockaddr_storage zero;
 	struct announce an;
 	const char *why;
 	enum scan_result sr;
 	int first = 1;
 
-	for (;;) {
+	memcpy(&zero, with,
+	    with->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+				       : sizeof(struct sockaddr_in6));
+	((struct sockaddr_in *)&zero)->sin_port = 0; /* same offset in v6 */
+	while (r->errors == 0) {
 		sr = scan_feed(s, first ? in : NULL, r->out, &an, &why);
 		first = 0;
 		if (scan_held(s) > r->max_held && sr == SCAN_MORE)
@@ -61,14 +67,25 @@ drain(struct scan *s, struct evbuffer *in, const struct sockaddr *with,
 			return;
 		if (sr == SCAN_ERROR) {
 			r->errors++;
-			continue;
+			break;
 		}
 		if (r->found++ == 0) {
-			announce_str(&an, r->first, sizeof r->first);
+			if (an.an_suspect)
+				snprintf(r->first, sizeof r->first, "neutral");
+			else
+				announce_str(&an, r->first, sizeof r->first);
 			r->first_kind = rule_kind_name(an.an_kind);
 		}
-		CHECK(scan_emit(s, with, r->out) == 0);
+		if (an.an_suspect) {
+			r->suspect++;
+			CHECK(scan_emit(s, NULL, r->out) == -1);
+			CHECK(scan_emit(s, (struct sockaddr *)&zero, r->out) ==
+			    0);
+		} else
+			CHECK(scan_emit(s, with, r->out) == 0);
 	}
+	if (in != NULL)
+		evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 /*
@@ -104,7 +121,7 @@ scan_text(const struct rule_app *a, enum rule_dir dir, size_t cap,
 	scan_eof(s);
 	drain(s, NULL, with, r);
 	scan_flush(s, r->out);
-	CHECK(scan_held(s) == 0);
+	CHECK(r->errors > 0 || scan_held(s) == 0);
 	if (r->first[0] == '\0')
 		snprintf(r->first, sizeof r->first, "none");
 	scan_free(s);
@@ -219,8 +236,10 @@ test_split(void)
 	    "192.168.1.1 5000", 2, &with4);
 	SPLIT("rsh", RULE_C2S, "1023\0alice\0alice\0ls -l\0",
 	    "40000\0alice\0alice\0ls -l\0", "implied 1023", 1, &with4);
-	SPLIT("rsh", RULE_C2S, "ls\0001023\0", "ls\0001023\0", "none", 0,
+	/* A first field that is not a port becomes "0": no stderr socket. */
+	SPLIT("rsh", RULE_C2S, "ls\0001023\0", "0\0001023\0", "neutral", 1,
 	    &with4);
+	SPLIT("rsh", RULE_C2S, "0\0alice\0", "0\0alice\0", "none", 0, &with4);
 }
 
 /* Load an extra rule file. */
@@ -388,28 +407,32 @@ test_holdback(void)
 		evbuffer_free(r.out);
 	}
 
-	/* A partial announcement that grows past the cap is given up. */
-	memcpy(big, "PORT", 4);
-	memset(big + 4, ' ', 5000);
-	memcpy(big + 5004, "10,0,0,1,4,1\r\nNOOP\r\n", 20);
-	len = 5024;
+	/*
+	 * A partial announcement that grows past the cap fails closed:
+	 * nothing from it on is passed (the channel ends), whatever the
+	 * chunks.
+	 */
+	memcpy(big, "NOOP\r\nPORT", 10);
+	memset(big + 10, ' ', 5000);
+	memcpy(big + 5010, "10,0,0,1,4,1\r\nNOOP\r\n", 20);
+	len = 5030;
 	for (i = 0; i < sizeof chunks / sizeof chunks[0]; i++) {
 		scan_text(ftp, RULE_C2S, 64, big, len, 0, chunks[i],
 		    (struct sockaddr *)&with4, &r);
-		CHECK(same(r.out, big, len));
-		CHECK(r.found == 0);
+		CHECK(r.errors == 1);
+		CHECK(same(r.out, "NOOP\r\n", 6));
 		CHECK(r.max_held <= 64);
 		evbuffer_free(r.out);
 	}
 	/* With the default cap of 4096 it is still too long. */
 	scan_text(ftp, RULE_C2S, 0, big, len, 0, 1, (struct sockaddr *)&with4,
 	    &r);
-	CHECK(same(r.out, big, len));
-	CHECK(r.found == 0);
+	CHECK(r.errors == 1);
+	CHECK(same(r.out, "NOOP\r\n", 6));
 	CHECK(r.max_held <= 4096);
 	evbuffer_free(r.out);
 
-	/* Exactly the cap is found; one byte more is not. */
+	/* Exactly the cap is found; one byte more fails closed. */
 	for (n = 46; n <= 47; n++) {
 		memcpy(big, "PORT", 4);
 		memset(big + 4, ' ', n);
@@ -424,8 +447,8 @@ test_holdback(void)
 				CHECK(same(r.out,
 				    "PORT 192,0,2,1,156,64\r\nNOOP\r\n", 29));
 			} else {
-				CHECK(r.found == 0);
-				CHECK(same(r.out, big, len));
+				CHECK(r.found == 0 && r.errors == 1);
+				CHECK(evbuffer_get_length(r.out) == 0);
 			}
 			evbuffer_free(r.out);
 		}
@@ -567,23 +590,31 @@ test_edges(void)
 	static const char bad[] =
 	    "PORT 10,0,0,300,4,1\r\nPORT 10,0,0,1,4,1\r\n";
 
-	/* A bad announcement stops the scan, then flows on unchanged. */
+	/*
+	 * An announcement that does not decode is reported suspect: it can
+	 * only be neutralised, never passed on unchanged.
+	 */
 	s = scan_new(ftp, RULE_C2S, 0);
 	evbuffer_add(in, bad, sizeof bad - 1);
-	CHECK(scan_feed(s, in, out, &an, &why) == SCAN_ERROR);
-	CHECK_STR_CONTAINS(why,
-	    "ftp.ini: [port] cannot decode "
-	    "\"PORT 10,0,0,300,4,1\\r\\n\": h4 \"300\"");
+	CHECK(scan_feed(s, in, out, &an, &why) == SCAN_FOUND);
+	CHECK(an.an_suspect);
+	CHECK_STR_CONTAINS(an.an_why,
+	    "it does not decode: h4 \"300\" is not a "
+	    "number 0-255");
 	CHECK(evbuffer_get_length(out) == 0);
+	CHECK(scan_emit(s, NULL, out) == -1);
+	mkaddr(&mapped, "192.0.2.9", 0);
+	CHECK(scan_emit(s, (struct sockaddr *)&mapped, out) == 0);
+	CHECK(same(out, "PORT 192,0,2,9,0,0\r\n", 20));
 	CHECK(scan_feed(s, NULL, out, &an, &why) == SCAN_FOUND);
-	CHECK(same(out, "PORT 10,0,0,300,4,1\r\n", 21));
+	CHECK(!an.an_suspect);
 	CHECK(strcmp(an.an_text, "PORT 10,0,0,1,4,1\\r\\n") == 0);
 	CHECK(an.an_family == AF_INET && an.an_port == 1025);
 	CHECK(an.an_dir == RULE_C2S && !an.an_implied);
 
 	/* IPv6 does not fit the comma form: nothing written, still pending. */
 	CHECK(scan_emit(s, (struct sockaddr *)&with6, out) == -1);
-	CHECK(evbuffer_get_length(out) == 21);
+	CHECK(evbuffer_get_length(out) == 20);
 	/* Feeding while pending keeps the bytes in order. */
 	evbuffer_add(in, "NOOP\r\n", 6);
 	CHECK(scan_feed(s, in, out, &an, &why) == SCAN_FOUND);
@@ -593,7 +624,7 @@ test_edges(void)
 	CHECK(scan_emit(s, NULL, out) == -1);
 	CHECK(scan_feed(s, NULL, out, &an, &why) == SCAN_MORE);
 	CHECK(same(out,
-	    "PORT 10,0,0,300,4,1\r\nPORT 203,0,113,9,4,2\r\nNOOP\r\n", 49));
+	    "PORT 192,0,2,9,0,0\r\nPORT 203,0,113,9,4,2\r\nNOOP\r\n", 48));
 	scan_free(s);
 	evbuffer_drain(out, evbuffer_get_length(out));
 
@@ -615,13 +646,14 @@ test_edges(void)
 	scan_free(s);
 	evbuffer_drain(out, evbuffer_get_length(out));
 
-	/* Flushing with an announcement pending writes it unchanged. */
+	/* Flushing with an announcement pending writes nothing: it waits. */
 	s = scan_new(ftp, RULE_C2S, 0);
 	evbuffer_add(in, "PORT 10,0,0,1,4,1\r\nPO", 21);
 	CHECK(scan_feed(s, in, out, &an, &why) == SCAN_FOUND);
 	scan_flush(s, out);
-	CHECK(same(out, "PORT 10,0,0,1,4,1\r\nPO", 21));
-	CHECK(scan_emit(s, NULL, out) == -1);
+	CHECK(evbuffer_get_length(out) == 0);
+	CHECK(scan_emit(s, NULL, out) == 0);
+	CHECK(same(out, "PORT 10,0,0,1,4,1\r\n", 19));
 	scan_free(s);
 	evbuffer_drain(out, evbuffer_get_length(out));
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
@@ -29,12 +30,13 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 	"esp:socks_listen", "esp:socks_timeout", "esp:open_timeout",
 	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
 	"esp:probe_timeout", "esp:outside_own_addresses",
-	"esp:login_inflight_per_source", "esp:login_rate_per_source",
-	"esp:login_inflight", "esp:login_rate", "isp *:psk_file",
-	"session:window", "session:channel_window", "session:queue",
-	"session:keepalive", "session:dead_after", "session:handshake_timeout",
-	"tls:psk_file", "tls:psk_identity", "tls:cert", "tls:key", "tls:ca",
-	"tls:peer_name", "log:syslog", "log:verbose", "log:audit", NULL };
+	"esp:max_session_handshakes", "esp:login_inflight_per_source",
+	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
+	"isp *:psk_file", "session:window", "session:channel_window",
+	"session:queue", "session:keepalive", "session:dead_after",
+	"session:handshake_timeout", "session:max_channels", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", "log:audit", NULL };
 
 static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);
@@ -112,6 +114,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 		cause) != 0 ||
 	    conf_bool(c, "esp:outside_own_addresses", 0, &e->e_outside_own,
 		cause) != 0 ||
+	    conf_count(c, "esp:max_session_handshakes", 64, 1, 100000,
+		&e->e_max_sess_handshakes, cause) != 0 ||
 	    conf_count(c, "esp:login_inflight_per_source", 2, 1, 10000,
 		&e->e_login_limits.rc_src_inflight, cause) != 0 ||
 	    conf_count(c, "esp:login_rate_per_source", 30, 1, 1000000,
@@ -569,6 +573,38 @@ esp_link_drained(struct session *s, void *arg)
 		session_close(s, "drained");
 }
 
+/* Sessions still in their TLS handshake or HELLO. */
+static unsigned
+esp_handshakes(struct esp *e)
+{
+	struct esp_link *l;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(l, &e->e_links, el_entry)
+	n += !l->el_up;
+	return n;
+}
+
+/* Too many handshakes at once: say so, at most once a second. */
+static void
+esp_log_busy(struct esp *e, const char *peer)
+{
+	static time_t last;
+	static unsigned quiet;
+	time_t now = time(NULL);
+
+	if (now == last) {
+		quiet++;
+		return;
+	}
+	log_warnx("session from %s refused: %u sessions in their handshake "
+		  "([esp] max_session_handshakes; %u more refused in the "
+		  "second before)",
+	    peer, e->e_max_sess_handshakes, quiet);
+	last = now;
+	quiet = 0;
+}
+
 /* An isp connected to the session port: start TLS. */
 static void
 esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
@@ -584,6 +620,11 @@ esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)lis;
 	(void)salen;
 	addr_str(sa, peer, sizeof peer);
+	if (esp_handshakes(e) >= e->e_max_sess_handshakes) {
+		esp_log_busy(e, peer);
+		evutil_closesocket(fd);
+		return;
+	}
 	if ((ssl = SSL_new(e->e_ssl)) == NULL) {
 		log_warnx("session from %s: cannot create TLS state", peer);
 		evutil_closesocket(fd);

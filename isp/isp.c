@@ -29,9 +29,10 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"user *:allow", "user *:rules", "user *:reverse", "group *:allow",
 	"group *:rules", "group *:reverse", "log:audit", "session:window",
 	"session:channel_window", "session:queue", "session:keepalive",
-	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", NULL };
+	"session:max_channels", "session:dead_after",
+	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
+	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
+	"log:verbose", NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int

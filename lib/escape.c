@@ -7,44 +7,44 @@
  */
 #include "escape.h"
 
-#include <stdio.h>
 #include <string.h>
 
 /* Escape len bytes of src into dst (always terminated); returns its length. */
 size_t
 esc_bytes(char *dst, size_t size, const void *src, size_t len, int flags)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = src;
 	size_t o = 0, i, n;
-	char e[8];
+	char e[4];
+	unsigned char c;
 
 	if (size == 0)
 		return 0;
 	for (i = 0; i < len; i++) {
-		switch (p[i]) {
-		case '\r':
-			snprintf(e, sizeof e, "\\r");
-			break;
-		case '\n':
-			snprintf(e, sizeof e, "\\n");
-			break;
-		case '\t':
-			snprintf(e, sizeof e, "\\t");
-			break;
-		case '"':
-		case '\\':
-			if (flags & ESC_QUOTES)
-				snprintf(e, sizeof e, "\\%c", p[i]);
-			else
-				snprintf(e, sizeof e, "%c", p[i]);
-			break;
-		default:
-			if (p[i] < 0x20 || p[i] >= 0x7f)
-				snprintf(e, sizeof e, "\\x%02x", p[i]);
-			else
-				snprintf(e, sizeof e, "%c", p[i]);
+		c = p[i];
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' &&
+		    o + 5 <= size) {
+			dst[o++] = (char)c; /* the common case */
+			continue;
 		}
-		n = strlen(e);
+		n = 1;
+		e[0] = (char)c;
+		if (c == '\r' || c == '\n' || c == '\t') {
+			e[0] = '\\';
+			e[1] = c == '\r' ? 'r' : c == '\n' ? 'n' : 't';
+			n = 2;
+		} else if ((c == '"' || c == '\\') && (flags & ESC_QUOTES)) {
+			e[0] = '\\';
+			e[1] = (char)c;
+			n = 2;
+		} else if (c < 0x20 || c >= 0x7f) {
+			e[0] = '\\';
+			e[1] = 'x';
+			e[2] = hex[c >> 4];
+			e[3] = hex[c & 15];
+			n = 4;
+		}
 		if (o + n + 4 > size) {
 			if (o + 4 <= size) {
 				memcpy(dst + o, "...", 3);

@@ -52,7 +52,7 @@ static const struct {
 };
 
 static const char *const rule_service_keys[] = { "name", "ports", "description",
-	"match_limit", "depth_limit", "heap_limit", "telnet", NULL };
+	"match_limit", "depth_limit", "heap_limit", "telnet", "lines", NULL };
 static const char *const rule_kind_keys[] = { "direction", "action", "pattern",
 	"decode", "rewrite", "description", "low_ports", "detect", "neutral",
 	"other_hosts", "accept", NULL };
@@ -1001,8 +1001,8 @@ rule_app_combine(struct rule_app *a, enum rule_dir dir)
 			free(text);
 			return NULL;
 		}
-		xasprintf(&next, "%s%s(?:(*MARK:%zu)%s)", text ? text : "",
-		    text ? "|" : "", i, pat);
+		xasprintf(&next, "%s%s(?:(?:%s)(*MARK:%zu))", text ? text : "",
+		    text ? "|" : "", pat, i);
 		free(text);
 		text = next;
 	}
@@ -1095,15 +1095,10 @@ rule_parse_app(struct ruleset *rs, dictionary *d, const char *file,
 		    "\"%s\" is not a number of KiB from 16 to 1000000", v);
 		goto fail;
 	}
-	if ((v = rule_get(d, "service", "telnet")) != NULL) {
-		if (strcmp(v, "yes") == 0)
-			a->a_telnet = 1;
-		else if (strcmp(v, "no") != 0) {
-			rule_error(cause, file, "service", "telnet",
-			    "\"%s\" is not yes or no", v);
-			goto fail;
-		}
-	}
+	if (rule_yesno(d, file, "service", "telnet", &a->a_telnet, cause) !=
+		0 ||
+	    rule_yesno(d, file, "service", "lines", &a->a_lines, cause) != 0)
+		goto fail;
 	a->a_mctx = pcre2_match_context_create(NULL);
 	pcre2_set_match_limit(a->a_mctx, (uint32_t)ml);
 	pcre2_set_depth_limit(a->a_mctx, (uint32_t)dl);
@@ -1615,14 +1610,12 @@ rule_kind_rewrite(const struct rule_kind *k, int neutral, const char *subject,
 	const struct sockaddr_in *sin;
 	const struct sockaddr_in6 *sin6;
 	const struct rule_seg *sg;
-	struct evbuffer *tmp;
 	uint8_t a[16];
 	char text[INET6_ADDRSTRLEN];
 	const char *p;
 	size_t i, len;
 	int family;
 	uint16_t port;
-	int rc = 0;
 
 	if (sa == NULL)
 		return -1;
@@ -1648,26 +1641,28 @@ rule_kind_rewrite(const struct rule_kind *k, int neutral, const char *subject,
 		segs = k->k_neutral;
 		nsegs = k->k_nneutral;
 	}
-	tmp = evbuffer_new();
-	for (i = 0; i < nsegs && rc == 0; i++) {
+	/* Only IPv4 fits some forms: know before writing anything. */
+	for (i = 0; i < nsegs; i++)
+		if (family != AF_INET &&
+		    (segs[i].sg_op == RULE_OP_IPV4 ||
+			segs[i].sg_op == RULE_OP_ADDR_COMMA ||
+			segs[i].sg_op == RULE_OP_ADDR_U32))
+			return -1;
+	for (i = 0; i < nsegs; i++) {
 		sg = &segs[i];
 		switch (sg->sg_op) {
 		case RULE_OP_TEXT:
-			evbuffer_add(tmp, sg->sg_text, sg->sg_len);
+			evbuffer_add(out, sg->sg_text, sg->sg_len);
 			break;
 		case RULE_OP_GROUP:
 			if (sg->sg_group < npairs &&
 			    rule_group(subject, ov, sg->sg_group, &p, &len) ==
 				0)
-				evbuffer_add(tmp, p, len);
+				evbuffer_add(out, p, len);
 			break;
 		case RULE_OP_ADDR:
 		case RULE_OP_IPV4:
 		case RULE_OP_IPV6:
-			if (sg->sg_op == RULE_OP_IPV4 && family != AF_INET) {
-				rc = -1;
-				break;
-			}
 			if (sg->sg_op == RULE_OP_IPV6 && family == AF_INET) {
 				struct in6_addr m;
 
@@ -1677,47 +1672,36 @@ rule_kind_rewrite(const struct rule_kind *k, int neutral, const char *subject,
 				inet_ntop(AF_INET6, &m, text, sizeof text);
 			} else
 				inet_ntop(family, a, text, sizeof text);
-			evbuffer_add(tmp, text, strlen(text));
+			evbuffer_add(out, text, strlen(text));
 			break;
 		case RULE_OP_ADDR_COMMA:
-			if (family != AF_INET) {
-				rc = -1;
-				break;
-			}
-			evbuffer_add_printf(tmp, "%u,%u,%u,%u", a[0], a[1],
+			evbuffer_add_printf(out, "%u,%u,%u,%u", a[0], a[1],
 			    a[2], a[3]);
 			break;
 		case RULE_OP_ADDR_U32:
-			if (family != AF_INET) {
-				rc = -1;
-				break;
-			}
-			evbuffer_add_printf(tmp, "%lu",
+			evbuffer_add_printf(out, "%lu",
 			    (unsigned long)a[0] << 24 |
 				(unsigned long)a[1] << 16 |
 				(unsigned long)a[2] << 8 | a[3]);
 			break;
 		case RULE_OP_AF:
-			evbuffer_add_printf(tmp, "%d",
+			evbuffer_add_printf(out, "%d",
 			    family == AF_INET ? 1 : 2);
 			break;
 		case RULE_OP_PORT:
-			evbuffer_add_printf(tmp, "%u", port);
+			evbuffer_add_printf(out, "%u", port);
 			break;
 		case RULE_OP_PORT_COMMA:
-			evbuffer_add_printf(tmp, "%u,%u", port >> 8,
+			evbuffer_add_printf(out, "%u,%u", port >> 8,
 			    port & 0xff);
 			break;
 		case RULE_OP_PORT_HI:
-			evbuffer_add_printf(tmp, "%u", port >> 8);
+			evbuffer_add_printf(out, "%u", port >> 8);
 			break;
 		case RULE_OP_PORT_LO:
-			evbuffer_add_printf(tmp, "%u", port & 0xff);
+			evbuffer_add_printf(out, "%u", port & 0xff);
 			break;
 		}
 	}
-	if (rc == 0)
-		evbuffer_add_buffer(out, tmp);
-	evbuffer_free(tmp);
-	return rc;
+	return 0;
 }

@@ -159,10 +159,18 @@ scan_pass(struct scan *s, size_t n, struct evbuffer *out)
 	end = s->s_ctx + n;
 	keep = end < s->s_ctxmax ? end : s->s_ctxmax;
 	drop = end - keep;
-	if (drop > 0) {
-		memmove(s->s_buf, s->s_buf + drop, s->s_len - drop);
-		s->s_len -= drop;
+	/*
+	 * Move what is held down only once the bytes passed on are most of
+	 * the buffer: moving the rest after every announcement would cost
+	 * the square of a large read. Older context than ctxmax is harmless
+	 * to the patterns (their lookbehind is shorter).
+	 */
+	if (drop == 0 || drop < s->s_len - drop) {
+		s->s_ctx = end;
+		return 0;
 	}
+	memmove(s->s_buf, s->s_buf + drop, s->s_len - drop);
+	s->s_len -= drop;
 	s->s_ctx = keep;
 	/* Give back memory after a large read. */
 	want = 2 * (s->s_cap + s->s_ctxmax);
@@ -269,6 +277,17 @@ scan_any(struct scan *s, struct scan_cand *best)
 		return -1;
 	b = ov[0];
 	e = &s->s_ents[i];
+	if (e->re_detect) {
+		/* No groups are needed to neutralise it: the span will do. */
+		for (i = 0; i < 2 * s->s_npairs; i++)
+			s->s_ov[i] = PCRE2_UNSET;
+		s->s_ov[0] = b;
+		s->s_ov[1] = ov[1];
+		best->c_ent = (size_t)(e - s->s_ents);
+		best->c_start = b;
+		best->c_full = 1;
+		return 1;
+	}
 	rc = pcre2_match(e->re_code, (PCRE2_SPTR)s->s_buf, s->s_len, b, opts,
 	    s->s_md, s->s_app->a_mctx);
 	ov = pcre2_get_ovector_pointer(s->s_md);
@@ -372,11 +391,37 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
 			s->s_ov[2 * j] = s->s_ov[2 * j + 1] = PCRE2_UNSET;
 	}
 	s->s_an_end = s->s_ov[1];
+	if (e->re_detect && s->s_app->a_lines) {
+		/* A line protocol: what starts like one is refused to its end. */
+		const char *nl = memchr(s->s_buf + s->s_an_end, '\n',
+		    s->s_len - s->s_an_end);
+
+		if (nl != NULL)
+			s->s_an_end = (size_t)(nl - s->s_buf) + 1;
+		else if (s->s_eof)
+			s->s_an_end = s->s_len;
+		if (nl != NULL || s->s_eof) {
+			if (s->s_an_end - s->s_ctx > s->s_cap)
+				return scan_fail(s, why,
+				    "%s: [%s] detect: a line longer than the "
+				    "holdback (%zu bytes)",
+				    s->s_app->a_file, e->re_kind->k_name,
+				    s->s_cap);
+		} else if (scan_held(s) > s->s_cap)
+			return scan_fail(s, why,
+			    "%s: [%s] detect: a line longer than the holdback "
+			    "(%zu bytes)",
+			    s->s_app->a_file, e->re_kind->k_name, s->s_cap);
+		else
+			return SCAN_MORE; /* held until the line ends */
+	}
 	memset(&s->s_an, 0, sizeof s->s_an);
 	s->s_an.an_kind = e->re_kind;
 	s->s_an.an_dir = s->s_dir;
+	/* For logs: the first 160 bytes say enough. */
 	esc_bytes(s->s_an.an_text, sizeof s->s_an.an_text, s->s_buf + s->s_ctx,
-	    s->s_an_end - s->s_ctx, ESC_QUOTES);
+	    s->s_an_end - s->s_ctx > 160 ? 160 : s->s_an_end - s->s_ctx,
+	    ESC_QUOTES);
 	if (e->re_detect) {
 		s->s_an.an_suspect = 1;
 		snprintf(s->s_an.an_why, sizeof s->s_an.an_why,
@@ -422,12 +467,19 @@ scan_append(struct scan *s, const uint8_t *p, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		switch (s->s_telnet) {
-		case TN_DATA:
-			if (p[i] == TN_IAC_BYTE)
+		case TN_DATA: {
+			/* Plain data up to the next IAC goes in one copy. */
+			const uint8_t *iac = memchr(p + i, TN_IAC_BYTE, n - i);
+			size_t run =
+			    iac != NULL ? (size_t)(iac - (p + i)) : n - i;
+
+			memcpy(o, p + i, run);
+			o += run;
+			i += run;
+			if (i < n)
 				s->s_telnet = TN_IAC;
-			else
-				*o++ = p[i];
 			break;
+		}
 		case TN_IAC:
 			if (p[i] == TN_IAC_BYTE) {
 				*o++ = TN_IAC_BYTE;

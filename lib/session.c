@@ -62,9 +62,10 @@ struct session {
 	unsigned s_goaway_sent : 1;
 	unsigned s_goaway_rcvd : 1;
 	unsigned s_pumping : 1;
-	unsigned s_dead : 1;    /* closed while busy: free on the way out */
-	int s_busy;             /* nesting depth of our own callbacks */
-	struct tlswire *s_wire; /* the socket under TLS, freed with us */
+	unsigned s_dead : 1;     /* closed while busy: free on the way out */
+	unsigned s_overflow : 2; /* the peer does not read: 1 seen, 2 failed */
+	int s_busy;              /* nesting depth of our own callbacks */
+	struct tlswire *s_wire;  /* the socket under TLS, freed with us */
 	char s_peer[ADDR_STRLEN];
 	char s_identity[72]; /* who TLS proved the peer to be */
 	uint64_t s_serial;   /* unique in this process */
@@ -135,6 +136,9 @@ session_conf_load(const struct conf *c, struct session_params *p, char **cause)
 		cause) != 0)
 		return -1;
 	p->sp_out_hiwat = (uint32_t)v;
+	if (conf_count(c, "session:max_channels", 4096, 16, 1000000,
+		&p->sp_max_channels, cause) != 0)
+		return -1;
 	if (conf_duration(c, "session:keepalive", 10000, &p->sp_keepalive_ms,
 		cause) != 0 ||
 	    conf_duration(c, "session:dead_after", 30000, &p->sp_dead_ms,
@@ -220,6 +224,27 @@ session_tune_socket(struct session *s)
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof uto);
 }
 
+/* Bytes waiting toward the peer: staged, and handed to TLS. */
+static size_t
+session_queued(struct session *s)
+{
+	return evbuffer_get_length(s->s_stage) +
+	    evbuffer_get_length(bufferevent_get_output(s->s_bev));
+}
+
+/*
+ * At most this much may wait toward the peer: bulk data stops at
+ * sp_out_hiwat, so what is over it by far is control frames (PONGs,
+ * WINDOWs, RSTs) that the peer keeps asking for and does not read.
+ */
+static size_t
+session_queue_max(const struct session *s)
+{
+	size_t m = 4 * (size_t)s->s_params.sp_out_hiwat;
+
+	return m > (1 << 20) ? m : (1 << 20);
+}
+
 /* Queue a frame for the next flush. */
 void
 session_send(struct session *s, uint8_t type, uint32_t chan,
@@ -229,6 +254,14 @@ session_send(struct session *s, uint8_t type, uint32_t chan,
 
 	if (s->s_state == SESSION_CLOSING || s->s_state == SESSION_HANDSHAKE)
 		return;
+	if (s->s_overflow)
+		return; /* the session is being failed */
+	if (session_queued(s) > session_queue_max(s)) {
+		/* Failed from the flush event, not from inside a caller. */
+		s->s_overflow = 1;
+		event_active(s->s_flush_ev, EV_TIMEOUT, 0);
+		return;
+	}
 	frame_hdr_encode(hdr, type, chan, (uint32_t)len);
 	evbuffer_add(s->s_stage, hdr, sizeof hdr);
 	if (len > 0)
@@ -242,9 +275,20 @@ static void
 session_flushcb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	char why[128];
 
 	(void)fd;
 	(void)what;
+	if (s->s_overflow == 1 && s->s_cb != NULL) {
+		s->s_overflow = 2;
+		snprintf(why, sizeof why,
+		    "the peer does not read: %zu bytes wait toward it",
+		    session_queued(s));
+		session_enter(s);
+		session_fail(s, GOAWAY_FLOW, why);
+		session_leave(s);
+		return;
+	}
 	if (evbuffer_get_length(s->s_stage) > 0)
 		bufferevent_write_buffer(s->s_bev, s->s_stage);
 }
@@ -377,7 +421,8 @@ session_open_common(struct session *s, uint8_t type, uint32_t ref,
 	size_t n;
 
 	if (s->s_state != SESSION_UP || s->s_goaway_rcvd || s->s_goaway_sent ||
-	    secretlen > FRAME_SECRET_MAX)
+	    secretlen > FRAME_SECRET_MAX ||
+	    s->s_chans.cm_count >= s->s_params.sp_max_channels)
 		return NULL;
 	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window, 0);
 	s->s_next_id += 2;
@@ -662,6 +707,26 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 	return 0;
 }
 
+/* Refuse an OPEN without making a channel: too many are open. */
+static void
+session_refuse_open(struct session *s, uint8_t type, uint32_t id)
+{
+	struct frame_open_result r;
+	uint8_t buf[32];
+	size_t n;
+
+	log_warnx("session with %s: %u channels open: refusing channel %u "
+		  "([session] max_channels)",
+	    s->s_peer, s->s_params.sp_max_channels, id);
+	memset(&r, 0, sizeof r);
+	r.for_code = OPEN_FAILURE;
+	n = frame_open_result_encode(buf, sizeof buf, &r);
+	session_send(s,
+	    type == FRAME_OUTSIDE_OPEN ? FRAME_OUTSIDE_OPEN_RESULT
+				       : FRAME_OPEN_RESULT,
+	    id, buf, n);
+}
+
 /*
  * Handle OPEN (isp side) or OUTSIDE_OPEN (esp side): make the channel and
  * hand it to the owner.
@@ -689,6 +754,12 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	if (chanmap_find(&s->s_chans, id) != NULL) {
 		*why = "OPEN for a channel in use";
 		return -1;
+	}
+	if (s->s_chans.cm_count >= s->s_params.sp_max_channels) {
+		/* Refused like any failed open; the session goes on. */
+		OPENSSL_cleanse(&o, sizeof o);
+		session_refuse_open(s, type, id);
+		return 0;
 	}
 	if (o.fo_window > WINDOW_MAX)
 		o.fo_window = WINDOW_MAX;

@@ -15,12 +15,13 @@ struct session;
 struct conf;
 
 struct session_params {
-	uint32_t sp_window;      /* session receive window: the memory cap */
-	uint32_t sp_chan_window; /* per-channel receive window */
-	int sp_keepalive_ms;     /* ping after this much silence */
-	int sp_dead_ms;          /* declare the peer dead after this */
-	int sp_hello_timeout_ms; /* TLS handshake plus HELLO */
-	uint32_t sp_out_hiwat;   /* bulk bytes queued toward TLS at most */
+	uint32_t sp_window;       /* session receive window: the memory cap */
+	uint32_t sp_chan_window;  /* per-channel receive window */
+	int sp_keepalive_ms;      /* ping after this much silence */
+	int sp_dead_ms;           /* declare the peer dead after this */
+	int sp_hello_timeout_ms;  /* TLS handshake plus HELLO */
+	uint32_t sp_out_hiwat;    /* bulk bytes queued toward TLS at most */
+	uint32_t sp_max_channels; /* open at once, either side's */
 };
 
 struct ssl_st;

@@ -4,13 +4,19 @@
  * then stays until the esp closes the session or 5 s pass. Prints the
  * esp's GOAWAY, if any.
  *
- *   rogue_isp CONF HOST:PORT CONFIG-TEXT [CONFIG-TEXT ...]
+ *   rogue_isp CONF HOST:PORT ARG [ARG ...]
  *
- * In CONFIG-TEXT, "\n" stands for a newline.
+ * Each ARG is a CONFIG text ("\n" stands for a newline; @FILE for a
+ * file's contents), or:
+ *   pingflood=MIB  write MIB MiB of PING frames and read nothing;
+ *   outside=P,...  accept the esp's OPENs; when the client sends a line,
+ *                  ask the esp to connect to each port P of that client
+ *                  (OUTSIDE_OPEN), printing "outside P: CODE".
  */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <event2/bufferevent_ssl.h>
@@ -30,7 +36,93 @@ static struct session_params sp;
 static char **configs;
 static int nconfigs, next_config;
 static struct session *sess;
-static struct event *tick;
+static struct bufferevent *sess_bev;
+static struct event *tick, *flood_ev;
+static size_t flood_left;
+static int outside_ports[16], noutside, outside_asked;
+
+/* Write PING frames straight to TLS, past our own session's limits. */
+static void
+rogue_floodcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, 10000 };
+	static uint8_t block[3276 * (FRAME_HDR_LEN + 8)]; /* 64 KiB of PINGs */
+	size_t i, n;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (sess == NULL)
+		return;
+	for (i = 0; i < sizeof block; i += FRAME_HDR_LEN + 8)
+		frame_hdr_encode(block + i, FRAME_PING, 0, 8);
+	while (flood_left > 0 &&
+	    evbuffer_get_length(bufferevent_get_output(sess_bev)) < (1 << 20)) {
+		n = flood_left < sizeof block ? flood_left : sizeof block;
+		n -= n % (FRAME_HDR_LEN + 8);
+		if (n == 0)
+			n = FRAME_HDR_LEN + 8;
+		bufferevent_write(sess_bev, block, n);
+		flood_left -= flood_left < n ? flood_left : n;
+	}
+	if (flood_left == 0) {
+		printf("flood written\n");
+		fflush(stdout);
+		return;
+	}
+	evtimer_add(flood_ev, &tv);
+}
+
+/* The esp connected (or refused to connect) to the client's port. */
+static void
+rogue_outsidecb(struct channel *ch, uint8_t code, const struct endpoint *b,
+    void *arg)
+{
+	(void)b;
+	printf("outside %d: %u\n", (int)(intptr_t)arg, code);
+	fflush(stdout);
+	if (code == OPEN_OK)
+		channel_close(ch, CHANNEL_RESET, "rogue done");
+}
+
+/* The client wrote on the accepted channel: ask for the outside legs. */
+static void
+rogue_datacb(struct bufferevent *bev, void *arg)
+{
+	struct channel *ch = arg;
+	struct endpoint ep;
+	int i;
+
+	evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
+	if (outside_asked++ || sess == NULL)
+		return;
+	for (i = 0; i < noutside; i++) {
+		ep = ch->ch_client;
+		ep.ep_port = (uint16_t)outside_ports[i];
+		if (session_outside_open(sess, &ep, &ch->ch_client, ch->ch_id,
+			rogue_outsidecb,
+			(void *)(intptr_t)outside_ports[i]) == NULL)
+			printf("outside %d: not sent\n", outside_ports[i]);
+	}
+}
+
+/* The esp asks for a connection: join it to a pair we read. */
+static void
+rogue_opencb(struct session *s, struct channel *ch, const struct frame_open *o,
+    void *arg)
+{
+	struct bufferevent *p[2];
+	struct endpoint bound;
+
+	(void)s;
+	(void)o;
+	(void)arg;
+	memset(&bound, 0, sizeof bound);
+	bufferevent_pair_new(base, 0, p);
+	bufferevent_setcb(p[1], rogue_datacb, NULL, NULL, ch);
+	bufferevent_enable(p[1], EV_READ | EV_WRITE);
+	channel_accept(ch, p[0], &bound);
+}
 
 /* Send the next CONFIG, with "\n" turned into newlines. */
 static void
@@ -47,13 +139,29 @@ rogue_tickcb(evutil_socket_t fd, short what, void *arg)
 	if (next_config >= nconfigs) {
 		printf("done\n");
 		fflush(stdout);
-		event_base_loopexit(base, &(struct timeval){ 5, 0 });
+		event_base_loopexit(base,
+		    &(struct timeval){ flood_left || noutside ? 20 : 5, 0 });
+		return;
+	}
+	if (configs[next_config][0] == '@') {
+		FILE *f = fopen(configs[next_config] + 1, "r");
+		size_t n;
+
+		text = calloc(1, 1 << 17);
+		n = f != NULL ? fread(text, 1, (1 << 17) - 1, f) : 0;
+		if (f != NULL)
+			fclose(f);
+		session_send_config(sess, text, n);
+		printf("sent config %d\n", ++next_config);
+		fflush(stdout);
+		free(text);
+		evtimer_add(tick, &tv);
 		return;
 	}
 	text = strdup(configs[next_config++]);
 	for (p = q = text; *p != '\0'; p++) {
-		if (p[0] == '\\' && p[1] == 'n') {
-			*q++ = '\n';
+		if (p[0] == '\\' && (p[1] == 'n' || p[1] == 't')) {
+			*q++ = p[1] == 'n' ? '\n' : '\t';
 			p++;
 		} else
 			*q++ = *p;
@@ -72,6 +180,11 @@ rogue_upcb(struct session *s, void *arg)
 {
 	(void)s;
 	(void)arg;
+	if (flood_left > 0) {
+		/* Read nothing from now on: the esp's PONGs pile up. */
+		bufferevent_disable(sess_bev, EV_READ);
+		rogue_floodcb(-1, 0, NULL);
+	}
 	rogue_tickcb(-1, 0, NULL);
 }
 
@@ -87,7 +200,8 @@ rogue_closedcb(struct session *s, const char *why, void *arg)
 }
 
 static const struct session_cb rogue_cb = { .sc_up = rogue_upcb,
-	.sc_closed = rogue_closedcb };
+	.sc_closed = rogue_closedcb,
+	.sc_open = rogue_opencb };
 
 /* TCP is up: TLS and the session. */
 static void
@@ -103,6 +217,7 @@ rogue_connectedcb(evutil_socket_t fd, int err, void *arg)
 	}
 	bev = tlswire_new(base, fd, SSL_new(ctx), BUFFEREVENT_SSL_CONNECTING,
 	    sp.sp_dead_ms, &wire);
+	sess_bev = bev;
 	sess =
 	    session_new(base, bev, FRAME_ROLE_ISP, "esp", &sp, &rogue_cb, NULL);
 	session_set_wire(sess, wire);
@@ -137,16 +252,32 @@ main(int argc, char **argv)
 		fprintf(stderr, "rogue: bad address %s\n", argv[2]);
 		return 2;
 	}
-	configs = argv + 3;
-	nconfigs = argc - 3;
+	configs = calloc((size_t)argc, sizeof *configs);
+	for (int a = 3; a < argc; a++) {
+		if (strncmp(argv[a], "pingflood=", 10) == 0)
+			flood_left = (size_t)atoi(argv[a] + 10) << 20;
+		else if (strncmp(argv[a], "outside=", 8) == 0) {
+			char *p = argv[a] + 8;
+
+			while (*p != '\0' && noutside < 16) {
+				outside_ports[noutside++] = atoi(p);
+				p += strcspn(p, ",");
+				p += *p == ',';
+			}
+		} else
+			configs[nconfigs++] = argv[a];
+	}
 	base = event_base_new();
 	tick = evtimer_new(base, rogue_tickcb, NULL);
+	flood_ev = evtimer_new(base, rogue_floodcb, NULL);
 	connector_start(base, (struct sockaddr *)&ss, sl, 5000,
 	    rogue_connectedcb, NULL);
 	event_base_dispatch(base);
 	if (sess != NULL)
 		session_close(sess, "done");
 	event_free(tick);
+	event_free(flood_ev);
+	free(configs);
 	event_base_free(base);
 	SSL_CTX_free(ctx);
 	tls_conf_clear(&tc);

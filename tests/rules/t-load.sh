@@ -15,7 +15,7 @@ grep -Eq "^isp: $T/rules: 3 rule files, [0-9]+ test vectors passed$" "$T/out" ||
 ok "$(head -1 "$T/out")"
 
 # A pattern that does not compile: PCRE2's message and offset.
-sed 's/^pattern = "(?im)^\[ \\t\]\*PORT/pattern = "(?im)^[ \\t]*PORT(/' "$TOP/rules/ftp.ini" >"$T/rules/ftp.ini"
+sed 's/^pattern = "(?im)^\[ \\t\]\*+PORT/pattern = "(?im)^[ \\t]*+PORT(/' "$TOP/rules/ftp.ini" >"$T/rules/ftp.ini"
 "$BIN/isp" -t -c "$T/isp.conf" >"$T/out" 2>&1 && fail "isp -t accepted a broken pattern"
 grep -q "isp.conf: \[isp\] rules: .*ftp.ini: \[port\] pattern: .*offset" "$T/out" || fail "broken pattern: $(cat "$T/out")"
 ok "broken pattern: $(cat "$T/out")"

@@ -25,6 +25,7 @@ static const struct session_params params = {
 	.sp_dead_ms = 30000,
 	.sp_hello_timeout_ms = 10000,
 	.sp_out_hiwat = 64 << 10,
+	.sp_max_channels = 4096,
 };
 
 /* Run the loop briefly. */

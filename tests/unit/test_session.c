@@ -311,6 +311,93 @@ test_window_violation(void)
 	    "DATA beyond the session window");
 }
 
+/* Count the OPEN_RESULT codes the session wrote. */
+static void
+open_results(struct bufferevent *raw, int *ok, int *failed)
+{
+	struct evbuffer *in = bufferevent_get_input(raw);
+	struct frame_hdr h;
+	const char *why;
+	uint8_t *p;
+
+	*ok = *failed = 0;
+	while (evbuffer_get_length(in) >= FRAME_HDR_LEN) {
+		p = evbuffer_pullup(in, FRAME_HDR_LEN);
+		if (frame_hdr_decode(p, FRAME_HDR_LEN, &h, &why) != FRAME_OK ||
+		    evbuffer_get_length(in) < FRAME_HDR_LEN + h.fh_len)
+			return;
+		p = evbuffer_pullup(in, FRAME_HDR_LEN + h.fh_len);
+		if (h.fh_type == FRAME_OPEN_RESULT) {
+			if (p[FRAME_HDR_LEN] == OPEN_OK)
+				(*ok)++;
+			else if (p[FRAME_HDR_LEN] == OPEN_FAILURE)
+				(*failed)++;
+		}
+		evbuffer_drain(in, FRAME_HDR_LEN + h.fh_len);
+	}
+}
+
+static struct bufferevent *max_ends[8];
+static int max_nends;
+
+/* isp side for the max_channels test: accept onto pairs kept for freeing. */
+static void
+max_open(struct session *s, struct channel *ch, const struct frame_open *o,
+    void *arg)
+{
+	struct bufferevent *p[2];
+	struct endpoint bound = { 0 };
+
+	(void)s;
+	(void)o;
+	(void)arg;
+	bufferevent_pair_new(base, 0, p);
+	max_ends[max_nends++] = p[1];
+	channel_accept(ch, p[0], &bound);
+}
+
+/* OPENs beyond max_channels are refused; the session goes on. */
+static void
+test_max_channels(void)
+{
+	static const struct session_cb cb = { .sc_closed = on_closed,
+		.sc_open = max_open };
+	struct session_params pr = params;
+	struct bufferevent *pair[2];
+	struct frame_open o;
+	struct session *s;
+	uint8_t b[128];
+	size_t n;
+	uint32_t id;
+	int ok, failed;
+
+	pr.sp_max_channels = 3;
+	bufferevent_pair_new(base, 0, pair);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	s = session_new(base, pair[0], FRAME_ROLE_ISP, "max", &pr, &cb, NULL);
+	session_start(s);
+	session_connected(s);
+	raw_hello(pair[1], FRAME_ROLE_ESP);
+	memset(&o, 0, sizeof o);
+	o.fo_window = 1 << 16;
+	o.fo_command = 1;
+	o.fo_dst.ep_atyp = ATYP_IPV4;
+	o.fo_dst.ep_len = 4;
+	n = frame_open_encode(b, sizeof b, &o);
+	closed_count = 0;
+	for (id = 1; id <= 9; id += 2)
+		raw_frame(pair[1], FRAME_OPEN, id, b, (uint32_t)n, (uint32_t)n);
+	spin(50);
+	open_results(pair[1], &ok, &failed);
+	CHECK(ok == 3 && failed == 2);
+	CHECK(closed_count == 0);
+	session_close(s, "test over");
+	bufferevent_free(pair[1]);
+	while (max_nends > 0)
+		bufferevent_free(max_ends[--max_nends]);
+	spin(10);
+}
+
 /* Flow-control test state. */
 static struct bufferevent *server_end, *client_end;
 static struct channel *esp_ch;
@@ -429,6 +516,7 @@ main(void)
 	base = event_base_new();
 	test_bad_input();
 	test_window_violation();
+	test_max_channels();
 	test_flow_control();
 	event_base_free(base);
 	return unit_done("session");

@@ -29,7 +29,7 @@ UNIT_SRC = $(wildcard tests/unit/*.c)
 HOOK_SRC = $(filter-out sockhook/main.c,$(wildcard sockhook/*.c))
 HOOK_DEP = lib/conf.c lib/allow.c lib/addr.c lib/xmalloc.c lib/log.c lib/escape.c
 # Helper programs for scenario tests: tests/AREA/x.c -> build/tests/AREA/x
-HELPER_SRC = $(filter-out tests/unit/%,$(wildcard tests/*/*.c))
+HELPER_SRC = $(filter-out tests/unit/% tests/fuzz/%,$(wildcard tests/*/*.c))
 HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 
 obj  = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -127,3 +127,4 @@ clean:
 .PHONY: all tests deps check demo bench format clean
 
 -include $(shell find $(BUILD)/obj $(BUILD)/hook -name '*.d' 2>/dev/null)
+-include tests/fuzz/fuzz.mk

@@ -33,6 +33,7 @@ addr_split_hostport(const char *s, char **host, char **port)
 	if (**port == '\0' || **host == '\0') {
 		free(*host);
 		free(*port);
+		*host = *port = NULL;
 		return -1;
 	}
 	return 0;

@@ -44,6 +44,21 @@ policy_name_ok(const char *s)
 	return 1;
 }
 
+/*
+ * Tabs as blanks: the policy text for the esp is tab-separated, and a tab
+ * in a list would split its line (and have the esp refuse the policy).
+ */
+static char *
+policy_untab(char *s)
+{
+	char *p;
+
+	for (p = s; p != NULL && *p != '\0'; p++)
+		if (*p == '\t')
+			*p = ' ';
+	return s;
+}
+
 /* Append "more" to a space-separated list. */
 static void
 policy_append(char **list, const char *more)
@@ -53,12 +68,12 @@ policy_append(char **list, const char *more)
 	if (more == NULL || *more == '\0')
 		return;
 	if (*list == NULL) {
-		*list = xstrdup(more);
+		*list = policy_untab(xstrdup(more));
 		return;
 	}
 	xasprintf(&n, "%s %s", *list, more);
 	free(*list);
-	*list = n;
+	*list = policy_untab(n);
 }
 
 /* Append comma-separated rule names; "*" means all (NULL list). */
@@ -74,11 +89,11 @@ policy_append_rules(char **list, int *all, const char *more)
 		return;
 	}
 	if (*list == NULL)
-		*list = xstrdup(more);
+		*list = policy_untab(xstrdup(more));
 	else {
 		xasprintf(&n, "%s,%s", *list, more);
 		free(*list);
-		*list = n;
+		*list = policy_untab(n);
 	}
 }
 
@@ -190,9 +205,9 @@ policy_load(struct policy *p, const struct conf *c, char **cause)
 	p->p_anonymous = anon;
 	if ((v = conf_str(c, "policy:rules", NULL)) != NULL &&
 	    strcmp(v, "*") != 0 && strcmp(v, "all") != 0)
-		p->p_anon_rules = xstrdup(v);
+		p->p_anon_rules = policy_untab(xstrdup(v));
 	v = conf_str(c, "isp:allow", NULL);
-	p->p_anon_allow_text = xstrdup(v != NULL ? v : "none");
+	p->p_anon_allow_text = policy_untab(xstrdup(v != NULL ? v : "none"));
 	if (allow_parse(&p->p_anon_allow, v, &why) != 0) {
 		conf_error(cause, c, "isp:allow", "%s", why);
 		free(why);
@@ -248,7 +263,8 @@ policy_parse(struct policy *p, const char *text, size_t len, char **cause)
 		for (k = 0, fs = strtok_r(line, "\t", &fsave);
 		     fs != NULL && k < 6; fs = strtok_r(NULL, "\t", &fsave))
 			f[k++] = fs;
-		if (k == 5 && strcmp(f[0], "anonymous") == 0) {
+		if (k == 5 && strcmp(f[0], "anonymous") == 0 &&
+		    p->p_anon_allow_text == NULL) {
 			p->p_anonymous = strcmp(f[1], "1") == 0;
 			p->p_anon_reverse = strcmp(f[2], "1") == 0;
 			if (strcmp(f[3], "*") != 0)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -1165,25 +1166,36 @@ ruleset_load_named(struct ruleset *rs, const char *path, const char *text,
 	if (memchr(text, '\0', len) != NULL)
 		return rule_error(cause, path, NULL, NULL,
 		    "contains a NUL byte");
-	if ((tmpdir = getenv("TMPDIR")) == NULL || *tmpdir == '\0')
-		tmpdir = "/tmp";
-	snprintf(tmp, sizeof tmp, "%s/dynpass-rule.XXXXXX", tmpdir);
-	if ((fd = mkstemp(tmp)) == -1)
-		return rule_error(cause, path, NULL, NULL,
-		    "cannot create a temporary file in %s: %s", tmpdir,
-		    strerror(errno));
+	/* iniparser reads files: a memory file where there is one. */
+	if ((fd = memfd_create("dynpass-rule", MFD_CLOEXEC)) != -1 &&
+	    access("/proc/self/fd", X_OK) == 0) {
+		snprintf(tmp, sizeof tmp, "/proc/self/fd/%d", fd);
+		tmpdir = NULL;
+	} else {
+		if (fd != -1)
+			close(fd);
+		if ((tmpdir = getenv("TMPDIR")) == NULL || *tmpdir == '\0')
+			tmpdir = "/tmp";
+		snprintf(tmp, sizeof tmp, "%s/dynpass-rule.XXXXXX", tmpdir);
+		if ((fd = mkstemp(tmp)) == -1)
+			return rule_error(cause, path, NULL, NULL,
+			    "cannot create a temporary file in %s: %s",
+			    tmpdir, strerror(errno));
+	}
 	for (done = 0; done < len; done += (size_t)w) {
 		if ((w = write(fd, text + done, len - done)) <= 0) {
 			rule_error(cause, path, NULL, NULL,
 			    "cannot write %s: %s", tmp, strerror(errno));
 			close(fd);
-			unlink(tmp);
+			if (tmpdir != NULL)
+				unlink(tmp);
 			return -1;
 		}
 	}
-	close(fd);
 	d = conf_parse_file(tmp, base, msg, sizeof msg);
-	unlink(tmp);
+	close(fd);
+	if (tmpdir != NULL)
+		unlink(tmp);
 	if (d == NULL)
 		return rule_error(cause, path, NULL, NULL, "cannot parse: %s",
 		    msg);

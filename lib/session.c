@@ -844,18 +844,18 @@ session_on_goaway(struct session *s, const uint8_t *p, size_t len)
 {
 	char text[1100];
 
-	esc_bytes(text, sizeof text, p + 1, len > 1 ? len - 1 : 0, 0);
-	if (len > 0 && p[0] != GOAWAY_NORMAL)
+	esc_bytes(text, sizeof text, p + 1, len - 1, 0);
+	if (p[0] != GOAWAY_NORMAL)
 		log_warnx("session with %s: peer says goodbye: %s%s%s",
 		    s->s_peer, frame_goaway_str(p[0]), text[0] ? ": " : "",
 		    text);
 	else
 		log_info("session with %s: peer says goodbye: %s%s%s",
-		    s->s_peer, len > 0 ? frame_goaway_str(p[0]) : "?",
-		    text[0] ? ": " : "", text);
+		    s->s_peer, frame_goaway_str(p[0]), text[0] ? ": " : "",
+		    text);
 	s->s_goaway_rcvd = 1;
-	s->s_goaway_code = len > 0 ? p[0] : GOAWAY_PROTOCOL;
-	if (len > 0 && p[0] != GOAWAY_NORMAL) {
+	s->s_goaway_code = p[0];
+	if (p[0] != GOAWAY_NORMAL) {
 		session_close(s, "peer reported an error");
 		return;
 	}
@@ -985,6 +985,10 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 		session_on_pong(s, p);
 		break;
 	case FRAME_GOAWAY:
+		if (h->fh_len == 0) {
+			*why = "malformed GOAWAY";
+			return -1;
+		}
 		session_on_goaway(s, p, h->fh_len);
 		break;
 	case FRAME_CONFIG:

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "allow.h"
 #include "conf.h"
 #include "kdf.h"
@@ -333,6 +334,55 @@ test_tls(void)
 	conf_free(c);
 }
 
+/* host:port splitting; a refusal leaves no pointer to freed memory. */
+static void
+test_hostport(void)
+{
+	char *h = (char *)"x", *p = (char *)"y";
+
+	CHECK(addr_split_hostport("esp.example.net:", &h, &p) == -1);
+	CHECK(h == NULL && p == NULL);
+	CHECK(addr_split_hostport("[]:80", &h, &p) == -1);
+	CHECK(h == NULL && p == NULL);
+	CHECK(addr_split_hostport("[::1]:4430", &h, &p) == 0);
+	CHECK_STR_EQ(h, "::1");
+	CHECK_STR_EQ(p, "4430");
+	free(h);
+	free(p);
+}
+
+/*
+ * The policy the esp gets is tab-separated: tabs in a list are blanks,
+ * so what the isp accepts the esp accepts too; a second anonymous line
+ * is refused.
+ */
+static void
+test_policy_text(void)
+{
+	struct policy p, q;
+	struct conf *c;
+	char *cause = NULL, *text;
+	size_t len;
+
+	c = conf_load(put("tab.conf",
+			  "[isp]\nallow = 10.0.0.0/8\t192.0.2.0/24:80\n"
+			  "[policy]\nrules = ftp\tirc\n",
+			  0600),
+	    &cause);
+	CHECK(policy_load(&p, c, &cause) == 0);
+	text = policy_text(&p, &len);
+	CHECK(policy_parse(&q, text, len, &cause) == 0);
+	CHECK(q.p_anon_allow.al_n == 2);
+	policy_free(&q);
+	free(text);
+	policy_free(&p);
+	conf_free(c);
+	text = "policy\nanonymous\t1\t1\t*\tnone\nanonymous\t1\t1\t*\tnone\n";
+	CHECK(policy_parse(&q, text, strlen(text), &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "malformed policy");
+	free(cause);
+}
+
 /* A user naming a missing group: the message names it (and reads no freed memory). */
 static void
 test_policy_groups(void)
@@ -366,6 +416,8 @@ main(void)
 	test_allow();
 	test_tls();
 	test_policy_groups();
+	test_hostport();
+	test_policy_text();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;

@@ -180,6 +180,12 @@ inj_bad_window(struct bufferevent *raw)
 }
 
 static void
+inj_empty_goaway(struct bufferevent *raw)
+{
+	raw_frame(raw, FRAME_GOAWAY, 0, NULL, 0, 0);
+}
+
+static void
 inj_long_ping(struct bufferevent *raw)
 {
 	raw_frame(raw, FRAME_PING, 0, "123456789", 9, 9);
@@ -221,6 +227,8 @@ test_bad_input(void)
 	    "OPEN from the wrong side");
 	bad_input_case("winlen", inj_bad_window, 1, GOAWAY_PROTOCOL,
 	    "malformed WINDOW");
+	bad_input_case("goaway", inj_empty_goaway, 1, GOAWAY_PROTOCOL,
+	    "malformed GOAWAY");
 	bad_input_case("ping", inj_long_ping, 1, GOAWAY_PROTOCOL,
 	    "malformed PING");
 	bad_input_case("auth", inj_auth_to_esp, 1, GOAWAY_PROTOCOL,

@@ -146,6 +146,15 @@ rule_vec_canon(const char *want, char *buf, size_t len)
 	announce_str(&an, buf, len);
 }
 
+/* Does buf hold exactly len bytes equal to p? */
+static int
+rule_vec_same(struct evbuffer *buf, const void *p, size_t len)
+{
+	if (evbuffer_get_length(buf) != len)
+		return 0;
+	return len == 0 || memcmp(evbuffer_pullup(buf, -1), p, len) == 0;
+}
+
 /* Check one vector, one way; -1 with *cause on a mismatch. */
 static int
 rule_vec_check(const struct rule_kind *k, const struct rule_vector *v,
@@ -178,9 +187,7 @@ rule_vec_check(const struct rule_kind *k, const struct rule_vector *v,
 		}
 	}
 	if (rc == 0 && v->v_has_output &&
-	    (outlen != v->v_outlen ||
-		memcmp(evbuffer_pullup(r.vr_out, -1), v->v_output, outlen) !=
-		    0)) {
+	    !rule_vec_same(r.vr_out, v->v_output, v->v_outlen)) {
 		esc_bytes(a, sizeof a, v->v_output, v->v_outlen, ESC_QUOTES);
 		esc_bytes(b, sizeof b,
 		    (const char *)evbuffer_pullup(r.vr_out, -1), outlen,
@@ -192,9 +199,7 @@ rule_vec_check(const struct rule_kind *k, const struct rule_vector *v,
 		rc = -1;
 	}
 	if (rc == 0 && !v->v_has_output && strcmp(r.vr_first, "none") == 0 &&
-	    (outlen != v->v_inlen ||
-		memcmp(evbuffer_pullup(r.vr_out, -1), v->v_input, outlen) !=
-		    0)) {
+	    !rule_vec_same(r.vr_out, v->v_input, v->v_inlen)) {
 		xasprintf(cause,
 		    "%s: [%s] %s.input: bytes changed without an "
 		    "announcement%s",

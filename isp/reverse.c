@@ -19,6 +19,7 @@
  * Reverse openings are capped per control channel, per user and per
  * session ([isp] reverse_per_*).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@
 #include "log.h"
 #include "scan.h"
 #include "xmalloc.h"
+
+#define REVERSE_KEY_MAX (FRAME_USER_MAX + INET6_ADDRSTRLEN + 24)
 
 /* One scanned control channel. */
 struct ctl {
@@ -55,6 +58,7 @@ struct reverse {
 	struct sockaddr_storage r_server; /* the control connection's server */
 	int r_accept;                     /* RULE_ACCEPT_* */
 	char r_user[FRAME_USER_MAX + 1];
+	char r_ukey[REVERSE_KEY_MAX]; /* whose reverse_per_user count */
 	uint64_t r_serial;
 	struct channel *r_data;
 	struct evconnlistener *r_lis;
@@ -66,7 +70,7 @@ struct reverse {
 
 /* How many reverse openings a user or a session has pending. */
 struct reverse_count {
-	char rc_key[FRAME_USER_MAX + 24];
+	char rc_key[REVERSE_KEY_MAX];
 	unsigned rc_n;
 	TAILQ_ENTRY(reverse_count) rc_entry;
 };
@@ -102,12 +106,35 @@ reverse_count(const char *key, int delta)
 	return before;
 }
 
-/* The count keys of a user and of a session. */
+/*
+ * The key of a control channel's reverse_per_user count: the user, or
+ * for a client without a login its address, so that anonymous clients
+ * do not share one count.
+ */
 static void
-reverse_keys(const char *user, uint64_t serial, char *u, size_t ul, char *s,
-    size_t sl)
+reverse_user_key(const struct ctl *c, char *u, size_t ul)
 {
-	snprintf(u, ul, "user %s", user);
+	const struct sockaddr *sa = (const struct sockaddr *)&c->c_client;
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (c->c_ch->ch_user[0] != '\0') {
+		snprintf(u, ul, "user %s", c->c_ch->ch_user);
+		return;
+	}
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    host, sizeof host);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
+		    sizeof host);
+	snprintf(u, ul, "anonymous %s", host);
+}
+
+/* The count key of a session. */
+static void
+reverse_session_key(uint64_t serial, char *s, size_t sl)
+{
 	snprintf(s, sl, "session %llu", (unsigned long long)serial);
 }
 
@@ -115,10 +142,10 @@ reverse_keys(const char *user, uint64_t serial, char *u, size_t ul, char *s,
 static void
 reverse_tally(struct reverse *r, int delta)
 {
-	char u[FRAME_USER_MAX + 24], s[40];
+	char s[40];
 
-	reverse_keys(r->r_user, r->r_serial, u, sizeof u, s, sizeof s);
-	reverse_count(u, delta);
+	reverse_session_key(r->r_serial, s, sizeof s);
+	reverse_count(r->r_ukey, delta);
 	reverse_count(s, delta);
 	if (r->r_owner == NULL)
 		return;
@@ -410,9 +437,10 @@ static const char *
 reverse_over_limit(struct ctl *c)
 {
 	struct isp *i = c->c_isp;
-	char u[FRAME_USER_MAX + 24], s[40];
+	char u[REVERSE_KEY_MAX], s[40];
 
-	reverse_keys(c->c_ch->ch_user, c->c_serial, u, sizeof u, s, sizeof s);
+	reverse_user_key(c, u, sizeof u);
+	reverse_session_key(c->c_serial, s, sizeof s);
 	if (c->c_npending >= i->i_rev_per_channel)
 		return "too many reverse openings on this control connection "
 		       "([isp] reverse_per_channel)";
@@ -458,6 +486,7 @@ reverse_start(struct ctl *c, const struct announce *an)
 	r->r_server = c->c_server;
 	r->r_accept = rule_kind_accept(an->an_kind);
 	snprintf(r->r_user, sizeof r->r_user, "%s", c->c_ch->ch_user);
+	reverse_user_key(c, r->r_ukey, sizeof r->r_ukey);
 	r->r_serial = c->c_serial;
 	reverse_tally(r, 1);
 	snprintf(r->r_desc, sizeof r->r_desc, "%s for channel %u", at,

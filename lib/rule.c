@@ -455,6 +455,7 @@ rule_app_free(struct rule_app *a)
 	free(a->a_kinds);
 	free(a->a_ports);
 	pcre2_match_context_free(a->a_mctx);
+	pcre2_compile_context_free(a->a_cctx);
 	pcre2_code_free(a->a_any[RULE_C2S]);
 	pcre2_code_free(a->a_any[RULE_S2C]);
 	free(a->a_name);
@@ -691,7 +692,7 @@ rule_compile(struct rule_app *a, const char *v, const char *file,
 		return NULL;
 	}
 	code = pcre2_compile((PCRE2_SPTR)v, PCRE2_ZERO_TERMINATED,
-	    PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &errcode, &erroff, NULL);
+	    PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &errcode, &erroff, a->a_cctx);
 	if (code == NULL) {
 		pcre2_get_error_message(errcode, msg, sizeof msg);
 		rule_error(cause, file, sec, key,
@@ -734,6 +735,44 @@ rule_yesno(dictionary *d, const char *file, const char *sec, const char *key,
 	else
 		return rule_error(cause, file, sec, key,
 		    "\"%s\" is not yes or no", v);
+	return 0;
+}
+
+/*
+ * The rest of an action = refuse section: a detect pattern and the text
+ * that replaces what it finds, nothing that decodes or rewrites.
+ */
+static int
+rule_parse_refusal(struct rule_app *a, dictionary *d, const char *sec,
+    const char *file, struct rule_kind *k, char **cause)
+{
+	static const char *const none[] = { "pattern", "decode", "rewrite",
+		"accept", "low_ports", "other_hosts" };
+	const char *v;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < nitems(none); i++)
+		if (rule_get(d, sec, none[i]) != NULL)
+			return rule_error(cause, file, sec, none[i],
+			    "not with action = refuse: it only detects");
+	if ((v = rule_get(d, sec, "detect")) == NULL || *v == '\0')
+		return rule_error(cause, file, sec, "detect",
+		    "missing: action = refuse needs what to detect");
+	k->k_detect_pattern = xstrdup(v);
+	if ((k->k_detect = rule_compile(a, v, file, sec, "detect", cause)) ==
+	    NULL)
+		return -1;
+	if ((v = rule_get(d, sec, "neutral")) == NULL || *v == '\0')
+		return rule_error(cause, file, sec, "neutral",
+		    "missing: what replaces text that detect finds");
+	/* Plain text: nothing decodes, so there is no ${new.*} to fill. */
+	if (strchr(v, '$') != NULL)
+		return rule_error(cause, file, sec, "neutral",
+		    "no ${...} with action = refuse");
+	if (rule_parse_text(v, NULL, &k->k_neutral, &k->k_nneutral, err,
+		sizeof err) != 0)
+		return rule_error(cause, file, sec, "neutral", "%s", err);
 	return 0;
 }
 
@@ -788,10 +827,21 @@ rule_parse_kind(struct rule_app *a, dictionary *d, const char *sec,
 		k->k_action = RULE_SERVER_CONNECTS;
 	else if (strcmp(v, "client-connects") == 0)
 		k->k_action = RULE_CLIENT_CONNECTS;
+	else if (strcmp(v, "refuse") == 0)
+		k->k_action = RULE_REFUSE;
 	else {
 		rule_error(cause, file, sec, "action",
-		    "\"%s\" is not server-connects or client-connects", v);
+		    "\"%s\" is not server-connects, client-connects or "
+		    "refuse",
+		    v);
 		goto fail;
+	}
+	if (k->k_action == RULE_REFUSE) {
+		if (rule_parse_refusal(a, d, sec, file, k, cause) != 0 ||
+		    rule_parse_vectors(k, d, keys, nkeys, file, cause) != 0)
+			goto fail;
+		free(keys);
+		return k;
 	}
 
 	if ((v = rule_get(d, sec, "decode")) == NULL || *v == '\0') {
@@ -972,7 +1022,9 @@ rule_app_entries(const struct rule_app *a, enum rule_dir dir,
 	for (detect = 0; detect < 2; detect++) {
 		for (i = 0; i < a->a_nkinds && n < max; i++) {
 			k = a->a_kinds[i];
-			if (k->k_dir != dir || (detect && k->k_detect == NULL))
+			if (k->k_dir != dir ||
+			    (detect && k->k_detect == NULL) ||
+			    (!detect && k->k_code == NULL))
 				continue;
 			out[n].re_kind = k;
 			out[n].re_code = detect ? k->k_detect : k->k_code;
@@ -1013,7 +1065,7 @@ rule_app_combine(struct rule_app *a, enum rule_dir dir)
 	}
 	code = pcre2_compile((PCRE2_SPTR)text, PCRE2_ZERO_TERMINATED,
 	    PCRE2_NEVER_UTF | PCRE2_NEVER_UCP | PCRE2_DUPNAMES, &errcode,
-	    &erroff, NULL);
+	    &erroff, a->a_cctx);
 	free(text);
 	if (code != NULL)
 		pcre2_jit_compile(code,
@@ -1101,6 +1153,10 @@ rule_parse_app(struct ruleset *rs, dictionary *d, const char *file,
 	    rule_yesno(d, file, "service", "lines", &a->a_lines, cause) != 0)
 		goto fail;
 	a->a_mctx = pcre2_match_context_create(NULL);
+	/* A line protocol's peer may end a line with a bare CR: so does ^. */
+	a->a_cctx = pcre2_compile_context_create(NULL);
+	if (a->a_lines)
+		pcre2_set_newline(a->a_cctx, PCRE2_NEWLINE_ANYCRLF);
 	pcre2_set_match_limit(a->a_mctx, (uint32_t)ml);
 	pcre2_set_depth_limit(a->a_mctx, (uint32_t)dl);
 	pcre2_set_heap_limit(a->a_mctx, (uint32_t)hl);
@@ -1179,8 +1235,8 @@ ruleset_load_named(struct ruleset *rs, const char *path, const char *text,
 		snprintf(tmp, sizeof tmp, "%s/dynpass-rule.XXXXXX", tmpdir);
 		if ((fd = mkstemp(tmp)) == -1)
 			return rule_error(cause, path, NULL, NULL,
-			    "cannot create a temporary file in %s: %s",
-			    tmpdir, strerror(errno));
+			    "cannot create a temporary file in %s: %s", tmpdir,
+			    strerror(errno));
 	}
 	for (done = 0; done < len; done += (size_t)w) {
 		if ((w = write(fd, text + done, len - done)) <= 0) {

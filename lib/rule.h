@@ -13,7 +13,8 @@ enum rule_dir {
 
 enum rule_action {
 	RULE_SERVER_CONNECTS = 0, /* reverse: PORT, EPRT, DCC, rsh stderr */
-	RULE_CLIENT_CONNECTS = 1  /* forward: 227, 229 */
+	RULE_CLIENT_CONNECTS = 1, /* forward: 227, 229 */
+	RULE_REFUSE = 2           /* what detect finds is refused: AUTH TLS */
 };
 
 struct ruleset;   /* all loaded applications */

@@ -111,6 +111,7 @@ struct rule_app {
 	struct rule_kind **a_kinds;
 	size_t a_nkinds;
 	pcre2_match_context *a_mctx;
+	pcre2_compile_context *a_cctx; /* CR, LF or CRLF end a line */
 	int a_telnet; /* Telnet-framed (RFC 854): IAC handled first */
 	int a_lines;  /* line-based: a detect match runs to the line end */
 	uint32_t a_lookbehind; /* longest lookbehind of any pattern */

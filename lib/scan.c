@@ -351,6 +351,26 @@ scan_pick(struct scan *s, struct scan_cand *best, const char **why)
 	return 0;
 }
 
+/*
+ * The end of the line that goes on at off, past its CR, LF or CRLF; 0
+ * while it may still grow (a CR held last may be followed by an LF).
+ */
+static size_t
+scan_line_end(const struct scan *s, size_t off)
+{
+	const char *p = s->s_buf + off, *lf, *cr;
+	size_t n = s->s_len - off, i;
+
+	lf = memchr(p, '\n', n);
+	cr = memchr(p, '\r', lf != NULL ? (size_t)(lf - p) : n);
+	if (cr == NULL)
+		return lf != NULL ? (size_t)(lf - s->s_buf) + 1 : 0;
+	i = (size_t)(cr - s->s_buf);
+	if (i + 1 < s->s_len)
+		return s->s_buf[i + 1] == '\n' ? i + 2 : i + 1;
+	return s->s_eof ? i + 1 : 0;
+}
+
 /* Scan what is held. */
 static enum scan_result
 scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
@@ -393,14 +413,13 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
 	s->s_an_end = s->s_ov[1];
 	if (e->re_detect && s->s_app->a_lines) {
 		/* A line protocol: what starts like one is refused to its end. */
-		const char *nl = memchr(s->s_buf + s->s_an_end, '\n',
-		    s->s_len - s->s_an_end);
+		size_t nl = scan_line_end(s, s->s_an_end);
 
-		if (nl != NULL)
-			s->s_an_end = (size_t)(nl - s->s_buf) + 1;
+		if (nl != 0)
+			s->s_an_end = nl;
 		else if (s->s_eof)
 			s->s_an_end = s->s_len;
-		if (nl != NULL || s->s_eof) {
+		if (nl != 0 || s->s_eof) {
 			if (s->s_an_end - s->s_ctx > s->s_cap)
 				return scan_fail(s, why,
 				    "%s: [%s] detect: a line longer than the "
@@ -422,7 +441,11 @@ scan_run(struct scan *s, struct evbuffer *out, struct announce *an,
 	esc_bytes(s->s_an.an_text, sizeof s->s_an.an_text, s->s_buf + s->s_ctx,
 	    s->s_an_end - s->s_ctx > 160 ? 160 : s->s_an_end - s->s_ctx,
 	    ESC_QUOTES);
-	if (e->re_detect) {
+	if (e->re_detect && e->re_kind->k_action == RULE_REFUSE) {
+		s->s_an.an_suspect = 1;
+		snprintf(s->s_an.an_why, sizeof s->s_an.an_why,
+		    "[%s] refuses it (action = refuse)", e->re_kind->k_name);
+	} else if (e->re_detect) {
 		s->s_an.an_suspect = 1;
 		snprintf(s->s_an.an_why, sizeof s->s_an.an_why,
 		    "it is not in a form [%s] understands", e->re_kind->k_name);

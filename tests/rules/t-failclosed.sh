@@ -8,6 +8,8 @@
 #  - a PORT line that grows past the holdback resets the connection;
 #  - the old quadratic IRC line and a DCC offer in the same write: reset,
 #    the offer never reaches the server, and little CPU is spent;
+#  - DCC offers in forms the patterns do not take (leading space, a
+#    second CTCP, CPRIVMSG, NOTICE, after a bare CR) are neutralised;
 #  - reverse openings are capped per control connection: 2000 PORTs leave
 #    the isp with a bounded number of descriptors.
 . "$(dirname "$0")/../lib.sh"
@@ -85,6 +87,25 @@ grep -qx "reset\|closed" "$T/irc.out" || fail "the quadratic line did not end th
 grep -q "167772169" "$T/irc.log" && fail "the DCC offer reached the server: $(cat "$T/irc.log")"
 [ $((after - before)) -le 20 ] || fail "the isp spent $((after - before)) ticks on one line"
 ok "a 40000-space DCC line and an offer: reset, the offer never reaches the server, $((after - before)) CPU ticks"
+
+# DCC offers in forms the patterns do not take: each line is neutralised.
+: >"$T/irc.log"
+$CTL "$SOCKS_PORT" "$IRC_PORT" send \
+	' PRIVMSG bob :\x01DCC SEND a 167772169 5000 1\x01\r\n' \
+	'PRIVMSG bob :\x01VERSION\x01\x01DCC SEND b 167772169 5000 1\x01\r\n' \
+	'CPRIVMSG bob #c :\x01DCC SEND c 167772169 5000 1\x01\r\n' \
+	'NOTICE bob :\x01DCC CHAT chat 167772169 5000\x01\r\n' \
+	'PRIVMSG #c :hi\rPRIVMSG bob :\x01DCC SEND e 167772169 5000 1\x01\r\n' \
+	'PRIVMSG #c :after\r\n' >"$T/dcc.out"
+for i in $(seq 50); do grep -q after "$T/irc.log" && break; sleep 0.1; done
+grep -q "167772169" "$T/irc.log" && fail "a DCC offer reached the server: $(cat "$T/irc.log")"
+n=$(grep -c "dynpass-refused-dcc" "$T/irc.log")
+[ "$n" = 4 ] || fail "the server got $n neutralised lines, not 4: $(cat "$T/irc.log")"
+# The one after a bare CR is understood, and refused as a bounce: port 0.
+grep -qF 'DCC SEND e 2130706433 0 1' "$T/irc.log" || fail "the offer after a bare CR was not rewritten to port 0"
+u=$(cat "$ESP_LOG" "$ISP_LOG" | grep -c 'it is not in a form \[dcc_send\] understands')
+[ "$u" -ge 4 ] || fail "only $u log lines name a form [dcc_send] does not understand"
+ok "DCC behind a leading space, a second CTCP, CPRIVMSG, NOTICE or a bare CR: $n lines neutralised, the one after a bare CR rewritten to port 0"
 
 # 2000 PORTs on one control connection: capped reverse openings.
 fds() { ls "/proc/$1/fd" | wc -l; }

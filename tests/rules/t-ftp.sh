@@ -2,7 +2,9 @@
 # Active and passive FTP with unmodified curl under sockhook, across a
 # one-port firewall, against a real vsftpd inside: downloads and uploads
 # of 20 MiB over IPv4 and IPv6, 10 clients at once, and a bounce attempt
-# refused. Every file is checked by SHA-256.
+# refused. vsftpd offers TLS, which the pair refuses (AUTH TLS would hide
+# every announcement): curl --ssl-reqd fails, curl --ssl goes on in clear.
+# Every file is checked by SHA-256.
 . "$(dirname "$0")/../lib.sh"
 . "$TESTS/site.sh"
 need_root
@@ -17,6 +19,8 @@ chmod 755 "$T"
 mkdir -p "$T/ftp/pub" "$T/ftp/up" "$T/empty"
 head -c $((20 * 1024 * 1024)) /dev/urandom >"$T/ftp/pub/big"
 chown ftp "$T/ftp/up"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ftp.key" -out "$T/ftp.crt" \
+	-days 2 -subj /CN=ftp.inside.test 2>/dev/null || fail "no certificate for vsftpd"
 cat >"$T/vsftpd.conf" <<CONF
 listen=NO
 listen_ipv6=YES
@@ -36,6 +40,13 @@ secure_chroot_dir=$T/empty
 xferlog_enable=NO
 max_clients=50
 max_per_ip=50
+ssl_enable=YES
+allow_anon_ssl=YES
+force_anon_logins_ssl=NO
+force_anon_data_ssl=NO
+require_ssl_reuse=NO
+rsa_cert_file=$T/ftp.crt
+rsa_private_key_file=$T/ftp.key
 CONF
 bg_start "$T/vsftpd.log" ip netns exec "$S_SERVER" vsftpd "$T/vsftpd.conf"
 for i in $(seq 50); do
@@ -94,6 +105,25 @@ ftp_get epsv4 "$T/hook4.conf" "ftp://$SERVER4/pub/big"
 ok "passive download over IPv4 (EPSV, 229) intact"
 ftp_put passive4 "$T/hook4.conf" "ftp://$SERVER4/up/p4"
 ok "passive upload over IPv4 intact"
+
+# TLS on the control connection: refused by the pair, though the server
+# offers it (shown first on the server's own host, without the pair).
+ip netns exec "$S_SERVER" curl -sS --fail --max-time 30 --ssl-reqd -k \
+	-o "$T/got.direct-tls" "ftp://$SERVER4/pub/big" 2>"$T/curl.direct-tls" ||
+	fail "vsftpd does not do TLS here: $(cat "$T/curl.direct-tls")"
+[ "$(sha "$T/got.direct-tls")" = "$want" ] || fail "direct FTPS: SHA-256 differs"
+rc=0
+ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- \
+	curl -sS --max-time 30 --ssl-reqd -k -o "$T/got.tls" "ftp://$SERVER4/pub/big" \
+	2>"$T/curl.tls" || rc=$?
+[ "$rc" = 64 ] || fail "curl --ssl-reqd through the pair: exit $rc, want 64: $(cat "$T/curl.tls")"
+# The esp scans what clients send and refuses it first; the isp again.
+grep -q 'refused announcement "AUTH TLS\\r\\n": \[auth\] refuses it (action = refuse)' "$ESP_LOG" ||
+	fail "no log line at the esp for the refused AUTH TLS"
+grep -q 'refused announcement "AUTH dynpass-refused\\r\\n": \[auth\] refuses it (action = refuse)' "$ISP_LOG" ||
+	fail "no log line at the isp for the refused AUTH"
+ftp_get try-tls "$T/hook4.conf" "ftp://$SERVER4/pub/big" --ssl -k -P -
+ok "AUTH TLS refused: curl --ssl-reqd exits 64, curl --ssl goes on in clear (active, intact)"
 
 ftp_get active6 "$T/hook6.conf" "ftp://[$SERVER6]/pub/big" -P -
 ok "active download over IPv6 (EPRT |2|) intact"

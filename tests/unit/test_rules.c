@@ -91,7 +91,8 @@ test_shipped(void)
 	/* Lookup by server port. */
 	CHECK(ruleset_for_port(rs, 21) == ruleset_app(rs, 0));
 	CHECK(ruleset_for_port(rs, 6667) == ruleset_app(rs, 1));
-	CHECK(ruleset_for_port(rs, 6697) == ruleset_app(rs, 1));
+	/* IRC over TLS cannot be scanned, so irc.ini does not claim it. */
+	CHECK(ruleset_for_port(rs, 6697) == NULL);
 	CHECK(ruleset_for_port(rs, 514) == ruleset_app(rs, 2));
 	CHECK(ruleset_for_port(rs, 80) == NULL);
 	CHECK(ruleset_for_port(rs, 6668) == NULL);
@@ -101,11 +102,13 @@ test_shipped(void)
 	a = ruleset_app(rs, 0);
 	CHECK(rule_app_scans(a, RULE_C2S));
 	CHECK(rule_app_scans(a, RULE_S2C));
-	CHECK(rule_app_kind_count(a) == 4);
+	CHECK(rule_app_kind_count(a) == 6);
 	CHECK(strcmp(rule_kind_name(rule_app_kind(a, 0)), "port") == 0);
 	CHECK(rule_kind_action(rule_app_kind(a, 0)) == RULE_SERVER_CONNECTS);
 	CHECK(rule_kind_action(rule_app_kind(a, 2)) == RULE_CLIENT_CONNECTS);
 	CHECK(rule_kind_implied(rule_app_kind(a, 3)));
+	CHECK(rule_kind_action(rule_app_kind(a, 4)) == RULE_REFUSE);
+	CHECK(rule_kind_action(rule_app_kind(a, 5)) == RULE_REFUSE);
 	CHECK(!rule_app_scans(ruleset_app(rs, 1), RULE_S2C));
 	CHECK(!rule_app_scans(ruleset_app(rs, 2), RULE_S2C));
 
@@ -193,8 +196,33 @@ test_broken(void)
 	    "decode = comma\n%s%s",
 	    SERVICE, PATTERN, REWRITE);
 	refused(buf,
-	    "bad.ini: [port] action: \"connect\" is not server-connects or "
-	    "client-connects");
+	    "bad.ini: [port] action: \"connect\" is not server-connects, "
+	    "client-connects or refuse");
+	/* action = refuse: detect and plain neutral text, nothing else. */
+	snprintf(buf, sizeof buf,
+	    "%s[auth]\ndirection = c2s\naction = refuse\n%s", SERVICE, PATTERN);
+	refused(buf,
+	    "bad.ini: [auth] pattern: not with action = refuse: it only "
+	    "detects");
+	snprintf(buf, sizeof buf,
+	    "%s[auth]\ndirection = c2s\naction = refuse\n"
+	    "neutral = \"NOOP\\r\\n\"\n",
+	    SERVICE);
+	refused(buf,
+	    "bad.ini: [auth] detect: missing: action = refuse needs what to "
+	    "detect");
+	snprintf(buf, sizeof buf,
+	    "%s[auth]\ndirection = c2s\naction = refuse\n"
+	    "detect = \"^AUTH\"\n",
+	    SERVICE);
+	refused(buf,
+	    "bad.ini: [auth] neutral: missing: what replaces text that "
+	    "detect finds");
+	snprintf(buf, sizeof buf,
+	    "%s[auth]\ndirection = c2s\naction = refuse\n"
+	    "detect = \"^AUTH\"\nneutral = \"PORT ${new.port}\\r\\n\"\n",
+	    SERVICE);
+	refused(buf, "bad.ini: [auth] neutral: no ${...} with action = refuse");
 	snprintf(buf, sizeof buf,
 	    "%s[port]\ndirection = c2s\naction = server-connects\n"
 	    "decode = hex\n%s%s",

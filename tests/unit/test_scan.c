@@ -802,6 +802,9 @@ test_linear(void)
 		    "PRIVMSG bob :\x01"
 		    "DCC CHAT chat 1" },
 		{ "irc", RULE_C2S, IRC_C2S, ":a PRIVMSG b :" },
+		{ "irc", RULE_C2S, IRC_C2S,
+		    "@a=b PRIVMSG b :\x01VERSION\x01\x01"
+		    "DC" },
 	};
 	const struct rule_app *a;
 	char *plain, *evil;

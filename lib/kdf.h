@@ -1,4 +1,4 @@
-/* Password hashes for SOCKS users: scrypt through OpenSSL's KDF API. */
+/* Password hashes for users: SCRAM secrets over scrypt (lib/scram.c). */
 #ifndef DP_KDF_H
 #define DP_KDF_H
 
@@ -9,5 +9,6 @@ int kdf_verify(const char *password, const char *hash);
 int kdf_verify_bytes(const void *password, size_t len, const char *hash);
 char *kdf_dummy_hash(void);
 int kdf_valid(const char *hash);
+char *kdf_convert(const char *hash);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "conf.h"
 #include "kdf.h"
+#include "log.h"
 #include "xmalloc.h"
 
 /* A name made of [a-z0-9._-], 1 to 64 characters. */
@@ -122,7 +123,7 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 	struct policy_user *u;
 	char key[300], gsec[200], *groups, *g, *save = NULL, *why = NULL;
 	const char *v;
-	int rev, grev, all = 0, any_rules = 0;
+	int rev, grev, all = 0, any_rules = 0, old;
 
 	if (!policy_name_ok(name))
 		return conf_error(cause, c, sec,
@@ -135,10 +136,26 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 	if ((v = conf_str(c, key, NULL)) == NULL)
 		return conf_error(cause, c, key,
 		    "missing: make one with `isp -P`");
-	if (!kdf_valid(v))
+	if ((old = kdf_valid(v)) == 0)
 		return conf_error(cause, c, key,
-		    "not a password hash (scrypt$N$r$p$salt$hash from "
-		    "`isp -P`)");
+		    "not a password hash (scram$N$r$p$salt$storedkey$serverkey "
+		    "from `isp -P`)");
+	if (old == 2) {
+		/*
+		 * The scrypt$ form is SCRAM's SaltedPassword: whoever reads
+		 * it could log in through an agent. The new form is not.
+		 */
+		char *conv = kdf_convert(v), *warn = NULL;
+
+		conf_error(&warn, c, key,
+		    "in the old scrypt$ form, with which whoever reads this "
+		    "file could log in as the user through an agent; "
+		    "replace it with: password = %s",
+		    conv);
+		log_warnx("%s", warn);
+		free(warn);
+		free(conv);
+	}
 	u->pu_hash = xstrdup(v);
 	snprintf(key, sizeof key, "%s:reverse", sec);
 	if (conf_bool(c, key, 1, &rev, cause) != 0)

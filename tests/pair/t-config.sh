@@ -70,3 +70,15 @@ for f in "$TOP"/etc/esp.conf "$TOP"/etc/isp.conf; do
 	expect_ok "$prog" "$T/ex.conf"
 done
 ok "etc/ examples pass -t"
+
+# A password in the old scrypt$ form (values computed with Python's
+# hashlib): -t passes it, warns, and prints the same password's new form.
+{
+	cat "$T/isp.conf"
+	printf '[user alice]\npassword = %s\nallow = 10.1.0.0/16:21\n' \
+		'scrypt$16384$8$1$AAECAwQFBgcICQoLDA0ODw==$JbN2hANm9NOw4h5BRHZnbjzQ6Jr0QwNWojTOC2WgIbU='
+} >"$T/old.conf"
+expect_ok isp "$T/old.conf"
+grep -qF "$T/old.conf: [user alice] password: in the old scrypt\$ form, with which whoever reads this file could log in as the user through an agent; replace it with: password = scram\$16384\$8\$1\$AAECAwQFBgcICQoLDA0ODw==\$9yXSe6dJkqMRiAJC7GgER5R83qmFs0XprXsWhKQf2Fw=\$26NIqBP8w09jj0NcjHQzyd0bR/GE5nfHv0X6Jk9MaxE=" "$T/out" ||
+	fail "no conversion line for the old form: $(cat "$T/out")"
+ok "an old scrypt\$ password: -t warns and prints its scram\$ form"

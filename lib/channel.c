@@ -1,9 +1,9 @@
 /*
- * A channel relays one TCP connection over the session. The local socket
- * is a bufferevent; bytes read from it become DATA frames as far as the
- * peer's credit allows, and DATA from the peer is written to it, with
- * credit returned only once the bytes have left the output buffer. Each
- * direction is closed on its own (FIN, then shutdown(SHUT_WR)).
+ * A channel relays one stream of the session to its end: a local socket,
+ * or another channel (lib/end.h). Bytes from the end become DATA frames as
+ * far as the peer's credit allows, and DATA from the peer goes to the end,
+ * with credit returned only once the end has taken the bytes. Each
+ * direction is closed on its own (FIN, then the end's shutdown).
  *
  * On channels to a rule's service ports, a scanner sits in one or both
  * directions: it passes bytes on, holding back at most a few KiB that may
@@ -23,25 +23,17 @@
 #include <event2/event.h>
 
 #include "audit.h"
+#include "end.h"
 #include "log.h"
 #include "scan.h"
 #include "session.h"
 #include "xmalloc.h"
 
-#define CHANNEL_READ_HIWAT (128 * 1024) /* stop reading the socket here */
-/* One socket read: with the chain header, just fits a 64 KiB block. */
-#define CHANNEL_IO_CHUNK (64 * 1024 - 128)
-#define RX               1
-#define TX               0
+#define CHANNEL_READ_HIWAT (128 * 1024) /* stop reading the end here */
+#define RX                 1
+#define TX                 0
 
-static void channel_readev(evutil_socket_t, short, void *);
-static void channel_readcb(struct bufferevent *, void *);
 static void channel_read_resume(struct channel *);
-static void channel_writecb(struct bufferevent *, void *);
-static void channel_written(struct channel *, size_t, int);
-static void channel_eventcb(struct bufferevent *, short, void *);
-static void channel_outcb(struct evbuffer *, const struct evbuffer_cb_info *,
-    void *);
 static void channel_scan_run(struct channel *, int);
 static void channel_try_shutdown(struct channel *);
 
@@ -52,6 +44,7 @@ channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t txwin)
 	struct channel *ch = xcalloc(1, sizeof *ch);
 
 	ch->ch_sess = s;
+	ch->ch_base = session_base(s);
 	ch->ch_id = id;
 	ch->ch_state = CHANNEL_OPENING;
 	window_rx_init(&ch->ch_rx, rxwin);
@@ -78,48 +71,29 @@ channel_describe(struct channel *ch, const char *fmt, ...)
 	ch->ch_desc = d;
 }
 
-/* Start relaying between the local socket and the session. */
+/* Start relaying between the end and the session. */
 void
-channel_attach(struct channel *ch, struct bufferevent *bev)
+channel_attach_end(struct channel *ch, struct end *e)
 {
-	struct evbuffer *out = bufferevent_get_output(bev);
-
-	ch->ch_bev = bev;
+	ch->ch_end = e;
 	ch->ch_state = CHANNEL_OPEN;
-	ch->ch_out_skip = evbuffer_get_length(out);
-	ch->ch_outcb = evbuffer_add_cb(out, channel_outcb, ch);
-	bufferevent_set_max_single_write(bev, CHANNEL_IO_CHUNK);
-	if (bufferevent_getfd(bev) < 0) {
-		/* Not a socket (a bufferevent pair, in tests). */
-		bufferevent_setwatermark(bev, EV_READ, 0, CHANNEL_READ_HIWAT);
-		bufferevent_setcb(bev, channel_readcb, channel_writecb,
-		    channel_eventcb, ch);
-		bufferevent_enable(bev, EV_READ | EV_WRITE);
-	} else {
-		/*
-		 * Reads are ours: a socket bufferevent reads at most 4 KiB
-		 * per wakeup, which caps a channel far below what TLS can
-		 * carry.
-		 */
-		bufferevent_setcb(bev, NULL, channel_writecb, channel_eventcb,
-		    ch);
-		bufferevent_disable(bev, EV_READ);
-		bufferevent_enable(bev, EV_WRITE);
-		ch->ch_rev =
-		    event_new(bufferevent_get_base(bev), bufferevent_getfd(bev),
-			EV_READ | EV_PERSIST, channel_readev, ch);
-		channel_read_resume(ch);
-	}
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+	channel_read_resume(ch);
+	if (evbuffer_get_length(e->e_ops->input(e)) > 0)
 		session_ready(ch->ch_sess, ch);
 	if (ch->ch_peer_fin) /* the peer finished before we were joined */
 		channel_try_shutdown(ch);
 }
 
+/* Start relaying between a local socket and the session. */
+void
+channel_attach(struct channel *ch, struct bufferevent *bev)
+{
+	channel_attach_end(ch, end_sock_new(ch, bev));
+}
+
 /* Answer OPEN or OUTSIDE_OPEN with a code. */
-static void
-channel_send_result(struct channel *ch, uint8_t code,
-    const struct endpoint *bound)
+void
+channel_answer(struct channel *ch, uint8_t code, const struct endpoint *bound)
 {
 	struct frame_open_result r;
 	uint8_t buf[300];
@@ -142,7 +116,7 @@ void
 channel_accept(struct channel *ch, struct bufferevent *bev,
     const struct endpoint *bound)
 {
-	channel_send_result(ch, OPEN_OK, bound);
+	channel_answer(ch, OPEN_OK, bound);
 	channel_attach(ch, bev);
 }
 
@@ -150,7 +124,7 @@ channel_accept(struct channel *ch, struct bufferevent *bev,
 void
 channel_refuse(struct channel *ch, uint8_t code)
 {
-	channel_send_result(ch, code, NULL);
+	channel_answer(ch, code, NULL);
 	channel_close(ch, CHANNEL_REFUSED, frame_open_code_str(code));
 }
 
@@ -183,7 +157,7 @@ channel_set_scan(struct channel *ch, struct scan *rx, struct scan *tx,
 static struct evbuffer *
 channel_scan_out(struct channel *ch, int dir)
 {
-	return dir == RX ? bufferevent_get_output(ch->ch_bev)
+	return dir == RX ? ch->ch_end->e_ops->output(ch->ch_end)
 			 : ch->ch_scan_q[TX];
 }
 
@@ -192,22 +166,37 @@ static struct evbuffer *
 channel_scan_in(struct channel *ch, int dir)
 {
 	return dir == RX ? ch->ch_scan_q[RX]
-			 : bufferevent_get_input(ch->ch_bev);
+			 : ch->ch_end->e_ops->input(ch->ch_end);
 }
 
-/* The deferred reset: the scanner refused to pass more bytes. */
+/* The deferred reset. */
 static void
 channel_failcb(evutil_socket_t fd, short what, void *arg)
 {
+	struct channel *ch = arg;
+
 	(void)fd;
 	(void)what;
-	channel_close(arg, CHANNEL_RESET, "rule scanning refused the stream");
+	channel_close(ch, CHANNEL_RESET, ch->ch_fail_why);
 }
 
 /*
- * Fail closed: the stream cannot be passed on as it is. Nothing more goes
- * through (the scanner holds it), and the channel is reset once the code
- * that got here has returned, so that no caller sees it freed.
+ * Reset the channel once the code that got here has returned, so that no
+ * caller sees it freed. Nothing more goes through meanwhile.
+ */
+void
+channel_reset_later(struct channel *ch, const char *why)
+{
+	if (ch->ch_failev != NULL)
+		return;
+	snprintf(ch->ch_fail_why, sizeof ch->ch_fail_why, "%s", why);
+	ch->ch_failev = event_new(ch->ch_base, -1, 0, channel_failcb, ch);
+	event_active(ch->ch_failev, EV_TIMEOUT, 0);
+}
+
+/*
+ * Fail closed: the stream cannot be passed on as it is (the scanner
+ * holds it), so the channel is reset.
  */
 static void
 channel_fail(struct channel *ch, const char *why)
@@ -215,9 +204,7 @@ channel_fail(struct channel *ch, const char *why)
 	if (ch->ch_failev != NULL)
 		return;
 	log_warnx("%s: %s; resetting the connection", ch->ch_desc, why);
-	ch->ch_failev = event_new(bufferevent_get_base(ch->ch_bev), -1, 0,
-	    channel_failcb, ch);
-	event_active(ch->ch_failev, EV_TIMEOUT, 0);
+	channel_reset_later(ch, "rule scanning refused the stream");
 }
 
 /*
@@ -310,11 +297,12 @@ channel_tx_source(struct channel *ch)
 			channel_scan_run(ch, TX);
 		channel_read_resume(ch);
 		if (ch->ch_rd_eof && !ch->ch_scan_held[TX] &&
-		    evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) == 0)
+		    evbuffer_get_length(ch->ch_end->e_ops->input(ch->ch_end)) ==
+			0)
 			channel_scan_end(ch, TX);
 		return ch->ch_scan_q[TX];
 	}
-	return bufferevent_get_input(ch->ch_bev);
+	return ch->ch_end->e_ops->input(ch->ch_end);
 }
 
 /* Is everything read from the socket framed or about to be? */
@@ -324,7 +312,7 @@ channel_tx_drained(struct channel *ch)
 	if (ch->ch_scan[TX] != NULL)
 		return ch->ch_scan_done[TX] &&
 		    evbuffer_get_length(ch->ch_scan_q[TX]) == 0;
-	return evbuffer_get_length(bufferevent_get_input(ch->ch_bev)) == 0;
+	return evbuffer_get_length(ch->ch_end->e_ops->input(ch->ch_end)) == 0;
 }
 
 /* Could channel_pump make progress, given session credit? */
@@ -417,27 +405,6 @@ channel_pump(struct channel *ch, struct evbuffer *out, struct window_tx *stx)
 	return channel_has_work(ch) ? CHANNEL_MORE : CHANNEL_IDLE;
 }
 
-/*
- * Pass len bytes of src to the local socket. While nothing is queued for
- * it, write them at once: no write event to arm and disarm, no loop turn
- * before they leave. What the socket does not take is queued as usual.
- */
-static void
-channel_deliver(struct channel *ch, struct evbuffer *src, uint32_t len)
-{
-	struct evbuffer *out = bufferevent_get_output(ch->ch_bev);
-	evutil_socket_t fd = bufferevent_getfd(ch->ch_bev);
-	int n;
-
-	if (fd >= 0 && ch->ch_out_skip == 0 && evbuffer_get_length(out) == 0 &&
-	    (n = evbuffer_write_atmost(src, fd, len)) > 0) {
-		len -= (uint32_t)n;
-		channel_written(ch, (size_t)n, len == 0);
-	}
-	if (len > 0)
-		evbuffer_remove_buffer(src, out, len);
-}
-
 /* DATA from the peer: write it out; -1 if it broke the flow control. */
 int
 channel_on_data(struct channel *ch, struct evbuffer *src, uint32_t len)
@@ -452,7 +419,7 @@ channel_on_data(struct channel *ch, struct evbuffer *src, uint32_t len)
 		channel_scan_run(ch, RX);
 		return 0;
 	}
-	channel_deliver(ch, src, len);
+	ch->ch_end->e_ops->deliver(ch->ch_end, src, len);
 	return 0;
 }
 
@@ -471,9 +438,9 @@ static void
 channel_try_shutdown(struct channel *ch)
 {
 	if (!ch->ch_peer_fin || ch->ch_wr_shut || !channel_rx_drained(ch) ||
-	    evbuffer_get_length(bufferevent_get_output(ch->ch_bev)) > 0)
+	    evbuffer_get_length(ch->ch_end->e_ops->output(ch->ch_end)) > 0)
 		return;
-	shutdown(bufferevent_getfd(ch->ch_bev), SHUT_WR);
+	ch->ch_end->e_ops->shutdown(ch->ch_end);
 	ch->ch_wr_shut = 1;
 	if (channel_check_done(ch))
 		channel_close(ch, CHANNEL_DONE, "done");
@@ -516,33 +483,12 @@ channel_send_window(struct channel *ch, uint32_t give)
 }
 
 /*
- * Bytes left the local output buffer: return their credit. A rewrite can
- * make the output shorter than what came in, so once everything is
- * written the rest of the held credit comes back too.
+ * n bytes from the peer left for the end; empty: nothing is queued. A
+ * rewrite can make the output shorter than what came in, so once
+ * everything is written the rest of the held credit comes back too.
  */
-static void
-channel_outcb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct channel *ch = arg;
-	size_t n = info->n_deleted;
-
-	if (n == 0)
-		return;
-	if (ch->ch_out_skip > 0) {
-		size_t skip = n < ch->ch_out_skip ? n : ch->ch_out_skip;
-
-		ch->ch_out_skip -= skip;
-		n -= skip;
-		if (n == 0)
-			return;
-	}
-	channel_written(ch, n, evbuffer_get_length(buf) == 0);
-}
-
-/* n bytes from the peer left for the socket; empty: nothing is queued. */
-static void
-channel_written(struct channel *ch, size_t n, int empty)
+void
+channel_end_written(struct channel *ch, size_t n, int empty)
 {
 	uint32_t give, before;
 
@@ -555,21 +501,11 @@ channel_written(struct channel *ch, size_t n, int empty)
 	session_rx_written(ch->ch_sess, before - ch->ch_rx.wr_buffered);
 }
 
-/* Data arrived on a non-socket bufferevent. */
-static void
-channel_readcb(struct bufferevent *bev, void *arg)
-{
-	struct channel *ch = arg;
-
-	(void)bev;
-	session_ready(ch->ch_sess, ch);
-}
-
-/* Bytes read from the socket not yet framed, scanned or not. */
+/* Bytes read from the end not yet framed, scanned or not. */
 static size_t
 channel_read_ahead(struct channel *ch)
 {
-	size_t have = evbuffer_get_length(bufferevent_get_input(ch->ch_bev));
+	size_t have = evbuffer_get_length(ch->ch_end->e_ops->input(ch->ch_end));
 
 	if (ch->ch_scan[TX] != NULL)
 		have += evbuffer_get_length(ch->ch_scan_q[TX]) +
@@ -577,105 +513,46 @@ channel_read_ahead(struct channel *ch)
 	return have;
 }
 
-/* Read from the socket again if its input has room (after pumping). */
+/* Take input from the end again if there is room (after pumping). */
 static void
 channel_read_resume(struct channel *ch)
 {
-	if (ch->ch_rev == NULL || ch->ch_rd_eof || ch->ch_reading)
+	if (ch->ch_end == NULL || ch->ch_rd_eof)
 		return;
 	if (channel_read_ahead(ch) >= CHANNEL_READ_HIWAT)
 		return;
-	event_add(ch->ch_rev, NULL);
-	ch->ch_reading = 1;
+	ch->ch_end->e_ops->read(ch->ch_end, 1);
 }
 
-/* Stop reading the socket. */
-static void
-channel_read_pause(struct channel *ch)
+/* The end has new input: frame it, and stop taking more at the limit. */
+void
+channel_end_readable(struct channel *ch)
 {
-	if (ch->ch_reading)
-		event_del(ch->ch_rev);
-	ch->ch_reading = 0;
-}
-
-/* The local socket is readable: take up to 64 KiB in one read. */
-static void
-channel_readev(evutil_socket_t fd, short what, void *arg)
-{
-	struct channel *ch = arg;
-	struct evbuffer *in = bufferevent_get_input(ch->ch_bev);
-	struct evbuffer_iovec v;
-	char why[128];
-	ssize_t n;
-
-	(void)what;
-	/* A socket bufferevent keeps its input frozen for anyone else. */
-	evbuffer_unfreeze(in, 0);
-	if (evbuffer_reserve_space(in, CHANNEL_IO_CHUNK, &v, 1) < 1) {
-		evbuffer_freeze(in, 0);
-		channel_close(ch, CHANNEL_RESET, "out of memory");
-		return;
-	}
-	n = read(fd, v.iov_base, v.iov_len);
-	if (n > 0) {
-		v.iov_len = (size_t)n;
-		evbuffer_commit_space(in, &v, 1);
-	}
-	evbuffer_freeze(in, 0);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
-		snprintf(why, sizeof why, "read error: %s", strerror(errno));
-		channel_close(ch, CHANNEL_RESET, why);
-		return;
-	}
-	if (n == 0) {
-		channel_read_pause(ch);
-		ch->ch_rd_eof = 1;
-		session_ready(ch->ch_sess, ch);
-		return;
-	}
 	if (channel_read_ahead(ch) >= CHANNEL_READ_HIWAT)
-		channel_read_pause(ch);
+		ch->ch_end->e_ops->read(ch->ch_end, 0);
 	session_ready(ch->ch_sess, ch);
 }
 
-/* The local output drained: maybe finish a half-close. */
-static void
-channel_writecb(struct bufferevent *bev, void *arg)
+/* The end's input ended: FIN once it is all framed. */
+void
+channel_end_eof(struct channel *ch)
 {
-	(void)bev;
-	channel_try_shutdown(arg);
+	ch->ch_rd_eof = 1;
+	session_ready(ch->ch_sess, ch);
 }
 
-/* EOF or error on the local socket. */
-static void
-channel_eventcb(struct bufferevent *bev, short what, void *arg)
+/* The end took everything queued for it: maybe finish a half-close. */
+void
+channel_end_drained(struct channel *ch)
 {
-	struct channel *ch = arg;
-	char why[128];
-	int e = EVUTIL_SOCKET_ERROR();
+	channel_try_shutdown(ch);
+}
 
-	(void)bev;
-	if (what & BEV_EVENT_EOF) {
-		ch->ch_rd_eof = 1;
-		session_ready(ch->ch_sess, ch);
-		return;
-	}
-	snprintf(why, sizeof why, "%s error: %s",
-	    (what & BEV_EVENT_READING) ? "read" : "write", strerror(e));
+/* The end failed: reset the channel. */
+void
+channel_end_error(struct channel *ch, const char *why)
+{
 	channel_close(ch, CHANNEL_RESET, why);
-}
-
-/* Reset a socket instead of closing it gracefully. */
-static void
-channel_set_linger0(struct bufferevent *bev)
-{
-	struct linger l = { 1, 0 };
-	evutil_socket_t fd = bufferevent_getfd(bev);
-
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 /* The one teardown path for a channel, with the reason logged. */
@@ -713,17 +590,10 @@ channel_close(struct channel *ch, enum channel_close_how how,
 		    (long)d.tv_usec / 1000);
 	else
 		log_debug("%s ended before opening: %s", ch->ch_desc, reason);
-	if (ch->ch_rev != NULL)
-		event_free(ch->ch_rev);
 	if (ch->ch_failev != NULL)
 		event_free(ch->ch_failev);
-	if (ch->ch_bev != NULL) {
-		evbuffer_remove_cb_entry(bufferevent_get_output(ch->ch_bev),
-		    ch->ch_outcb);
-		if (how != CHANNEL_DONE)
-			channel_set_linger0(ch->ch_bev);
-		bufferevent_free(ch->ch_bev);
-	}
+	if (ch->ch_end != NULL)
+		ch->ch_end->e_ops->free(ch->ch_end, how != CHANNEL_DONE);
 	for (i = 0; i < 2; i++) {
 		if (ch->ch_scan[i] != NULL)
 			scan_free(ch->ch_scan[i]);

@@ -17,6 +17,7 @@ struct session;
 struct channel;
 struct scan;
 struct announce;
+struct end;
 
 /*
  * Called exactly once for a channel still being opened: with the peer's
@@ -55,11 +56,8 @@ struct channel {
 	struct session *ch_sess;
 	uint32_t ch_id;
 	enum channel_state ch_state;
-	struct bufferevent *ch_bev; /* local socket, once attached */
-	struct event *ch_rev;       /* our reads of it (see channel_readev) */
-	unsigned ch_reading : 1;    /* ch_rev is added */
-	struct evbuffer_cb_entry *ch_outcb;
-	size_t ch_out_skip; /* output bytes queued before relaying began */
+	struct event_base *ch_base;
+	struct end *ch_end; /* what the stream is relayed to, once joined */
 	struct window_tx ch_tx;
 	struct window_rx ch_rx;
 	unsigned ch_rd_eof : 1;   /* local side sent EOF */
@@ -86,6 +84,7 @@ struct channel {
 	unsigned ch_scan_busy[2];      /* inside the scan loop */
 	unsigned ch_scan_done[2];      /* scanner flushed at end of stream */
 	struct event *ch_failev;       /* a reset waiting for a clean stack */
+	char ch_fail_why[128];
 	channel_announce_cb ch_announce;
 	void *ch_announce_arg;
 
@@ -101,9 +100,11 @@ enum channel_pump_result { CHANNEL_IDLE, CHANNEL_MORE, CHANNEL_FINISHED };
 struct channel *channel_new(struct session *, uint32_t id, uint32_t rxwin,
     uint32_t txwin);
 void channel_attach(struct channel *, struct bufferevent *);
+void channel_attach_end(struct channel *, struct end *);
 void channel_accept(struct channel *, struct bufferevent *,
     const struct endpoint *bound);
 void channel_refuse(struct channel *, uint8_t code);
+void channel_answer(struct channel *, uint8_t code, const struct endpoint *);
 void channel_grant(struct channel *);
 void channel_set_scan(struct channel *, struct scan *rx, struct scan *tx,
     channel_announce_cb, void *);
@@ -116,6 +117,14 @@ int channel_has_work(struct channel *);
 enum channel_pump_result channel_pump(struct channel *, struct evbuffer *,
     struct window_tx *);
 void channel_close(struct channel *, enum channel_close_how, const char *);
+void channel_reset_later(struct channel *, const char *);
+
+/* What an end reports (lib/end.h). */
+void channel_end_readable(struct channel *);
+void channel_end_eof(struct channel *);
+void channel_end_written(struct channel *, size_t, int empty);
+void channel_end_drained(struct channel *);
+void channel_end_error(struct channel *, const char *);
 void channel_describe(struct channel *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -1213,6 +1213,13 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The session's event base. */
+struct event_base *
+session_base(const struct session *s)
+{
+	return s->s_base;
+}
+
 /* FRAME_ROLE_ISP or FRAME_ROLE_ESP. */
 int
 session_role(const struct session *s)

@@ -67,6 +67,7 @@ void session_goaway(struct session *, uint8_t code, const char *text);
 void session_fail(struct session *, uint8_t code, const char *why);
 int session_is_up(const struct session *);
 int session_role(const struct session *);
+struct event_base *session_base(const struct session *);
 const char *session_peer(const struct session *);
 void session_send_config(struct session *, const void *, size_t);
 void session_send_message(struct session *, uint8_t type, const void *, size_t);

@@ -9,6 +9,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "end.h"
 #include "frame.h"
 #include "log.h"
 #include "session.h"
@@ -517,6 +518,116 @@ test_flow_control(void)
 	spin(10);
 }
 
+/* The esp's relay: an agent's channel joined to a channel to the isp. */
+static struct session *relay_up;
+
+/* The isp answered the relayed open: join the two channels. */
+static void
+relay_result(struct channel *b, uint8_t code, const struct endpoint *bound,
+    void *arg)
+{
+	struct channel *a = arg;
+
+	if (code != OPEN_OK) {
+		channel_refuse(a, code);
+		return;
+	}
+	channel_answer(a, OPEN_OK, bound);
+	end_link(a, b);
+}
+
+/* An open from the agent: open the same on the isp's session. */
+static void
+relay_open(struct session *s, struct channel *a, const struct frame_open *o,
+    void *arg)
+{
+	(void)s;
+	(void)arg;
+	session_open_channel(relay_up, &o->fo_dst, &o->fo_client, NULL, NULL, 0,
+	    relay_result, a);
+}
+
+/* A stalled server behind two relayed sessions: credit holds end to end. */
+static void
+test_link(void)
+{
+	static const struct session_cb icb = { .sc_open = isp_open };
+	static const struct session_cb dcb = { .sc_open = relay_open };
+	static const struct session_cb ecb = { 0 };
+	struct bufferevent *p1[2], *p2[2];
+	struct session *agent, *door, *isp;
+	struct endpoint dst = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
+	struct endpoint cl = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
+	struct evbuffer *got;
+	size_t total = 4 << 20, i, w = params.sp_chan_window;
+	uint8_t *data = malloc(total);
+	int ok = 0;
+
+	for (i = 0; i < total; i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 10));
+	esp_ch = NULL;
+	server_end = client_end = NULL;
+	result_code = -1;
+	bufferevent_pair_new(base, 0, p1);
+	bufferevent_pair_new(base, 0, p2);
+	agent = session_new(base, p1[0], FRAME_ROLE_ESP, "agent", &params, &ecb,
+	    NULL);
+	door = session_new(base, p1[1], FRAME_ROLE_ISP, "door", &params, &dcb,
+	    NULL);
+	relay_up = session_new(base, p2[0], FRAME_ROLE_ESP, "esp", &params,
+	    &ecb, NULL);
+	isp = session_new(base, p2[1], FRAME_ROLE_ISP, "isp", &params, &icb,
+	    NULL);
+	session_start(agent);
+	session_start(door);
+	session_start(relay_up);
+	session_start(isp);
+	session_connected(agent);
+	session_connected(door);
+	session_connected(relay_up);
+	session_connected(isp);
+	spin(20);
+	CHECK(session_open_channel(agent, &dst, &cl, NULL, NULL, 0, esp_result,
+		  NULL) != NULL);
+	spin(40);
+	CHECK(result_code == OPEN_OK);
+	if (esp_ch == NULL || server_end == NULL)
+		return;
+
+	bufferevent_write(client_end, data, total);
+	spin(300);
+	/*
+	 * One window is at the stalled server, one waits in the link: the
+	 * agent got credit for two at most (less what the receiver keeps
+	 * to return in one WINDOW), and is out of it.
+	 */
+	CHECK(esp_ch->ch_tx.wt_avail == 0);
+	CHECK(esp_ch->ch_bytes_out <= 2 * w && esp_ch->ch_bytes_out > w);
+	if (esp_ch->ch_bytes_out > 2 * w || esp_ch->ch_bytes_out <= w)
+		fprintf(stderr, "agent sent %llu, window %zu\n",
+		    (unsigned long long)esp_ch->ch_bytes_out, w);
+
+	got = evbuffer_new();
+	bufferevent_enable(server_end, EV_READ);
+	for (i = 0; i < 800 && evbuffer_get_length(got) < total; i++) {
+		spin(5);
+		evbuffer_add_buffer(got, bufferevent_get_input(server_end));
+	}
+	CHECK(evbuffer_get_length(got) == total);
+	if (evbuffer_get_length(got) == total)
+		ok = memcmp(evbuffer_pullup(got, -1), data, total) == 0;
+	CHECK(ok);
+	evbuffer_free(got);
+	free(data);
+	session_close(agent, "test over");
+	session_close(door, "test over");
+	session_close(relay_up, "test over");
+	session_close(isp, "test over");
+	bufferevent_free(client_end);
+	bufferevent_free(server_end);
+	spin(10);
+}
+
 int
 main(void)
 {
@@ -526,6 +637,7 @@ main(void)
 	test_window_violation();
 	test_max_channels();
 	test_flow_control();
+	test_link();
 	event_base_free(base);
 	return unit_done("session");
 }

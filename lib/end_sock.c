@@ -84,14 +84,17 @@ end_sock_read(struct end *e, int on)
 	es->es_reading = on;
 }
 
-/* FIN: shut the write side. */
+/* FIN: shut the write side (a pair passes EOF to its partner). */
 static void
 end_sock_shutdown(struct end *e)
 {
-	evutil_socket_t fd = bufferevent_getfd(((struct end_sock *)e)->es_bev);
+	struct bufferevent *bev = ((struct end_sock *)e)->es_bev;
+	evutil_socket_t fd = bufferevent_getfd(bev);
 
 	if (fd >= 0)
 		shutdown(fd, SHUT_WR);
+	else
+		bufferevent_flush(bev, EV_WRITE, BEV_FINISHED);
 }
 
 /* Close the socket; a reset one with SO_LINGER 0, so the peer sees RST. */

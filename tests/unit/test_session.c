@@ -409,7 +409,7 @@ test_max_channels(void)
 
 /* Flow-control test state. */
 static struct bufferevent *server_end, *client_end;
-static struct channel *esp_ch;
+static struct channel *esp_ch, *isp_ch;
 static int result_code = -1;
 
 /* isp side: accept every open onto a pair whose far end is the server. */
@@ -426,6 +426,7 @@ isp_open(struct session *s, struct channel *ch, const struct frame_open *o,
 	bufferevent_pair_new(base, 0, p);
 	server_end = p[1];
 	bufferevent_disable(server_end, EV_READ); /* a stalled reader */
+	isp_ch = ch;
 	channel_accept(ch, p[0], &bound);
 }
 
@@ -547,6 +548,29 @@ relay_open(struct session *s, struct channel *a, const struct frame_open *o,
 	    relay_result, a);
 }
 
+/* How the server's end and the agent's channel ended. */
+static int server_eof;
+static char agent_closed[64];
+
+/* The server's pair end saw EOF. */
+static void
+server_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	if (what & BEV_EVENT_EOF)
+		server_eof = 1;
+}
+
+/* The agent's channel closed: keep the reason from the audit path. */
+static void
+agent_channel_closed(struct channel *ch, void *arg)
+{
+	(void)arg;
+	snprintf(agent_closed, sizeof agent_closed, "%s",
+	    ch->ch_peer_fin ? "fin" : "reset");
+}
+
 /* A stalled server behind two relayed sessions: credit holds end to end. */
 static void
 test_link(void)
@@ -617,6 +641,20 @@ test_link(void)
 	if (evbuffer_get_length(got) == total)
 		ok = memcmp(evbuffer_pullup(got, -1), data, total) == 0;
 	CHECK(ok);
+
+	/* FIN goes through the link: the server sees EOF. */
+	bufferevent_setcb(server_end, NULL, NULL, server_event, NULL);
+	bufferevent_flush(client_end, EV_WRITE, BEV_FINISHED);
+	for (i = 0; i < 100 && !server_eof; i++)
+		spin(5);
+	CHECK(server_eof);
+	/* A reset at the isp resets the agent's channel, through the link. */
+	esp_ch->ch_closed = agent_channel_closed;
+	channel_close(isp_ch, CHANNEL_RESET, "test reset");
+	for (i = 0; i < 100 && agent_closed[0] == '\0'; i++)
+		spin(5);
+	CHECK_STR_EQ(agent_closed, "reset");
+
 	evbuffer_free(got);
 	free(data);
 	session_close(agent, "test over");

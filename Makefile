@@ -26,7 +26,9 @@ LIB_SRC  = $(wildcard lib/*.c)
 ESP_SRC  = $(wildcard esp/*.c)
 ISP_SRC  = $(wildcard isp/*.c)
 UNIT_SRC = $(wildcard tests/unit/*.c)
-HOOK_SRC = $(filter-out sockhook/main.c,$(wildcard sockhook/*.c))
+# The agent (sockhook/agent*.c, not agentstate.c) runs in the launcher.
+AGENT_SRC = sockhook/agent.c $(wildcard sockhook/agent_*.c)
+HOOK_SRC = $(filter-out sockhook/main.c $(AGENT_SRC),$(wildcard sockhook/*.c))
 HOOK_DEP = lib/conf.c lib/allow.c lib/addr.c lib/xmalloc.c lib/log.c lib/escape.c
 # Helper programs for scenario tests: tests/AREA/x.c -> build/tests/AREA/x
 HELPER_SRC = $(filter-out tests/unit/% tests/fuzz/%,$(wildcard tests/*/*.c))
@@ -79,9 +81,11 @@ $(BUILD)/lib/libsockhook.so: $(call hobj,$(HOOK_SRC) $(HOOK_DEP)) sockhook/libso
 	    -Wl,--version-script=sockhook/libsockhook.map -o $@ \
 	    $(filter %.o,$^) -liniparser -ldl -lpthread
 
-$(BUILD)/bin/sockhook: $(call hobj,sockhook/main.c sockhook/config.c $(HOOK_DEP))
+# The launcher and the agent: libevent and OpenSSL, like the daemons.
+$(BUILD)/bin/sockhook: $(call obj,sockhook/main.c sockhook/config.c \
+    sockhook/agentstate.c $(AGENT_SRC)) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -liniparser
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB_A)
 	@mkdir -p $(dir $@)

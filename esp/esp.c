@@ -27,16 +27,18 @@
 #include "xmalloc.h"
 
 static const char *const esp_known_keys[] = { "esp:session_listen",
-	"esp:socks_listen", "esp:socks_timeout", "esp:open_timeout",
+	"esp:socks_listen", "esp:client_listen", "client_tls:cert",
+	"client_tls:key", "esp:socks_timeout", "esp:open_timeout",
 	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
 	"esp:probe_timeout", "esp:outside_own_addresses",
-	"esp:max_session_handshakes", "esp:login_inflight_per_source",
-	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
-	"isp *:psk_file", "session:window", "session:channel_window",
-	"session:queue", "session:keepalive", "session:dead_after",
-	"session:handshake_timeout", "session:max_channels", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", "log:audit", NULL };
+	"esp:max_session_handshakes", "esp:max_agent_handshakes",
+	"esp:login_inflight_per_source", "esp:login_rate_per_source",
+	"esp:login_inflight", "esp:login_rate", "isp *:psk_file",
+	"session:window", "session:channel_window", "session:queue",
+	"session:keepalive", "session:dead_after", "session:handshake_timeout",
+	"session:max_channels", "tls:psk_file", "tls:psk_identity", "tls:cert",
+	"tls:key", "tls:ca", "tls:peer_name", "log:syslog", "log:verbose",
+	"log:audit", NULL };
 
 static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);
@@ -78,11 +80,47 @@ esp_listen_addr(const struct conf *c, const char *key, const char *v,
 	return 0;
 }
 
+/*
+ * The client door: [esp] client_listen with [client_tls] cert and key,
+ * checked like any key file; or nothing, when client_listen is left out.
+ */
+static int
+esp_load_door(struct esp *e, const struct conf *c, struct sockaddr_storage *ss,
+    socklen_t *len, char **cause)
+{
+	const char *v = conf_str(c, "esp:client_listen", NULL);
+
+	if (v == NULL) {
+		if (conf_str(c, "client_tls:cert", NULL) != NULL)
+			return conf_error(cause, c, "client_tls:cert",
+			    "set, but [esp] client_listen is not");
+		return 0;
+	}
+	if (esp_listen_addr(c, "esp:client_listen", v, ss, len, cause) != 0)
+		return -1;
+	e->e_client_listen = xstrdup(v);
+	conf_path_key(c, "client_tls:cert", &e->e_client_cert, cause);
+	conf_path_key(c, "client_tls:key", &e->e_client_key, cause);
+	if (e->e_client_cert == NULL || e->e_client_key == NULL)
+		return conf_error(cause, c,
+		    e->e_client_cert == NULL ? "client_tls:cert"
+					     : "client_tls:key",
+		    "missing: [esp] client_listen needs the certificate and "
+		    "key the esp shows agents");
+	if (tls_check_secret_file(c, "client_tls:key", e->e_client_key,
+		cause) != 0)
+		return -1;
+	e->e_client_ssl =
+	    tls_door_ctx_new(e->e_client_cert, e->e_client_key, cause);
+	return e->e_client_ssl == NULL ? -1 : 0;
+}
+
 /* Read and check esp.conf. */
 static int
 esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
     struct sockaddr_storage *sess_ss, socklen_t *sess_len,
-    struct sockaddr_storage *socks_ss, socklen_t *socks_len, char **cause)
+    struct sockaddr_storage *socks_ss, socklen_t *socks_len,
+    struct sockaddr_storage *client_ss, socklen_t *client_len, char **cause)
 {
 	struct conf *c;
 	int rc = -1, ms;
@@ -93,14 +131,25 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 	    daemon_log_conf(c, o, cause) != 0)
 		goto out;
 	e->e_session_listen = xstrdup(conf_str(c, "esp:session_listen", ""));
-	e->e_socks_listen = xstrdup(conf_str(c, "esp:socks_listen", ""));
 	if (esp_listen_addr(c, "esp:session_listen",
 		conf_str(c, "esp:session_listen", NULL), sess_ss, sess_len,
-		cause) != 0 ||
-	    esp_listen_addr(c, "esp:socks_listen",
-		conf_str(c, "esp:socks_listen", NULL), socks_ss, socks_len,
 		cause) != 0)
 		goto out;
+	if (conf_str(c, "esp:socks_listen", NULL) != NULL) {
+		e->e_socks_listen =
+		    xstrdup(conf_str(c, "esp:socks_listen", ""));
+		if (esp_listen_addr(c, "esp:socks_listen", e->e_socks_listen,
+			socks_ss, socks_len, cause) != 0)
+			goto out;
+	}
+	if (esp_load_door(e, c, client_ss, client_len, cause) != 0)
+		goto out;
+	if (e->e_socks_listen == NULL && e->e_client_listen == NULL) {
+		conf_error(cause, c, "esp:socks_listen",
+		    "missing, and so is client_listen: the esp needs a door "
+		    "for clients (e.g. socks_listen = 127.0.0.1:1080)");
+		goto out;
+	}
 	if (conf_duration(c, "esp:socks_timeout", 10000, &e->e_socks_timeout_ms,
 		cause) != 0 ||
 	    conf_duration(c, "esp:drain_timeout", 30000, &e->e_drain_ms,
@@ -116,6 +165,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 		cause) != 0 ||
 	    conf_count(c, "esp:max_session_handshakes", 64, 1, 100000,
 		&e->e_max_sess_handshakes, cause) != 0 ||
+	    conf_count(c, "esp:max_agent_handshakes", 256, 1, 100000,
+		&e->e_max_agent_handshakes, cause) != 0 ||
 	    conf_count(c, "esp:login_inflight_per_source", 2, 1, 10000,
 		&e->e_login_limits.rc_src_inflight, cause) != 0 ||
 	    conf_count(c, "esp:login_rate_per_source", 30, 1, 1000000,
@@ -136,14 +187,23 @@ out:
 	return rc;
 }
 
-/* May this link serve that user (its isp accepted the login) or anonymous? */
+/*
+ * May this link serve that user (its isp accepted the login, a password
+ * or the agent's) or anonymous?
+ */
 static const struct allow *
 esp_link_allow(struct esp_link *l, const char *user, const void *password,
-    size_t passlen)
+    size_t passlen, const struct esp_agent *a)
 {
+	const struct agent_leg *leg;
+
 	if (!l->el_have_policy) /* no policy yet: nothing is allowed */
 		return NULL;
-	if (*user != '\0' && !login_link_ok(l, user, password, passlen))
+	if (*user != '\0' && a != NULL &&
+	    ((leg = agentlogin_leg(a, l)) == NULL || leg->ag_state != LEG_OK))
+		return NULL;
+	if (*user != '\0' && a == NULL &&
+	    !login_link_ok(l, user, password, passlen))
 		return NULL;
 	return policy_allow(&l->el_policy, user);
 }
@@ -157,7 +217,7 @@ esp_link_allow(struct esp_link *l, const char *user, const void *password,
 struct esp_link *
 esp_route(struct esp *e, const struct endpoint *dst,
     const struct endpoint *client, const char *user, const void *password,
-    size_t passlen, uint8_t *code)
+    size_t passlen, const struct esp_agent *a, uint8_t *code)
 {
 	struct esp_link *l, *fallback = NULL;
 	const struct allow *al;
@@ -174,7 +234,8 @@ esp_route(struct esp *e, const struct endpoint *dst,
 	{
 		if (l->el_pending || !session_is_up(l->el_sess))
 			continue;
-		if ((al = esp_link_allow(l, user, password, passlen)) == NULL) {
+		if ((al = esp_link_allow(l, user, password, passlen, a)) ==
+		    NULL) {
 			*code = OPEN_NOT_ALLOWED;
 			continue;
 		}
@@ -188,7 +249,8 @@ esp_route(struct esp *e, const struct endpoint *dst,
 		if (!allow_match(al, (struct sockaddr *)&ss) &&
 		    !(have_client &&
 			expect_take(&l->el_expect, (struct sockaddr *)&cs,
-			    (struct sockaddr *)&ss, user, 0))) {
+			    (struct sockaddr *)&ss, user,
+			    a != NULL ? a->a_serial : 0))) {
 			*code = OPEN_NOT_ALLOWED;
 			continue;
 		}
@@ -341,6 +403,7 @@ esp_link_closed(struct session *s, const char *reason, void *arg)
 	(void)reason;
 	esp_link_unprobe(l);
 	login_link_forget(l, 1);
+	door_link_gone(e, l);
 	TAILQ_REMOVE(&e->e_links, l, el_entry);
 	/* A newer session was waiting for this one to be found dead. */
 	for (o = TAILQ_FIRST(&e->e_links); o != NULL; o = next) {
@@ -358,7 +421,8 @@ esp_link_closed(struct session *s, const char *reason, void *arg)
 	free(l->el_old_rules);
 	expect_clear(&l->el_expect);
 	free(l);
-	if (e->e_draining && TAILQ_EMPTY(&e->e_links))
+	if (e->e_draining && TAILQ_EMPTY(&e->e_links) &&
+	    TAILQ_EMPTY(&e->e_agents))
 		event_base_loopexit(e->e_base, NULL);
 }
 
@@ -561,6 +625,8 @@ esp_link_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 		esp_link_config(s, arg, p, len);
 	else if (type == FRAME_AUTH_RESULT)
 		esp_link_auth_result(s, arg, p, len);
+	else if (type == FRAME_LOGIN_REPLY)
+		agentlogin_reply(arg, p, len);
 }
 
 /* All channels gone after GOAWAY: close the session. */
@@ -643,13 +709,24 @@ esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	l->el_esp = e;
 	expect_init(&l->el_expect, 60000);
 	TAILQ_INIT(&l->el_parts);
+	TAILQ_INIT(&l->el_legs);
 	snprintf(l->el_id, sizeof l->el_id, "?");
-	l->el_sess = session_new(e->e_base, bev, FRAME_ROLE_ESP, peer,
-	    &e->e_params, &esp_link_cb, l);
+	l->el_sess = session_new(e->e_base, bev, FRAME_ROLE_ESP, FRAME_ROLE_ISP,
+	    peer, &e->e_params, &esp_link_cb, l);
 	session_set_wire(l->el_sess, wire);
 	TAILQ_INSERT_TAIL(&e->e_links, l, el_entry);
 	log_info("session from %s: TLS handshake", peer);
 	session_start(l->el_sess);
+}
+
+/* An agent on the client door. */
+static void
+esp_client_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	(void)lis;
+	(void)salen;
+	door_accept(arg, fd, sa);
 }
 
 /* A client on the SOCKS door. */
@@ -680,6 +757,7 @@ esp_drain_timeoutcb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_info("drain timeout: resetting remaining channels");
+	door_close_all(e, "shutting down");
 	while ((l = TAILQ_FIRST(&e->e_links)) != NULL)
 		session_close(l->el_sess, "shutting down");
 	event_base_loopexit(e->e_base, NULL);
@@ -705,15 +783,19 @@ esp_signal(int sig, void *arg)
 	}
 	log_info("signal %d: draining (up to %d ms)", sig, e->e_drain_ms);
 	e->e_draining = 1;
-	evconnlistener_free(e->e_socks_lis);
+	if (e->e_socks_lis != NULL)
+		evconnlistener_free(e->e_socks_lis);
+	if (e->e_client_lis != NULL)
+		evconnlistener_free(e->e_client_lis);
 	evconnlistener_free(e->e_session_lis);
-	e->e_socks_lis = e->e_session_lis = NULL;
+	e->e_socks_lis = e->e_session_lis = e->e_client_lis = NULL;
 	while ((c = TAILQ_FIRST(&e->e_clients)) != NULL)
 		socks_client_free(c);
-	if (TAILQ_EMPTY(&e->e_links)) {
+	if (TAILQ_EMPTY(&e->e_links) && TAILQ_EMPTY(&e->e_agents)) {
 		event_base_loopexit(e->e_base, NULL);
 		return;
 	}
+	door_goaway_all(e, "esp shutting down");
 	for (l = TAILQ_FIRST(&e->e_links); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, el_entry);
 		session_goaway(l->el_sess, GOAWAY_NORMAL, "esp shutting down");
@@ -747,11 +829,17 @@ esp_free(struct esp *e)
 {
 	if (e->e_socks_lis != NULL)
 		evconnlistener_free(e->e_socks_lis);
+	if (e->e_client_lis != NULL)
+		evconnlistener_free(e->e_client_lis);
 	if (e->e_session_lis != NULL)
 		evconnlistener_free(e->e_session_lis);
 	if (e->e_drain_ev != NULL)
 		event_free(e->e_drain_ev);
 	SSL_CTX_free(e->e_ssl);
+	SSL_CTX_free(e->e_client_ssl);
+	free(e->e_client_listen);
+	free(e->e_client_cert);
+	free(e->e_client_key);
 	tls_conf_clear(&e->e_tls);
 	ratelimit_free(e->e_logins);
 	OPENSSL_cleanse(e->e_login_key, sizeof e->e_login_key);
@@ -768,16 +856,17 @@ main(int argc, char **argv)
 {
 	struct daemon_opts o;
 	struct esp e;
-	struct sockaddr_storage sess_ss, socks_ss;
-	socklen_t sess_len, socks_len;
+	struct sockaddr_storage sess_ss, socks_ss, client_ss;
+	socklen_t sess_len, socks_len = 0, client_len = 0;
 	char *cause = NULL;
 
 	daemon_parse_args(argc, argv, "esp", "/etc/dynpass/esp.conf", &o);
 	memset(&e, 0, sizeof e);
 	TAILQ_INIT(&e.e_links);
 	TAILQ_INIT(&e.e_clients);
+	TAILQ_INIT(&e.e_agents);
 	if (esp_load(&e, o.do_conf, &o, &sess_ss, &sess_len, &socks_ss,
-		&socks_len, &cause) != 0 ||
+		&socks_len, &client_ss, &client_len, &cause) != 0 ||
 	    (e.e_ssl = tls_ctx_new(&e.e_tls, &cause)) == NULL) {
 		fprintf(stderr, "esp: %s\n", cause);
 		free(cause);
@@ -802,8 +891,13 @@ main(int argc, char **argv)
 		log_warnx("%s", e.e_tls.tc_warning);
 	e.e_session_lis = esp_listen(&e, "isp sessions", e.e_session_listen,
 	    &sess_ss, sess_len, esp_session_acceptcb);
-	e.e_socks_lis = esp_listen(&e, "SOCKS5 clients", e.e_socks_listen,
-	    &socks_ss, socks_len, esp_socks_acceptcb);
+	if (e.e_socks_listen != NULL)
+		e.e_socks_lis = esp_listen(&e, "SOCKS5 clients",
+		    e.e_socks_listen, &socks_ss, socks_len, esp_socks_acceptcb);
+	if (e.e_client_listen != NULL)
+		e.e_client_lis =
+		    esp_listen(&e, "client agents", e.e_client_listen,
+			&client_ss, client_len, esp_client_acceptcb);
 	log_info("esp %s started (%s)", DYNPASS_VERSION,
 	    tls_conf_psk_mode(&e.e_tls) ? "pre-shared key" : "certificates");
 	event_base_dispatch(e.e_base);

@@ -10,7 +10,9 @@
 
 #include "allow.h"
 #include "expect.h"
+#include "addr.h"
 #include "frame.h"
+#include "optag.h"
 #include "policy.h"
 #include "ratelimit.h"
 #include "rule.h"
@@ -20,6 +22,7 @@
 struct socks_client;
 struct login;
 struct login_part;
+struct agent_leg;
 
 #define LOGIN_CACHE_MAX       256  /* accepted logins kept per session */
 #define CONFIG_MAX_RULES      4096 /* allow rules an isp may announce */
@@ -46,17 +49,64 @@ struct esp_link {
 	int el_have_policy;
 	struct expect_table el_expect;     /* openings servers announced */
 	TAILQ_HEAD(, login_part) el_parts; /* logins asked, not answered */
+	TAILQ_HEAD(, agent_leg) el_legs;   /* agents' logins asked there */
 	unsigned char el_cache[LOGIN_CACHE_MAX][32]; /* logins it accepted */
 	size_t el_ncache;
 	char el_id[TLS_ID_MAX + 1]; /* as TLS proved it */
 	TAILQ_ENTRY(esp_link) el_entry;
 };
 
+/* What an agent's login came to at one isp. */
+enum agent_leg_state {
+	LEG_WAIT1, /* step 1 sent to the isp */
+	LEG_ASKED, /* challenge passed to the agent */
+	LEG_WAIT2, /* step 2 sent to the isp */
+	LEG_OK,    /* accepted: ag_login is the isp's number */
+	LEG_DENIED /* refused, or the isp went away */
+};
+
+/* An agent's login at one isp. */
+struct agent_leg {
+	struct esp_agent *ag_agent;
+	struct esp_link *ag_link; /* NULL once its session is gone */
+	uint32_t ag_ref;          /* our number for it, toward the isp */
+	uint32_t ag_login;        /* the isp's number, once accepted */
+	enum agent_leg_state ag_state;
+	TAILQ_ENTRY(agent_leg) ag_entry; /* on the link, while waiting */
+};
+
+/* A client agent's session on the client door. */
+struct esp_agent {
+	struct esp *a_esp;
+	struct session *a_sess;
+	uint64_t a_serial; /* unique in this process; owns expectations */
+	char a_peer[ADDR_STRLEN];
+	struct sockaddr_storage a_sa;
+	struct endpoint a_client; /* the agent's address, as we see it */
+	int a_up;
+	int a_login;   /* 0 none yet, 1 under way, 2 done */
+	int a_limited; /* holds a login slot of the rate limits */
+	uint8_t a_rlkey[16];
+	uint32_t a_ref; /* the agent's number for its login */
+	uint8_t a_method;
+	char a_user[FRAME_USER_MAX + 1]; /* who the isps accepted; "" none */
+	struct agent_leg a_legs[OPTAG_MAX_LEGS];
+	size_t a_nlegs;
+	TAILQ_ENTRY(esp_agent) a_entry;
+};
+
 struct esp {
 	struct event_base *e_base;
 	struct evconnlistener *e_session_lis;
 	struct evconnlistener *e_socks_lis;
+	struct evconnlistener *e_client_lis;
 	SSL_CTX *e_ssl;
+	SSL_CTX *e_client_ssl; /* [client_tls]: what agents see */
+	char *e_client_listen;
+	char *e_client_cert, *e_client_key;
+	TAILQ_HEAD(, esp_agent) e_agents;
+	uint64_t e_agent_serials;
+	unsigned e_max_agent_handshakes;
 	struct tls_conf e_tls;
 	struct session_params e_params;
 	char *e_session_listen;
@@ -82,7 +132,7 @@ struct esp {
 
 struct esp_link *esp_route(struct esp *, const struct endpoint *dst,
     const struct endpoint *client, const char *user, const void *password,
-    size_t passlen, uint8_t *code);
+    size_t passlen, const struct esp_agent *, uint8_t *code);
 void esp_auth_modes(struct esp *, int *users, int *anonymous);
 struct login *login_start(struct esp *, const struct sockaddr *,
     const char *user, const void *, size_t, login_done_cb, void *);
@@ -92,6 +142,23 @@ int login_link_ok(struct esp_link *, const char *user, const void *, size_t);
 void login_link_forget(struct esp_link *, int gone);
 void outside_open(struct session *, struct channel *, const struct frame_open *,
     void *);
-void outside_scan(struct esp_link *, struct channel *);
+void outside_scan(struct esp_link *, struct channel *, const struct esp_agent *,
+    uint32_t agent_channel);
+
+void door_accept(struct esp *, evutil_socket_t, const struct sockaddr *);
+void door_goaway_all(struct esp *, const char *);
+void door_close_all(struct esp *, const char *);
+struct esp_agent *door_find(struct esp *, uint64_t serial);
+void door_link_gone(struct esp *, struct esp_link *);
+void agentlogin_step(struct esp_agent *, const uint8_t *, size_t);
+void agentlogin_reply(struct esp_link *, const uint8_t *, size_t);
+void agentlogin_forget(struct esp_agent *);
+void agentlogin_link_gone(struct esp_link *);
+struct agent_leg *agentlogin_leg(const struct esp_agent *,
+    const struct esp_link *);
+void relay_open(struct session *, struct channel *, const struct frame_open *,
+    void *);
+int relay_outside(struct esp_link *, struct channel *, struct channel *ctl,
+    const struct frame_open *, uint64_t agent, uint32_t agent_channel);
 
 #endif

@@ -14,9 +14,10 @@
  * channel's own client, only to a port that client announced (once, in
  * time), below 1024 only where the rule allows it, and never to the esp
  * host's own addresses unless [esp] outside_own_addresses says so: a
- * taken-over isp cannot aim it anywhere else.
+ * taken-over isp cannot aim it anywhere else. A client behind an agent
+ * is not connected to from here: the request goes on to its agent
+ * (esp/relay.c), with the isp's tag, and the agent connects on its host.
  */
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,8 @@ struct outside_ctl {
 	struct sockaddr_storage oc_server; /* family 0 when it was a name */
 	struct outside_port oc_ports[OUTSIDE_MAX_ANNOUNCED];
 	size_t oc_nports;
+	uint64_t oc_agent;      /* the agent's serial, 0 for a SOCKS client */
+	uint32_t oc_agent_chan; /* its channel on the agent's session */
 };
 
 static void outside_ctl_closed(struct channel *, void *);
@@ -65,50 +68,6 @@ outside_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Same host, comparing IPv4-mapped IPv6 as IPv4. */
-static int
-outside_same_host(const struct endpoint *a, const struct endpoint *b)
-{
-	const uint8_t *pa = a->ep_addr, *pb = b->ep_addr;
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
-		0xff };
-
-	if (a->ep_atyp == ATYP_IPV6 && memcmp(pa, mapped, 12) == 0 &&
-	    b->ep_atyp == ATYP_IPV4)
-		return memcmp(pa + 12, pb, 4) == 0;
-	if (b->ep_atyp == ATYP_IPV6 && memcmp(pb, mapped, 12) == 0 &&
-	    a->ep_atyp == ATYP_IPV4)
-		return memcmp(pb + 12, pa, 4) == 0;
-	return a->ep_atyp == b->ep_atyp && a->ep_atyp != ATYP_NAME &&
-	    a->ep_len == b->ep_len && memcmp(pa, pb, a->ep_len) == 0;
-}
-
-/* Is this one of the esp host's own addresses (loopback included)? */
-static int
-outside_is_own(const struct endpoint *ep)
-{
-	struct ifaddrs *ifs, *i;
-	struct endpoint me;
-	int own = 0;
-
-	if ((ep->ep_atyp == ATYP_IPV4 && ep->ep_addr[0] == 127) ||
-	    (ep->ep_atyp == ATYP_IPV6 &&
-		IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)ep->ep_addr)))
-		return 1;
-	if (getifaddrs(&ifs) != 0)
-		return 1; /* cannot tell: refuse */
-	for (i = ifs; i != NULL && !own; i = i->ifa_next) {
-		if (i->ifa_addr == NULL ||
-		    (i->ifa_addr->sa_family != AF_INET &&
-			i->ifa_addr->sa_family != AF_INET6))
-			continue;
-		addr_to_endpoint(i->ifa_addr, &me);
-		own = outside_same_host(ep, &me);
-	}
-	freeifaddrs(ifs);
-	return own;
 }
 
 /* The channel died while we were connecting. */
@@ -183,11 +142,16 @@ outside_refusal(struct esp_link *l, struct channel *ctl,
 	    ctl->ch_closed != outside_ctl_closed)
 		return "not a scanned control channel";
 	oc = ctl->ch_closed_arg;
-	if (!outside_same_host(&fo->fo_dst, &ctl->ch_client))
+	if (!endpoint_same_host(&fo->fo_dst, &ctl->ch_client))
 		return "not that channel's client";
+	if ((oc->oc_agent != 0) != (fo->fo_auth == OPEN_AUTH_TAG))
+		return oc->oc_agent != 0
+		    ? "no tag for the client's agent"
+		    : "a tag for a client without an agent";
 	if (!outside_take_port(oc, fo->fo_dst.ep_port))
 		return "the client did not announce that port";
-	if (!l->el_esp->e_outside_own && outside_is_own(&fo->fo_dst))
+	if (oc->oc_agent == 0 && !l->el_esp->e_outside_own &&
+	    endpoint_is_local(&fo->fo_dst))
 		return "one of this host's own addresses ([esp] "
 		       "outside_own_addresses = no)";
 	return NULL;
@@ -203,6 +167,7 @@ outside_open(struct session *s, struct channel *ch, const struct frame_open *fo,
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct outside *o;
+	struct outside_ctl *oc;
 	struct connector *cn;
 	const char *why;
 	char dst[ADDR_STRLEN], cl[ADDR_STRLEN];
@@ -214,6 +179,13 @@ outside_open(struct session *s, struct channel *ch, const struct frame_open *fo,
 			  "refused, %s",
 		    l->el_id, dst, fo->fo_ref, why ? why : "not an address");
 		channel_refuse(ch, OPEN_NOT_ALLOWED);
+		return;
+	}
+	oc = ctl->ch_closed_arg;
+	if (oc->oc_agent != 0) {
+		if (relay_outside(l, ch, ctl, fo, oc->oc_agent,
+			oc->oc_agent_chan) != 0)
+			channel_refuse(ch, OPEN_NET_UNREACH);
 		return;
 	}
 	o = xcalloc(1, sizeof *o);
@@ -298,7 +270,8 @@ outside_expect(struct channel *ch, struct outside_ctl *oc,
 	 * has checked (and would have neutralised another host).
 	 */
 	if (oc->oc_server.ss_family != 0 &&
-	    !rule_kind_other_hosts(an->an_kind) && !outside_same_host(&a, &b)) {
+	    !rule_kind_other_hosts(an->an_kind) &&
+	    !endpoint_same_host(&a, &b)) {
 		outside_neutral(ch, 1, an, &oc->oc_server,
 		    "it names another host than the server");
 		return;
@@ -308,7 +281,7 @@ outside_expect(struct channel *ch, struct outside_ctl *oc,
 		return;
 	}
 	expect_add(&oc->oc_link->el_expect, (struct sockaddr *)&oc->oc_client,
-	    (struct sockaddr *)&ep, ch->ch_user, 0);
+	    (struct sockaddr *)&ep, ch->ch_user, oc->oc_agent);
 	channel_announce_done(ch, 1, NULL);
 }
 
@@ -365,10 +338,12 @@ outside_announcecb(struct channel *ch, int rx, const struct announce *an,
 
 /*
  * Scan a new client channel if a rule covers its port: every byte, both
- * ways, whoever the user; the user's rules decide what is honoured.
+ * ways, whoever the user; the user's rules decide what is honoured. a:
+ * the client's agent and its channel there, if it came through one.
  */
 void
-outside_scan(struct esp_link *l, struct channel *ch)
+outside_scan(struct esp_link *l, struct channel *ch, const struct esp_agent *a,
+    uint32_t agent_channel)
 {
 	const struct rule_app *app;
 	struct outside_ctl *oc;
@@ -380,6 +355,8 @@ outside_scan(struct esp_link *l, struct channel *ch)
 		return;
 	oc = xcalloc(1, sizeof *oc);
 	oc->oc_link = l;
+	oc->oc_agent = a != NULL ? a->a_serial : 0;
+	oc->oc_agent_chan = agent_channel;
 	oc->oc_honour = !l->el_have_policy ||
 	    policy_rule_ok(&l->el_policy, ch->ch_user, rule_app_name(app));
 	if (addr_from_endpoint(&ch->ch_client, &oc->oc_client, &sl) != 0)

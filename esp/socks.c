@@ -175,7 +175,7 @@ socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 	channel_describe(ch, "channel %u %s -> %s", ch->ch_id, c->sc_addr, dst);
 	log_debug("%s opened", ch->ch_desc);
 	socks_reply(c, OPEN_OK, bound);
-	outside_scan(c->sc_link, ch);
+	outside_scan(c->sc_link, ch, NULL, 0);
 	bev = c->sc_bev;
 	c->sc_bev = NULL;
 	socks_client_free(c);
@@ -407,7 +407,7 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 		return -1;
 	}
 	l = esp_route(e, &c->sc_dst, &c->sc_client, c->sc_user, c->sc_pass,
-	    c->sc_passlen, &code);
+	    c->sc_passlen, NULL, &code);
 	if (l == NULL) {
 		OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
 		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,

@@ -314,8 +314,8 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	u->u_sess = session_new(i->i_base, bev, FRAME_ROLE_ISP, u->u_esp,
-	    &i->i_params, &dial_session_cb, u);
+	u->u_sess = session_new(i->i_base, bev, FRAME_ROLE_ISP, FRAME_ROLE_ESP,
+	    u->u_esp, &i->i_params, &dial_session_cb, u);
 	session_set_wire(u->u_sess, wire);
 	session_start(u->u_sess);
 }
@@ -399,6 +399,7 @@ dial_sess_closed(struct session *s, const char *reason, void *arg)
 	struct isp_auth *a;
 
 	(void)reason;
+	agentauth_session_gone(i, session_serial(s));
 	while ((a = TAILQ_FIRST(&u->u_auths)) != NULL) {
 		TAILQ_REMOVE(&u->u_auths, a, ia_entry);
 		login_cancel(a->ia_req);
@@ -454,6 +455,10 @@ dial_sess_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 	struct login_req *r;
 	char who[ADDR_STRLEN], name[300];
 
+	if (type == FRAME_LOGIN) {
+		agentauth_message(u->u_isp, s, p, len);
+		return;
+	}
 	if (type != FRAME_AUTH)
 		return;
 	if (frame_auth_decode(p, len, &fa) != FRAME_OK) {

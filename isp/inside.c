@@ -30,8 +30,11 @@ struct inside {
 	struct sockaddr_storage *in_addrs; /* allowed candidates, in order */
 	socklen_t *in_lens;
 	size_t in_naddrs, in_next;
-	uint8_t in_code; /* the worst failure so far */
-	int in_name_ok;  /* the name itself is allowed: every address is */
+	uint8_t in_code;     /* the worst failure so far */
+	uint32_t in_agent;   /* an agent login's number, or 0 */
+	uint64_t in_counter; /* its OPEN's counter */
+	uint64_t in_owner;   /* whose expectations this open may take */
+	int in_name_ok;      /* the name itself is allowed: every address is */
 	char in_dst[ADDR_STRLEN];
 	char in_client[ADDR_STRLEN];
 };
@@ -115,7 +118,8 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 		 in->in_open.fo_dst.ep_port)) != NULL)
 		reverse_attach(in->in_isp, ch, app, fd,
 		    policy_rule_ok(&in->in_isp->i_policy, in->in_open.fo_user,
-			rule_app_name(app)));
+			rule_app_name(app)),
+		    in->in_agent, in->in_counter);
 	channel_describe(ch, "channel %u %s -> %s (%s)", ch->ch_id,
 	    in->in_client, in->in_dst, to);
 	log_debug("%s opened", ch->ch_desc);
@@ -159,7 +163,7 @@ inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
 			0 ||
 		    !expect_take(&in->in_isp->i_expect,
 			(struct sockaddr *)&client, sa, in->in_open.fo_user,
-			session_serial(in->in_ch->ch_sess)))
+			in->in_owner))
 			return;
 		log_info("open %s -> %s: expected after a server "
 			 "announcement",
@@ -237,6 +241,8 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 {
 	struct inside *in = xcalloc(1, sizeof *in);
 	struct login_req *r;
+	const char *why;
+	char name[300];
 
 	in->in_isp = i;
 	in->in_ch = ch;
@@ -246,7 +252,23 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 	endpoint_str(&o->fo_client, in->in_client, sizeof in->in_client);
 	ch->ch_result = inside_cancelcb;
 	ch->ch_result_arg = in;
-	if (o->fo_user[0] == '\0') {
+	in->in_owner = session_serial(ch->ch_sess);
+	if (o->fo_auth == OPEN_AUTH_NONE) {
+		inside_route(in);
+		return;
+	}
+	if (o->fo_auth == OPEN_AUTH_TAG) {
+		/* An agent's request: its tag, not the esp's word. */
+		if (agentauth_open_check(i, ch->ch_sess, o, &in->in_agent,
+			&in->in_counter, &why) != 0) {
+			log_warnx("open %s -> %s for user \"%s\" through an "
+				  "agent refused: %s",
+			    in->in_client, in->in_dst,
+			    esc_str(name, sizeof name, o->fo_user), why);
+			inside_fail(in, OPEN_NOT_ALLOWED);
+			return;
+		}
+		in->in_owner ^= (uint64_t)in->in_agent << 32;
 		inside_route(in);
 		return;
 	}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "certlogin.h"
 #include "conf.h"
 #include "daemon.h"
 #include "isp.h"
@@ -25,11 +26,11 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
 	"isp:reverse_per_channel", "isp:reverse_per_user",
 	"isp:reverse_per_session", "isp:login_queue", "policy:anonymous",
-	"policy:reverse", "policy:rules", "user *:password", "user *:groups",
-	"user *:allow", "user *:rules", "user *:reverse", "group *:allow",
-	"group *:rules", "group *:reverse", "log:audit", "session:window",
-	"session:channel_window", "session:queue", "session:keepalive",
-	"session:max_channels", "session:dead_after",
+	"policy:reverse", "policy:rules", "policy:user_ca", "user *:password",
+	"user *:groups", "user *:allow", "user *:rules", "user *:reverse",
+	"group *:allow", "group *:rules", "group *:reverse", "log:audit",
+	"session:window", "session:channel_window", "session:queue",
+	"session:keepalive", "session:max_channels", "session:dead_after",
 	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
 	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
 	"log:verbose", NULL };
@@ -77,7 +78,7 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 {
 	struct conf *c;
 	const char *v;
-	char *why = NULL;
+	char *why = NULL, *ca = NULL;
 	struct stat st;
 	int rc = -1, ms;
 	uint64_t hb;
@@ -104,6 +105,15 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	}
 	if (policy_load(&i->i_policy, c, cause) != 0)
 		goto out;
+	conf_path_key(c, "policy:user_ca", &ca, cause);
+	if (ca != NULL &&
+	    (i->i_user_ca = certlogin_ca_load(ca, &why)) == NULL) {
+		conf_error(cause, c, "policy:user_ca", "%s", why);
+		free(why);
+		free(ca);
+		goto out;
+	}
+	free(ca);
 	conf_path_key(c, "isp:rules", &i->i_rules, cause);
 	errno = 0;
 	if (i->i_rules != NULL &&
@@ -284,6 +294,9 @@ isp_reload(struct isp *i)
 	policy_free(&i->i_policy);
 	i->i_policy = n.i_policy;
 	memset(&n.i_policy, 0, sizeof n.i_policy);
+	X509_STORE_free(i->i_user_ca);
+	i->i_user_ca = n.i_user_ca;
+	n.i_user_ca = NULL;
 	if (i->i_ruleset != NULL) /* live channels may still scan with it */
 		isp_keep_ruleset(i, i->i_ruleset);
 	i->i_ruleset = n.i_ruleset;
@@ -325,6 +338,8 @@ isp_free(struct isp *i)
 	if (i->i_drain_ev != NULL)
 		event_free(i->i_drain_ev);
 	dial_free_all(i);
+	agentauth_free_all(i);
+	X509_STORE_free(i->i_user_ca);
 	login_free(i);
 	via_conf_clear(&i->i_via);
 	if (i->i_dns != NULL)
@@ -358,6 +373,7 @@ main(int argc, char **argv)
 		return isp_passwd();
 	memset(&i, 0, sizeof i);
 	TAILQ_INIT(&i.i_uplinks);
+	agentauth_init(&i);
 	i.i_opts = &o;
 	if (isp_load(&i, o.do_conf, &o, &cause) != 0 ||
 	    (i.i_ssl = tls_ctx_new(&i.i_tls, &cause)) == NULL) {

@@ -22,6 +22,8 @@ struct daemon_opts;
 struct kdfpool;
 struct login_req;
 struct isp_auth;
+struct agentauth_exchange;
+struct agentauth_login;
 
 /* A login's answer: AUTH_OK, AUTH_REFUSED or AUTH_BUSY. */
 typedef void (*login_cb)(uint8_t code, void *arg);
@@ -75,6 +77,9 @@ struct isp {
 	size_t i_login_queue;
 	char *i_dummy_hash; /* what unknown users are checked against */
 	unsigned char i_login_key[32];
+	X509_STORE *i_user_ca; /* [policy] user_ca: certificate logins */
+	TAILQ_HEAD(, agentauth_exchange) i_exchanges; /* agent logins */
+	TAILQ_HEAD(, agentauth_login) i_logins;
 };
 
 int dial_add(struct isp *, const char *);
@@ -91,6 +96,15 @@ struct login_req *login_check(struct isp *, const char *user, const void *,
     size_t, const struct endpoint *client, login_cb, void *);
 void login_cancel(struct login_req *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
-    evutil_socket_t, int honour);
+    evutil_socket_t, int honour, uint32_t login, uint64_t counter);
+void agentauth_init(struct isp *);
+void agentauth_message(struct isp *, struct session *, const uint8_t *, size_t);
+int agentauth_open_check(struct isp *, struct session *,
+    const struct frame_open *, uint32_t *login, uint64_t *counter,
+    const char **why);
+int agentauth_outside_tag(struct isp *, uint64_t serial, uint32_t login,
+    uint64_t counter, const struct endpoint *dst, uint8_t *tag);
+void agentauth_session_gone(struct isp *, uint64_t serial);
+void agentauth_free_all(struct isp *);
 
 #endif

@@ -104,7 +104,7 @@ login_donecb(int ok, void *arg)
 	uint8_t code = AUTH_REFUSED;
 
 	u = (struct policy_user *)policy_find(&r->lr_isp->i_policy, r->lr_user);
-	if (ok && r->lr_known && u != NULL &&
+	if (ok && r->lr_known && u != NULL && u->pu_hash != NULL &&
 	    strcmp(u->pu_hash, r->lr_hash) == 0) {
 		memcpy(u->pu_seen, r->lr_mac, sizeof u->pu_seen);
 		u->pu_seen_ok = 1;
@@ -139,8 +139,9 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 	r = xcalloc(1, sizeof *r);
 	r->lr_isp = i;
 	snprintf(r->lr_user, sizeof r->lr_user, "%s", user);
-	r->lr_known = u != NULL;
-	r->lr_hash = xstrdup(u != NULL ? u->pu_hash : i->i_dummy_hash);
+	/* A user with only a certificate has no password to match. */
+	r->lr_known = u != NULL && u->pu_hash != NULL;
+	r->lr_hash = xstrdup(r->lr_known ? u->pu_hash : i->i_dummy_hash);
 	memcpy(r->lr_mac, mac, sizeof mac);
 	OPENSSL_cleanse(mac, sizeof mac);
 	r->lr_cb = cb;

@@ -31,6 +31,7 @@
 #include "addr.h"
 #include "isp.h"
 #include "log.h"
+#include "optag.h"
 #include "scan.h"
 #include "xmalloc.h"
 
@@ -42,6 +43,9 @@ struct ctl {
 	struct channel *c_ch;
 	int c_honour;                     /* the user may use this rule file */
 	uint64_t c_serial;                /* the session it came on */
+	uint64_t c_owner;                 /* whose openings it announces */
+	uint32_t c_login;                 /* an agent login's number, or 0 */
+	uint64_t c_counter;               /* the control channel's OPEN's */
 	struct sockaddr_storage c_server; /* the server, as connected */
 	struct sockaddr_storage c_local;  /* our end toward the server */
 	struct sockaddr_storage c_client; /* the client, as the esp saw it */
@@ -453,6 +457,31 @@ reverse_over_limit(struct ctl *c)
 	return NULL;
 }
 
+/*
+ * Send OUTSIDE_OPEN for the control channel's client. For a client
+ * behind an agent it carries a tag under the agent's login, so the agent
+ * connects only where this isp has approved.
+ */
+static struct channel *
+reverse_ask(struct ctl *c, const struct endpoint *ep, struct reverse *r)
+{
+	struct frame_open o;
+
+	memset(&o, 0, sizeof o);
+	o.fo_dst = *ep;
+	o.fo_client = c->c_ch->ch_client;
+	o.fo_ref = c->c_ch->ch_id;
+	if (c->c_login != 0) {
+		if (agentauth_outside_tag(c->c_isp, c->c_serial, c->c_login,
+			c->c_counter, ep, o.fo_secret) != 0)
+			return NULL;
+		o.fo_auth = OPEN_AUTH_TAG;
+		o.fo_secret_len = OPTAG_LEN;
+	}
+	return session_open(c->c_ch->ch_sess, FRAME_OUTSIDE_OPEN, &o,
+	    reverse_resultcb, r);
+}
+
 /* A client announced an endpoint: check it, then have the esp connect. */
 static void
 reverse_start(struct ctl *c, const struct announce *an)
@@ -493,8 +522,7 @@ reverse_start(struct ctl *c, const struct announce *an)
 	    c->c_ch->ch_id);
 	TAILQ_INSERT_TAIL(&c->c_pending, r, r_entry);
 	addr_to_endpoint((struct sockaddr *)&dst, &ep);
-	r->r_data = session_outside_open(c->c_ch->ch_sess, &ep,
-	    &c->c_ch->ch_client, c->c_ch->ch_id, reverse_resultcb, r);
+	r->r_data = reverse_ask(c, &ep, r);
 	if (r->r_data == NULL) {
 		reverse_free(r);
 		reverse_neutral(c, 1);
@@ -527,7 +555,7 @@ reverse_expect(struct ctl *c, const struct announce *an)
 		return;
 	}
 	expect_add(&c->c_isp->i_expect, (struct sockaddr *)&c->c_client,
-	    (struct sockaddr *)&ep, c->c_ch->ch_user, c->c_serial);
+	    (struct sockaddr *)&ep, c->c_ch->ch_user, c->c_owner);
 	channel_announce_done(c->c_ch, 0, NULL);
 }
 
@@ -564,7 +592,7 @@ reverse_announcecb(struct channel *ch, int rx, const struct announce *an,
  */
 void
 reverse_attach(struct isp *i, struct channel *ch, const struct rule_app *app,
-    evutil_socket_t fd, int honour)
+    evutil_socket_t fd, int honour, uint32_t login, uint64_t counter)
 {
 	struct ctl *c = xcalloc(1, sizeof *c);
 	socklen_t len;
@@ -574,6 +602,9 @@ reverse_attach(struct isp *i, struct channel *ch, const struct rule_app *app,
 	c->c_ch = ch;
 	c->c_honour = honour;
 	c->c_serial = session_serial(ch->ch_sess);
+	c->c_owner = c->c_serial ^ (uint64_t)login << 32;
+	c->c_login = login;
+	c->c_counter = counter;
 	TAILQ_INIT(&c->c_pending);
 	TAILQ_INIT(&c->c_owned);
 	len = sizeof c->c_server;

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,4 +206,48 @@ endpoint_raw(const struct endpoint *ep, char *buf, size_t len)
 	else
 		snprintf(buf, len, "-");
 	return buf;
+}
+
+/* Same host, comparing IPv4-mapped IPv6 as IPv4. */
+int
+endpoint_same_host(const struct endpoint *a, const struct endpoint *b)
+{
+	const uint8_t *pa = a->ep_addr, *pb = b->ep_addr;
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+		0xff };
+
+	if (a->ep_atyp == ATYP_IPV6 && memcmp(pa, mapped, 12) == 0 &&
+	    b->ep_atyp == ATYP_IPV4)
+		return memcmp(pa + 12, pb, 4) == 0;
+	if (b->ep_atyp == ATYP_IPV6 && memcmp(pb, mapped, 12) == 0 &&
+	    a->ep_atyp == ATYP_IPV4)
+		return memcmp(pb + 12, pa, 4) == 0;
+	return a->ep_atyp == b->ep_atyp && a->ep_atyp != ATYP_NAME &&
+	    a->ep_len == b->ep_len && memcmp(pa, pb, a->ep_len) == 0;
+}
+
+/* Is this one of this host's own addresses (loopback included)? */
+int
+endpoint_is_local(const struct endpoint *ep)
+{
+	struct ifaddrs *ifs, *i;
+	struct endpoint me;
+	int own = 0;
+
+	if ((ep->ep_atyp == ATYP_IPV4 && ep->ep_addr[0] == 127) ||
+	    (ep->ep_atyp == ATYP_IPV6 &&
+		IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)ep->ep_addr)))
+		return 1;
+	if (getifaddrs(&ifs) != 0)
+		return 1; /* cannot tell: refuse */
+	for (i = ifs; i != NULL && !own; i = i->ifa_next) {
+		if (i->ifa_addr == NULL ||
+		    (i->ifa_addr->sa_family != AF_INET &&
+			i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		addr_to_endpoint(i->ifa_addr, &me);
+		own = endpoint_same_host(ep, &me);
+	}
+	freeifaddrs(ifs);
+	return own;
 }

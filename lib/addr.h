@@ -19,5 +19,7 @@ const char *endpoint_str(const struct endpoint *, char *, size_t);
 int endpoint_name_ok(const struct endpoint *);
 const char *endpoint_raw(const struct endpoint *, char *, size_t);
 int addr_port_parse(const char *, uint16_t *);
+int endpoint_same_host(const struct endpoint *, const struct endpoint *);
+int endpoint_is_local(const struct endpoint *);
 
 #endif

@@ -581,7 +581,9 @@ channel_close(struct channel *ch, enum channel_close_how how,
 	}
 	gettimeofday(&now, NULL);
 	timersub(&now, &ch->ch_start, &d);
-	audit_channel(ch, session_role(ch->ch_sess) == FRAME_ROLE_ESP, reason);
+	if (session_role(ch->ch_sess) != FRAME_ROLE_AGENT) /* daemons audit */
+		audit_channel(ch, session_role(ch->ch_sess) == FRAME_ROLE_ESP,
+		    reason);
 	if (ch->ch_state == CHANNEL_OPEN)
 		log_debug("%s closed: %s; %llu bytes out, %llu bytes in, "
 			  "%ld.%03lds",

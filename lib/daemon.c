@@ -22,10 +22,10 @@ daemon_usage(const char *prog, const char *defconf, int code)
 	    "  -t       check the configuration and exit\n"
 	    "  -v       log debug detail\n%s",
 	    prog, strcmp(prog, "isp") == 0 ? " | -P" : "", defconf,
-	    strcmp(prog, "isp") == 0 ?
-		"  -P       read a password on standard input and print its "
-		"hash for [user NAME] password\n" :
-		"");
+	    strcmp(prog, "isp") == 0
+		? "  -P       read a password on standard input and print its "
+		  "hash for [user NAME] password\n"
+		: "");
 	exit(code);
 }
 

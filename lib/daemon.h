@@ -10,8 +10,8 @@ struct daemon_opts {
 	const char *do_prog;
 	const char *do_conf; /* -c FILE */
 	int do_check;        /* -t */
-	int do_verbose;	     /* -v */
-	int do_passwd;	     /* -P: hash a password (isp) */
+	int do_verbose;      /* -v */
+	int do_passwd;       /* -P: hash a password (isp) */
 };
 
 void daemon_parse_args(int, char **, const char *prog, const char *defconf,

@@ -81,7 +81,7 @@ frame_type_name(uint8_t t)
 	static const char *names[] = { "?", "HELLO", "OPEN", "OPEN_RESULT",
 		"DATA", "FIN", "RST", "WINDOW", "PING", "PONG", "GOAWAY",
 		"CONFIG", "OUTSIDE_OPEN", "OUTSIDE_OPEN_RESULT", "AUTH",
-		"AUTH_RESULT" };
+		"AUTH_RESULT", "LOGIN", "LOGIN_REPLY" };
 
 	if (t < sizeof names / sizeof names[0])
 		return names[t];
@@ -172,7 +172,8 @@ frame_hello_decode(const uint8_t *p, size_t len, struct frame_hello *h)
 	h->fhl_window = get32(p + 5);
 	if (h->fhl_min_version > h->fhl_max_version)
 		return FRAME_BAD;
-	if (h->fhl_role != FRAME_ROLE_ISP && h->fhl_role != FRAME_ROLE_ESP)
+	if (h->fhl_role != FRAME_ROLE_ISP && h->fhl_role != FRAME_ROLE_ESP &&
+	    h->fhl_role != FRAME_ROLE_AGENT)
 		return FRAME_BAD;
 	sl = len - 9;
 	if (sl >= sizeof h->fhl_software)
@@ -210,7 +211,10 @@ bytes_decode(const uint8_t *p, size_t len, size_t max, int text, void *out,
 	return 1 + (size_t)p[0];
 }
 
-/* OPEN: window, reference, command, destination, client, user, secret. */
+/*
+ * OPEN: window, reference, command, auth, destination, client, user,
+ * secret.
+ */
 size_t
 frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
 {
@@ -221,6 +225,7 @@ frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
 	put32(p, o->fo_window);
 	put32(p + 4, o->fo_ref);
 	p[8] = o->fo_command;
+	p[9] = o->fo_auth;
 	p += FRAME_OPEN_FIXED;
 	room -= FRAME_OPEN_FIXED;
 	if ((n = endpoint_encode(p, room, &o->fo_dst)) == 0)
@@ -238,7 +243,10 @@ frame_open_encode(uint8_t *p, size_t room, const struct frame_open *o)
 	return FRAME_OPEN_FIXED + n + m + u + k;
 }
 
-/* Decode OPEN or OUTSIDE_OPEN; the destination must not be unspecified. */
+/*
+ * Decode OPEN or OUTSIDE_OPEN; the destination must not be unspecified,
+ * and the user and secret must be what the auth method says.
+ */
 int
 frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
 {
@@ -250,6 +258,7 @@ frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
 	o->fo_window = get32(p);
 	o->fo_ref = get32(p + 4);
 	o->fo_command = p[8];
+	o->fo_auth = p[9];
 	p += FRAME_OPEN_FIXED;
 	len -= FRAME_OPEN_FIXED;
 	if ((n = endpoint_decode(p, len, &o->fo_dst)) == 0)
@@ -265,8 +274,24 @@ frame_open_decode(const uint8_t *p, size_t len, struct frame_open *o)
 	o->fo_user[ul] = '\0';
 	k = bytes_decode(p + n + m + u, len - n - m - u, FRAME_SECRET_MAX, 0,
 	    o->fo_secret, &sl);
-	if (k == 0 || n + m + u + k != len || (ul == 0 && sl != 0))
+	if (k == 0 || n + m + u + k != len)
 		return FRAME_BAD;
+	switch (o->fo_auth) {
+	case OPEN_AUTH_NONE:
+		if (ul != 0 || sl != 0)
+			return FRAME_BAD;
+		break;
+	case OPEN_AUTH_PASSWORD:
+		if (ul == 0 || sl == 0)
+			return FRAME_BAD;
+		break;
+	case OPEN_AUTH_TAG:
+		if (sl == 0)
+			return FRAME_BAD;
+		break;
+	default:
+		return FRAME_BAD;
+	}
 	o->fo_secret_len = (uint8_t)sl;
 	return FRAME_OK;
 }
@@ -342,6 +367,99 @@ frame_auth_result_decode(const uint8_t *p, size_t len, uint32_t *ref,
 		return FRAME_BAD;
 	*ref = get32(p);
 	*code = p[4];
+	return FRAME_OK;
+}
+
+/* LOGIN: reference, leg, method, step, client, message. */
+size_t
+frame_login_encode(uint8_t *p, size_t room, const struct frame_login *l)
+{
+	size_t n;
+
+	if (room < 7 || l->fl_msglen > FRAME_LOGIN_MSG_MAX)
+		return 0;
+	put32(p, l->fl_ref);
+	p[4] = l->fl_leg;
+	p[5] = l->fl_method;
+	p[6] = l->fl_step;
+	if ((n = endpoint_encode(p + 7, room - 7, &l->fl_client)) == 0 ||
+	    room - 7 - n < l->fl_msglen)
+		return 0;
+	if (l->fl_msglen > 0)
+		memcpy(p + 7 + n, l->fl_msg, l->fl_msglen);
+	return 7 + n + l->fl_msglen;
+}
+
+/* Decode LOGIN: a known method, step 1 or 2, a message of 1 to 16 KiB. */
+int
+frame_login_decode(const uint8_t *p, size_t len, struct frame_login *l)
+{
+	size_t n;
+
+	memset(l, 0, sizeof *l);
+	if (len < 7)
+		return FRAME_BAD;
+	l->fl_ref = get32(p);
+	l->fl_leg = p[4];
+	l->fl_method = p[5];
+	l->fl_step = p[6];
+	if ((l->fl_method != AUTH_SCRAM && l->fl_method != AUTH_CERT) ||
+	    (l->fl_step != 1 && l->fl_step != 2))
+		return FRAME_BAD;
+	if ((n = endpoint_decode(p + 7, len - 7, &l->fl_client)) == 0 ||
+	    l->fl_client.ep_atyp == ATYP_NAME)
+		return FRAME_BAD;
+	l->fl_msg = p + 7 + n;
+	l->fl_msglen = len - 7 - n;
+	if (l->fl_msglen == 0 || l->fl_msglen > FRAME_LOGIN_MSG_MAX)
+		return FRAME_BAD;
+	return FRAME_OK;
+}
+
+/* LOGIN_REPLY: reference, leg, legs, code, login, message. */
+size_t
+frame_login_reply_encode(uint8_t *p, size_t room,
+    const struct frame_login_reply *r)
+{
+	if (room < 11 || room - 11 < r->flr_msglen ||
+	    r->flr_msglen > FRAME_LOGIN_MSG_MAX)
+		return 0;
+	put32(p, r->flr_ref);
+	p[4] = r->flr_leg;
+	p[5] = r->flr_legs;
+	p[6] = r->flr_code;
+	put32(p + 7, r->flr_login);
+	if (r->flr_msglen > 0)
+		memcpy(p + 11, r->flr_msg, r->flr_msglen);
+	return 11 + r->flr_msglen;
+}
+
+/*
+ * Decode LOGIN_REPLY: a known code, at least one leg and the leg among
+ * them, a message with every code but a refusal.
+ */
+int
+frame_login_reply_decode(const uint8_t *p, size_t len,
+    struct frame_login_reply *r)
+{
+	memset(r, 0, sizeof *r);
+	if (len < 11)
+		return FRAME_BAD;
+	r->flr_ref = get32(p);
+	r->flr_leg = p[4];
+	r->flr_legs = p[5];
+	r->flr_code = p[6];
+	r->flr_login = get32(p + 7);
+	r->flr_msg = p + 11;
+	r->flr_msglen = len - 11;
+	if (r->flr_code > LOGIN_BUSY || r->flr_legs == 0 ||
+	    r->flr_leg >= r->flr_legs || r->flr_msglen > FRAME_LOGIN_MSG_MAX)
+		return FRAME_BAD;
+	if ((r->flr_code == LOGIN_CONTINUE || r->flr_code == LOGIN_ACCEPTED) &&
+	    r->flr_msglen == 0)
+		return FRAME_BAD;
+	if (r->flr_code == LOGIN_ACCEPTED && r->flr_login == 0)
+		return FRAME_BAD;
 	return FRAME_OK;
 }
 

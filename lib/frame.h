@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_VERSION     2
+#define FRAME_VERSION     3
 #define FRAME_HDR_LEN     12
 #define FRAME_MAX_PAYLOAD 65536 /* hard limit for any frame */
 #define FRAME_DATA_MAX \
@@ -28,11 +28,17 @@ enum frame_type {
 	    0x0d,                 /* outside-connect result, esp -> isp */
 	FRAME_AUTH = 0x0e,        /* a client's login, esp -> isp */
 	FRAME_AUTH_RESULT = 0x0f, /* the isp's verdict, isp -> esp */
-	FRAME_TYPE_MAX = FRAME_AUTH_RESULT
+	FRAME_LOGIN = 0x10,       /* an agent's login step, toward the isp */
+	FRAME_LOGIN_REPLY = 0x11, /* the isp's answer to a login step */
+	FRAME_TYPE_MAX = FRAME_LOGIN_REPLY
 };
 
 /* Roles announced in HELLO. */
-enum frame_role { FRAME_ROLE_ISP = 1, FRAME_ROLE_ESP = 2 };
+enum frame_role {
+	FRAME_ROLE_ISP = 1,
+	FRAME_ROLE_ESP = 2,
+	FRAME_ROLE_AGENT = 3
+};
 
 /* GOAWAY codes. */
 enum frame_goaway {
@@ -48,8 +54,27 @@ enum frame_goaway {
 /* AUTH_RESULT codes. */
 enum frame_auth_code { AUTH_OK = 0, AUTH_REFUSED = 1, AUTH_BUSY = 2 };
 
-/* AUTH methods. */
-enum frame_auth_method { AUTH_PASSWORD = 1 };
+/* AUTH and LOGIN methods. */
+enum frame_auth_method {
+	AUTH_PASSWORD = 1, /* AUTH: a password in clear (the SOCKS door) */
+	AUTH_SCRAM = 2,    /* LOGIN: SCRAM-SHA-256 (lib/scram.c) */
+	AUTH_CERT = 3      /* LOGIN: a signed key exchange (lib/certlogin.c) */
+};
+
+/* LOGIN_REPLY codes. */
+enum frame_login_code {
+	LOGIN_CONTINUE = 0, /* the message is the next challenge */
+	LOGIN_ACCEPTED = 1, /* the message is the isp's proof */
+	LOGIN_DENIED = 2,
+	LOGIN_BUSY = 3
+};
+
+/* How an OPEN proves its user. */
+enum frame_open_auth {
+	OPEN_AUTH_NONE = 0,     /* anonymous: no user, no secret */
+	OPEN_AUTH_PASSWORD = 1, /* the user's password */
+	OPEN_AUTH_TAG = 2       /* a tag under an agent login's key */
+};
 
 /* OPEN_RESULT codes: the SOCKS5 reply codes of RFC 1928. */
 enum frame_open_code {
@@ -91,7 +116,7 @@ struct frame_hello {
 	char fhl_software[64];
 };
 
-#define FRAME_OPEN_FIXED 9 /* window, reference, command */
+#define FRAME_OPEN_FIXED 10 /* window, reference, command, auth */
 #define FRAME_USER_MAX   64
 #define FRAME_SECRET_MAX 255
 
@@ -99,10 +124,11 @@ struct frame_open {
 	uint32_t fo_window; /* opener's receive window for the channel */
 	uint32_t fo_ref;    /* OUTSIDE_OPEN: the control channel; else 0 */
 	uint8_t fo_command; /* 1 = connect */
+	uint8_t fo_auth;    /* enum frame_open_auth */
 	struct endpoint fo_dst;
 	struct endpoint fo_client;        /* who asked, for policy and logs */
-	char fo_user[FRAME_USER_MAX + 1]; /* SOCKS login; "" anonymous */
-	uint8_t fo_secret[FRAME_SECRET_MAX]; /* the login's password */
+	char fo_user[FRAME_USER_MAX + 1]; /* the login; "" anonymous */
+	uint8_t fo_secret[FRAME_SECRET_MAX]; /* password, or tag (fo_auth) */
 	uint8_t fo_secret_len;
 };
 
@@ -114,6 +140,30 @@ struct frame_auth {
 	char fa_user[FRAME_USER_MAX + 1];
 	uint8_t fa_secret[FRAME_SECRET_MAX];
 	uint8_t fa_secret_len;
+};
+
+#define FRAME_LOGIN_MSG_MAX 16384
+
+/* LOGIN: one step of an agent's login, relayed by the esp. */
+struct frame_login {
+	uint32_t fl_ref; /* the sender's number for this login */
+	uint8_t fl_leg;  /* which isp's exchange (agent side), else 0 */
+	uint8_t fl_method;
+	uint8_t fl_step;           /* 1, 2 */
+	struct endpoint fl_client; /* the agent, as the esp sees it */
+	const uint8_t *fl_msg;     /* points into the frame */
+	size_t fl_msglen;
+};
+
+/* LOGIN_REPLY: the isp's answer to a step. */
+struct frame_login_reply {
+	uint32_t flr_ref;
+	uint8_t flr_leg;
+	uint8_t flr_legs;   /* exchanges in this login (esp to agent), else 1 */
+	uint8_t flr_code;   /* enum frame_login_code */
+	uint32_t flr_login; /* the isp's number for an accepted login */
+	const uint8_t *flr_msg;
+	size_t flr_msglen;
 };
 
 struct frame_open_result {
@@ -144,6 +194,13 @@ int frame_auth_decode(const uint8_t *, size_t, struct frame_auth *);
 size_t frame_auth_result_encode(uint8_t *, size_t, uint32_t ref, uint8_t code);
 int frame_auth_result_decode(const uint8_t *, size_t, uint32_t *ref,
     uint8_t *code);
+
+size_t frame_login_encode(uint8_t *, size_t, const struct frame_login *);
+int frame_login_decode(const uint8_t *, size_t, struct frame_login *);
+size_t frame_login_reply_encode(uint8_t *, size_t,
+    const struct frame_login_reply *);
+int frame_login_reply_decode(const uint8_t *, size_t,
+    struct frame_login_reply *);
 
 const char *frame_open_code_str(uint8_t);
 const char *frame_goaway_str(uint8_t);

@@ -133,10 +133,14 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 	memset(u, 0, sizeof *u);
 	u->pu_name = xstrdup(name);
 	snprintf(key, sizeof key, "%s:password", sec);
-	if ((v = conf_str(c, key, NULL)) == NULL)
+	if ((v = conf_str(c, key, NULL)) == NULL &&
+	    conf_str(c, "policy:user_ca", NULL) == NULL)
 		return conf_error(cause, c, key,
-		    "missing: make one with `isp -P`");
-	if ((old = kdf_valid(v)) == 0)
+		    "missing: make one with `isp -P` (or log users in by "
+		    "certificate with [policy] user_ca)");
+	if (v == NULL)
+		old = 1; /* a certificate login only */
+	else if ((old = kdf_valid(v)) == 0)
 		return conf_error(cause, c, key,
 		    "not a password hash (scram$N$r$p$salt$storedkey$serverkey "
 		    "from `isp -P`)");
@@ -156,7 +160,7 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 		free(warn);
 		free(conv);
 	}
-	u->pu_hash = xstrdup(v);
+	u->pu_hash = v != NULL ? xstrdup(v) : NULL;
 	snprintf(key, sizeof key, "%s:reverse", sec);
 	if (conf_bool(c, key, 1, &rev, cause) != 0)
 		return -1;

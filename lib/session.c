@@ -46,7 +46,9 @@ struct session {
 	struct evbuffer *s_stage; /* frames not yet handed to TLS */
 	struct event *s_flush_ev;
 	struct event *s_timer;
-	int s_role;
+	int s_role;      /* ours, in HELLO */
+	int s_peer_role; /* what the peer must say it is */
+	int s_opener;    /* we send OPEN (esp to an isp, agent to an esp) */
 	enum session_state s_state;
 	struct session_params s_params;
 	const struct session_cb *s_cb;
@@ -115,35 +117,57 @@ session_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The defaults of [session]. */
+#define SESSION_WINDOW       (16 << 20)
+#define SESSION_CHAN_WINDOW  (512 << 10)
+#define SESSION_QUEUE        (256 << 10)
+#define SESSION_MAX_CHANNELS 4096
+#define SESSION_KEEPALIVE_MS 10000
+#define SESSION_DEAD_MS      30000
+#define SESSION_HELLO_MS     10000
+
+/* The [session] defaults, for a program without that section. */
+void
+session_params_default(struct session_params *p)
+{
+	p->sp_window = SESSION_WINDOW;
+	p->sp_chan_window = SESSION_CHAN_WINDOW;
+	p->sp_out_hiwat = SESSION_QUEUE;
+	p->sp_max_channels = SESSION_MAX_CHANNELS;
+	p->sp_keepalive_ms = SESSION_KEEPALIVE_MS;
+	p->sp_dead_ms = SESSION_DEAD_MS;
+	p->sp_hello_timeout_ms = SESSION_HELLO_MS;
+}
+
 /* Read the [session] section. */
 int
 session_conf_load(const struct conf *c, struct session_params *p, char **cause)
 {
 	uint64_t v;
 
-	if (conf_size(c, "session:window", 16 << 20, 256 << 10, 1U << 30, &v,
-		cause) != 0)
+	if (conf_size(c, "session:window", SESSION_WINDOW, 256 << 10, 1U << 30,
+		&v, cause) != 0)
 		return -1;
 	p->sp_window = (uint32_t)v;
-	if (conf_size(c, "session:channel_window", 512 << 10, 16 << 10,
-		64 << 20, &v, cause) != 0)
+	if (conf_size(c, "session:channel_window", SESSION_CHAN_WINDOW,
+		16 << 10, 64 << 20, &v, cause) != 0)
 		return -1;
 	p->sp_chan_window = (uint32_t)v;
 	if (p->sp_chan_window > p->sp_window)
 		return conf_error(cause, c, "session:channel_window",
 		    "larger than [session] window");
-	if (conf_size(c, "session:queue", 256 << 10, 16 << 10, 16 << 20, &v,
+	if (conf_size(c, "session:queue", SESSION_QUEUE, 16 << 10, 16 << 20, &v,
 		cause) != 0)
 		return -1;
 	p->sp_out_hiwat = (uint32_t)v;
-	if (conf_count(c, "session:max_channels", 4096, 16, 1000000,
-		&p->sp_max_channels, cause) != 0)
+	if (conf_count(c, "session:max_channels", SESSION_MAX_CHANNELS, 16,
+		1000000, &p->sp_max_channels, cause) != 0)
 		return -1;
-	if (conf_duration(c, "session:keepalive", 10000, &p->sp_keepalive_ms,
-		cause) != 0 ||
-	    conf_duration(c, "session:dead_after", 30000, &p->sp_dead_ms,
-		cause) != 0 ||
-	    conf_duration(c, "session:handshake_timeout", 10000,
+	if (conf_duration(c, "session:keepalive", SESSION_KEEPALIVE_MS,
+		&p->sp_keepalive_ms, cause) != 0 ||
+	    conf_duration(c, "session:dead_after", SESSION_DEAD_MS,
+		&p->sp_dead_ms, cause) != 0 ||
+	    conf_duration(c, "session:handshake_timeout", SESSION_HELLO_MS,
 		&p->sp_hello_timeout_ms, cause) != 0)
 		return -1;
 	if (p->sp_dead_ms <= p->sp_keepalive_ms)
@@ -152,10 +176,16 @@ session_conf_load(const struct conf *c, struct session_params *p, char **cause)
 	return 0;
 }
 
-/* Wrap an (already TLS-wrapped) bufferevent in a session. */
+/*
+ * Wrap an (already TLS-wrapped) bufferevent in a session between role and
+ * peer_role: an esp with an isp or an agent, an isp or an agent with an
+ * esp. The side that asks for connections (OPEN) is the esp toward an
+ * isp, and the agent toward an esp; the other side serves them and asks
+ * for reverse connections (OUTSIDE_OPEN).
+ */
 struct session *
 session_new(struct event_base *base, struct bufferevent *bev, int role,
-    const char *peer, const struct session_params *params,
+    int peer_role, const char *peer, const struct session_params *params,
     const struct session_cb *cb, void *arg)
 {
 	struct session *s = xcalloc(1, sizeof *s);
@@ -165,6 +195,9 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	s->s_base = base;
 	s->s_bev = bev;
 	s->s_role = role;
+	s->s_peer_role = peer_role;
+	s->s_opener = (role == FRAME_ROLE_ESP && peer_role == FRAME_ROLE_ISP) ||
+	    role == FRAME_ROLE_AGENT;
 	s->s_state = SESSION_HANDSHAKE;
 	s->s_params = *params;
 	s->s_cb = cb;
@@ -176,8 +209,8 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	TAILQ_INIT(&s->s_ready);
 	window_rx_init(&s->s_rx, params->sp_window);
 	window_tx_init(&s->s_tx, 0);
-	/* The esp opens odd channels, the isp even ones. */
-	s->s_next_id = role == FRAME_ROLE_ESP ? 1 : 2;
+	/* The opener's channels are odd, the other side's even. */
+	s->s_next_id = s->s_opener ? 1 : 2;
 	s->s_start_ms = s->s_last_rx_ms = session_now_ms();
 	s->s_goaway_code = -1;
 	s->s_serial = ++session_serials;
@@ -408,70 +441,85 @@ session_channel_gone(struct session *s, struct channel *ch)
 		s->s_cb->sc_drained(s, s->s_arg);
 }
 
-/* Send OPEN or OUTSIDE_OPEN for a new channel of ours. */
-static struct channel *
-session_open_common(struct session *s, uint8_t type, uint32_t ref,
-    uint32_t window, const struct endpoint *dst, const struct endpoint *client,
-    const char *user, const uint8_t *secret, size_t secretlen,
+/*
+ * Send OPEN (the opener: to a destination beyond the peer) or
+ * OUTSIDE_OPEN (the other side: to an endpoint a client announced on
+ * channel o->fo_ref) for a new channel of ours. The caller fills in the
+ * endpoints, the user, the auth method and its secret; the session the
+ * rest. An OUTSIDE_OPEN's window starts at 0: the peer sends nothing
+ * until channel_grant() once our end is joined. NULL if the session
+ * cannot take a channel now.
+ */
+struct channel *
+session_open(struct session *s, uint8_t type, struct frame_open *o,
     channel_result_cb cb, void *arg)
 {
-	struct frame_open o;
 	struct channel *ch;
 	uint8_t buf[900];
 	size_t n;
 
 	if (s->s_state != SESSION_UP || s->s_goaway_rcvd || s->s_goaway_sent ||
-	    secretlen > FRAME_SECRET_MAX ||
+	    s->s_opener != (type == FRAME_OPEN) ||
 	    s->s_chans.cm_count >= s->s_params.sp_max_channels)
+		return NULL;
+	o->fo_window = type == FRAME_OPEN ? s->s_params.sp_chan_window : 0;
+	o->fo_command = 1;
+	if (type == FRAME_OPEN)
+		o->fo_ref = 0;
+	if ((n = frame_open_encode(buf, sizeof buf, o)) == 0)
 		return NULL;
 	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window, 0);
 	s->s_next_id += 2;
 	ch->ch_outside = type == FRAME_OUTSIDE_OPEN;
 	ch->ch_result = cb;
 	ch->ch_result_arg = arg;
-	ch->ch_dst = *dst;
-	ch->ch_client = *client;
-	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", user ? user : "");
+	ch->ch_dst = o->fo_dst;
+	ch->ch_client = o->fo_client;
+	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", o->fo_user);
 	chanmap_insert(&s->s_chans, ch);
-	memset(&o, 0, sizeof o);
-	snprintf(o.fo_user, sizeof o.fo_user, "%s", ch->ch_user);
-	o.fo_window = window;
-	o.fo_ref = ref;
-	o.fo_command = 1;
-	o.fo_dst = *dst;
-	o.fo_client = *client;
-	if (secretlen > 0)
-		memcpy(o.fo_secret, secret, secretlen);
-	o.fo_secret_len = (uint8_t)secretlen;
-	n = frame_open_encode(buf, sizeof buf, &o);
 	session_send(s, type, ch->ch_id, buf, n);
-	OPENSSL_cleanse(&o, sizeof o);
 	OPENSSL_cleanse(buf, sizeof buf);
 	return ch;
 }
 
-/* Open a channel to an inside destination through the isp (esp side). */
+/* OPEN with a password login or none (the esp's SOCKS door). */
 struct channel *
 session_open_channel(struct session *s, const struct endpoint *dst,
     const struct endpoint *client, const char *user, const uint8_t *secret,
     size_t secretlen, channel_result_cb cb, void *arg)
 {
-	return session_open_common(s, FRAME_OPEN, 0, s->s_params.sp_chan_window,
-	    dst, client, user, secret, secretlen, cb, arg);
+	struct frame_open o;
+	struct channel *ch = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.fo_dst = *dst;
+	o.fo_client = *client;
+	if (user != NULL && *user != '\0' && secretlen > 0 &&
+	    secretlen <= FRAME_SECRET_MAX) {
+		snprintf(o.fo_user, sizeof o.fo_user, "%s", user);
+		o.fo_auth = OPEN_AUTH_PASSWORD;
+		memcpy(o.fo_secret, secret, secretlen);
+		o.fo_secret_len = (uint8_t)secretlen;
+	} else if (user != NULL && *user != '\0')
+		return NULL;
+	ch = session_open(s, FRAME_OPEN, &o, cb, arg);
+	OPENSSL_cleanse(&o, sizeof o);
+	return ch;
 }
 
-/*
- * Ask the esp to connect to an outside endpoint a client announced on
- * channel ref (isp side). The window starts at 0: the esp sends nothing
- * until channel_grant() once the inside end is joined.
- */
+/* OUTSIDE_OPEN to an endpoint the client of channel ref announced. */
 struct channel *
 session_outside_open(struct session *s, const struct endpoint *dst,
     const struct endpoint *client, uint32_t ref, channel_result_cb cb,
     void *arg)
 {
-	return session_open_common(s, FRAME_OUTSIDE_OPEN, ref, 0, dst, client,
-	    NULL, NULL, 0, cb, arg);
+	struct frame_open o;
+
+	memset(&o, 0, sizeof o);
+	o.fo_dst = *dst;
+	o.fo_client = *client;
+	o.fo_ref = ref;
+	return session_open(s, FRAME_OUTSIDE_OPEN, &o, cb, arg);
 }
 
 /* Find a live channel by id (for OUTSIDE_OPEN references). */
@@ -673,10 +721,11 @@ static int
 session_on_hello(struct session *s, const uint8_t *p, size_t len,
     const char **why)
 {
+	static const char *const nots[] = { "", "peer is not an isp",
+		"peer is not an esp", "peer is not an agent" };
 	struct frame_hello h;
 	char sw[300];
-	int want =
-	    s->s_role == FRAME_ROLE_ISP ? FRAME_ROLE_ESP : FRAME_ROLE_ISP;
+	int want = s->s_peer_role;
 
 	if (s->s_state != SESSION_HELLO) {
 		*why = "unexpected HELLO";
@@ -687,8 +736,7 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 		return -1;
 	}
 	if (h.fhl_role != want) {
-		*why = want == FRAME_ROLE_ESP ? "peer is not an esp"
-					      : "peer is not an isp";
+		*why = nots[want];
 		return -1;
 	}
 	if (h.fhl_min_version > FRAME_VERSION ||
@@ -741,8 +789,8 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	void (*cb)(struct session *, struct channel *,
 	    const struct frame_open *, void *);
 
-	if (s->s_role != (outside ? FRAME_ROLE_ESP : FRAME_ROLE_ISP) ||
-	    (id & 1) != (outside ? 0U : 1U) || id == 0) {
+	if (s->s_opener != outside || (id & 1) != (outside ? 0U : 1U) ||
+	    id == 0) {
 		*why = outside ? "OUTSIDE_OPEN from the wrong side"
 			       : "OPEN from the wrong side";
 		return -1;
@@ -773,7 +821,8 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	if (s->s_cb != NULL)
 		cb = outside ? s->s_cb->sc_outside_open : s->s_cb->sc_open;
 	if (s->s_goaway_sent || o.fo_command != 1 || cb == NULL ||
-	    (outside && (o.fo_user[0] != '\0' || o.fo_secret_len != 0))) {
+	    (outside &&
+		(o.fo_user[0] != '\0' || o.fo_auth == OPEN_AUTH_PASSWORD))) {
 		OPENSSL_cleanse(&o, sizeof o);
 		channel_refuse(ch,
 		    o.fo_command != 1 ? OPEN_BAD_COMMAND : OPEN_FAILURE);
@@ -859,6 +908,8 @@ session_on_goaway(struct session *s, const uint8_t *p, size_t len)
 		session_close(s, "peer reported an error");
 		return;
 	}
+	if (s->s_cb != NULL && s->s_cb->sc_goaway != NULL)
+		s->s_cb->sc_goaway(s, s->s_arg);
 	if (s->s_chans.cm_count == 0 && s->s_cb != NULL &&
 	    s->s_cb->sc_drained != NULL)
 		s->s_cb->sc_drained(s, s->s_arg);
@@ -994,17 +1045,24 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 	case FRAME_CONFIG:
 	case FRAME_AUTH_RESULT:
 	case FRAME_AUTH:
-		/* CONFIG and AUTH_RESULT come from an isp, AUTH from an esp. */
-		if ((s->s_role == FRAME_ROLE_ESP) !=
-			(h->fh_type != FRAME_AUTH) ||
+	case FRAME_LOGIN:
+	case FRAME_LOGIN_REPLY:
+		/*
+		 * AUTH and LOGIN come from the opener; CONFIG and the
+		 * answers from the side that serves it.
+		 */
+		if (s->s_opener ==
+			(h->fh_type == FRAME_AUTH ||
+			    h->fh_type == FRAME_LOGIN) ||
 		    h->fh_chan != 0) {
-			*why = "CONFIG or AUTH from the wrong side";
+			*why = "CONFIG, AUTH or LOGIN from the wrong side";
 			return -1;
 		}
 		if (s->s_cb != NULL && s->s_cb->sc_message != NULL)
 			s->s_cb->sc_message(s, h->fh_type, p, h->fh_len,
 			    s->s_arg);
-		if (h->fh_type == FRAME_AUTH && p != NULL)
+		if ((h->fh_type == FRAME_AUTH || h->fh_type == FRAME_LOGIN) &&
+		    p != NULL)
 			OPENSSL_cleanse(p, h->fh_len);
 		break;
 	}
@@ -1220,11 +1278,18 @@ session_base(const struct session *s)
 	return s->s_base;
 }
 
-/* FRAME_ROLE_ISP or FRAME_ROLE_ESP. */
+/* FRAME_ROLE_ISP, FRAME_ROLE_ESP or FRAME_ROLE_AGENT: ours. */
 int
 session_role(const struct session *s)
 {
 	return s->s_role;
+}
+
+/* The peer's role. */
+int
+session_peer_role(const struct session *s)
+{
+	return s->s_peer_role;
 }
 
 /* Is the session usable for new channels? */

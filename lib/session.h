@@ -37,27 +37,31 @@ struct session_cb {
 	void (*sc_up)(struct session *, void *);
 	/* The session is ending; it frees itself right after. */
 	void (*sc_closed)(struct session *, const char *reason, void *);
-	/* The peer asks this side to open an inside connection. */
+	/* The peer asks this side to open a connection (OPEN). */
 	void (*sc_open)(struct session *, struct channel *,
 	    const struct frame_open *, void *);
-	/* The isp asks this esp to connect to an outside endpoint. */
+	/* The peer asks for a reverse connection (OUTSIDE_OPEN). */
 	void (*sc_outside_open)(struct session *, struct channel *,
 	    const struct frame_open *, void *);
 	/*
-	 * A session-level message for the owner: CONFIG and AUTH_RESULT
-	 * (from an isp), AUTH (from an esp); the direction is checked.
+	 * A session-level message for the owner: AUTH and LOGIN from the
+	 * opener; CONFIG, AUTH_RESULT and LOGIN_REPLY from the other side.
+	 * The direction is checked.
 	 */
 	void (*sc_message)(struct session *, uint8_t type, const uint8_t *,
 	    size_t, void *);
+	/* The peer sent GOAWAY 0: no new channels here; open another. */
+	void (*sc_goaway)(struct session *, void *);
 	/* The last channel went away after a GOAWAY either way. */
 	void (*sc_drained)(struct session *, void *);
 };
 
 int session_conf_load(const struct conf *, struct session_params *,
     char **cause);
+void session_params_default(struct session_params *);
 struct session *session_new(struct event_base *, struct bufferevent *, int role,
-    const char *peer, const struct session_params *, const struct session_cb *,
-    void *arg);
+    int peer_role, const char *peer, const struct session_params *,
+    const struct session_cb *, void *arg);
 void session_start(struct session *);
 struct tlswire;
 void session_set_wire(struct session *, struct tlswire *);
@@ -67,6 +71,7 @@ void session_goaway(struct session *, uint8_t code, const char *text);
 void session_fail(struct session *, uint8_t code, const char *why);
 int session_is_up(const struct session *);
 int session_role(const struct session *);
+int session_peer_role(const struct session *);
 struct event_base *session_base(const struct session *);
 const char *session_peer(const struct session *);
 void session_send_config(struct session *, const void *, size_t);
@@ -78,6 +83,8 @@ uint64_t session_serial(const struct session *);
 typedef void (*session_pong_cb)(struct session *, int rtt_ms, void *);
 void session_probe(struct session *, session_pong_cb, void *);
 void session_probe_cancel(struct session *);
+struct channel *session_open(struct session *, uint8_t type,
+    struct frame_open *, channel_result_cb, void *);
 struct channel *session_open_channel(struct session *,
     const struct endpoint *dst, const struct endpoint *client, const char *user,
     const uint8_t *secret, size_t secretlen, channel_result_cb, void *);

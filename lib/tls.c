@@ -689,3 +689,80 @@ tls_peer_check(SSL *ssl, const struct tls_conf *tc, char *id, size_t idlen,
 	snprintf(id, idlen, "%s", cn);
 	return 0;
 }
+
+/* TLS 1.3 only, no tickets, no renegotiation: what every context has. */
+static SSL_CTX *
+tls_ctx_base(int server)
+{
+	SSL_CTX *ctx =
+	    SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+
+	if (ctx == NULL ||
+	    !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	return ctx;
+}
+
+/*
+ * The esp's client door: it shows [client_tls] cert and asks agents for
+ * nothing at this layer (users log in end to end, through LOGIN).
+ */
+SSL_CTX *
+tls_door_ctx_new(const char *cert, const char *key, char **cause)
+{
+	SSL_CTX *ctx = tls_ctx_base(1);
+	char err[256];
+
+	if (ctx == NULL) {
+		xasprintf(cause, "cannot set up TLS: %s",
+		    tls_error_string(err, sizeof err));
+		return NULL;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		xasprintf(cause, "%s: cannot load certificate: %s", cert,
+		    tls_error_string(err, sizeof err));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		xasprintf(cause,
+		    "%s: cannot load key or it does not match %s: %s", key,
+		    cert, tls_error_string(err, sizeof err));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	return ctx;
+}
+
+/*
+ * An agent's context: the esp's certificate must chain to ca, be for a
+ * server (EKU), and name the host dialled (tls_set_peer_host).
+ */
+SSL_CTX *
+tls_agent_ctx_new(const char *ca, char **cause)
+{
+	SSL_CTX *ctx = tls_ctx_base(0);
+	char err[256];
+
+	if (ctx == NULL) {
+		xasprintf(cause, "cannot set up TLS: %s",
+		    tls_error_string(err, sizeof err));
+		return NULL;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		xasprintf(cause, "%s: cannot load CA: %s", ca,
+		    tls_error_string(err, sizeof err));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+}

@@ -25,14 +25,13 @@ struct via_req;
  * (the caller owns it); or fd -1 with err (an errno) and why (a message
  * naming the proxy and what it answered).
  */
-typedef void (*via_cb)(evutil_socket_t fd, int err, const char *why,
-    void *arg);
+typedef void (*via_cb)(evutil_socket_t fd, int err, const char *why, void *arg);
 
 int via_parse(const char *url, struct via_conf *, char **cause);
 void via_conf_clear(struct via_conf *);
 struct via_req *via_connect(struct event_base *, struct evdns_base *,
-    const struct via_conf *, const char *host, const char *port,
-    int timeout_ms, via_cb, void *arg);
+    const struct via_conf *, const char *host, const char *port, int timeout_ms,
+    via_cb, void *arg);
 void via_cancel(struct via_req *);
 
 #endif

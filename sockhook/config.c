@@ -10,9 +10,16 @@
 #include "conf.h"
 #include "sockhook.h"
 
-static const char *const config_keys[] = { "sockhook:esp", "sockhook:route",
-	"sockhook:dns", "sockhook:user", "sockhook:password_file",
-	"sockhook:timeout", NULL };
+static const char *const config_keys[] = { "sockhook:esp", "sockhook:agent",
+	"sockhook:route", "sockhook:dns", "sockhook:user",
+	"sockhook:password_file", "sockhook:timeout", "sockhook:ca",
+	"sockhook:cert", "sockhook:key", "sockhook:peer_name", "sockhook:via",
+	"sockhook:linger", NULL };
+
+/* Keys that only mean something with agent =. */
+static const char *const config_agent_keys[] = { "sockhook:ca", "sockhook:cert",
+	"sockhook:key", "sockhook:peer_name", "sockhook:via", "sockhook:linger",
+	NULL };
 
 /* Read the first line of the password file, which only we may read. */
 static int
@@ -98,32 +105,82 @@ config_dns(struct config *cf, struct conf *c, char **cause)
 	return 0;
 }
 
-/* Parse the esp key: host:port of the ESP's SOCKS5 door. */
+/*
+ * Parse esp (host:port of the esp's SOCKS5 door) or agent (of its door
+ * for client agents): exactly one of them.
+ */
 static int
 config_esp(struct config *cf, struct conf *c, char **cause)
 {
 	const char *v = conf_str(c, "sockhook:esp", NULL);
+	const char *key = "sockhook:esp";
 	uint16_t port;
+	int i;
 
+	if (v != NULL && conf_str(c, "sockhook:agent", NULL) != NULL)
+		return conf_error(cause, c, "sockhook:agent",
+		    "set together with esp: choose the SOCKS door (esp =) or "
+		    "an agent (agent =)");
+	if (v == NULL && (v = conf_str(c, "sockhook:agent", NULL)) != NULL) {
+		key = "sockhook:agent";
+		cf->agent = 1;
+	}
 	if (v == NULL)
 		return conf_error(cause, c, "sockhook:esp",
 		    "missing (the ESP's SOCKS5 door, e.g. "
-		    "esp.example.net:1080)");
+		    "esp.example.net:1080, or agent = esp.example.net:4431)");
 	if (addr_split_hostport(v, &cf->esp_host, &cf->esp_port) != 0 ||
 	    addr_port_parse(cf->esp_port, &port) != 0)
-		return conf_error(cause, c, "sockhook:esp",
-		    "\"%s\" is not HOST:PORT (e.g. esp.example.net:1080)", v);
+		return conf_error(cause, c, key,
+		    "\"%s\" is not HOST:PORT (e.g. esp.example.net:%s)", v,
+		    cf->agent ? "4431" : "1080");
+	for (i = 0; !cf->agent && config_agent_keys[i] != NULL; i++)
+		if (conf_str(c, config_agent_keys[i], NULL) != NULL)
+			return conf_error(cause, c, config_agent_keys[i],
+			    "only used with agent =");
 	return 0;
+}
+
+/* The agent's keys: the CA, a certificate login, a proxy, the linger. */
+static int
+config_agent(struct config *cf, struct conf *c, char **cause)
+{
+	const char *v;
+
+	if (!cf->agent)
+		return 0;
+	if (conf_path_key(c, "sockhook:ca", &cf->ca, cause) != 0)
+		return -1;
+	if (cf->ca == NULL)
+		return conf_error(cause, c, "sockhook:ca",
+		    "missing: the CA the esp's certificate must chain to");
+	if (conf_path_key(c, "sockhook:cert", &cf->cert, cause) != 0 ||
+	    conf_path_key(c, "sockhook:key", &cf->key, cause) != 0)
+		return -1;
+	if ((cf->cert == NULL) != (cf->key == NULL))
+		return conf_error(cause, c,
+		    cf->cert == NULL ? "sockhook:cert" : "sockhook:key",
+		    "missing: a certificate login needs both cert and key");
+	if (cf->cert != NULL &&
+	    conf_str(c, "sockhook:password_file", NULL) != NULL)
+		return conf_error(cause, c, "sockhook:cert",
+		    "set together with password_file: log in by one of them");
+	if ((v = conf_str(c, "sockhook:peer_name", NULL)) != NULL)
+		cf->peer_name = strdup(v);
+	if ((v = conf_str(c, "sockhook:via", NULL)) != NULL)
+		cf->via = strdup(v);
+	return conf_duration(c, "sockhook:linger", 5000, &cf->linger_ms, cause);
 }
 
 /* Load and check a file. On error, *cause holds one line and cf says
  * how much is still known (routes_known). */
 int
-config_load(struct config *cf, const char *path, char **cause)
+config_load(struct config *cf, const char *path, int flags, char **cause)
 {
 	struct conf *c;
 	const char *v;
 	char *why = NULL;
+	int secrets;
 
 	memset(cf, 0, sizeof *cf);
 	cf->timeout_ms = SOCKHOOK_TIMEOUT_MS;
@@ -139,7 +196,8 @@ config_load(struct config *cf, const char *path, char **cause)
 		goto fail;
 	}
 	cf->routes_known = 1;
-	if (config_esp(cf, c, cause) != 0 || config_dns(cf, c, cause) != 0)
+	if (config_esp(cf, c, cause) != 0 || config_agent(cf, c, cause) != 0 ||
+	    config_dns(cf, c, cause) != 0)
 		goto fail;
 	if (conf_duration(c, "sockhook:timeout", SOCKHOOK_TIMEOUT_MS,
 		&cf->timeout_ms, cause) != 0)
@@ -151,8 +209,18 @@ config_load(struct config *cf, const char *path, char **cause)
 			goto fail;
 		}
 		cf->user = strdup(v);
-		if (config_password(cf, c, cause) != 0)
+		/* Behind an agent, only the agent reads the password. */
+		secrets = cf->agent ? (flags & CONFIG_AGENT) != 0
+				    : (flags & CONFIG_SECRETS) != 0;
+		if (cf->cert == NULL && secrets &&
+		    config_password(cf, c, cause) != 0)
 			goto fail;
+		if (cf->cert == NULL && !secrets &&
+		    conf_str(c, "sockhook:password_file", NULL) == NULL) {
+			conf_error(cause, c, "sockhook:password_file",
+			    "needed when user is set");
+			goto fail;
+		}
 	} else if (conf_str(c, "sockhook:password_file", NULL) != NULL) {
 		conf_error(cause, c, "sockhook:password_file",
 		    "set, but user is not");
@@ -176,6 +244,11 @@ config_free(struct config *cf)
 	allow_free(&cf->route);
 	free(cf->esp_host);
 	free(cf->esp_port);
+	free(cf->ca);
+	free(cf->cert);
+	free(cf->key);
+	free(cf->peer_name);
+	free(cf->via);
 	for (i = 0; i < cf->nsuffix; i++)
 		free(cf->suffix[i]);
 	free(cf->user);

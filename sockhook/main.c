@@ -1,23 +1,38 @@
 /* sockhook: run a program with its inside connections sent through the ESP.
  *
- * sockhook [-c file] [--] command [argument ...] */
+ * sockhook [-c file] [--] command [argument ...]
+ * sockhook agent [-v] [-c file]
+ *
+ * With agent = in the file, the command's connections go through a local
+ * agent: one that runs already for that file, or one started here and
+ * shared with other commands until the last of them ends. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The launcher checks the file with the library's own parser. */
+#include "agent.h"
 #include "sockhook.h"
+
+#define MAIN_READY_MS 20000 /* how long a new agent may take to log in */
+
+static pid_t main_child; /* the command, when we wait for it */
 
 /* Print usage and exit. */
 static void __attribute__((noreturn)) main_usage(void)
 {
 	fprintf(stderr,
-	    "usage: sockhook [-c file] [--] command [argument ...]\n");
+	    "usage: sockhook [-c file] [--] command [argument ...]\n"
+	    "       sockhook agent [-v] [-c file]\n");
 	exit(1);
 }
 
@@ -167,6 +182,184 @@ main_preload(const char *lib)
 	free(v);
 }
 
+/* Is the agent of this state file alive? */
+static int
+main_agent_alive(const char *state)
+{
+	struct agentstate as;
+
+	if (agentstate_read(state, &as) != 0)
+		return 0;
+	return kill(as.as_pid, 0) == 0;
+}
+
+/*
+ * Start an agent for the file, detached (it outlives us if other
+ * commands use it), logging next to its state; wait until it is ready.
+ */
+static int
+main_agent_spawn(const char *abs, const struct agentstate_paths *p, int lockfd)
+{
+	struct pollfd pfd;
+	char buf[600];
+	ssize_t n = 0, got;
+	int fds[2], logfd, rc;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0 || (pid = fork()) == -1) {
+		fprintf(stderr, "sockhook: cannot start the agent: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		close(lockfd);
+		if (fork() != 0)
+			_exit(0);
+		setsid();
+		logfd = open(p->ap_log,
+		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (logfd >= 0) {
+			dup2(logfd, 1);
+			dup2(logfd, 2);
+		}
+		dup2(open("/dev/null", O_RDONLY), 0);
+		_exit(agent_main(abs, 1, fds[1], 0));
+	}
+	close(fds[1]);
+	waitpid(pid, NULL, 0);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while ((size_t)n < sizeof buf - 1 && poll(&pfd, 1, MAIN_READY_MS) > 0 &&
+	    (got = read(fds[0], buf + n, sizeof buf - 1 - (size_t)n)) > 0)
+		n += got;
+	close(fds[0]);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, "ok") == 0)
+		return 0;
+	if (n == 0) {
+		fprintf(stderr,
+		    "sockhook: the agent is not ready yet (see %s); going "
+		    "on\n",
+		    p->ap_log);
+		return 0;
+	}
+	rc = strncmp(buf, "error: ", 7) == 0 ? 7 : 0;
+	fprintf(stderr, "sockhook: agent: %s (log: %s)\n", buf + rc, p->ap_log);
+	return -1;
+}
+
+/*
+ * Make sure an agent serves this file, and hold its lease (a shared
+ * lock) until we exit. The state file's path goes to the programs.
+ */
+static int
+main_agent(const char *abs)
+{
+	struct agentstate_paths p;
+	char why[400];
+	int fd;
+
+	if (agentstate_paths(abs, &p, why, sizeof why) != 0) {
+		fprintf(stderr, "sockhook: %s\n", why);
+		return -1;
+	}
+	fd = open(p.ap_lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1 || flock(fd, LOCK_SH) != 0) {
+		fprintf(stderr, "sockhook: %s: %s\n", p.ap_lock,
+		    strerror(errno));
+		return -1;
+	}
+	if (!main_agent_alive(p.ap_state)) {
+		/* One launcher starts it; the others wait and use it. */
+		flock(fd, LOCK_UN);
+		flock(fd, LOCK_EX);
+		if (!main_agent_alive(p.ap_state) &&
+		    main_agent_spawn(abs, &p, fd) != 0)
+			return -1;
+		flock(fd, LOCK_SH);
+	}
+	if (setenv("SOCKHOOK_AGENT_STATE", p.ap_state, 1) != 0)
+		return -1;
+	return 0; /* fd stays open: our lease */
+}
+
+/* Pass a signal on to the command. */
+static void
+main_forward(int sig)
+{
+	if (main_child > 0)
+		kill(main_child, sig);
+}
+
+/* Run the command as a child, holding the lease; exit as it did. */
+static int
+main_run_child(const char *cmd, char **argv)
+{
+	struct sigaction sa;
+	int status, sig;
+
+	if ((main_child = fork()) == -1) {
+		fprintf(stderr, "sockhook: fork: %s\n", strerror(errno));
+		return 126;
+	}
+	if (main_child == 0) {
+		execv(cmd, argv);
+		fprintf(stderr, "sockhook: %s: %s\n", cmd, strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = main_forward;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	/* The terminal sends these to the command itself. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	while (waitpid(main_child, &status, 0) == -1)
+		if (errno != EINTR)
+			return 126;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	sig = WTERMSIG(status);
+	signal(sig, SIG_DFL);
+	raise(sig);
+	return 128 + sig;
+}
+
+/* sockhook agent [-v] [-c file]: the agent, in the foreground. */
+static int
+main_agent_cmd(int argc, char **argv, const char *conf)
+{
+	char *abs;
+	int ch, verbose = 0;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "c:v")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			main_usage();
+		}
+	}
+	if (optind != argc)
+		main_usage();
+	if (conf == NULL || *conf == '\0')
+		conf = SOCKHOOK_DEFAULT_CONF;
+	if ((abs = realpath(conf, NULL)) == NULL) {
+		fprintf(stderr, "sockhook: %s: %s\n", conf, strerror(errno));
+		return 1;
+	}
+	return agent_main(abs, 0, -1, verbose);
+}
+
 /* Check, set the environment, execute. */
 int
 main(int argc, char **argv)
@@ -174,8 +367,10 @@ main(int argc, char **argv)
 	struct config cf;
 	const char *conf = getenv("SOCKHOOK_CONF"), *cmd;
 	char *cause = NULL, *abs, *lib;
-	int ch;
+	int ch, agent;
 
+	if (argc > 1 && strcmp(argv[1], "agent") == 0)
+		return main_agent_cmd(argc - 1, argv + 1, conf);
 	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -191,10 +386,11 @@ main(int argc, char **argv)
 		main_usage();
 	if (conf == NULL || *conf == '\0')
 		conf = SOCKHOOK_DEFAULT_CONF;
-	if (config_load(&cf, conf, &cause) != 0) {
+	if (config_load(&cf, conf, CONFIG_SECRETS, &cause) != 0) {
 		fprintf(stderr, "sockhook: %s\n", cause);
 		return 1;
 	}
+	agent = cf.agent;
 	config_free(&cf);
 	if ((abs = realpath(conf, NULL)) == NULL) {
 		fprintf(stderr, "sockhook: %s: %s\n", conf, strerror(errno));
@@ -216,6 +412,11 @@ main(int argc, char **argv)
 		return 127;
 	}
 	main_check_elf(cmd);
+	if (agent) {
+		if (main_agent(abs) != 0)
+			return 1;
+		return main_run_child(cmd, argv);
+	}
 	execv(cmd, argv);
 	fprintf(stderr, "sockhook: %s: %s\n", cmd, strerror(errno));
 	return errno == ENOENT ? 127 : 126;

@@ -79,7 +79,7 @@ real_init(void)
 	dns_init();
 	if ((path = getenv("SOCKHOOK_CONF")) == NULL || *path == '\0')
 		path = SOCKHOOK_DEFAULT_CONF;
-	if (config_load(&sh_conf, path, &cause) != 0) {
+	if (config_load(&sh_conf, path, CONFIG_SECRETS, &cause) != 0) {
 		shlog_warnx("%s%s", cause != NULL ? cause : path,
 		    sh_conf.routes_known
 			? "; inside destinations are refused"

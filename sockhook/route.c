@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sockhook.h"
@@ -10,6 +11,59 @@ static pthread_once_t route_esp_once = PTHREAD_ONCE_INIT;
 static struct sockaddr_in route_esp4;
 static struct sockaddr_in6 route_esp6;
 static int route_have4, route_have6;
+static pthread_mutex_t route_agent_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct agentstate route_agent; /* the last one read */
+static int route_agent_warned;
+
+/*
+ * Behind an agent: its local address and token, read from its state file
+ * (SOCKHOOK_AGENT_STATE, set by the launcher, else found from the config
+ * path) at every connect, so a restarted agent is found. -1 without one:
+ * routed connects then fail as with no esp.
+ */
+static int
+route_agent_load(struct sockaddr_in *sin)
+{
+	const char *path = getenv("SOCKHOOK_AGENT_STATE");
+	struct agentstate_paths p;
+	struct agentstate as;
+	char why[300];
+	int rc = -1;
+
+	if ((path == NULL || *path != '/') && sh_conf.path != NULL &&
+	    agentstate_paths(sh_conf.path, &p, why, sizeof why) == 0)
+		path = p.ap_state;
+	if (path != NULL && agentstate_read(path, &as) == 0)
+		rc = 0;
+	pthread_mutex_lock(&route_agent_mu);
+	if (rc == 0) {
+		route_agent = as;
+		*sin = as.as_addr;
+	} else if (!route_agent_warned++)
+		shlog_warnx("%s: no agent is running for this configuration "
+			    "(sockhook starts one; or run: sockhook agent -c "
+			    "%s)",
+		    sh_conf.path, sh_conf.path);
+	pthread_mutex_unlock(&route_agent_mu);
+	explicit_bzero(&as, sizeof as);
+	return rc;
+}
+
+/* Copy the agent's token into out (65 bytes); -1 if there is none. */
+int
+route_agent_token(char *out)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&route_agent_mu);
+	if (route_agent.as_token[0] != '\0') {
+		memcpy(out, route_agent.as_token, AGENTSTATE_TOKEN_LEN);
+		out[AGENTSTATE_TOKEN_LEN] = '\0';
+		rc = 0;
+	}
+	pthread_mutex_unlock(&route_agent_mu);
+	return rc;
+}
 
 /* Resolve the ESP's door once, with the real resolver. */
 static void
@@ -48,9 +102,32 @@ route_esp_addr(int family, int v6only, struct sockaddr_storage *ss,
     socklen_t *len)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in agent;
 
-	pthread_once(&route_esp_once, route_esp_resolve);
 	memset(ss, 0, sizeof *ss);
+	if (sh_conf.agent) {
+		if (route_agent_load(&agent) != 0) {
+			errno = ENETUNREACH;
+			return -1;
+		}
+		if (family == AF_INET6 && v6only) {
+			errno = EAFNOSUPPORT;
+			return -1;
+		}
+		if (family != AF_INET6) {
+			memcpy(ss, &agent, sizeof agent);
+			*len = sizeof agent;
+			return 0;
+		}
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = agent.sin_port;
+		sin6->sin6_addr.s6_addr[10] = 0xff;
+		sin6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&sin6->sin6_addr.s6_addr[12], &agent.sin_addr, 4);
+		*len = sizeof *sin6;
+		return 0;
+	}
+	pthread_once(&route_esp_once, route_esp_resolve);
 	if (family == AF_INET && route_have4) {
 		memcpy(ss, &route_esp4, sizeof route_esp4);
 		*len = sizeof route_esp4;

@@ -2,7 +2,9 @@
 #ifndef SOCKHOOK_H
 #define SOCKHOOK_H
 
+#include <limits.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -28,7 +30,13 @@ struct config {
 	int ok;           /* whole file valid */
 	int routes_known; /* route list parsed */
 	struct allow route;
-	char *esp_host, *esp_port;        /* SOCKS door */
+	char *esp_host, *esp_port;        /* SOCKS door, or the agents' door */
+	int agent;                        /* through a local agent (agent =) */
+	char *ca;                         /* agent: the esp's CA */
+	char *peer_name;                  /* agent: the name the esp proves */
+	char *cert, *key;                 /* agent: a certificate login */
+	char *via;                        /* agent: reach the esp via a proxy */
+	int linger_ms;                    /* agent: stay this long unused */
 	char *suffix[SOCKHOOK_MAXSUFFIX]; /* dns suffixes, lower case */
 	int nsuffix;
 	char *user, *pass; /* RFC 1929, user NULL when unused */
@@ -36,8 +44,33 @@ struct config {
 	int debug;
 };
 
-int config_load(struct config *, const char *path, char **cause);
+/* What config_load reads besides the file. */
+#define CONFIG_SECRETS 0x1 /* the password file, for the SOCKS door */
+#define CONFIG_AGENT   0x2 /* the password file, for the agent itself */
+
+int config_load(struct config *, const char *path, int flags, char **cause);
 void config_free(struct config *);
+
+/* Where an agent is, and what it asks of local programs. */
+#define AGENTSTATE_TOKEN_LEN 64 /* hex of 32 random bytes */
+
+struct agentstate_paths {
+	char ap_dir[PATH_MAX - 64];
+	char ap_state[PATH_MAX - 32];
+	char ap_lock[PATH_MAX];
+	char ap_log[PATH_MAX];
+};
+
+struct agentstate {
+	struct sockaddr_in as_addr; /* loopback */
+	char as_token[AGENTSTATE_TOKEN_LEN];
+	pid_t as_pid;
+};
+
+int agentstate_paths(const char *conf, struct agentstate_paths *, char *why,
+    size_t);
+int agentstate_read(const char *path, struct agentstate *);
+int agentstate_write(const char *path, const struct agentstate *);
 
 /* The real libc functions, found with dlsym(RTLD_NEXT). */
 struct real {
@@ -144,6 +177,7 @@ int route_decide(const struct sockaddr *, socklen_t, struct socks_dest *,
     int *err);
 int route_esp_addr(int family, int v6only, struct sockaddr_storage *,
     socklen_t *);
+int route_agent_token(char *out);
 
 /* Connecting through the ESP. */
 int proxy_blocking(int fd, const struct socks_dest *);

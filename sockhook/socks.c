@@ -162,6 +162,48 @@ proto:
 	return -1;
 }
 
+/*
+ * To a local agent, everything in one write (RFC 1928 allows it once the
+ * method is known): the greeting, the login with the agent's token, and
+ * the request. Then its answers to the three in turn.
+ */
+static int
+socks_agent_ask(int fd, const char *token, const unsigned char *req,
+    size_t reqlen, int64_t deadline)
+{
+	unsigned char
+	    buf[3 + 2 + 5 + 1 + AGENTSTATE_TOKEN_LEN + 4 + 1 + 255 + 2];
+	unsigned char rep[4];
+	size_t n = 0;
+
+	buf[n++] = 5;
+	buf[n++] = 1;
+	buf[n++] = 0x02;
+	buf[n++] = 1;
+	buf[n++] = 5;
+	memcpy(buf + n, "agent", 5);
+	n += 5;
+	buf[n++] = AGENTSTATE_TOKEN_LEN;
+	memcpy(buf + n, token, AGENTSTATE_TOKEN_LEN);
+	n += AGENTSTATE_TOKEN_LEN;
+	memcpy(buf + n, req, reqlen);
+	n += reqlen;
+	if (socks_send(fd, buf, n, deadline) != 0) {
+		explicit_bzero(buf, sizeof buf);
+		return -1;
+	}
+	explicit_bzero(buf, sizeof buf);
+	if (socks_recv(fd, rep, 4, deadline) != 0)
+		return -1;
+	if (rep[0] != 5 || rep[1] != 0x02 || rep[2] != 1 || rep[3] != 0) {
+		shlog_warnx("the agent refused this program's token "
+			    "(is it another user's agent?)");
+		errno = EACCES;
+		return -1;
+	}
+	return 0;
+}
+
 /* Build the CONNECT request for dest into buf; returns its length. */
 static size_t
 socks_request(const struct socks_dest *d, unsigned char *buf)
@@ -203,13 +245,24 @@ int
 socks_handshake(int fd, const struct socks_dest *d, int64_t deadline)
 {
 	unsigned char buf[4 + 1 + 255 + 2];
+	char token[AGENTSTATE_TOKEN_LEN + 1];
 	size_t n, skip;
 
-	if (socks_auth(fd, deadline) != 0)
-		goto fail;
 	n = socks_request(d, buf);
-	if (socks_send(fd, buf, n, deadline) != 0 ||
-	    socks_recv(fd, buf, 4, deadline) != 0)
+	if (sh_conf.agent) {
+		if (route_agent_token(token) != 0) {
+			errno = ENETUNREACH;
+			return -1;
+		}
+		if (socks_agent_ask(fd, token, buf, n, deadline) != 0) {
+			explicit_bzero(token, sizeof token);
+			goto fail;
+		}
+		explicit_bzero(token, sizeof token);
+	} else if (socks_auth(fd, deadline) != 0 ||
+	    socks_send(fd, buf, n, deadline) != 0)
+		goto fail;
+	if (socks_recv(fd, buf, 4, deadline) != 0)
 		goto fail;
 	if (buf[0] != 5 || buf[2] != 0) {
 		shlog_debug("esp sent a bad reply");

@@ -34,7 +34,7 @@ _cleanup() {
 	sleep 0.2
 	for p in $_PIDS; do kill -9 "$p" 2>/dev/null; done
 	for n in $_NETNS; do ip netns del "$n" 2>/dev/null; done
-	rm -rf "$T"
+	if [ -n "${KEEP_T:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
 }
 trap _cleanup EXIT
 

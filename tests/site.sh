@@ -84,3 +84,39 @@ PY
 		fail "the client reaches $SERVER4:$1 directly: the firewall is open"
 	ok "direct path client -> server:$1 is blocked by the firewall"
 }
+
+# site_add_home: a client host behind a home router that masquerades, as
+# on a café's Wi-Fi: home 10.9.0.2 -> router 10.9.0.1 / 198.51.100.4 on
+# the outside segment. Nothing outside can connect to the home host.
+S_NAT=dpn$$ S_HOME=dph$$ HOME4=10.9.0.2 NATOUT4=198.51.100.4
+site_add_home() {
+	netns_add "$S_NAT"
+	netns_add "$S_HOME"
+	ip link add "h$S_NAT" netns "$S_NAT" type veth peer name "p$S_NAT" \
+		netns "$S_FW" || fail "cannot create veth for the router"
+	ip -n "$S_FW" link set "p$S_NAT" master bo up
+	ip -n "$S_NAT" addr add "$NATOUT4/24" dev "h$S_NAT"
+	ip -n "$S_NAT" link set "h$S_NAT" up
+	ip -n "$S_NAT" route add default via 198.51.100.1
+	ip link add "h$S_HOME" netns "$S_HOME" type veth peer name "n$S_HOME" \
+		netns "$S_NAT" || fail "cannot create veth for the home host"
+	ip -n "$S_NAT" addr add 10.9.0.1/24 dev "n$S_HOME"
+	ip -n "$S_NAT" link set "n$S_HOME" up
+	ip -n "$S_HOME" addr add "$HOME4/24" dev "h$S_HOME"
+	ip -n "$S_HOME" link set "h$S_HOME" up
+	ip -n "$S_HOME" route add default via 10.9.0.1
+	ip netns exec "$S_NAT" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$S_NAT" nft -f - <<NFT || fail "cannot load the router's rules"
+table ip dynpass_home {
+	chain forward {
+		type filter hook forward priority 0; policy drop;
+		ct state established,related accept
+		iifname "n$S_HOME" ct state new accept
+	}
+	chain post {
+		type nat hook postrouting priority 100;
+		oifname "h$S_NAT" masquerade
+	}
+}
+NFT
+}

@@ -440,7 +440,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bufferevent_enable(fr.fr_raw,
 	    (fr.fr_flags & FUZZ_STALL) ? EV_WRITE : EV_READ | EV_WRITE);
 	fr.fr_sess = session_new(fr.fr_base, pair[0],
-	    (fr.fr_flags & FUZZ_ESP) ? FRAME_ROLE_ESP : FRAME_ROLE_ISP, "fuzz",
+	    (fr.fr_flags & FUZZ_ESP) ? FRAME_ROLE_ESP : FRAME_ROLE_ISP,
+	    (fr.fr_flags & FUZZ_ESP) ? FRAME_ROLE_ISP : FRAME_ROLE_ESP, "fuzz",
 	    &fuzz_params, &fuzz_cb, &fr);
 	session_start(fr.fr_sess);
 	session_connected(fr.fr_sess);

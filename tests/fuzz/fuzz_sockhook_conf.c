@@ -97,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fuzz_risky(data, size))
 		return 0;
 	fuzz_put("sockhook.conf", data, size, 0600);
-	rc = config_load(&cf, fuzz_path, &cause);
+	rc = config_load(&cf, fuzz_path, CONFIG_SECRETS, &cause);
 	if (rc != 0 && cause == NULL)
 		abort(); /* a failure always says why */
 	if (rc == 0 &&

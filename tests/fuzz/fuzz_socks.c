@@ -366,8 +366,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz.f_isp = pair[1];
 	bufferevent_setcb(fz.f_isp, fuzz_isp_readcb, NULL, NULL, NULL);
 	bufferevent_enable(fz.f_isp, EV_READ | EV_WRITE);
-	fz.f_link.el_sess = session_new(base, pair[0], FRAME_ROLE_ESP, "isp",
-	    &fuzz_params, &fuzz_sess_cb, NULL);
+	fz.f_link.el_sess = session_new(base, pair[0], FRAME_ROLE_ESP,
+	    FRAME_ROLE_ISP, "isp", &fuzz_params, &fuzz_sess_cb, NULL);
 	session_start(fz.f_link.el_sess);
 	session_connected(fz.f_link.el_sess);
 	if (!(fz.f_ctl[1] & FUZZ_DOWN))

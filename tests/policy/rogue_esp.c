@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "optag.h"
 #include "session.h"
 #include "tls.h"
 
@@ -49,6 +50,7 @@ static void
 rogue_ask(void)
 {
 	struct endpoint dst, client;
+	struct frame_open o;
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	char *host, *port, user[200];
@@ -81,8 +83,21 @@ rogue_ask(void)
 		pw = host + 1;
 	}
 	next_ask += 2;
-	if (session_open_channel(sess, &dst, &client, user, (const uint8_t *)pw,
-		strlen(pw), rogue_resultcb, NULL) == NULL) {
+	memset(&o, 0, sizeof o);
+	o.fo_dst = dst;
+	o.fo_client = client;
+	snprintf(o.fo_user, sizeof o.fo_user, "%.64s", user);
+	if (*user != '\0' && *pw != '\0') {
+		o.fo_auth = OPEN_AUTH_PASSWORD;
+		o.fo_secret_len = (uint8_t)strlen(pw);
+		memcpy(o.fo_secret, pw, o.fo_secret_len);
+	} else if (*user != '\0') {
+		/* No password: claim an agent login it never saw. */
+		o.fo_auth = OPEN_AUTH_TAG;
+		o.fo_secret_len = OPTAG_ISP_LEN;
+		memset(o.fo_secret, 0x41, OPTAG_ISP_LEN);
+	}
+	if (session_open(sess, FRAME_OPEN, &o, rogue_resultcb, NULL) == NULL) {
 		fprintf(stderr, "rogue: session not usable\n");
 		exit(2);
 	}
@@ -129,8 +144,8 @@ rogue_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	bev = bufferevent_openssl_socket_new(base, fd, SSL_new(ctx),
 	    BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	sess =
-	    session_new(base, bev, FRAME_ROLE_ESP, "isp", &sp, &rogue_cb, NULL);
+	sess = session_new(base, bev, FRAME_ROLE_ESP, FRAME_ROLE_ISP, "isp",
+	    &sp, &rogue_cb, NULL);
 	session_start(sess);
 }
 

@@ -218,8 +218,8 @@ rogue_connectedcb(evutil_socket_t fd, int err, void *arg)
 	bev = tlswire_new(base, fd, SSL_new(ctx), BUFFEREVENT_SSL_CONNECTING,
 	    sp.sp_dead_ms, &wire);
 	sess_bev = bev;
-	sess =
-	    session_new(base, bev, FRAME_ROLE_ISP, "esp", &sp, &rogue_cb, NULL);
+	sess = session_new(base, bev, FRAME_ROLE_ISP, FRAME_ROLE_ESP, "esp",
+	    &sp, &rogue_cb, NULL);
 	session_set_wire(sess, wire);
 	session_start(sess);
 }

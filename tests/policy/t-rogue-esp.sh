@@ -39,8 +39,11 @@ grep -qx "alice:alice-secret 127.0.0.1:$PA: 0" "$T/rogue.log" || fail "alice's o
 grep -qx "alice:alice-secret 127.0.0.1:$PB: 2" "$T/rogue.log" || fail "forbidden destination: $(cat "$T/rogue.log")"
 grep -qx "\- 127.0.0.1:$PA: 2" "$T/rogue.log" || fail "anonymous with anonymous off: $(cat "$T/rogue.log")"
 grep -qx "mallory 127.0.0.1:$PA: 2" "$T/rogue.log" || fail "unknown user: $(cat "$T/rogue.log")"
-[ "$(grep -c 'login for user "alice" refused' "$ISP_LOG")" = 2 ] || fail "the isp did not log both refused logins"
-grep -q 'login for user "mallory" refused' "$ISP_LOG" || fail "the isp did not log the unknown user"
+[ "$(grep -c 'login for user "alice" refused' "$ISP_LOG")" = 1 ] || fail "the isp did not log the refused login"
+grep -q 'for user "alice" through an agent refused: no such login on this session' "$ISP_LOG" ||
+	fail "the isp did not log the forged agent login"
+grep -q 'for user "mallory" through an agent refused: no such login on this session' "$ISP_LOG" ||
+	fail "the isp did not log the unknown user"
 ok "an OPEN as a user who never logged in, or with a wrong password, is refused by the isp"
 grep -q "open .* -> 127.0.0.1:$PB refused: not allowed by policy" "$ISP_LOG" || fail "isp did not log the refusal"
 grep -q "audit side=isp channel=[0-9]* user=alice .*dst=127.0.0.1:$PB .*end=\"not allowed by policy\"" "$ISP_LOG" ||

@@ -16,6 +16,38 @@ sh_need_build() {
 	done
 }
 
+# SH_MODE=agent runs every test through a client agent instead of the
+# SOCKS door: the esp gets a client door, the isp a user "shuser", and the
+# config agent = with that user's password. SH_ANON=1: an anonymous agent.
+SH_MODE=${SH_MODE:-socks}
+
+# The agent's half: a CA and a certificate for the esp's client door, a
+# user, and a runtime directory of the test's own.
+sh_agent_setup() {
+	. "$TESTS/pki.sh"
+	pki_ca agentca
+	pki_cert esp-door agentca esp "DNS:localhost,IP:127.0.0.1"
+	CLIENT_PORT=$(free_port)
+	ESP_EXTRA="client_listen = 127.0.0.1:$CLIENT_PORT
+[client_tls]
+cert = $T/esp-door.crt
+key = $T/esp-door.key
+[esp]"
+	if [ -z "${SH_ANON:-}" ]; then
+		(umask 077; echo "shuser-secret" >"$T/shuser.pass")
+		ISP_SECTIONS="${ISP_SECTIONS:-}
+[policy]
+anonymous = no
+[user shuser]
+password = $(pwhash shuser-secret)
+allow = ${ALLOW}
+"
+	fi
+	export XDG_RUNTIME_DIR=$T/run
+	mkdir -p "$XDG_RUNTIME_DIR"
+	chmod 700 "$XDG_RUNTIME_DIR"
+}
+
 # Start the server, the pair and write the config.
 sh_pair() {
 	sh_need_build
@@ -25,15 +57,30 @@ sh_pair() {
 	http_start "$T/www"
 	CLOSED_PORT=$(free_port)
 	ALLOW="127.0.0.1/32:$HTTP_PORT,$CLOSED_PORT${ALLOW_EXTRA:+ $ALLOW_EXTRA}"
+	[ "$SH_MODE" = agent ] && sh_agent_setup
 	pair_start
 	sh_conf "$T/sockhook.conf"
+}
+
+# The door lines of a sockhook config: the SOCKS door, or the agent's.
+sh_door() {
+	if [ "$SH_MODE" != agent ]; then
+		echo "esp   = 127.0.0.1:$SOCKS_PORT"
+		return
+	fi
+	echo "agent = 127.0.0.1:$CLIENT_PORT"
+	echo "ca    = $T/agentca.crt"
+	if [ -z "${SH_ANON:-}" ]; then
+		echo "user  = shuser"
+		echo "password_file = $T/shuser.pass"
+	fi
 }
 
 # sh_conf FILE: a sockhook config for the pair.
 sh_conf() {
 	cat >"$1" <<CONF
 [sockhook]
-esp   = 127.0.0.1:$SOCKS_PORT
+$(sh_door)
 route = 127.0.0.1/32:$HTTP_PORT,$CLOSED_PORT 127.0.0.2/32
 dns   = localhost .corp.test
 ${SH_EXTRA:-}
@@ -45,8 +92,15 @@ hooked() {
 	"$BIN/sockhook" -c "$T/sockhook.conf" -- "$@"
 }
 
-# Number of SOCKS clients the esp has seen so far.
-esp_clients() { count_log "$ESP_LOG" "socks: client .* connected"; }
+# Number of clients the esp has seen so far: on the SOCKS door, or
+# channels relayed for an agent.
+esp_clients() {
+	if [ "$SH_MODE" = agent ]; then
+		count_log "$ESP_LOG" "channel [0-9]+ agent .* opened|agent .* -> .*: "
+	else
+		count_log "$ESP_LOG" "socks: client .* connected"
+	fi
+}
 
 # expect_errno NAME CMD...: CMD must fail with "errno=NAME".
 expect_errno() {

@@ -13,8 +13,9 @@ head -c 1048576 /dev/urandom >"$T/www/blob"
 BLOB_SHA=$(sha "$T/www/blob")
 http_start "$T/www" ::1
 ALLOW="[::1]/128:$HTTP_PORT"
+[ "$SH_MODE" = agent ] && sh_agent_setup
 pair_start
-printf '[sockhook]\nesp = 127.0.0.1:%s\nroute = [::1]/128:%s\n' "$SOCKS_PORT" \
+printf '[sockhook]\n%s\nroute = [::1]/128:%s\n' "$(sh_door)" \
     "$HTTP_PORT" >"$T/sockhook.conf"
 
 for mode in block poll epoll; do

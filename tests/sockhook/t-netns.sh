@@ -43,10 +43,11 @@ BLOB_SHA=$(sha "$T/www/blob")
 NETNS=$B http_start "$T/www" 10.202.0.1
 ALLOW="10.202.0.1/32:$HTTP_PORT 10.203.0.0/24 10.204.0.0/24 10.206.0.0/24"
 ISP_EXTRA="connect_timeout = 2s"
+[ "$SH_MODE" = agent ] && sh_agent_setup
 NETNS_ESP=$A NETNS_ISP=$B ESP_ADDR=10.201.0.1 pair_start
 cat >"$T/sockhook.conf" <<CONF
 [sockhook]
-esp   = 127.0.0.1:$SOCKS_PORT
+$(sh_door)
 route = 10.202.0.0/16 10.203.0.0/16 10.204.0.0/16 10.205.0.0/16 10.206.0.0/16
 dns   = corp.test
 CONF

@@ -92,31 +92,51 @@ test_open(void)
 	inet_pton(AF_INET6, "2001:db8::1", o.fo_client.ep_addr);
 	o.fo_client.ep_port = 54321;
 	n = frame_open_encode(b, sizeof b, &o);
-	CHECK(n == 9 + 2 + 9 + 2 + 2 + 16 + 2 + 1 + 1);
+	CHECK(n == 10 + 2 + 9 + 2 + 2 + 16 + 2 + 1 + 1);
 	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
 	CHECK(d.fo_window == 262144 && d.fo_command == 1);
 	CHECK(d.fo_ref == 0xdeadbeef && d.fo_user[0] == '\0');
-	/* With a login name. */
+	CHECK(d.fo_auth == OPEN_AUTH_NONE);
+	/* A login name says how it is proved: alone, it is refused. */
 	snprintf(o.fo_user, sizeof o.fo_user, "alice");
 	n = frame_open_encode(b, sizeof b, &o);
-	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
-	CHECK(strcmp(d.fo_user, "alice") == 0);
-	b[n - 7] = 65; /* a name longer than the limit */
-	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
-	b[n - 7] = 5;
-	b[n - 4] = '\0'; /* a NUL inside the name */
 	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
 	/* With the login's password, which may hold any byte. */
+	o.fo_auth = OPEN_AUTH_PASSWORD;
 	memcpy(o.fo_secret, "p\0w", 3);
 	o.fo_secret_len = 3;
 	n = frame_open_encode(b, sizeof b, &o);
 	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
+	CHECK(strcmp(d.fo_user, "alice") == 0);
+	CHECK(d.fo_auth == OPEN_AUTH_PASSWORD);
 	CHECK(d.fo_secret_len == 3 && memcmp(d.fo_secret, "p\0w", 3) == 0);
+	b[n - 10] = 65; /* a name longer than the limit */
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	b[n - 10] = 5;
+	b[n - 7] = '\0'; /* a NUL inside the name */
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	b[n - 7] = 'i';
+	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
 	b[n - 4] = 4; /* a secret longer than what follows */
 	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	b[n - 4] = 3;
+	b[9] = 3; /* an unknown auth method */
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	b[9] = OPEN_AUTH_NONE; /* a password on an anonymous open */
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	b[9] = OPEN_AUTH_TAG; /* a tag: any bytes, with or without a user */
+	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
+	CHECK(d.fo_auth == OPEN_AUTH_TAG && d.fo_secret_len == 3);
 	o.fo_user[0] = '\0'; /* a password without a user is refused */
 	n = frame_open_encode(b, sizeof b, &o);
 	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	o.fo_auth = OPEN_AUTH_TAG; /* a tag without a user is not */
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_OK);
+	o.fo_secret_len = 0; /* nor a tag without bytes */
+	n = frame_open_encode(b, sizeof b, &o);
+	CHECK(frame_open_decode(b, n, &d) == FRAME_BAD);
+	o.fo_auth = OPEN_AUTH_NONE;
 	o.fo_secret_len = 0;
 	n = frame_open_encode(b, sizeof b, &o);
 	CHECK(d.fo_dst.ep_atyp == ATYP_NAME && d.fo_dst.ep_len == 9);
@@ -242,12 +262,71 @@ test_auth(void)
 	CHECK(frame_auth_result_decode(b, 4, &ref, &code) == FRAME_BAD);
 }
 
+/* LOGIN and LOGIN_REPLY round trips, and every malformed length. */
+static void
+test_login(void)
+{
+	struct frame_login l, dl;
+	struct frame_login_reply r, dr;
+	uint8_t b[256];
+	size_t n, i;
+
+	memset(&l, 0, sizeof l);
+	l.fl_ref = 7;
+	l.fl_leg = 1;
+	l.fl_method = AUTH_SCRAM;
+	l.fl_step = 2;
+	l.fl_client.ep_atyp = ATYP_IPV4;
+	l.fl_client.ep_len = 4;
+	l.fl_client.ep_port = 4431;
+	l.fl_msg = (const uint8_t *)"c=biws";
+	l.fl_msglen = 6;
+	n = frame_login_encode(b, sizeof b, &l);
+	CHECK(n == 7 + 8 + 6);
+	CHECK(frame_login_decode(b, n, &dl) == FRAME_OK);
+	CHECK(dl.fl_ref == 7 && dl.fl_leg == 1 && dl.fl_step == 2);
+	CHECK(dl.fl_msglen == 6 && memcmp(dl.fl_msg, "c=biws", 6) == 0);
+	for (i = 0; i < n - 6 + 1; i++)
+		CHECK(frame_login_decode(b, i, &dl) == FRAME_BAD);
+	b[5] = AUTH_PASSWORD; /* not a LOGIN method */
+	CHECK(frame_login_decode(b, n, &dl) == FRAME_BAD);
+	b[5] = AUTH_CERT;
+	b[6] = 3; /* no third step */
+	CHECK(frame_login_decode(b, n, &dl) == FRAME_BAD);
+
+	memset(&r, 0, sizeof r);
+	r.flr_ref = 9;
+	r.flr_leg = 1;
+	r.flr_legs = 2;
+	r.flr_code = LOGIN_ACCEPTED;
+	r.flr_login = 42;
+	r.flr_msg = (const uint8_t *)"v=proof";
+	r.flr_msglen = 7;
+	n = frame_login_reply_encode(b, sizeof b, &r);
+	CHECK(n == 11 + 7);
+	CHECK(frame_login_reply_decode(b, n, &dr) == FRAME_OK);
+	CHECK(dr.flr_login == 42 && dr.flr_legs == 2 && dr.flr_leg == 1);
+	for (i = 0; i < 11; i++)
+		CHECK(frame_login_reply_decode(b, i, &dr) == FRAME_BAD);
+	CHECK(frame_login_reply_decode(b, 11, &dr) == FRAME_BAD); /* no proof */
+	b[4] = 2; /* leg 2 of 2 */
+	CHECK(frame_login_reply_decode(b, n, &dr) == FRAME_BAD);
+	b[4] = 1;
+	b[7] = b[8] = b[9] = b[10] = 0; /* accepted as login 0 */
+	CHECK(frame_login_reply_decode(b, n, &dr) == FRAME_BAD);
+	b[6] = LOGIN_DENIED; /* a refusal needs no message */
+	CHECK(frame_login_reply_decode(b, 11, &dr) == FRAME_OK);
+	b[6] = LOGIN_BUSY + 1;
+	CHECK(frame_login_reply_decode(b, 11, &dr) == FRAME_BAD);
+}
+
 int
 main(void)
 {
 	test_header();
 	test_hello();
 	test_open();
+	test_login();
 	test_auth();
 	test_open_result();
 	test_random();

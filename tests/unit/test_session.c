@@ -117,8 +117,8 @@ bad_input_case(const char *name, void (*inject)(struct bufferevent *),
 
 	bufferevent_pair_new(base, 0, pair);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
-	s = session_new(base, pair[0], FRAME_ROLE_ESP, name, &params, &esp_cb,
-	    NULL);
+	s = session_new(base, pair[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP, name,
+	    &params, &esp_cb, NULL);
 	session_start(s);
 	session_connected(s);
 	if (hello_first)
@@ -199,9 +199,21 @@ inj_auth_to_esp(struct bufferevent *raw)
 }
 
 static void
+inj_login_to_esp(struct bufferevent *raw)
+{
+	raw_frame(raw, FRAME_LOGIN, 0, "\0\0\0\1\0\2\1\0\0\0\0x", 12, 12);
+}
+
+static void
 inj_wrong_role(struct bufferevent *raw)
 {
 	raw_hello(raw, FRAME_ROLE_ESP);
+}
+
+static void
+inj_agent_role(struct bufferevent *raw)
+{
+	raw_hello(raw, FRAME_ROLE_AGENT);
 }
 
 static void
@@ -233,8 +245,12 @@ test_bad_input(void)
 	bad_input_case("ping", inj_long_ping, 1, GOAWAY_PROTOCOL,
 	    "malformed PING");
 	bad_input_case("auth", inj_auth_to_esp, 1, GOAWAY_PROTOCOL,
-	    "CONFIG or AUTH from the wrong side");
+	    "CONFIG, AUTH or LOGIN from the wrong side");
+	bad_input_case("login", inj_login_to_esp, 1, GOAWAY_PROTOCOL,
+	    "CONFIG, AUTH or LOGIN from the wrong side");
 	bad_input_case("role", inj_wrong_role, 0, GOAWAY_PROTOCOL,
+	    "peer is not an isp");
+	bad_input_case("agent", inj_agent_role, 0, GOAWAY_PROTOCOL,
 	    "peer is not an isp");
 	bad_input_case("overflow", inj_config_garbage_ok, 1, GOAWAY_FLOW,
 	    "session window overflow");
@@ -282,7 +298,8 @@ window_violation_case(uint32_t sess_win, uint32_t chan_win, size_t send,
 	pr.sp_chan_window = chan_win;
 	bufferevent_pair_new(base, 0, pair);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
-	s = session_new(base, pair[0], FRAME_ROLE_ISP, "win", &pr, &cb, NULL);
+	s = session_new(base, pair[0], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "win",
+	    &pr, &cb, NULL);
 	session_start(s);
 	session_connected(s);
 	raw_hello(pair[1], FRAME_ROLE_ESP);
@@ -383,7 +400,8 @@ test_max_channels(void)
 	pr.sp_max_channels = 3;
 	bufferevent_pair_new(base, 0, pair);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
-	s = session_new(base, pair[0], FRAME_ROLE_ISP, "max", &pr, &cb, NULL);
+	s = session_new(base, pair[0], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "max",
+	    &pr, &cb, NULL);
 	session_start(s);
 	session_connected(s);
 	raw_hello(pair[1], FRAME_ROLE_ESP);
@@ -465,10 +483,10 @@ test_flow_control(void)
 	for (i = 0; i < total; i++)
 		data[i] = (uint8_t)(i * 31 + (i >> 12));
 	bufferevent_pair_new(base, 0, sp);
-	se = session_new(base, sp[0], FRAME_ROLE_ESP, "esp", &params, &ecb,
-	    NULL);
-	si = session_new(base, sp[1], FRAME_ROLE_ISP, "isp", &params, &icb,
-	    NULL);
+	se = session_new(base, sp[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP, "esp",
+	    &params, &ecb, NULL);
+	si = session_new(base, sp[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
+	    &params, &icb, NULL);
 	session_start(se);
 	session_start(si);
 	session_connected(se);
@@ -594,14 +612,14 @@ test_link(void)
 	result_code = -1;
 	bufferevent_pair_new(base, 0, p1);
 	bufferevent_pair_new(base, 0, p2);
-	agent = session_new(base, p1[0], FRAME_ROLE_ESP, "agent", &params, &ecb,
-	    NULL);
-	door = session_new(base, p1[1], FRAME_ROLE_ISP, "door", &params, &dcb,
-	    NULL);
-	relay_up = session_new(base, p2[0], FRAME_ROLE_ESP, "esp", &params,
-	    &ecb, NULL);
-	isp = session_new(base, p2[1], FRAME_ROLE_ISP, "isp", &params, &icb,
-	    NULL);
+	agent = session_new(base, p1[0], FRAME_ROLE_AGENT, FRAME_ROLE_ESP,
+	    "agent", &params, &ecb, NULL);
+	door = session_new(base, p1[1], FRAME_ROLE_ESP, FRAME_ROLE_AGENT,
+	    "door", &params, &dcb, NULL);
+	relay_up = session_new(base, p2[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP,
+	    "esp", &params, &ecb, NULL);
+	isp = session_new(base, p2[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
+	    &params, &icb, NULL);
 	session_start(agent);
 	session_start(door);
 	session_start(relay_up);

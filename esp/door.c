@@ -1,0 +1,212 @@
+/*
+ * The esp's client door: client agents' sessions (TLS 1.3, [client_tls]).
+ * An agent logs its user in end to end with the isps (esp/agentlogin.c)
+ * and asks for connections (OPEN), which the esp relays channel to
+ * channel into an isp's session (esp/relay.c). The esp holds no secret
+ * of the agent's user and cannot act as it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/bufferevent_ssl.h>
+
+#include "esp.h"
+#include "log.h"
+#include "tlswire.h"
+#include "xmalloc.h"
+
+static int door_handshake(struct session *, SSL *, char *, size_t, void *);
+static void door_up(struct session *, void *);
+static void door_closed(struct session *, const char *, void *);
+static void door_message(struct session *, uint8_t, const uint8_t *, size_t,
+    void *);
+static void door_drained(struct session *, void *);
+
+static const struct session_cb door_cb = {
+	.sc_handshake = door_handshake,
+	.sc_up = door_up,
+	.sc_closed = door_closed,
+	.sc_message = door_message,
+	.sc_open = relay_open,
+	.sc_drained = door_drained,
+};
+
+/* TLS is up: an agent is anyone until its user logs in. */
+static int
+door_handshake(struct session *s, SSL *ssl, char *why, size_t len, void *arg)
+{
+	(void)ssl;
+	(void)why;
+	(void)len;
+	(void)arg;
+	session_set_identity(s, "agent");
+	return 0;
+}
+
+/* HELLO done. */
+static void
+door_up(struct session *s, void *arg)
+{
+	struct esp_agent *a = arg;
+
+	(void)s;
+	a->a_up = 1;
+}
+
+/* The session ended: forget the agent; exit if draining and none left. */
+static void
+door_closed(struct session *s, const char *reason, void *arg)
+{
+	struct esp_agent *a = arg;
+	struct esp *e = a->a_esp;
+
+	(void)s;
+	(void)reason;
+	agentlogin_forget(a);
+	TAILQ_REMOVE(&e->e_agents, a, a_entry);
+	free(a);
+	if (e->e_draining && TAILQ_EMPTY(&e->e_links) &&
+	    TAILQ_EMPTY(&e->e_agents))
+		event_base_loopexit(e->e_base, NULL);
+}
+
+/* LOGIN from the agent. */
+static void
+door_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
+    void *arg)
+{
+	(void)s;
+	if (type == FRAME_LOGIN)
+		agentlogin_step(arg, p, len);
+}
+
+/* All channels gone after GOAWAY, either way: the session is done. */
+static void
+door_drained(struct session *s, void *arg)
+{
+	(void)arg;
+	session_close(s, "drained");
+}
+
+/* Agents still in their TLS handshake or HELLO. */
+static unsigned
+door_handshakes(struct esp *e)
+{
+	struct esp_agent *a;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(a, &e->e_agents, a_entry)
+	n += !a->a_up;
+	return n;
+}
+
+/* An agent connected to the client door: start TLS. */
+void
+door_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa)
+{
+	struct esp_agent *a;
+	struct bufferevent *bev;
+	struct tlswire *wire;
+	char peer[ADDR_STRLEN];
+	SSL *ssl;
+
+	addr_str(sa, peer, sizeof peer);
+	if (door_handshakes(e) >= e->e_max_agent_handshakes) {
+		log_warnx("agent from %s refused: %u agents in their handshake "
+			  "([esp] max_handshakes)",
+		    peer, e->e_max_agent_handshakes);
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((ssl = SSL_new(e->e_client_ssl)) == NULL) {
+		log_warnx("agent from %s: cannot create TLS state", peer);
+		evutil_closesocket(fd);
+		return;
+	}
+	bev = tlswire_new(e->e_base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    e->e_params.sp_dead_ms, &wire);
+	if (bev == NULL) {
+		log_warnx("agent from %s: cannot create bufferevent", peer);
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	a = xcalloc(1, sizeof *a);
+	a->a_esp = e;
+	a->a_serial = ++e->e_agent_serials;
+	snprintf(a->a_peer, sizeof a->a_peer, "%s", peer);
+	memcpy(&a->a_sa, sa,
+	    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+				      : sizeof(struct sockaddr_in));
+	addr_to_endpoint(sa, &a->a_client);
+	a->a_sess = session_new(e->e_base, bev, FRAME_ROLE_ESP,
+	    FRAME_ROLE_AGENT, peer, &e->e_params, &door_cb, a);
+	session_set_wire(a->a_sess, wire);
+	TAILQ_INSERT_TAIL(&e->e_agents, a, a_entry);
+	log_debug("agent from %s: TLS handshake", peer);
+	session_start(a->a_sess);
+}
+
+/* The agent of a serial, if its session is still there. */
+struct esp_agent *
+door_find(struct esp *e, uint64_t serial)
+{
+	struct esp_agent *a;
+
+	TAILQ_FOREACH(a, &e->e_agents, a_entry)
+	if (a->a_serial == serial)
+		return a;
+	return NULL;
+}
+
+/*
+ * An isp's session is gone: logins waiting there are refused, and an
+ * agent logged in there is asked to start a new session and log in
+ * again (its channels through other isps finish first).
+ */
+void
+door_link_gone(struct esp *e, struct esp_link *l)
+{
+	struct esp_agent *a, *next;
+	struct agent_leg *leg;
+
+	agentlogin_link_gone(l);
+	for (a = TAILQ_FIRST(&e->e_agents); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, a_entry);
+		if ((leg = agentlogin_leg(a, l)) == NULL)
+			continue;
+		leg->ag_link = NULL;
+		if (leg->ag_state != LEG_OK)
+			continue;
+		leg->ag_state = LEG_DENIED;
+		log_info("agent %s (user %s): isp \"%s\" is gone; asking it to "
+			 "log in again",
+		    a->a_peer, a->a_user, l->el_id);
+		session_goaway(a->a_sess, GOAWAY_NORMAL,
+		    "an isp this agent logged in to is gone; log in again");
+	}
+}
+
+/* SIGTERM: GOAWAY to every agent. */
+void
+door_goaway_all(struct esp *e, const char *why)
+{
+	struct esp_agent *a, *next;
+
+	for (a = TAILQ_FIRST(&e->e_agents); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, a_entry);
+		session_goaway(a->a_sess, GOAWAY_NORMAL, why);
+	}
+}
+
+/* Drain timeout: close every agent's session. */
+void
+door_close_all(struct esp *e, const char *why)
+{
+	struct esp_agent *a;
+
+	while ((a = TAILQ_FIRST(&e->e_agents)) != NULL)
+		session_close(a->a_sess, why);
+}

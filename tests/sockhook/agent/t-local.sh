@@ -1,0 +1,102 @@
+#!/bin/bash
+# The agent's local side. sockhook starts an agent for a config when none
+# runs, several commands share it, and it stops once the last is gone.
+# Its state (port and token) is readable by its user only; another local
+# user, and a program without the token, are refused. A foreground agent
+# (sockhook agent) serves commands, and a second one is refused.
+. "$(dirname "$0")/../../lib.sh"
+SH_MODE=agent
+. "$(dirname "$0")/../common.sh"
+need_cmd curl python3
+SH_EXTRA="linger = 1s"
+sh_pair
+url=http://127.0.0.1:$HTTP_PORT/blob
+dir=$XDG_RUNTIME_DIR/dynpass
+
+hooked curl -sS -o "$T/a.out" "$url" || fail "curl through a new agent failed"
+[ "$(sha "$T/a.out")" = "$BLOB_SHA" ] || fail "SHA-256 differs"
+state=$dir/$(ls "$dir" | grep -v "[.]" | head -1)
+[ -f "$state" ] || fail "no state file in $dir"
+[ "$(stat -c %a "$dir")" = 700 ] || fail "$dir is not 700"
+[ "$(stat -c %a "$state")" = 600 ] || fail "$state is not 600"
+ok "sockhook started an agent; its state is $(stat -c %a "$state") in a $(stat -c %a "$dir") directory"
+
+# Two commands at once share one agent.
+hooked sh -c "sleep 2; curl -sS -o '$T/b.out' '$url'" &
+p1=$!
+sleep 0.5
+hooked curl -sS -o "$T/c.out" "$url" || fail "second command failed"
+wait $p1 || fail "first command failed"
+[ "$(sha "$T/b.out")" = "$BLOB_SHA" ] && [ "$(sha "$T/c.out")" = "$BLOB_SHA" ] ||
+	fail "SHA-256 differs"
+starts=$(cat "$dir"/*.log | grep -c "agent .* started")
+[ "$starts" -le 2 ] || fail "$starts agents started for three commands"
+ok "commands running at once share one agent ($starts started in all, one at a time)"
+
+# Unused for linger, it stops and removes its state.
+i=0
+while [ -f "$state" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ ! -f "$state" ] || fail "the agent did not stop after its last command"
+grep -q "no command uses this agent: stopping" "$dir"/*.log || fail "no stop line"
+ok "the agent stopped after its last command, and removed its state"
+
+# Another local user: cannot read the state, and a guessed token fails.
+hooked sh -c "sleep 4" &
+p1=$!
+i=0
+while [ ! -f "$state" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+port=$(cut -d' ' -f2 "$state")
+chmod 711 "$T" "$XDG_RUNTIME_DIR"
+if setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$state" 2>"$T/err"; then
+	fail "another user read the agent's state"
+fi
+grep -q "Permission denied" "$T/err" || fail "reading the state: $(cat "$T/err")"
+ok "another user cannot read the agent's state: $(cat "$T/err")"
+cat >"$T/knock.py" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+tok = sys.argv[2].encode()
+if sys.argv[3] == "none":
+    s.sendall(b"\x05\x01\x00")
+    print(s.recv(2).hex())
+else:
+    s.sendall(b"\x05\x01\x02" + b"\x01\x05agent" + bytes([len(tok)]) + tok)
+    print(s.recv(4).hex())
+PY
+got=$(setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 "$T/knock.py" "$port" \
+	"$(printf '%064d' 0)" login) || fail "knock failed"
+[ "$got" = 05020101 ] || fail "a wrong token got $got, wanted a refused login (05020101)"
+got=$(setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 "$T/knock.py" "$port" x none)
+[ "$got" = 05ff ] || fail "no token offered got $got, wanted 05ff"
+grep -q "wrong token (another user, or a stale agent file); refused" "$dir"/*.log ||
+	fail "the agent did not log the wrong token"
+ok "another user with a guessed token, or none, is refused by the agent"
+if setpriv --reuid=nobody --regid=nogroup --clear-groups \
+    env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$BIN/sockhook" -c "$T/sockhook.conf" -- true 2>"$T/err"; then
+	fail "another user's launcher used this user's agent directory"
+fi
+grep -q "^sockhook: $dir is not a directory of ours closed to others" "$T/err" ||
+	grep -q "^sockhook: $T/sockhook.conf: .*Permission denied" "$T/err" ||
+	fail "another user's launcher: $(cat "$T/err")"
+ok "another user's sockhook refuses this user's agent: $(cat "$T/err")"
+chmod 700 "$T" "$XDG_RUNTIME_DIR"
+wait $p1
+
+# A foreground agent serves the commands; a second one is refused.
+i=0
+while [ -f "$state" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+starts=$(cat "$dir"/*.log | grep -c "agent .* started")
+bg_start "$T/fg.log" "$BIN/sockhook" agent -c "$T/sockhook.conf"
+fg=$BG_PID
+wait_for_log "$T/fg.log" "logged in as shuser" 10
+hooked curl -sS -o "$T/d.out" "$url" || fail "curl through the foreground agent failed"
+[ "$(sha "$T/d.out")" = "$BLOB_SHA" ] || fail "SHA-256 differs"
+[ "$(cut -d' ' -f4 "$state")" = "$fg" ] || fail "the state is not the foreground agent's"
+[ "$(cat "$dir"/*.log | grep -c "agent .* started")" = "$starts" ] ||
+	fail "sockhook started another agent beside the foreground one"
+if "$BIN/sockhook" agent -c "$T/sockhook.conf" 2>"$T/err"; then
+	fail "a second agent for the same config started"
+fi
+grep -q "an agent for $T/sockhook.conf is running already (pid [0-9]*)" "$T/err" ||
+	fail "second agent: $(cat "$T/err")"
+ok "a foreground agent serves commands; a second one: $(tail -1 "$T/err")"

@@ -1,0 +1,70 @@
+#!/bin/bash
+# How an agent logs its user in: by password (SCRAM, checked by the isp)
+# or by a certificate under the CA that the isp's policy names. A wrong
+# password, a certificate from another CA, or one for a user the policy
+# does not know gets no session: sockhook says why and does not run the
+# command, and both daemons log the refusal.
+. "$(dirname "$0")/../../lib.sh"
+SH_MODE=agent
+. "$(dirname "$0")/../common.sh"
+need_cmd curl openssl
+. "$TESTS/pki.sh"
+pki_ca rogueca
+pki_cert carol rogueca isp
+for f in crt key; do mv "$T/carol.$f" "$T/carol-rogue.$f"; done
+pki_ca userca
+pki_cert carol userca isp
+pki_cert dave userca isp
+ISP_SECTIONS="
+[policy]
+user_ca = $T/userca.crt
+[user carol]
+allow = 127.0.0.1/32
+"
+sh_pair
+url=http://127.0.0.1:$HTTP_PORT/blob
+
+# agent_conf NAME LOGIN-LINES: a config of its own (so its own agent).
+agent_conf() {
+	printf '[sockhook]\nagent = 127.0.0.1:%s\nca = %s\nroute = 127.0.0.1/32\n%b' \
+		"$CLIENT_PORT" "$T/agentca.crt" "$2" >"$T/$1.conf"
+}
+# refused NAME WHY: the launcher fails with WHY, and the command never runs.
+refused() {
+	rm -f "$T/ran"
+	if "$BIN/sockhook" -c "$T/$1.conf" -- touch "$T/ran" 2>"$T/$1.err"; then
+		fail "$1: the login was accepted"
+	fi
+	[ ! -e "$T/ran" ] || fail "$1: the command ran without a session"
+	grep -q "^sockhook: agent: $2 (log: $XDG_RUNTIME_DIR/dynpass/agent-[0-9a-f]*.log)\$" "$T/$1.err" ||
+		fail "$1: wanted \"$2\", got: $(cat "$T/$1.err")"
+}
+
+(umask 077; echo wrong-secret >"$T/wrong.pass")
+agent_conf wrongpw "user = shuser\npassword_file = $T/wrong.pass\n"
+refused wrongpw "login refused: wrong user name or password"
+grep -q 'agent 127.0.0.1:[0-9]*: login failed for user "shuser"' "$ESP_LOG" ||
+	fail "the esp did not log the failed login"
+grep -q 'agent login from 127.0.0.1:[0-9]* for user "shuser" refused: wrong password' "$ISP_LOG" ||
+	fail "the isp did not log the wrong password"
+ok "a wrong password: $(cat "$T/wrongpw.err")"
+
+agent_conf cert "cert = $T/carol.crt\nkey = $T/carol.key\n"
+"$BIN/sockhook" -c "$T/cert.conf" -- curl -sS -o "$T/cert.out" "$url" ||
+	fail "curl with a certificate login failed: $(cat "$XDG_RUNTIME_DIR"/dynpass/*.log)"
+[ "$(sha "$T/cert.out")" = "$BLOB_SHA" ] || fail "SHA-256 differs"
+grep -q 'user "carol" logged in by certificate' "$ISP_LOG" || fail "the isp did not log carol in"
+grep -q "audit side=isp channel=[0-9]* user=carol " "$ISP_LOG" || fail "the channel is not carol's"
+ok "a certificate under [policy] user_ca logs carol in; her channel is hers"
+
+agent_conf rogue "cert = $T/carol-rogue.crt\nkey = $T/carol-rogue.key\n"
+refused rogue "login refused for this certificate"
+grep -q 'agent login from 127.0.0.1:[0-9]* for user "carol" refused: certificate verify failed: unable to get local issuer certificate' "$ISP_LOG" ||
+	fail "the isp did not log the foreign certificate: $(grep refused "$ISP_LOG")"
+ok "a certificate for carol from another CA: $(cat "$T/rogue.err")"
+
+agent_conf dave "cert = $T/dave.crt\nkey = $T/dave.key\n"
+refused dave "login refused for this certificate"
+grep -q 'for user "dave" refused: no such user' "$ISP_LOG" ||
+	fail "the isp did not log the unknown user"
+ok "a good certificate for a user the policy does not know is refused"

@@ -105,6 +105,7 @@ door_handshakes(struct esp *e)
 void
 door_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa)
 {
+	static struct log_limit busy;
 	struct esp_agent *a;
 	struct bufferevent *bev;
 	struct tlswire *wire;
@@ -113,8 +114,9 @@ door_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa)
 
 	addr_str(sa, peer, sizeof peer);
 	if (door_handshakes(e) >= e->e_max_agent_handshakes) {
-		log_warnx("agent from %s refused: %u agents in their handshake "
-			  "([esp] max_handshakes)",
+		log_warnx_limited(&busy,
+		    "agent from %s refused: %u agents in their handshake "
+		    "([esp] max_agent_handshakes)",
 		    peer, e->e_max_agent_handshakes);
 		evutil_closesocket(fd);
 		return;

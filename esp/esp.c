@@ -651,31 +651,12 @@ esp_handshakes(struct esp *e)
 	return n;
 }
 
-/* Too many handshakes at once: say so, at most once a second. */
-static void
-esp_log_busy(struct esp *e, const char *peer)
-{
-	static time_t last;
-	static unsigned quiet;
-	time_t now = time(NULL);
-
-	if (now == last) {
-		quiet++;
-		return;
-	}
-	log_warnx("session from %s refused: %u sessions in their handshake "
-		  "([esp] max_session_handshakes; %u more refused in the "
-		  "second before)",
-	    peer, e->e_max_sess_handshakes, quiet);
-	last = now;
-	quiet = 0;
-}
-
 /* An isp connected to the session port: start TLS. */
 static void
 esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
+	static struct log_limit busy;
 	struct esp *e = arg;
 	struct esp_link *l;
 	struct bufferevent *bev;
@@ -687,7 +668,10 @@ esp_session_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)salen;
 	addr_str(sa, peer, sizeof peer);
 	if (esp_handshakes(e) >= e->e_max_sess_handshakes) {
-		esp_log_busy(e, peer);
+		log_warnx_limited(&busy,
+		    "session from %s refused: %u sessions in their handshake "
+		    "([esp] max_session_handshakes)",
+		    peer, e->e_max_sess_handshakes);
 		evutil_closesocket(fd);
 		return;
 	}

@@ -243,21 +243,12 @@ socks_greeting(struct socks_client *c, struct evbuffer *in)
 static void
 socks_log_limited(struct socks_client *c, const char *why)
 {
-	static struct timeval last;
-	static unsigned quiet;
-	struct timeval now;
+	static struct log_limit limited;
 	char name[300];
 
-	gettimeofday(&now, NULL);
-	if (now.tv_sec == last.tv_sec) {
-		quiet++;
-		return;
-	}
-	log_warnx("socks: %s: login failed for user \"%s\": %s (%u more "
-		  "refused by the limits in the second before)",
-	    c->sc_addr, esc_str(name, sizeof name, c->sc_user), why, quiet);
-	last = now;
-	quiet = 0;
+	log_warnx_limited(&limited,
+	    "socks: %s: login failed for user \"%s\": %s", c->sc_addr,
+	    esc_str(name, sizeof name, c->sc_user), why);
 }
 
 /* The isps answered the login. */

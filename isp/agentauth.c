@@ -213,6 +213,7 @@ agentauth_scram_first(struct isp *i, struct agentauth_exchange *x,
 static void
 agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
 {
+	static struct log_limit busy;
 	struct agentauth_exchange *x;
 	uint8_t out[FRAME_LOGIN_MSG_MAX];
 	const char *why = "malformed first message";
@@ -223,8 +224,9 @@ agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
 	agentauth_count(i, session_serial(s), &nx, &nl);
 	if (nx >= AGENTAUTH_EXCHANGES || nl >= AGENTAUTH_LOGINS ||
 	    agentauth_exchange_find(i, session_serial(s), fl->fl_ref)) {
-		log_warnx("agent login from %s: too many logins on the session "
-			  "with %s; refused",
+		log_warnx_limited(&busy,
+		    "agent login from %s: too many "
+		    "logins on the session with %s; refused",
 		    endpoint_str(&fl->fl_client, who, sizeof who),
 		    session_peer(s));
 		agentauth_reply(s, fl->fl_ref, LOGIN_BUSY, 0, NULL, 0);

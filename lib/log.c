@@ -148,3 +148,27 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+/*
+ * A warning that a flood could repeat: at most one line a second for each
+ * limit; the lines held back are counted in the next one.
+ */
+void
+log_warnx_limited(struct log_limit *ll, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	time_t now = time(NULL);
+
+	if (now == ll->ll_last) {
+		ll->ll_quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_warnx("%s (%u more like it in the second before)", msg,
+	    ll->ll_quiet);
+	ll->ll_last = now;
+	ll->ll_quiet = 0;
+}

@@ -4,12 +4,22 @@
 
 #include <stdarg.h>
 
+#include <time.h>
+
+/* One kind of line logged at most once a second (log_warnx_limited). */
+struct log_limit {
+	time_t ll_last;
+	unsigned ll_quiet;
+};
+
 void log_init(const char *progname, int use_syslog, int verbose);
 void log_set_syslog(int use_syslog);
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx_limited(struct log_limit *, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

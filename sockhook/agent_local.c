@@ -24,7 +24,7 @@
 #include "socks5.h"
 #include "xmalloc.h"
 
-#define LOCAL_MAX_HANDSHAKES 1024
+#define LOCAL_MAX_HANDSHAKES 256
 #define LOCAL_HANDSHAKE_MS   10000
 #define LOCAL_MAX_INPUT      1024
 #define LOCAL_CONNECT_MS     10000
@@ -214,6 +214,7 @@ local_open(struct local *l, const struct socks5_request *r)
 static int
 local_login(struct local *l, const uint8_t *p, size_t len, size_t *used)
 {
+	static struct log_limit wrong;
 	char user[256];
 	uint8_t pass[256], ok[2] = { 1, 0 };
 	size_t plen = 0;
@@ -225,8 +226,9 @@ local_login(struct local *l, const uint8_t *p, size_t len, size_t *used)
 	if (plen != AGENTSTATE_TOKEN_LEN ||
 	    CRYPTO_memcmp(pass, l->l_agent->a_state.as_token, plen) != 0) {
 		OPENSSL_cleanse(pass, sizeof pass);
-		log_warnx("local %s: wrong token (another user, or a stale "
-			  "agent file); refused",
+		log_warnx_limited(&wrong,
+		    "local %s: wrong token (another user, or a stale agent "
+		    "file); refused",
 		    l->l_addr);
 		ok[1] = 1;
 		local_close_after(l, ok, 2);
@@ -324,6 +326,7 @@ static void
 local_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
+	static struct log_limit busy;
 	struct agent *a = arg;
 	struct local *l;
 	struct timeval tv = { LOCAL_HANDSHAKE_MS / 1000, 0 };
@@ -332,8 +335,8 @@ local_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)lis;
 	(void)salen;
 	if (a->a_nlocals >= LOCAL_MAX_HANDSHAKES) {
-		log_warnx("local: %zu programs in their handshake; refusing "
-			  "one",
+		log_warnx_limited(&busy,
+		    "local: %zu programs in their handshake; refusing one",
 		    a->a_nlocals);
 		evutil_closesocket(fd);
 		return;

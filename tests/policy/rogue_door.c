@@ -7,6 +7,10 @@
  * session. One line per attempt: "NAME: RESULT".
  *
  * usage: rogue_door CONF SESSION_PORT CLIENT_PORT CERT KEY OTHER_PORT
+ *
+ * With ROGUE_FLOOD=N in the environment it only floods the isp with N
+ * first login steps at once, prints "flood: C continue, B busy" when all
+ * are answered, and exits.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -35,6 +39,7 @@ static size_t step1_len, step2_len;
 static uint32_t login_id;
 static struct frame_open saved; /* the first OPEN as the isp got it */
 static int have_saved, replaying;
+static int flood, flood_cont, flood_busy;
 
 /* Print one result. */
 static void
@@ -194,6 +199,17 @@ isp_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 	if (type != FRAME_LOGIN_REPLY ||
 	    frame_login_reply_decode(p, len, &r) != FRAME_OK)
 		return;
+	if (flood > 0) {
+		flood_cont += r.flr_code == LOGIN_CONTINUE;
+		flood_busy += r.flr_code == LOGIN_BUSY;
+		if (flood_cont + flood_busy < flood)
+			return;
+		printf("flood: %d continue, %d busy\n", flood_cont,
+		    flood_busy);
+		fflush(stdout);
+		event_base_loopexit(base, NULL);
+		return;
+	}
 	if (replaying) {
 		if (r.flr_code == LOGIN_CONTINUE) {
 			to_isp(200, 2, step2, step2_len);
@@ -215,9 +231,18 @@ isp_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 static void
 isp_up(struct session *s, void *arg)
 {
+	char first[64];
+	int i;
+
 	(void)s;
 	(void)arg;
-	if (++isp_sessions < 2)
+	for (i = 0; i < flood; i++) {
+		snprintf(first, sizeof first, "n,,n=alice,r=floodfloodflood%05d",
+		    i);
+		to_isp(1000 + (uint32_t)i, 1, (const uint8_t *)first,
+		    strlen(first));
+	}
+	if (flood > 0 || ++isp_sessions < 2)
 		return;
 	replay_open("second session open", 0);
 	replaying = 1;
@@ -301,6 +326,8 @@ main(int argc, char **argv)
 	}
 	conf_free(c);
 	other_port = (uint16_t)atoi(argv[6]);
+	if (getenv("ROGUE_FLOOD") != NULL)
+		flood = atoi(getenv("ROGUE_FLOOD"));
 	base = event_base_new();
 	if (listen_on(argv[2], NULL) == NULL ||
 	    listen_on(argv[3], (void *)1) == NULL) {

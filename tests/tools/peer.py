@@ -241,7 +241,10 @@ def cmd_slow_reader(args):
     until STALLFILE exists (at most 300 s), then read SIZE bytes and check
     them against the pattern."""
     import os
-    s, code = socks_connect(int(args[0]), args[1], int(args[2]))
+    if args[0] == "-":  # directly (under sockhook, say)
+        s, code = socket.create_connection((args[1], int(args[2]))), 0
+    else:
+        s, code = socks_connect(int(args[0]), args[1], int(args[2]))
     if code != 0:
         raise SystemExit("socks reply %d" % code)
     print("stalled", flush=True)

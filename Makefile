@@ -115,10 +115,13 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh etc/demo.sh
 
-# Benchmarks against socat, ssh -L and stunnel (installs them if missing).
+# Benchmarks against socat, ssh -L and stunnel (installs them if missing),
+# on loopback (bench/run), then connection setup across an emulated WAN
+# (bench/wan).
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all tests
 	@sh bench/run
+	@sh bench/wan
 
 
 format:

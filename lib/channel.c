@@ -37,9 +37,13 @@ static void channel_read_resume(struct channel *);
 static void channel_scan_run(struct channel *, int);
 static void channel_try_shutdown(struct channel *);
 
-/* A new channel in the OPENING state, registered with its session. */
+/*
+ * A new channel in the OPENING state, for an OPEN (or OUTSIDE_OPEN)
+ * sent or received; the session registers it.
+ */
 struct channel *
-channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t txwin)
+channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t txwin,
+    int outside, const struct frame_open *o)
 {
 	struct channel *ch = xcalloc(1, sizeof *ch);
 
@@ -47,6 +51,10 @@ channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t txwin)
 	ch->ch_base = session_base(s);
 	ch->ch_id = id;
 	ch->ch_state = CHANNEL_OPENING;
+	ch->ch_outside = outside;
+	ch->ch_dst = o->fo_dst;
+	ch->ch_client = o->fo_client;
+	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", o->fo_user);
 	window_rx_init(&ch->ch_rx, rxwin);
 	window_tx_init(&ch->ch_tx, txwin);
 	gettimeofday(&ch->ch_start, NULL);
@@ -69,6 +77,40 @@ channel_describe(struct channel *ch, const char *fmt, ...)
 		return;
 	free(ch->ch_desc);
 	ch->ch_desc = d;
+}
+
+/* Our OPEN is sent: cb gets the peer's answer, once. */
+void
+channel_expect(struct channel *ch, channel_result_cb cb, void *arg)
+{
+	ch->ch_result = cb;
+	ch->ch_result_arg = arg;
+}
+
+/*
+ * The peer answered our OPEN (outside: our OUTSIDE_OPEN): pass the answer
+ * on; a refusal ends the channel. -1 if no answer was due.
+ */
+int
+channel_on_result(struct channel *ch, int outside,
+    const struct frame_open_result *r)
+{
+	channel_result_cb cb = ch->ch_result;
+
+	if (ch->ch_state != CHANNEL_OPENING || cb == NULL ||
+	    ch->ch_outside != outside)
+		return -1;
+	ch->ch_result = NULL;
+	if (r->for_code != OPEN_OK) {
+		cb(ch, r->for_code, NULL, ch->ch_result_arg);
+		channel_close(ch, CHANNEL_REFUSED,
+		    frame_open_code_str(r->for_code));
+		return 0;
+	}
+	window_tx_init(&ch->ch_tx,
+	    r->for_window > WINDOW_MAX ? WINDOW_MAX : r->for_window);
+	cb(ch, OPEN_OK, &r->for_bound, ch->ch_result_arg);
+	return 0;
 }
 
 /* Start relaying between the end and the session. */

@@ -468,14 +468,10 @@ session_open(struct session *s, uint8_t type, struct frame_open *o,
 		o->fo_ref = 0;
 	if ((n = frame_open_encode(buf, sizeof buf, o)) == 0)
 		return NULL;
-	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window, 0);
+	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window, 0,
+	    type == FRAME_OUTSIDE_OPEN, o);
 	s->s_next_id += 2;
-	ch->ch_outside = type == FRAME_OUTSIDE_OPEN;
-	ch->ch_result = cb;
-	ch->ch_result_arg = arg;
-	ch->ch_dst = o->fo_dst;
-	ch->ch_client = o->fo_client;
-	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", o->fo_user);
+	channel_expect(ch, cb, arg);
 	chanmap_insert(&s->s_chans, ch);
 	session_send(s, type, ch->ch_id, buf, n);
 	OPENSSL_cleanse(buf, sizeof buf);
@@ -811,11 +807,8 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	}
 	if (o.fo_window > WINDOW_MAX)
 		o.fo_window = WINDOW_MAX;
-	ch = channel_new(s, id, s->s_params.sp_chan_window, o.fo_window);
-	ch->ch_outside = outside;
-	ch->ch_dst = o.fo_dst;
-	ch->ch_client = o.fo_client;
-	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", o.fo_user);
+	ch = channel_new(s, id, s->s_params.sp_chan_window, o.fo_window,
+	    outside, &o);
 	chanmap_insert(&s->s_chans, ch);
 	cb = NULL;
 	if (s->s_cb != NULL)
@@ -833,34 +826,20 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	return 0;
 }
 
-/* Handle OPEN_RESULT (esp side) or OUTSIDE_OPEN_RESULT (isp side). */
+/* Handle OPEN_RESULT (to the opener) or OUTSIDE_OPEN_RESULT. */
 static int
-session_on_open_result(struct session *s, uint8_t type, struct channel *ch,
-    const uint8_t *p, size_t len, const char **why)
+session_on_open_result(uint8_t type, struct channel *ch, const uint8_t *p,
+    size_t len, const char **why)
 {
 	struct frame_open_result r;
-	channel_result_cb cb;
 
-	(void)s;
 	if (ch == NULL)
 		return 0; /* the client left; its RST is on the way */
-	if (ch->ch_state != CHANNEL_OPENING || ch->ch_result == NULL ||
-	    ch->ch_outside != (type == FRAME_OUTSIDE_OPEN_RESULT) ||
-	    frame_open_result_decode(p, len, &r) != FRAME_OK) {
+	if (frame_open_result_decode(p, len, &r) != FRAME_OK ||
+	    channel_on_result(ch, type == FRAME_OUTSIDE_OPEN_RESULT, &r) != 0) {
 		*why = "unexpected or malformed OPEN_RESULT";
 		return -1;
 	}
-	cb = ch->ch_result;
-	ch->ch_result = NULL;
-	if (r.for_code != OPEN_OK) {
-		cb(ch, r.for_code, NULL, ch->ch_result_arg);
-		channel_close(ch, CHANNEL_REFUSED,
-		    frame_open_code_str(r.for_code));
-		return 0;
-	}
-	window_tx_init(&ch->ch_tx,
-	    r.for_window > WINDOW_MAX ? WINDOW_MAX : r.for_window);
-	cb(ch, OPEN_OK, &r.for_bound, ch->ch_result_arg);
 	return 0;
 }
 
@@ -990,8 +969,7 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 		break;
 	case FRAME_OPEN_RESULT:
 	case FRAME_OUTSIDE_OPEN_RESULT:
-		rc = session_on_open_result(s, h->fh_type, ch, p, h->fh_len,
-		    why);
+		rc = session_on_open_result(h->fh_type, ch, p, h->fh_len, why);
 		break;
 	case FRAME_FIN:
 		if (ch != NULL)

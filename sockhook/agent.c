@@ -37,6 +37,7 @@
 #define AGENT_LEASE_CHECK_MS 500
 
 static void agent_dial(struct agent *);
+static void agent_free(struct agent *);
 static int agent_handshake(struct session *, SSL *, char *, size_t, void *);
 static void agent_up(struct session *, void *);
 static void agent_closed(struct session *, const char *, void *);
@@ -301,7 +302,7 @@ agent_cert_user(struct agent *a)
 static int
 agent_setup(struct agent *a, const char *conf, char **cause)
 {
-	char why[400];
+	char why[400], *why2 = NULL;
 
 	if (config_load(&a->a_conf, conf, CONFIG_AGENT, cause) != 0)
 		return -1;
@@ -317,10 +318,17 @@ agent_setup(struct agent *a, const char *conf, char **cause)
 		return -1;
 	}
 	if (a->a_conf.via != NULL &&
-	    via_parse(a->a_conf.via, &a->a_via, cause) != 0)
+	    via_parse(a->a_conf.via, &a->a_via, &why2) != 0) {
+		xasprintf(cause, "%s: [sockhook] via: %s", conf, why2);
+		free(why2);
 		return -1;
-	if ((a->a_ssl = tls_agent_ctx_new(a->a_conf.ca, cause)) == NULL ||
-	    agent_login_load(a, cause) != 0)
+	}
+	if ((a->a_ssl = tls_agent_ctx_new(a->a_conf.ca, &why2)) == NULL) {
+		xasprintf(cause, "%s: [sockhook] ca: %s", conf, why2);
+		free(why2);
+		return -1;
+	}
+	if (agent_login_load(a, cause) != 0)
 		return -1;
 	if (a->a_cert != NULL)
 		agent_cert_user(a);
@@ -328,6 +336,20 @@ agent_setup(struct agent *a, const char *conf, char **cause)
 		snprintf(a->a_user, sizeof a->a_user, "%s", a->a_conf.user);
 	session_params_default(&a->a_params);
 	return 0;
+}
+
+/* Check what the agent would read (sockhook -t). */
+int
+agent_check(const char *conf, char **cause)
+{
+	struct agent a;
+	int rc;
+
+	memset(&a, 0, sizeof a);
+	TAILQ_INIT(&a.a_locals);
+	rc = agent_setup(&a, conf, cause);
+	agent_free(&a);
+	return rc;
 }
 
 /* Is another agent already serving this config? */

@@ -80,6 +80,7 @@ struct agent {
 };
 
 int agent_main(const char *conf, int lease, int ready_fd, int verbose);
+int agent_check(const char *conf, char **cause);
 void agent_ready(struct agent *, const char *error);
 int agent_usable(const struct agent *);
 

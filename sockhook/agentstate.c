@@ -91,16 +91,42 @@ agentstate_paths(const char *conf, struct agentstate_paths *p, char *why,
 }
 
 /*
- * Read a state file: "ADDRESS PORT TOKEN PID". It must be ours and
- * readable by nobody else. 0, or -1 with errno.
+ * Parse a state file's text: "ADDRESS PORT TOKEN PID", a loopback IPv4
+ * address. 0, or -1 with errno.
+ */
+int
+agentstate_parse(const char *buf, struct agentstate *as)
+{
+	char addr[64], token[AGENTSTATE_TOKEN_LEN + 2];
+	unsigned port;
+	long pid;
+
+	memset(as, 0, sizeof *as);
+	if (sscanf(buf, "%63s %u %65s %ld", addr, &port, token, &pid) != 4 ||
+	    port == 0 || port > 65535 ||
+	    strlen(token) != AGENTSTATE_TOKEN_LEN || pid <= 0 ||
+	    inet_pton(AF_INET, addr, &as->as_addr.sin_addr) != 1 ||
+	    (ntohl(as->as_addr.sin_addr.s_addr) >> 24) != 127) {
+		memset(as, 0, sizeof *as);
+		errno = EINVAL;
+		return -1;
+	}
+	as->as_addr.sin_family = AF_INET;
+	as->as_addr.sin_port = htons((uint16_t)port);
+	memcpy(as->as_token, token, sizeof as->as_token);
+	as->as_pid = (pid_t)pid;
+	return 0;
+}
+
+/*
+ * Read a state file. It must be ours and readable by nobody else. 0, or
+ * -1 with errno.
  */
 int
 agentstate_read(const char *path, struct agentstate *as)
 {
-	char buf[256], addr[64], token[AGENTSTATE_TOKEN_LEN + 2];
+	char buf[256];
 	struct stat st;
-	unsigned port;
-	long pid;
 	ssize_t n;
 	int fd;
 
@@ -120,18 +146,7 @@ agentstate_read(const char *path, struct agentstate *as)
 		return -1;
 	}
 	buf[n] = '\0';
-	if (sscanf(buf, "%63s %u %66s %ld", addr, &port, token, &pid) != 4 ||
-	    port == 0 || port > 65535 ||
-	    strlen(token) != AGENTSTATE_TOKEN_LEN || pid <= 0 ||
-	    inet_pton(AF_INET, addr, &as->as_addr.sin_addr) != 1) {
-		errno = EINVAL;
-		return -1;
-	}
-	as->as_addr.sin_family = AF_INET;
-	as->as_addr.sin_port = htons((uint16_t)port);
-	memcpy(as->as_token, token, sizeof as->as_token);
-	as->as_pid = (pid_t)pid;
-	return 0;
+	return agentstate_parse(buf, as);
 }
 
 /* Write a state file atomically, mode 0600. 0, or -1 with errno. */

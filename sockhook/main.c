@@ -22,6 +22,7 @@
 /* The launcher checks the file with the library's own parser. */
 #include "agent.h"
 #include "sockhook.h"
+#include "xmalloc.h"
 
 #define MAIN_READY_MS 20000 /* how long a new agent may take to log in */
 
@@ -32,6 +33,7 @@ static void __attribute__((noreturn)) main_usage(void)
 {
 	fprintf(stderr,
 	    "usage: sockhook [-c file] [--] command [argument ...]\n"
+	    "       sockhook -t [-c file]\n"
 	    "       sockhook agent [-v] [-c file]\n");
 	exit(1);
 }
@@ -329,6 +331,41 @@ main_run_child(const char *cmd, char **argv)
 	return 128 + sig;
 }
 
+/*
+ * sockhook -t: check the configuration as the library and the agent would
+ * read it (the password file, the CA, a certificate and key), and exit.
+ */
+static int
+main_check(const char *conf, int argc)
+{
+	struct config cf;
+	char *cause = NULL, *abs;
+
+	if (argc != 0)
+		main_usage();
+	if (config_load(&cf, conf, CONFIG_SECRETS | CONFIG_AGENT, &cause) != 0)
+		goto fail;
+	if (cf.agent) {
+		if ((abs = realpath(conf, NULL)) == NULL) {
+			xasprintf(&cause, "%s: %s", conf, strerror(errno));
+			goto fail;
+		}
+		if (agent_check(abs, &cause) != 0) {
+			free(abs);
+			goto fail;
+		}
+		free(abs);
+	}
+	config_free(&cf);
+	printf("sockhook: %s: configuration OK\n", conf);
+	return 0;
+fail:
+	config_free(&cf);
+	fprintf(stderr, "sockhook: %s\n", cause);
+	free(cause);
+	return 1;
+}
+
 /* sockhook agent [-v] [-c file]: the agent, in the foreground. */
 static int
 main_agent_cmd(int argc, char **argv, const char *conf)
@@ -367,14 +404,17 @@ main(int argc, char **argv)
 	struct config cf;
 	const char *conf = getenv("SOCKHOOK_CONF"), *cmd;
 	char *cause = NULL, *abs, *lib;
-	int ch, agent;
+	int ch, agent, check = 0, rc;
 
 	if (argc > 1 && strcmp(argv[1], "agent") == 0)
 		return main_agent_cmd(argc - 1, argv + 1, conf);
-	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:ht")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf = optarg;
+			break;
+		case 't':
+			check = 1;
 			break;
 		default:
 			main_usage();
@@ -382,12 +422,16 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0)
-		main_usage();
 	if (conf == NULL || *conf == '\0')
 		conf = SOCKHOOK_DEFAULT_CONF;
+	if (check)
+		return main_check(conf, argc);
+	if (argc == 0)
+		main_usage();
 	if (config_load(&cf, conf, CONFIG_SECRETS, &cause) != 0) {
 		fprintf(stderr, "sockhook: %s\n", cause);
+		free(cause);
+		config_free(&cf);
 		return 1;
 	}
 	agent = cf.agent;
@@ -400,23 +444,28 @@ main(int argc, char **argv)
 		fprintf(stderr,
 		    "sockhook: cannot find libsockhook.so (next to "
 		    "the program in ../lib, or set SOCKHOOK_LIB)\n");
+		free(lib);
+		free(abs);
 		return 1;
 	}
 	main_preload(lib);
+	free(lib);
 	if (setenv("SOCKHOOK_CONF", abs, 1) != 0) {
-		fprintf(stderr, "sockhook: cannot set SOCKHOOK_CONF\n");
+		free(abs);
 		return 1;
 	}
 	if ((cmd = main_which(argv[0])) == NULL) {
 		fprintf(stderr, "sockhook: %s: command not found\n", argv[0]);
+		free(abs);
 		return 127;
 	}
 	main_check_elf(cmd);
 	if (agent) {
-		if (main_agent(abs) != 0)
-			return 1;
-		return main_run_child(cmd, argv);
+		rc = main_agent(abs);
+		free(abs);
+		return rc != 0 ? 1 : main_run_child(cmd, argv);
 	}
+	free(abs);
 	execv(cmd, argv);
 	fprintf(stderr, "sockhook: %s: %s\n", cmd, strerror(errno));
 	return errno == ENOENT ? 127 : 126;

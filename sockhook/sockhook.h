@@ -69,6 +69,7 @@ struct agentstate {
 
 int agentstate_paths(const char *conf, struct agentstate_paths *, char *why,
     size_t);
+int agentstate_parse(const char *, struct agentstate *);
 int agentstate_read(const char *path, struct agentstate *);
 int agentstate_write(const char *path, const struct agentstate *);
 

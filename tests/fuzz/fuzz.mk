@@ -45,6 +45,8 @@ $(FUZZ_LIB_A): $(call fobj,$(LIB_SRC))
 # Harnesses that drive code outside lib/ link it in (esp.c has main()).
 $(FUZZ_OUT)/fuzz_socks: $(call fobj,esp/socks.c)
 $(FUZZ_OUT)/fuzz_sockhook_conf: $(call fobj,sockhook/config.c)
+$(FUZZ_OUT)/fuzz_agent: $(call fobj,sockhook/agentstate.c)
+$(FUZZ_OUT)/fuzz_agentauth: $(call fobj,isp/agentauth.c)
 
 $(FUZZ_BIN): $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/tests/fuzz/fuzz_%.o \
     $(FUZZ_LIB_A)

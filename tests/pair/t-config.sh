@@ -71,6 +71,31 @@ for f in "$TOP"/etc/esp.conf "$TOP"/etc/isp.conf; do
 done
 ok "etc/ examples pass -t"
 
+# The example's client door, switched on with a certificate of our own.
+. "$TESTS/pki.sh"
+pki_ca exca
+pki_cert esp.example.net exca esp
+sed "s#^psk_file.*#psk_file = $T/pair.psk#; s#^;client_listen#client_listen#;
+	s#^;\[client_tls\]#[client_tls]#; s#^;cert = .*#cert = $T/esp.example.net.crt#;
+	s#^;key  = .*#key  = $T/esp.example.net.key#" "$TOP/etc/esp.conf" >"$T/door.conf"
+grep -q "^client_listen" "$T/door.conf" && grep -q "^\[client_tls\]" "$T/door.conf" ||
+	fail "the example's client door did not switch on"
+expect_ok esp "$T/door.conf"
+chmod 644 "$T/esp.example.net.key"
+"$BIN/esp" -t -c "$T/door.conf" >"$T/out" 2>&1 && fail "a client door key readable by others passed -t"
+grep -q "\[client_tls\] key: .* is accessible to group or others" "$T/out" ||
+	fail "open key: $(cat "$T/out")"
+sed '/^client_listen/d' "$T/door.conf" >"$T/halfdoor.conf"
+"$BIN/esp" -t -c "$T/halfdoor.conf" >"$T/out" 2>&1 && fail "[client_tls] without client_listen passed -t"
+grep -q "\[client_tls\] cert: set, but \[esp\] client_listen is not" "$T/out" ||
+	fail "half a door: $(cat "$T/out")"
+sed '/^socks_listen/d; /^client_listen/d; /^\[client_tls\]/d; /^cert = /d; /^key  = /d' \
+	"$T/door.conf" >"$T/nodoor.conf"
+"$BIN/esp" -t -c "$T/nodoor.conf" >"$T/out" 2>&1 && fail "an esp without a door passed -t"
+grep -q "\[esp\] socks_listen: missing, and so is client_listen" "$T/out" ||
+	fail "no door: $(cat "$T/out")"
+ok "the client door: -t passes it, refuses an open key, [client_tls] alone, and an esp with no door"
+
 # A password in the old scrypt$ form (values computed with Python's
 # hashlib): -t passes it, warns, and prints the same password's new form.
 {

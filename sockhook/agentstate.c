@@ -97,14 +97,17 @@ agentstate_paths(const char *conf, struct agentstate_paths *p, char *why,
 int
 agentstate_parse(const char *buf, struct agentstate *as)
 {
-	char addr[64], token[AGENTSTATE_TOKEN_LEN + 2];
+	char addr[64], token[AGENTSTATE_TOKEN_LEN + 2], pids[16];
 	unsigned port;
 	long pid;
 
 	memset(as, 0, sizeof *as);
-	if (sscanf(buf, "%63s %u %65s %ld", addr, &port, token, &pid) != 4 ||
+	if (sscanf(buf, "%63s %u %65s %15s", addr, &port, token, pids) != 4 ||
 	    port == 0 || port > 65535 ||
-	    strlen(token) != AGENTSTATE_TOKEN_LEN || pid <= 0 ||
+	    strlen(token) != AGENTSTATE_TOKEN_LEN ||
+	    strspn(token, "0123456789abcdef") != AGENTSTATE_TOKEN_LEN ||
+	    strlen(pids) > 9 || strspn(pids, "0123456789") != strlen(pids) ||
+	    (pid = atol(pids)) <= 0 ||
 	    inet_pton(AF_INET, addr, &as->as_addr.sin_addr) != 1 ||
 	    (ntohl(as->as_addr.sin_addr.s_addr) >> 24) != 127) {
 		memset(as, 0, sizeof *as);

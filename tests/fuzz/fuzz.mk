@@ -13,7 +13,7 @@ FUZZ_SAN     = address,undefined
 FUZZ_CFLAGS  = -g -O1 -std=c11 -Wall -Wextra -MMD -MP -fno-omit-frame-pointer \
 	       -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -fno-sanitize-recover=all
 FUZZ_LDFLAGS = -fsanitize=fuzzer,$(FUZZ_SAN)
-FUZZ_CPPFLAGS = $(CPPFLAGS) -Iesp -Isockhook
+FUZZ_CPPFLAGS = $(CPPFLAGS) -Iesp -Iisp -Isockhook
 
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES = $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))

@@ -1,6 +1,7 @@
 #!/bin/sh
 # make demo: a working isp/esp pair on loopback, with unmodified curl going
-# through it: first through the esp's SOCKS5 door, then under sockhook.
+# through it: first through the esp's SOCKS5 door, then under sockhook,
+# then under sockhook through a client agent that logs alice in.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=$top/build/bin
@@ -23,7 +24,7 @@ wait_log() {
 	done
 }
 
-session=$(port) socks=$(port) web=$(port) ftp=$(port)
+session=$(port) socks=$(port) web=$(port) ftp=$(port) door=$(port)
 chmod 755 "$d"
 say "An inside web server on 127.0.0.1:$web (stands in for a host behind the firewall)"
 mkdir "$d/www"
@@ -33,14 +34,24 @@ pids="$pids $!"
 
 say "A shared key for the pair: openssl rand -hex 32 > pair.psk"
 (umask 077; openssl rand -hex 32 >"$d/pair.psk")
+say "A certificate for the esp's client door, and alice's password"
+(umask 077
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/door.key" -out "$d/door.crt" -days 2 -subj /CN=esp \
+		-addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+	echo "alice-demo-password" >"$d/alice.pass")
 
 cat >"$d/esp.conf" <<CONF
 [esp]
 session_listen = 127.0.0.1:$session   ; the firewall's one allowed port
-socks_listen   = 127.0.0.1:$socks     ; the client front door
+socks_listen   = 127.0.0.1:$socks     ; the plain SOCKS5 door
+client_listen  = 127.0.0.1:$door      ; client agents' door, TLS 1.3
 ; Everything here is on one host, so the esp's connects back to clients
 ; (active FTP) go to its own address: allowed for this demo only.
 outside_own_addresses = yes
+[client_tls]
+cert = $d/door.crt
+key  = $d/door.key
 [tls]
 psk_file = $d/pair.psk
 CONF
@@ -54,12 +65,27 @@ allow = 127.0.0.1/32:$web,$ftp
 rules = $d/rules
 [tls]
 psk_file = $d/pair.psk
+[policy]
+anonymous = yes
+[user alice]
+password = $(echo alice-demo-password | "$bin/isp" -P | sed 's/^password = //')
+allow = 127.0.0.1/32:$web,$ftp
 CONF
 cat >"$d/sockhook.conf" <<CONF
 [sockhook]
 esp   = 127.0.0.1:$socks
 route = 127.0.0.1/32:$web,$ftp
 CONF
+cat >"$d/agent.conf" <<CONF
+[sockhook]
+agent = 127.0.0.1:$door
+ca    = $d/door.crt
+route = 127.0.0.1/32:$web,$ftp
+user  = alice
+password_file = $d/alice.pass
+CONF
+export XDG_RUNTIME_DIR=$d/run
+mkdir -m 700 "$XDG_RUNTIME_DIR"
 say "esp.conf"; cat "$d/esp.conf"
 say "isp.conf"; cat "$d/isp.conf"
 "$bin/esp" -t -c "$d/esp.conf" && "$bin/isp" -t -c "$d/isp.conf" || exit 1
@@ -120,6 +146,17 @@ CONF
 	grep -hE "announcement|reverse" "$d/esp.log" "$d/isp.log" | sed 's/^/    /'
 else
 	say "(vsftpd not installed: skipping the active-mode FTP part; run make demo as root to install it)"
+fi
+
+if [ -x "$bin/sockhook" ]; then
+	say "sockhook -c agent.conf -- curl http://127.0.0.1:$web/report.bin   (through a client agent)"
+	cat "$d/agent.conf"
+	"$bin/sockhook" -c "$d/agent.conf" -- curl -sS --fail -o "$d/got4" "http://127.0.0.1:$web/report.bin" || exit 1
+	got=$(sha256sum <"$d/got4" | cut -d' ' -f1)
+	echo "    received $got"
+	[ "$got" = "$want" ] || { echo "demo: SHA-256 differs through the agent" >&2; exit 1; }
+	say "How alice logged in: the esp relayed, the isp checked (the password never crossed the esp)"
+	grep -h "logged in" "$d/esp.log" "$d/isp.log" "$d"/run/dynpass/*.log | sed 's/^/    /'
 fi
 
 say "What the pair logged for those transfers"

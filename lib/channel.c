@@ -623,7 +623,12 @@ channel_close(struct channel *ch, enum channel_close_how how,
 	}
 	gettimeofday(&now, NULL);
 	timersub(&now, &ch->ch_start, &d);
-	if (session_role(ch->ch_sess) != FRAME_ROLE_AGENT) /* daemons audit */
+	/*
+	 * One line per connection: the isp's, and the esp's of its channel
+	 * to the isp (an agent's relayed channel is that one too).
+	 */
+	if (session_peer_role(ch->ch_sess) != FRAME_ROLE_AGENT &&
+	    session_role(ch->ch_sess) != FRAME_ROLE_AGENT)
 		audit_channel(ch, session_role(ch->ch_sess) == FRAME_ROLE_ESP,
 		    reason);
 	if (ch->ch_state == CHANNEL_OPEN)

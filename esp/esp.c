@@ -115,6 +115,24 @@ esp_load_door(struct esp *e, const struct conf *c, struct sockaddr_storage *ss,
 	return e->e_client_ssl == NULL ? -1 : 0;
 }
 
+/*
+ * Two doors on one address and port cannot both listen: say so at -t
+ * (the first of them is named in the message as the one it repeats).
+ */
+static int
+esp_same_door(const struct conf *c, const struct sockaddr_storage *a,
+    socklen_t alen, const struct sockaddr_storage *b, socklen_t blen, int set,
+    const char *key, char **cause)
+{
+	char s[ADDR_STRLEN];
+
+	if (!set || alen != blen || memcmp(a, b, alen) != 0)
+		return 0;
+	return conf_error(cause, c, key,
+	    "%s is another door's address and port already",
+	    addr_str((const struct sockaddr *)b, s, sizeof s));
+}
+
 /* Read and check esp.conf. */
 static int
 esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
@@ -144,6 +162,15 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 	}
 	if (esp_load_door(e, c, client_ss, client_len, cause) != 0)
 		goto out;
+	if (esp_same_door(c, sess_ss, *sess_len, socks_ss, *socks_len,
+		e->e_socks_listen != NULL, "esp:socks_listen", cause) != 0 ||
+	    esp_same_door(c, sess_ss, *sess_len, client_ss, *client_len,
+		e->e_client_listen != NULL, "esp:client_listen", cause) != 0 ||
+	    (e->e_socks_listen != NULL &&
+		esp_same_door(c, socks_ss, *socks_len, client_ss, *client_len,
+		    e->e_client_listen != NULL, "esp:client_listen",
+		    cause) != 0))
+		goto out;
 	if (e->e_socks_listen == NULL && e->e_client_listen == NULL) {
 		conf_error(cause, c, "esp:socks_listen",
 		    "missing, and so is client_listen: the esp needs a door "
@@ -157,7 +184,7 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 	    conf_duration(c, "esp:open_timeout", 30000, &ms, cause) != 0 ||
 	    conf_duration(c, "esp:connect_timeout", 10000,
 		&e->e_connect_timeout_ms, cause) != 0 ||
-	    conf_size(c, "esp:max_handshakes", 1024, 1, 1000000,
+	    conf_count(c, "esp:max_handshakes", 1024, 1, 1000000,
 		&e->e_max_clients, cause) != 0 ||
 	    conf_duration(c, "esp:probe_timeout", 3000, &e->e_probe_ms,
 		cause) != 0 ||

@@ -117,7 +117,7 @@ struct esp {
 	int e_outside_own;        /* they may go to this host's addresses */
 	unsigned e_max_sess_handshakes; /* isp sessions not yet up, at most */
 	struct timeval e_open_timeout; /* how long a client waits for the isp */
-	uint64_t e_max_clients;
+	unsigned e_max_clients;
 	size_t e_nclients; /* SOCKS clients still in their handshake */
 	TAILQ_HEAD(esp_links, esp_link) e_links;
 	TAILQ_HEAD(, socks_client) e_clients;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <iniparser.h>
+
 #include "addr.h"
 #include "certlogin.h"
 #include "conf.h"
@@ -49,6 +51,65 @@ isp_load_rules(struct isp *i, const struct conf *c, char **cause)
 		return -1;
 	}
 	return 0;
+}
+
+/* Is name one of the loaded rule files ("ftp" for ftp.ini)? */
+static int
+isp_rule_known(const struct isp *i, const char *name)
+{
+	size_t k;
+
+	if (strcmp(name, "*") == 0)
+		return 1;
+	for (k = 0; i->i_ruleset != NULL && k < ruleset_count(i->i_ruleset);
+	     k++)
+		if (strcmp(rule_app_name(ruleset_app(i->i_ruleset, k)), name) ==
+		    0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Every rule file that [policy], a [user] or a [group] names must be one
+ * [isp] rules loaded: a typo would silently switch announcements off.
+ */
+static int
+isp_check_rule_names(const struct isp *i, const struct conf *c, char **cause)
+{
+	dictionary *d = conf_dict(c);
+	const char *sec, *v;
+	char key[300], *copy, *tok, *save = NULL, have[300] = "";
+	int n, k, rc = 0;
+	size_t j;
+
+	for (j = 0; i->i_ruleset != NULL && j < ruleset_count(i->i_ruleset);
+	     j++)
+		snprintf(have + strlen(have), sizeof have - strlen(have),
+		    "%s%s", j ? ", " : "",
+		    rule_app_name(ruleset_app(i->i_ruleset, j)));
+	n = iniparser_getnsec(d);
+	for (k = 0; k < n && rc == 0; k++) {
+		sec = iniparser_getsecname(d, k);
+		if (strcmp(sec, "policy") != 0 &&
+		    strncmp(sec, "user ", 5) != 0 &&
+		    strncmp(sec, "group ", 6) != 0)
+			continue;
+		snprintf(key, sizeof key, "%s:rules", sec);
+		if ((v = iniparser_getstring(d, key, NULL)) == NULL)
+			continue;
+		copy = xstrdup(v);
+		for (tok = strtok_r(copy, " \t,", &save);
+		     tok != NULL && rc == 0;
+		     tok = strtok_r(NULL, " \t,", &save))
+			if (!isp_rule_known(i, tok))
+				rc = conf_error(cause, c, key,
+				    "\"%s\" is not a rule file %s%s%s%s", tok,
+				    i->i_rules ? "in " : "(no [isp] rules)",
+				    i->i_rules ? i->i_rules : "",
+				    have[0] ? "; there are: " : "", have);
+		free(copy);
+	}
+	return rc;
 }
 
 /* [isp] esp: one or more HOST:PORT, each an uplink with its own session. */
@@ -122,7 +183,8 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		    errno ? strerror(errno) : "not a directory");
 		goto out;
 	}
-	if (i->i_rules != NULL && isp_load_rules(i, c, cause) != 0)
+	if ((i->i_rules != NULL && isp_load_rules(i, c, cause) != 0) ||
+	    isp_check_rule_names(i, c, cause) != 0)
 		goto out;
 	if (login_conf_load(i, c, cause) != 0 ||
 	    conf_count(c, "isp:reverse_per_channel", 8, 1, 100000,

@@ -12,13 +12,16 @@
 #include "addr.h"
 #include "xmalloc.h"
 
-/* Parse "21,80,1000-2000" into a rule's port list. */
+/* Parse "21,80,1000-2000" into a rule's port list; no empty entry. */
 static int
 allow_parse_ports(struct allow_rule *r, const char *s)
 {
 	char *copy = xstrdup(s), *tok, *save = NULL, *dash;
 	uint16_t lo, hi;
 
+	if (*s == ',' || (*s != '\0' && s[strlen(s) - 1] == ',') ||
+	    strstr(s, ",,") != NULL)
+		goto fail;
 	for (tok = strtok_r(copy, ",", &save); tok != NULL;
 	     tok = strtok_r(NULL, ",", &save)) {
 		if ((dash = strchr(tok, '-')) != NULL) {
@@ -141,6 +144,25 @@ fail:
 	return -1;
 }
 
+/*
+ * Does the address have bits set beyond its prefix? They are cleared, so
+ * the rule holds the block the address and prefix name.
+ */
+static int
+allow_host_bits(struct allow_rule *r)
+{
+	int bytes = r->ar_family == AF_INET ? 4 : 16, i, bit, any = 0;
+
+	for (i = r->ar_prefix; i < bytes * 8; i++) {
+		bit = 0x80 >> (i % 8);
+		if (r->ar_addr[i / 8] & bit) {
+			any = 1;
+			r->ar_addr[i / 8] &= (uint8_t)~bit;
+		}
+	}
+	return any;
+}
+
 /* Parse a whitespace-separated list; "" and "none" allow nothing. */
 int
 allow_parse(struct allow *al, const char *text, char **cause)
@@ -154,12 +176,34 @@ allow_parse(struct allow *al, const char *text, char **cause)
 	copy = xstrdup(text);
 	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
 	     tok = strtok_r(NULL, " \t", &save)) {
+		if (strcasecmp(tok, "any") == 0 ||
+		    strcasecmp(tok, "all") == 0 || strcmp(tok, "*") == 0) {
+			xasprintf(cause,
+			    "\"%s\" would be taken as a host name; for every "
+			    "address write 0.0.0.0/0 ::/0",
+			    tok);
+			free(copy);
+			allow_free(al);
+			return -1;
+		}
 		if (allow_parse_one(&r, tok) != 0) {
 			xasprintf(cause,
 			    "\"%s\" is not ADDRESS/PREFIX[:PORTS] or "
 			    "NAME[:PORTS] (e.g. 10.1.0.0/16:21,80, "
 			    "[2001:db8::]/32:22 or .corp.example:80)",
 			    tok);
+			free(copy);
+			allow_free(al);
+			return -1;
+		}
+		if (r.ar_family != AF_UNSPEC && allow_host_bits(&r)) {
+			char net[INET6_ADDRSTRLEN];
+
+			inet_ntop(r.ar_family, r.ar_addr, net, sizeof net);
+			xasprintf(cause,
+			    "\"%s\" has host bits set; the block is %s/%d", tok,
+			    net, r.ar_prefix);
+			free(r.ar_ports);
 			free(copy);
 			allow_free(al);
 			return -1;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "xmalloc.h"
 
@@ -95,11 +96,92 @@ conf_parse_file(const char *path, const char *shown, char *msg, size_t len)
 	return NULL;
 }
 
+/* A name in the file, trimmed, folded to lower case as iniparser does. */
+static void
+conf_fold(char *out, size_t len, const char *p, size_t n)
+{
+	size_t i;
+
+	while (n > 0 && isspace((unsigned char)*p)) {
+		p++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)p[n - 1]))
+		n--;
+	if (n >= len)
+		n = len - 1;
+	for (i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)p[i]);
+	out[n] = '\0';
+}
+
+/*
+ * What iniparser takes in silence: a key set twice in a section (the last
+ * would win), and a user, group or isp name in capitals (it folds them,
+ * so that name could never match). 0, or -1 with *cause.
+ */
+static int
+conf_scan(const char *path, FILE *f, char **cause)
+{
+	char line[4096], sec[256] = "", key[256], name[520], *eq, *end, *p;
+	struct seen {
+		char s_name[520];
+		int s_line;
+	} *seen = NULL;
+	size_t nseen = 0, i;
+	int n = 0, rc = 0;
+
+	while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
+		n++;
+		p = line + strspn(line, " \t");
+		if (*p == ';' || *p == '#' || *p == '\n' || *p == '\0')
+			continue;
+		if (*p == '[' && (end = strchr(p, ']')) != NULL) {
+			conf_fold(sec, sizeof sec, p + 1,
+			    (size_t)(end - p - 1));
+			if ((strncmp(sec, "user ", 5) == 0 ||
+				strncmp(sec, "group ", 6) == 0 ||
+				strncmp(sec, "isp ", 4) == 0) &&
+			    strpbrk(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL &&
+			    strpbrk(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") < end) {
+				xasprintf(cause,
+				    "%s: line %d: [%.*s]: names are lower case "
+				    "(the file format folds them, so this one "
+				    "could never match); write [%s]",
+				    path, n, (int)(end - p - 1), p + 1, sec);
+				rc = -1;
+			}
+			continue;
+		}
+		if ((eq = strchr(p, '=')) == NULL)
+			continue;
+		conf_fold(key, sizeof key, p, (size_t)(eq - p));
+		snprintf(name, sizeof name, "%s:%s", sec, key);
+		for (i = 0; i < nseen; i++)
+			if (strcmp(seen[i].s_name, name) == 0)
+				break;
+		if (i < nseen) {
+			xasprintf(cause,
+			    "%s: [%s] %s: set twice (lines %d and %d); the "
+			    "last would win: keep one",
+			    path, sec, key, seen[i].s_line, n);
+			rc = -1;
+			break;
+		}
+		seen = xrealloc(seen, (nseen + 1) * sizeof *seen);
+		memcpy(seen[nseen].s_name, name, sizeof name);
+		seen[nseen++].s_line = n;
+	}
+	free(seen);
+	return rc;
+}
+
 /* Load a file; on failure *cause names the file and the problem. */
 struct conf *
 conf_load(const char *path, char **cause)
 {
 	struct conf *c;
+	struct stat st;
 	dictionary *d;
 	FILE *f;
 	const char *slash;
@@ -107,6 +189,16 @@ conf_load(const char *path, char **cause)
 
 	if ((f = fopen(path, "r")) == NULL) {
 		xasprintf(cause, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		xasprintf(cause, "%s: is a directory, not a configuration file",
+		    path);
+		return NULL;
+	}
+	if (conf_scan(path, f, cause) != 0) {
+		fclose(f);
 		return NULL;
 	}
 	fclose(f);

@@ -1,6 +1,8 @@
 /* What esp and isp share as daemons: options, logging setup, signals. */
 #include "daemon.h"
 
+#include <errno.h>
+#include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,16 +13,19 @@
 #include "audit.h"
 #include "conf.h"
 #include "log.h"
+#include "xmalloc.h"
 
 /* Print usage and exit. */
 static void __attribute__((noreturn))
 daemon_usage(const char *prog, const char *defconf, int code)
 {
 	fprintf(code ? stderr : stdout,
-	    "usage: %s [-tv] [-c file]%s\n"
+	    "usage: %s [-tv] [-c file]%s | -V | -h\n"
 	    "  -c file  configuration (default %s)\n"
 	    "  -t       check the configuration and exit\n"
-	    "  -v       log debug detail\n%s",
+	    "  -v       log debug detail\n"
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     print this and exit\n%s",
 	    prog, strcmp(prog, "isp") == 0 ? " | -P" : "", defconf,
 	    strcmp(prog, "isp") == 0
 		? "  -P       read a password on standard input and print its "
@@ -34,6 +39,9 @@ void
 daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
     struct daemon_opts *o)
 {
+	static const struct option longs[] = { { "help", no_argument, NULL,
+						   'h' },
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 } };
 	int ch;
 
 	memset(o, 0, sizeof *o);
@@ -46,8 +54,11 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	o->do_prog = prog;
 	o->do_conf = defconf;
-	while ((ch = getopt(argc, argv, "c:tvhP")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:tvhPV", longs, NULL)) != -1) {
 		switch (ch) {
+		case 'V':
+			printf("%s (dynpass) %s\n", prog, DYNPASS_VERSION);
+			exit(0);
 		case 'c':
 			o->do_conf = optarg;
 			break;
@@ -73,6 +84,28 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	log_init(prog, 0, o->do_verbose);
 }
 
+/* Can a file be made at path: its folder exists and we may write there? */
+static int
+daemon_dir_ok(const char *path, char **why)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash != NULL)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	if (access(dir, W_OK) != 0) {
+		xasprintf(why, "%s: cannot write in %s: %s", path, dir,
+		    strerror(errno));
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	return 0;
+}
+
 /* Apply the [log] section: syslog = yes, verbose = yes. */
 int
 daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
@@ -84,6 +117,12 @@ daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 	    conf_bool(c, "log:verbose", 0, &vb, cause) != 0)
 		return -1;
 	conf_path_key(c, "log:audit", &path, cause);
+	if (path != NULL && o->do_check && daemon_dir_ok(path, &why) != 0) {
+		conf_error(cause, c, "log:audit", "%s", why);
+		free(why);
+		free(path);
+		return -1;
+	}
 	if (path != NULL && !o->do_check && audit_open(path, &why) != 0) {
 		conf_error(cause, c, "log:audit", "%s", why);
 		free(why);

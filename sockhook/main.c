@@ -34,7 +34,8 @@ static void __attribute__((noreturn)) main_usage(void)
 	fprintf(stderr,
 	    "usage: sockhook [-c file] [--] command [argument ...]\n"
 	    "       sockhook -t [-c file]\n"
-	    "       sockhook agent [-v] [-c file]\n");
+	    "       sockhook agent [-v] [-c file]\n"
+	    "       sockhook -V | --version | -h | --help\n");
 	exit(1);
 }
 
@@ -408,6 +409,24 @@ main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "agent") == 0)
 		return main_agent_cmd(argc - 1, argv + 1, conf);
+	if (argc == 2 &&
+	    (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0)) {
+		printf("sockhook (dynpass) %s\n", DYNPASS_VERSION);
+		return 0;
+	}
+	if (argc == 2 &&
+	    (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+		printf("usage: sockhook [-c file] [--] command [argument ...]\n"
+		       "       sockhook -t [-c file]\n"
+		       "       sockhook agent [-v] [-c file]\n"
+		       "  -c file  configuration (default %s, or "
+		       "$SOCKHOOK_CONF)\n"
+		       "  -t       check the configuration and exit\n"
+		       "  agent    run the client agent in the foreground\n"
+		       "  -V       print the version and exit\n",
+		    SOCKHOOK_DEFAULT_CONF);
+		return 0;
+	}
 	while ((ch = getopt(argc, argv, "+c:ht")) != -1) {
 		switch (ch) {
 		case 'c':

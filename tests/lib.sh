@@ -115,12 +115,13 @@ esp_tls() {
 		"${PSK:-$T/pair.psk}" "${ESP_PSK_IDENTITY:-test-isp}"
 }
 
-# esp_conf FILE: an esp.conf in $T using ESP_ADDR/SOCKS_ADDR and ports.
+# esp_conf FILE: an esp.conf in $T using ESP_ADDR/SOCKS_ADDR and ports;
+# NO_SOCKS=1 leaves the SOCKS door out (an esp for agents only).
 esp_conf() {
 	cat >"$1" <<CONF
 [esp]
 session_listen = ${ESP_ADDR}:${SESSION_PORT}
-socks_listen   = ${SOCKS_ADDR}:${SOCKS_PORT}
+$([ -n "${NO_SOCKS:-}" ] || echo "socks_listen   = ${SOCKS_ADDR}:${SOCKS_PORT}")
 ${ESP_EXTRA:-}
 [session]
 keepalive  = ${KEEPALIVE:-2s}
@@ -176,7 +177,7 @@ pair_start() {
 	esp_conf "$T/esp.conf"
 	isp_conf "$T/isp.conf"
 	esp_start
-	wait_for_log "$ESP_LOG" "listening for SOCKS5" 10
+	wait_for_log "$ESP_LOG" "listening for (SOCKS5|client agents)" 10
 	isp_start
 	wait_for_log "$ISP_LOG" "session with .* up" 15
 	wait_for_log "$ESP_LOG" "isp \".*\" serves" 10

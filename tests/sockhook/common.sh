@@ -17,8 +17,9 @@ sh_need_build() {
 }
 
 # SH_MODE=agent runs every test through a client agent instead of the
-# SOCKS door: the esp gets a client door, the isp a user "shuser", and the
-# config agent = with that user's password. SH_ANON=1: an anonymous agent.
+# SOCKS door: the esp gets a client door and no SOCKS door, the isp a user
+# "shuser", and the config agent = with that user's password. SH_ANON=1:
+# an anonymous agent.
 SH_MODE=${SH_MODE:-socks}
 
 # The agent's half: a CA and a certificate for the esp's client door, a
@@ -28,6 +29,7 @@ sh_agent_setup() {
 	pki_ca agentca
 	pki_cert esp-door agentca esp "DNS:localhost,IP:127.0.0.1"
 	CLIENT_PORT=$(free_port)
+	NO_SOCKS=1
 	ESP_EXTRA="client_listen = 127.0.0.1:$CLIENT_PORT
 [client_tls]
 cert = $T/esp-door.crt

@@ -12,6 +12,9 @@ SH_EXTRA="linger = 1s"
 sh_pair
 url=http://127.0.0.1:$HTTP_PORT/blob
 dir=$XDG_RUNTIME_DIR/dynpass
+! grep -q "listening for SOCKS5" "$ESP_LOG" && grep -q "listening for client agents" "$ESP_LOG" ||
+	fail "the esp was to serve agents only (no socks_listen)"
+ok "an esp without socks_listen has no SOCKS door, only the client door"
 
 hooked curl -sS -o "$T/a.out" "$url" || fail "curl through a new agent failed"
 [ "$(sha "$T/a.out")" = "$BLOB_SHA" ] || fail "SHA-256 differs"

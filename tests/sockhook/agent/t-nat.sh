@@ -11,7 +11,7 @@
 . "$TESTS/site.sh"
 . "$TESTS/pki.sh"
 need_root
-need_cmd vsftpd curl lftp nft tcpdump
+need_cmd vsftpd curl lftp ftp nft tcpdump
 id ftp >/dev/null 2>&1 || skip "needs the ftp user (from the vsftpd package)"
 
 SESSION_PORT=4430
@@ -148,6 +148,17 @@ home "$BIN/sockhook" -c "$T/agent.conf" -- lftp -e "set ftp:passive-mode off; se
 [ "$(count_log "$ESP_LOG" "reverse .*: asking agent .* to connect")" -gt "$before" ] ||
 	fail "lftp did not use an active data connection"
 ok "behind NAT, lftp in active mode through the agent: SHA-256 matches"
+
+# The classic ftp client, in active mode (-A) and passive (-p).
+for mode in A p; do
+	rm -f "$T/got.ftp$mode"
+	printf 'user anonymous x\nbinary\nget /pub/big %s\nquit\n' "$T/got.ftp$mode" |
+		home "$BIN/sockhook" -c "$T/agent.conf" -- ftp -$mode -n -v "$SERVER4" \
+		>"$T/ftp$mode.out" 2>&1 || fail "ftp -$mode through the agent: $(cat "$T/ftp$mode.out")"
+	[ "$(sha "$T/got.ftp$mode")" = "$want_ftp" ] ||
+		fail "ftp -$mode: SHA-256 differs: $(tail -5 "$T/ftp$mode.out")"
+done
+ok "behind NAT, the ftp client in active (-A) and passive (-p) mode through the agent: SHA-256 match"
 
 # The SOCKS door: the same capture shows what crossed, and active FTP fails.
 capture plain get plainweb "$T/plain.conf" "http://$SERVER4:$HTTP_PORT/page" ||

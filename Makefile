@@ -103,6 +103,58 @@ $(HELPER_BIN): $(BUILD)/tests/%: $(BUILD)/hook/tests/%.o $(PLAIN_A)
 
 tests: $(UNIT_BIN) $(HELPER_BIN)
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: programs, the preload
+# library, manual pages, rule files, systemd units, example configs (an
+# existing config is never overwritten), a logrotate snippet.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/systemd,$(PREFIX)/lib/systemd)
+D = $(DESTDIR)
+
+install: all
+	install -d $(D)$(PREFIX)/bin $(D)$(PREFIX)/sbin $(D)$(PREFIX)/lib/dynpass \
+	    $(D)$(PREFIX)/share/man/man1 $(D)$(PREFIX)/share/man/man5 \
+	    $(D)$(PREFIX)/share/man/man8 $(D)$(PREFIX)/share/dynpass/rules \
+	    $(D)$(SYSCONFDIR)/dynpass $(D)$(SYSCONFDIR)/logrotate.d
+	install -m 755 $(BUILD)/bin/sockhook $(D)$(PREFIX)/bin/sockhook
+	install -m 755 $(BUILD)/bin/esp $(BUILD)/bin/isp $(D)$(PREFIX)/sbin/
+	install -m 644 $(BUILD)/lib/libsockhook.so $(D)$(PREFIX)/lib/dynpass/
+	install -m 644 docs/sockhook.1 $(D)$(PREFIX)/share/man/man1/
+	install -m 644 docs/esp.conf.5 docs/isp.conf.5 docs/dynpass-rules.5 \
+	    $(D)$(PREFIX)/share/man/man5/
+	install -m 644 docs/esp.8 docs/isp.8 $(D)$(PREFIX)/share/man/man8/
+	install -m 644 rules/*.ini $(D)$(PREFIX)/share/dynpass/rules/
+	for f in etc/systemd/*.service; do \
+		case $$f in *agent*) d=user ;; *) d=system ;; esac; \
+		install -d $(D)$(UNITDIR)/$$d; \
+		sed -e 's#/usr/bin/#$(PREFIX)/bin/#g' -e 's#/usr/sbin/#$(PREFIX)/sbin/#g' \
+		    -e 's#/etc/dynpass#$(SYSCONFDIR)/dynpass#g' $$f \
+		    >$(D)$(UNITDIR)/$$d/$$(basename $$f); \
+	done
+	for f in esp isp sockhook; do \
+		[ -e $(D)$(SYSCONFDIR)/dynpass/$$f.conf ] || \
+		    install -m 644 etc/$$f.conf $(D)$(SYSCONFDIR)/dynpass/$$f.conf; \
+	done
+	[ -e $(D)$(SYSCONFDIR)/logrotate.d/dynpass ] || \
+	    install -m 644 etc/logrotate.d/dynpass $(D)$(SYSCONFDIR)/logrotate.d/
+
+# Remove what install put there; configs (maybe edited) stay.
+uninstall:
+	rm -f $(D)$(PREFIX)/bin/sockhook $(D)$(PREFIX)/sbin/esp $(D)$(PREFIX)/sbin/isp
+	rm -f $(D)$(PREFIX)/lib/dynpass/libsockhook.so
+	rm -f $(D)$(PREFIX)/share/man/man1/sockhook.1 \
+	    $(D)$(PREFIX)/share/man/man5/esp.conf.5 \
+	    $(D)$(PREFIX)/share/man/man5/isp.conf.5 \
+	    $(D)$(PREFIX)/share/man/man5/dynpass-rules.5 \
+	    $(D)$(PREFIX)/share/man/man8/esp.8 $(D)$(PREFIX)/share/man/man8/isp.8
+	rm -f $(patsubst rules/%,$(D)$(PREFIX)/share/dynpass/rules/%,$(wildcard rules/*.ini))
+	for f in etc/systemd/*.service; do \
+		case $$f in *agent*) d=user ;; *) d=system ;; esac; \
+		rm -f $(D)$(UNITDIR)/$$d/$$(basename $$f); \
+	done
+	-rmdir $(D)$(PREFIX)/lib/dynpass $(D)$(PREFIX)/share/dynpass/rules \
+	    $(D)$(PREFIX)/share/dynpass 2>/dev/null
+
 # Install missing Debian build and test dependencies (only as root).
 deps:
 	@sh tests/deps.sh
@@ -131,7 +183,7 @@ format:
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests deps check demo bench format clean
+.PHONY: all tests deps check demo bench format clean install uninstall
 
 -include $(shell find $(BUILD)/obj $(BUILD)/hook -name '*.d' 2>/dev/null)
 -include tests/fuzz/fuzz.mk

@@ -22,6 +22,7 @@
 #include "escape.h"
 #include "esp.h"
 #include "log.h"
+#include "notify.h"
 #include "socks.h"
 #include "tlswire.h"
 #include "xmalloc.h"
@@ -38,7 +39,8 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 	"session:keepalive", "session:dead_after", "session:handshake_timeout",
 	"session:max_channels", "tls:psk_file", "tls:psk_identity", "tls:cert",
 	"tls:key", "tls:ca", "tls:peer_name", "log:syslog", "log:verbose",
-	"log:audit", NULL };
+	"log:audit", "daemon:user", "daemon:group", "daemon:chroot",
+	"daemon:allow_root", NULL };
 
 static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);
@@ -206,7 +208,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 	e->e_open_timeout.tv_sec = ms / 1000;
 	e->e_open_timeout.tv_usec = (ms % 1000) * 1000;
 	if (session_conf_load(c, &e->e_params, cause) != 0 ||
-	    tls_conf_load(c, &e->e_tls, TLS_ROLE_ESP, cause) != 0)
+	    tls_conf_load(c, &e->e_tls, TLS_ROLE_ESP, cause) != 0 ||
+	    privdrop_conf_load(c, &e->e_priv, cause) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -793,6 +796,7 @@ esp_signal(int sig, void *arg)
 		return;
 	}
 	log_info("signal %d: draining (up to %d ms)", sig, e->e_drain_ms);
+	notify_systemd("STOPPING=1");
 	e->e_draining = 1;
 	if (e->e_socks_lis != NULL)
 		evconnlistener_free(e->e_socks_lis);
@@ -848,6 +852,7 @@ esp_free(struct esp *e)
 		event_free(e->e_drain_ev);
 	SSL_CTX_free(e->e_ssl);
 	SSL_CTX_free(e->e_client_ssl);
+	privdrop_clear(&e->e_priv);
 	free(e->e_client_listen);
 	free(e->e_client_cert);
 	free(e->e_client_key);
@@ -909,8 +914,17 @@ main(int argc, char **argv)
 		e.e_client_lis =
 		    esp_listen(&e, "client agents", e.e_client_listen,
 			&client_ss, client_len, esp_client_acceptcb);
-	log_info("esp %s started (%s)", DYNPASS_VERSION,
-	    tls_conf_psk_mode(&e.e_tls) ? "pre-shared key" : "certificates");
+	if (privdrop_apply(&e.e_priv, "esp", &cause) != 0) {
+		log_warnx("%s", cause);
+		free(cause);
+		esp_free(&e);
+		return 1;
+	}
+	log_info("esp %s started (%s%s%s)", DYNPASS_VERSION,
+	    tls_conf_psk_mode(&e.e_tls) ? "pre-shared key" : "certificates",
+	    e.e_priv.pd_user ? ", as user " : "",
+	    e.e_priv.pd_user ? e.e_priv.pd_user : "");
+	notify_systemd("READY=1");
 	event_base_dispatch(e.e_base);
 	log_info("esp stopped");
 	esp_free(&e);

@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "optag.h"
 #include "policy.h"
+#include "privdrop.h"
 #include "ratelimit.h"
 #include "rule.h"
 #include "session.h"
@@ -109,6 +110,7 @@ struct esp {
 	unsigned e_max_agent_handshakes;
 	struct tls_conf e_tls;
 	struct session_params e_params;
+	struct privdrop e_priv; /* [daemon] */
 	char *e_session_listen;
 	char *e_socks_listen;
 	int e_socks_timeout_ms;

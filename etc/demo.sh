@@ -54,6 +54,9 @@ cert = $d/door.crt
 key  = $d/door.key
 [tls]
 psk_file = $d/pair.psk
+[daemon]
+user  = nobody                  ; once the ports are bound and the keys read
+group = nogroup
 CONF
 # The FTP rules, with this demo's FTP port as their service port.
 mkdir "$d/rules"
@@ -70,6 +73,9 @@ anonymous = yes
 [user alice]
 password = $(echo alice-demo-password | "$bin/isp" -P | sed 's/^password = //')
 allow = 127.0.0.1/32:$web,$ftp
+[daemon]
+user  = nobody
+group = nogroup
 CONF
 cat >"$d/sockhook.conf" <<CONF
 [sockhook]

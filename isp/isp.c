@@ -20,6 +20,7 @@
 #include "isp.h"
 #include "kdf.h"
 #include "log.h"
+#include "notify.h"
 #include "xmalloc.h"
 
 static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
@@ -35,7 +36,8 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"session:keepalive", "session:max_channels", "session:dead_after",
 	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
 	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", NULL };
+	"log:verbose", "daemon:user", "daemon:group", "daemon:chroot",
+	"daemon:allow_root", NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int
@@ -214,6 +216,7 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		goto out;
 	}
 	if (session_conf_load(c, &i->i_params, cause) != 0 ||
+	    privdrop_conf_load(c, &i->i_priv, cause) != 0 ||
 	    tls_conf_load(c, &i->i_tls, TLS_ROLE_ISP, cause) != 0 ||
 	    tls_conf_set_identity(c, &i->i_tls, conf_str(c, "isp:id", NULL),
 		cause) != 0)
@@ -265,7 +268,9 @@ isp_signal(int sig, void *arg)
 	struct timeval tv;
 
 	if (sig == SIGHUP) {
+		notify_systemd("RELOADING=1");
 		isp_reload(i);
+		notify_systemd("READY=1");
 		return;
 	}
 	if (i->i_draining) {
@@ -409,6 +414,7 @@ isp_free(struct isp *i)
 	SSL_CTX_free(i->i_ssl);
 	tls_conf_clear(&i->i_tls);
 	policy_free(&i->i_policy);
+	privdrop_clear(&i->i_priv);
 	free(i->i_rules);
 	if (i->i_ruleset != NULL)
 		ruleset_free(i->i_ruleset);
@@ -472,6 +478,12 @@ main(int argc, char **argv)
 		evdns_base_load_hosts(i.i_dns, NULL);
 	}
 	daemon_signals(i.i_base, isp_signal, &i);
+	if (privdrop_apply(&i.i_priv, "isp", &cause) != 0) {
+		log_warnx("%s", cause);
+		free(cause);
+		isp_free(&i);
+		return 1;
+	}
 	if (login_init(&i, &cause) != 0)
 		fatalx("%s", cause);
 	if (i.i_tls.tc_warning != NULL)
@@ -481,6 +493,7 @@ main(int argc, char **argv)
 	    i.i_policy.p_anonymous ? "allowed" : "refused",
 	    tls_conf_psk_mode(&i.i_tls) ? "pre-shared key" : "certificates");
 	dial_start_all(&i);
+	notify_systemd("READY=1");
 	event_base_dispatch(i.i_base);
 	log_info("isp stopped");
 	isp_free(&i);

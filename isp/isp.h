@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "expect.h"
 #include "policy.h"
+#include "privdrop.h"
 #include "rule.h"
 #include "session.h"
 #include "tls.h"
@@ -50,6 +51,7 @@ struct isp {
 	SSL_CTX *i_ssl;
 	struct tls_conf i_tls;
 	struct session_params i_params;
+	struct privdrop i_priv; /* [daemon] */
 	char *i_esp; /* as configured: one or more "host:port" */
 	TAILQ_HEAD(, uplink) i_uplinks;
 	struct via_conf i_via;  /* vc_kind 0: direct */

@@ -143,13 +143,20 @@ main_check_elf(const char *cmd)
 	close(fd);
 }
 
-/* The library next to this program: ../lib/libsockhook.so. */
+/*
+ * The library: $SOCKHOOK_LIB, else where an install puts it beside this
+ * program (../lib/dynpass/libsockhook.so), else the build tree's
+ * (../lib/libsockhook.so).
+ */
 static char *
 main_library(void)
 {
-	char self[PATH_MAX], *lib, *slash;
+	static const char *const rel[] = { "../lib/dynpass/libsockhook.so",
+		"../lib/libsockhook.so" };
+	char self[PATH_MAX], *lib, *slash, *found = NULL;
 	const char *env = getenv("SOCKHOOK_LIB");
 	ssize_t n;
+	size_t i;
 
 	if (env != NULL && *env != '\0')
 		return realpath(env, NULL);
@@ -158,11 +165,13 @@ main_library(void)
 	self[n] = '\0';
 	if ((slash = strrchr(self, '/')) != NULL)
 		*slash = '\0';
-	if (asprintf(&lib, "%s/../lib/libsockhook.so", self) < 0)
-		return NULL;
-	slash = realpath(lib, NULL);
-	free(lib);
-	return slash;
+	for (i = 0; i < sizeof rel / sizeof rel[0] && found == NULL; i++) {
+		if (asprintf(&lib, "%s/%s", self, rel[i]) < 0)
+			return NULL;
+		found = realpath(lib, NULL);
+		free(lib);
+	}
+	return found;
 }
 
 /* Prepend lib to LD_PRELOAD unless it is there already. */
@@ -461,8 +470,9 @@ main(int argc, char **argv)
 	}
 	if ((lib = main_library()) == NULL || access(lib, R_OK) != 0) {
 		fprintf(stderr,
-		    "sockhook: cannot find libsockhook.so (next to "
-		    "the program in ../lib, or set SOCKHOOK_LIB)\n");
+		    "sockhook: cannot find libsockhook.so (in "
+		    "../lib/dynpass or ../lib beside the program, or set "
+		    "SOCKHOOK_LIB)\n");
 		free(lib);
 		free(abs);
 		return 1;

@@ -115,6 +115,11 @@ esp_tls() {
 		"${PSK:-$T/pair.psk}" "${ESP_PSK_IDENTITY:-test-isp}"
 }
 
+# daemon_text: the [daemon] section; tests run the daemons as root, which
+# they refuse unless allowed. DAEMON_TEXT replaces it.
+daemon_text() { printf '%s\n' "${DAEMON_TEXT:-[daemon]
+allow_root = yes}"; }
+
 # esp_conf FILE: an esp.conf in $T using ESP_ADDR/SOCKS_ADDR and ports;
 # NO_SOCKS=1 leaves the SOCKS door out (an esp for agents only).
 esp_conf() {
@@ -128,6 +133,7 @@ keepalive  = ${KEEPALIVE:-2s}
 dead_after = ${DEAD_AFTER:-6s}
 ${SESSION_EXTRA:-}
 $(esp_tls)
+$(daemon_text)
 CONF
 }
 
@@ -149,6 +155,7 @@ ${SESSION_EXTRA:-}
 ${ISP_TLS_TEXT:-[tls]
 psk_file = ${ISP_PSK:-${PSK:-$T/pair.psk}}}
 ${ISP_SECTIONS:-}
+$(daemon_text)
 CONF
 }
 

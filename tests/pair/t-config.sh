@@ -40,9 +40,9 @@ edit esp.conf 's/^\[esp\]/[esp]\nsocks_lisen = 1.2.3.4:5/'
 expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] socks_lisen: unknown key"
 edit esp.conf '/^session_listen/d'
 expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] session_listen: missing (e.g. 0.0.0.0:4430)"
-edit isp.conf 's#^allow.*#allow = 10.0.0.0/33#'
+edit isp.conf 's#^allow =.*#allow = 10.0.0.0/33#'
 expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] allow: \"10.0.0.0/33\" is not ADDRESS/PREFIX[:PORTS] or NAME[:PORTS] (e.g. 10.1.0.0/16:21,80, [2001:db8::]/32:22 or .corp.example:80)"
-edit isp.conf 's#^allow.*#allow = 10.0.0.0/8:0#'
+edit isp.conf 's#^allow =.*#allow = 10.0.0.0/8:0#'
 expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] allow: \"10.0.0.0/8:0\" is not ADDRESS/PREFIX[:PORTS] or NAME[:PORTS] (e.g. 10.1.0.0/16:21,80, [2001:db8::]/32:22 or .corp.example:80)"
 edit isp.conf '/^esp /d'
 expect_err isp "$T/bad.conf" "isp: $T/bad.conf: [isp] esp: missing: the esp to dial, e.g. esp.example.net:4430"
@@ -56,7 +56,7 @@ grep -q "^isp: $T/bad.conf: cannot parse: " "$T/out" || fail "syntax error messa
 ok "$(cat "$T/out")"
 
 # A bad config stops the daemon at start too, with the same message.
-edit isp.conf 's#^allow.*#allow = 10.0.0.0/33#'
+edit isp.conf 's#^allow =.*#allow = 10.0.0.0/33#'
 "$BIN/isp" -c "$T/bad.conf" >"$T/out" 2>&1
 [ $? = 1 ] || fail "isp started with a bad config"
 grep -q '\[isp\] allow: "10.0.0.0/33"' "$T/out" || fail "isp start message: $(cat "$T/out")"
@@ -65,7 +65,8 @@ ok "isp refuses to start with a bad config"
 # The shipped examples pass -t (with a key put where they point).
 for f in "$TOP"/etc/esp.conf "$TOP"/etc/isp.conf; do
 	[ -f "$f" ] || fail "missing example $f"
-	sed "s#^psk_file.*#psk_file = $T/pair.psk#; s#^rules.*##" "$f" >"$T/ex.conf"
+	sed "s#^psk_file.*#psk_file = $T/pair.psk#; s#^rules.*##;
+		s#^user  = dynpass#user  = nobody#; s#^group = dynpass#group = nogroup#" "$f" >"$T/ex.conf"
 	prog=$(basename "$f" .conf)
 	expect_ok "$prog" "$T/ex.conf"
 done
@@ -76,6 +77,7 @@ ok "etc/ examples pass -t"
 pki_ca exca
 pki_cert esp.example.net exca esp
 sed "s#^psk_file.*#psk_file = $T/pair.psk#; s#^;client_listen#client_listen#;
+	s#^user  = dynpass#user  = nobody#; s#^group = dynpass#group = nogroup#;
 	s#^;\[client_tls\]#[client_tls]#; s#^;cert = .*#cert = $T/esp.example.net.crt#;
 	s#^;key  = .*#key  = $T/esp.example.net.key#" "$TOP/etc/esp.conf" >"$T/door.conf"
 grep -q "^client_listen" "$T/door.conf" && grep -q "^\[client_tls\]" "$T/door.conf" ||

@@ -27,23 +27,23 @@ refuse() {
 
 # A key set twice: iniparser keeps the last one.
 { cat "$T/isp.conf"; printf '[isp]\nallow = 10.2.0.0/16\n'; } >"$T/dup.conf"
-first=$(grep -n '^allow' "$T/isp.conf" | cut -d: -f1)
+first=$(grep -n '^allow =' "$T/isp.conf" | cut -d: -f1)
 last=$(wc -l <"$T/dup.conf")
 refuse isp "$T/dup.conf" "$T/dup.conf: [isp] allow: set twice (lines $first and $last); the last would win: keep one"
 
-sed 's#^allow .*#allow = any#' "$T/isp.conf" >"$T/any.conf"
+sed 's#^allow =.*#allow = any#' "$T/isp.conf" >"$T/any.conf"
 refuse isp "$T/any.conf" "$T/any.conf: [isp] allow: \"any\" would be taken as a host name; for every address write 0.0.0.0/0 ::/0"
 
-sed 's#^allow .*#allow = 10.1.2.3/16#' "$T/isp.conf" >"$T/bits.conf"
+sed 's#^allow =.*#allow = 10.1.2.3/16#' "$T/isp.conf" >"$T/bits.conf"
 refuse isp "$T/bits.conf" "$T/bits.conf: [isp] allow: \"10.1.2.3/16\" has host bits set; the block is 10.1.0.0/16"
 
-sed 's#^allow .*#allow = 10.1.0.0/16:21,#' "$T/isp.conf" >"$T/comma.conf"
+sed 's#^allow =.*#allow = 10.1.0.0/16:21,#' "$T/isp.conf" >"$T/comma.conf"
 refuse isp "$T/comma.conf" "$T/comma.conf: [isp] allow: \"10.1.0.0/16:21,\" is not ADDRESS/PREFIX[:PORTS] or NAME[:PORTS] (e.g. 10.1.0.0/16:21,80, [2001:db8::]/32:22 or .corp.example:80)"
 
 { cat "$T/isp.conf"; printf '[user alice]\npassword = %s\nrules = ftp,nosuchrule\n' "$(pwhash pw)"; } >"$T/rules.conf"
 refuse isp "$T/rules.conf" "$T/rules.conf: [user alice] rules: \"nosuchrule\" is not a rule file in $TOP/rules; there are: ftp, irc, rsh"
 
-{ cat "$T/isp.conf"; printf '[tls]\npeer_name = esp.example.net\n'; } | sed '0,/^\[tls\]/!{/^\[tls\]$/d}' >"$T/peer.conf"
+sed '/^\[tls\]/a peer_name = esp.example.net' "$T/isp.conf" >"$T/peer.conf"
 refuse isp "$T/peer.conf" "$T/peer.conf: [tls] peer_name: only with certificates: with a pre-shared key the key itself proves the esp; remove it"
 
 { cat "$T/isp.conf"; printf '[user Alice]\npassword = %s\n' "$(pwhash pw)"; } >"$T/caps.conf"

@@ -1,0 +1,86 @@
+#!/bin/bash
+# Running as a service. With [daemon] user and group the daemons bind,
+# read their keys, then become that user, with no capability left, and
+# still carry a transfer; as root without allow_root they refuse to go
+# on; an unknown user is a -t error. They tell systemd READY=1 once
+# serving, RELOADING=1 then READY=1 around a reload, STOPPING=1 when
+# draining (sd_notify's datagrams, read here from $NOTIFY_SOCKET).
+. "$(dirname "$0")/../lib.sh"
+need_root
+need_cmd curl python3
+id nobody >/dev/null 2>&1 || skip "needs the user nobody"
+mkdir -p "$T/www"
+head -c 1048576 /dev/urandom >"$T/www/blob"
+http_start "$T/www"
+ALLOW="127.0.0.1/32:$HTTP_PORT"
+
+# A listener for sd_notify's datagrams.
+cat >"$T/notify.py" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)  # the daemons send as nobody, as to systemd's
+print("bound", flush=True)
+while True:
+    print(s.recv(4096).decode(), flush=True)
+PY
+chmod 711 "$T"
+mkdir -m 755 "$T/run"
+bg_start "$T/notify.log" python3 "$T/notify.py" "$T/run/notify.sock"
+wait_for_log "$T/notify.log" bound 10
+export NOTIFY_SOCKET=$T/run/notify.sock
+
+DAEMON_TEXT="[daemon]
+user  = nobody
+group = nogroup"
+pair_start
+wait_for_log "$T/notify.log" "^READY=1" 10
+[ "$(grep -c '^READY=1' "$T/notify.log")" = 2 ] || fail "esp and isp did not both say READY=1: $(cat "$T/notify.log")"
+ok "esp and isp told systemd READY=1 once serving"
+for pid in "$ESP_PID" "$ISP_PID"; do
+	uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
+	gid=$(awk '/^Gid:/ {print $2, $3, $4, $5}' "/proc/$pid/status")
+	groups=$(awk '/^Groups:/ {print $2}' "/proc/$pid/status")
+	cap=$(awk '/^CapEff:/ {print $2}' "/proc/$pid/status")
+	[ "$uid" = "65534 65534 65534 65534" ] || fail "pid $pid uid: $uid"
+	[ "$gid" = "65534 65534 65534 65534" ] || fail "pid $pid gid: $gid"
+	[ "$groups" = 65534 ] || fail "pid $pid groups: $groups"
+	[ "$cap" = 0000000000000000 ] || fail "pid $pid capabilities: $cap"
+done
+grep -q "esp .* started (pre-shared key, as user nobody)" "$ESP_LOG" || fail "the esp did not say whom it runs as"
+curl -sS --fail --socks5-hostname "127.0.0.1:$SOCKS_PORT" -o "$T/got" "http://127.0.0.1:$HTTP_PORT/blob" ||
+	fail "a transfer through the pair running as nobody failed"
+[ "$(sha "$T/got")" = "$(sha "$T/www/blob")" ] || fail "SHA-256 differs"
+ok "both run as nobody:nogroup with no capability, and carry a transfer (SHA-256 matches)"
+
+n=$(wc -l <"$T/notify.log")
+kill -HUP "$ISP_PID"
+for i in $(seq 100); do
+	[ "$(tail -n +$((n + 1)) "$T/notify.log" | tr '\n' ' ')" = "RELOADING=1 READY=1 " ] && break
+	sleep 0.1
+done
+[ "$(tail -n +$((n + 1)) "$T/notify.log" | tr '\n' ' ')" = "RELOADING=1 READY=1 " ] ||
+	fail "reload: $(tail -n +$((n + 1)) "$T/notify.log")"
+ok "the isp's reload: RELOADING=1, then READY=1"
+kill "$ESP_PID"
+wait_for_log "$T/notify.log" "^STOPPING=1" 10
+ok "the esp, draining on SIGTERM: STOPPING=1"
+kill "$ISP_PID"
+wait "$ESP_PID" "$ISP_PID" 2>/dev/null
+
+# As root with nothing said about it: refused, with the way out.
+unset NOTIFY_SOCKET
+DAEMON_TEXT="[daemon]"
+esp_conf "$T/root.conf"
+"$BIN/esp" -c "$T/root.conf" >"$T/root.log" 2>&1 && fail "the esp ran as root without allow_root"
+grep -q "esp\[warn\]: refusing to run as root: set \[daemon\] user (and group) to run as, or allow_root = yes" "$T/root.log" ||
+	fail "as root: $(cat "$T/root.log")"
+ok "as root without [daemon] user or allow_root: $(grep refusing "$T/root.log" | sed 's/.*warn\]: //')"
+
+DAEMON_TEXT="[daemon]
+user = nosuchuser"
+esp_conf "$T/nouser.conf"
+"$BIN/esp" -t -c "$T/nouser.conf" >"$T/out" 2>&1 && fail "-t took an unknown user"
+[ "$(cat "$T/out")" = "esp: $T/nouser.conf: [daemon] user: no such user \"nosuchuser\" (adduser --system nosuchuser)" ] ||
+	fail "unknown user: $(cat "$T/out")"
+ok "$(cat "$T/out")"

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "addr.h"
+#include "audit.h"
 #include "conf.h"
 #include "daemon.h"
 #include "escape.h"
@@ -39,8 +40,8 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 	"session:keepalive", "session:dead_after", "session:handshake_timeout",
 	"session:max_channels", "tls:psk_file", "tls:psk_identity", "tls:cert",
 	"tls:key", "tls:ca", "tls:peer_name", "log:syslog", "log:verbose",
-	"log:audit", "daemon:user", "daemon:group", "daemon:chroot",
-	"daemon:allow_root", NULL };
+	"log:audit", "log:audit_format", "log:file", "daemon:user",
+	"daemon:group", "daemon:chroot", "daemon:allow_root", NULL };
 
 static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);
@@ -258,6 +259,7 @@ esp_route(struct esp *e, const struct endpoint *dst,
 	char name[256];
 
 	*code = OPEN_NET_UNREACH;
+	e->e_parent = 0;
 	snprintf(name, sizeof name, "%.*s", dst->ep_len,
 	    (const char *)dst->ep_addr);
 	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
@@ -278,15 +280,38 @@ esp_route(struct esp *e, const struct endpoint *dst,
 		}
 		if (!allow_match(al, (struct sockaddr *)&ss) &&
 		    !(have_client &&
-			expect_take(&l->el_expect, (struct sockaddr *)&cs,
+			expect_take_from(&l->el_expect, (struct sockaddr *)&cs,
 			    (struct sockaddr *)&ss, user,
-			    a != NULL ? a->a_serial : 0))) {
+			    a != NULL ? a->a_serial : 0, &e->e_parent))) {
 			*code = OPEN_NOT_ALLOWED;
 			continue;
 		}
 		return l;
 	}
 	return fallback;
+}
+
+/* A refusal at the esp goes to every isp too, for the inside's audit. */
+static void
+esp_notice(const char *user, const struct endpoint *client,
+    const struct endpoint *dst, const char *why, void *arg)
+{
+	struct esp *e = arg;
+	struct frame_notice n;
+	struct esp_link *l;
+	uint8_t buf[700];
+	size_t len;
+
+	memset(&n, 0, sizeof n);
+	n.fn_client = *client;
+	n.fn_dst = *dst;
+	snprintf(n.fn_user, sizeof n.fn_user, "%s", user != NULL ? user : "");
+	snprintf(n.fn_why, sizeof n.fn_why, "%s", why);
+	if ((len = frame_notice_encode(buf, sizeof buf, &n)) == 0)
+		return;
+	TAILQ_FOREACH(l, &e->e_links, el_entry)
+	if (l->el_up && !l->el_pending && session_is_up(l->el_sess))
+		session_send_message(l->el_sess, FRAME_NOTICE, buf, len);
 }
 
 /* Which SOCKS methods to offer: logins, and no-auth. */
@@ -787,7 +812,8 @@ esp_signal(int sig, void *arg)
 	struct timeval tv;
 
 	if (sig == SIGHUP) {
-		log_info("SIGHUP: esp has no reloadable state; ignored");
+		/* The esp's policy comes from the isps; files are rotated. */
+		daemon_reopen();
 		return;
 	}
 	if (e->e_draining) {
@@ -903,6 +929,7 @@ main(int argc, char **argv)
 	if (RAND_bytes(e.e_login_key, sizeof e.e_login_key) != 1)
 		fatalx("cannot make the login cache key");
 	e.e_logins = ratelimit_new(&e.e_login_limits);
+	audit_set_refusal_hook(esp_notice, &e);
 	if (e.e_tls.tc_warning != NULL)
 		log_warnx("%s", e.e_tls.tc_warning);
 	e.e_session_lis = esp_listen(&e, "isp sessions", e.e_session_listen,

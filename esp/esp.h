@@ -130,6 +130,7 @@ struct esp {
 	struct ratelimit *e_logins;
 	unsigned char e_login_key[32]; /* for the cache of accepted logins */
 	uint32_t e_next_ref;
+	uint32_t e_parent; /* esp_route: the control channel of an opening */
 };
 
 struct esp_link *esp_route(struct esp *, const struct endpoint *dst,

@@ -26,6 +26,7 @@
 #include <event2/bufferevent.h>
 
 #include "addr.h"
+#include "audit.h"
 #include "connector.h"
 #include "esp.h"
 #include "log.h"
@@ -240,6 +241,7 @@ outside_neutral(struct channel *ch, int rx, const struct announce *an,
 
 	log_warnx("%s: refused announcement \"%s\": %s", ch->ch_desc,
 	    an->an_text, why);
+	audit_announce(ch, 1, an->an_text, "refused", why);
 	if (ss.ss_family == AF_INET)
 		((struct sockaddr_in *)&ss)->sin_port = 0;
 	else if (ss.ss_family == AF_INET6)
@@ -280,8 +282,11 @@ outside_expect(struct channel *ch, struct outside_ctl *oc,
 		outside_neutral(ch, 1, an, &oc->oc_server, why);
 		return;
 	}
-	expect_add(&oc->oc_link->el_expect, (struct sockaddr *)&oc->oc_client,
-	    (struct sockaddr *)&ep, ch->ch_user, oc->oc_agent);
+	expect_add_from(&oc->oc_link->el_expect,
+	    (struct sockaddr *)&oc->oc_client, (struct sockaddr *)&ep,
+	    ch->ch_user, oc->oc_agent, ch->ch_id);
+	audit_announce(ch, 1, an->an_text, "honoured",
+	    "one opening for the client");
 	channel_announce_done(ch, 1, NULL);
 }
 
@@ -310,6 +315,8 @@ outside_remember(struct channel *ch, struct outside_ctl *oc,
 	oc->oc_ports[oc->oc_nports - 1].op_port = an->an_port;
 	oc->oc_ports[oc->oc_nports - 1].op_until =
 	    outside_now() + (uint64_t)oc->oc_link->el_expect.et_ttl_ms;
+	audit_announce(ch, 1, an->an_text, "honoured",
+	    "noted: the isp may ask to connect there");
 	channel_announce_done(ch, 0, NULL);
 }
 

@@ -162,6 +162,7 @@ relay_open(struct session *s, struct channel *ch, const struct frame_open *o,
 		    "no session to an isp");
 		return;
 	}
+	r->r_to->ch_parent = a->a_esp->e_parent;
 	ch->ch_result = relay_cancelcb;
 	ch->ch_result_arg = r;
 }

@@ -419,6 +419,7 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 		socks_reply(c, OPEN_NET_UNREACH, NULL);
 		return -1;
 	}
+	c->sc_ch->ch_parent = e->e_parent;
 	c->sc_state = SOCKS_WAIT;
 	evtimer_add(c->sc_timer, &e->e_open_timeout);
 	/* Bytes sent ahead of the reply wait in the buffer for the channel. */

@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/bufferevent_ssl.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "addr.h"
+#include "audit.h"
 #include "connector.h"
 #include "escape.h"
 #include "isp.h"
@@ -444,6 +446,38 @@ dial_authdonecb(uint8_t code, void *arg)
 	free(a);
 }
 
+/*
+ * NOTICE from the esp: a request it refused, for our audit, marked as
+ * its word. At most DIAL_NOTICES a second are written, so an esp cannot
+ * flood the audit; the rest are counted in one log line a second.
+ */
+#define DIAL_NOTICES 50
+static void
+dial_notice(struct uplink *u, struct session *s, const uint8_t *p, size_t len)
+{
+	static struct log_limit dropped;
+	struct frame_notice n;
+	time_t now = time(NULL);
+
+	if (frame_notice_decode(p, len, &n) != FRAME_OK) {
+		session_fail(s, GOAWAY_PROTOCOL, "malformed NOTICE");
+		return;
+	}
+	if (now != u->u_notice_sec) {
+		u->u_notice_sec = now;
+		u->u_notices = 0;
+	}
+	if (++u->u_notices > DIAL_NOTICES) {
+		log_warnx_limited(&dropped,
+		    "esp %s reports more than %d refusals a second; not all "
+		    "are in the audit",
+		    u->u_esp, DIAL_NOTICES);
+		return;
+	}
+	audit_reported(session_identity(s), n.fn_user, &n.fn_client, &n.fn_dst,
+	    n.fn_why);
+}
+
 /* AUTH from the esp: check the login ourselves. */
 static void
 dial_sess_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
@@ -457,6 +491,10 @@ dial_sess_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 
 	if (type == FRAME_LOGIN) {
 		agentauth_message(u->u_isp, s, p, len);
+		return;
+	}
+	if (type == FRAME_NOTICE) {
+		dial_notice(u, s, p, len);
 		return;
 	}
 	if (type != FRAME_AUTH)

@@ -161,9 +161,9 @@ inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
 	if (!in->in_name_ok && (al == NULL || !allow_match(al, sa))) {
 		if (addr_from_endpoint(&in->in_open.fo_client, &client, &cl) !=
 			0 ||
-		    !expect_take(&in->in_isp->i_expect,
+		    !expect_take_from(&in->in_isp->i_expect,
 			(struct sockaddr *)&client, sa, in->in_open.fo_user,
-			in->in_owner))
+			in->in_owner, &in->in_ch->ch_parent))
 			return;
 		log_info("open %s -> %s: expected after a server "
 			 "announcement",

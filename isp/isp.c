@@ -14,6 +14,7 @@
 #include <iniparser.h>
 
 #include "addr.h"
+#include "audit.h"
 #include "certlogin.h"
 #include "conf.h"
 #include "daemon.h"
@@ -36,8 +37,8 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"session:keepalive", "session:max_channels", "session:dead_after",
 	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
 	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", "daemon:user", "daemon:group", "daemon:chroot",
-	"daemon:allow_root", NULL };
+	"log:verbose", "log:audit_format", "log:file", "daemon:user",
+	"daemon:group", "daemon:chroot", "daemon:allow_root", NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int
@@ -225,6 +226,7 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	snprintf(i->i_id, sizeof i->i_id, "%s",
 	    tls_conf_psk_mode(&i->i_tls) ? i->i_tls.tc_psks[0].tp_id
 					 : i->i_tls.tc_cert_name);
+	audit_set_self(i->i_id);
 	rc = 0;
 out:
 	conf_free(c);

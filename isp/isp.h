@@ -42,6 +42,8 @@ struct uplink {
 	struct event *u_redial;
 	unsigned u_attempts;
 	TAILQ_HEAD(, isp_auth) u_auths; /* logins the esp is waiting for */
+	time_t u_notice_sec;            /* the esp's reports this second */
+	unsigned u_notices;
 	TAILQ_ENTRY(uplink) u_entry;
 };
 

@@ -29,6 +29,7 @@
 #include <event2/listener.h>
 
 #include "addr.h"
+#include "audit.h"
 #include "isp.h"
 #include "log.h"
 #include "optag.h"
@@ -206,6 +207,7 @@ reverse_refuse(struct ctl *c, int rx, const struct announce *an,
 {
 	log_warnx("%s: refused announcement \"%s\": %s", c->c_ch->ch_desc,
 	    an->an_text, why);
+	audit_announce(c->c_ch, 0, an->an_text, "refused", why);
 	reverse_neutral(c, rx);
 }
 
@@ -529,6 +531,8 @@ reverse_start(struct ctl *c, const struct announce *an)
 		return;
 	}
 	log_info("reverse %s: asking the esp to connect", r->r_desc);
+	audit_announce(c->c_ch, 0, an->an_text, "honoured",
+	    "reverse connection asked");
 }
 
 /*
@@ -554,8 +558,11 @@ reverse_expect(struct ctl *c, const struct announce *an)
 		reverse_refuse(c, 0, an, why);
 		return;
 	}
-	expect_add(&c->c_isp->i_expect, (struct sockaddr *)&c->c_client,
-	    (struct sockaddr *)&ep, c->c_ch->ch_user, c->c_owner);
+	expect_add_from(&c->c_isp->i_expect, (struct sockaddr *)&c->c_client,
+	    (struct sockaddr *)&ep, c->c_ch->ch_user, c->c_owner,
+	    c->c_ch->ch_id);
+	audit_announce(c->c_ch, 0, an->an_text, "honoured",
+	    "one opening for the client");
 	channel_announce_done(c->c_ch, 0, NULL);
 }
 

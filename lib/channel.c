@@ -52,6 +52,7 @@ channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t txwin,
 	ch->ch_id = id;
 	ch->ch_state = CHANNEL_OPENING;
 	ch->ch_outside = outside;
+	ch->ch_parent = outside ? o->fo_ref : 0;
 	ch->ch_dst = o->fo_dst;
 	ch->ch_client = o->fo_client;
 	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", o->fo_user);

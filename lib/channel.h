@@ -66,6 +66,7 @@ struct channel {
 	unsigned ch_wr_shut : 1;  /* local write side shut down */
 	unsigned ch_queued : 1;   /* on the session's ready list */
 	unsigned ch_outside : 1;  /* opened by OUTSIDE_OPEN */
+	uint32_t ch_parent;       /* a data channel's control channel, or 0 */
 	TAILQ_ENTRY(channel) ch_ready;
 	struct channel *ch_hnext;
 	channel_result_cb ch_result;

@@ -106,16 +106,45 @@ daemon_dir_ok(const char *path, char **why)
 	return 0;
 }
 
-/* Apply the [log] section: syslog = yes, verbose = yes. */
+/*
+ * Apply the [log] section: syslog = yes, verbose = yes, file (the log,
+ * instead of standard error), audit (a file of its own) and
+ * audit_format (logfmt or json).
+ */
 int
 daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 {
-	int sl, vb;
+	int sl, vb, format;
 	char *path = NULL, *why = NULL;
+	const char *fmt = conf_str(c, "log:audit_format", "logfmt");
 
 	if (conf_bool(c, "log:syslog", 0, &sl, cause) != 0 ||
 	    conf_bool(c, "log:verbose", 0, &vb, cause) != 0)
 		return -1;
+	if (strcmp(fmt, "logfmt") == 0)
+		format = AUDIT_LOGFMT;
+	else if (strcmp(fmt, "json") == 0)
+		format = AUDIT_JSON;
+	else
+		return conf_error(cause, c, "log:audit_format",
+		    "\"%s\" is not logfmt or json", fmt);
+	conf_path_key(c, "log:file", &path, cause);
+	if (path != NULL && sl) {
+		free(path);
+		return conf_error(cause, c, "log:file",
+		    "set together with syslog = yes: log to one of them");
+	}
+	if (path != NULL &&
+	    (o->do_check ? daemon_dir_ok(path, &why)
+			 : log_file_open(path, &why)) != 0) {
+		conf_error(cause, c, "log:file", "%s", why);
+		free(why);
+		free(path);
+		return -1;
+	}
+	free(path);
+	path = NULL;
+	audit_set_format(format);
 	conf_path_key(c, "log:audit", &path, cause);
 	if (path != NULL && o->do_check && daemon_dir_ok(path, &why) != 0) {
 		conf_error(cause, c, "log:audit", "%s", why);
@@ -123,7 +152,8 @@ daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 		free(path);
 		return -1;
 	}
-	if (path != NULL && !o->do_check && audit_open(path, &why) != 0) {
+	if (path != NULL && !o->do_check &&
+	    audit_open(path, format, &why) != 0) {
 		conf_error(cause, c, "log:audit", "%s", why);
 		free(why);
 		free(path);
@@ -133,6 +163,20 @@ daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 	if (!o->do_check)
 		log_init(o->do_prog, sl, o->do_verbose || vb);
 	return 0;
+}
+
+/* SIGHUP: open the log and audit files again (after a rotation). */
+void
+daemon_reopen(void)
+{
+	char *why = NULL;
+
+	if (log_file_reopen(&why) != 0 || audit_reopen(&why) != 0) {
+		log_warnx("cannot reopen: %s; writing to the old file", why);
+		free(why);
+		return;
+	}
+	log_info("log and audit files reopened");
 }
 
 static void (*daemon_term_fn)(int, void *);

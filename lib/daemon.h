@@ -21,5 +21,6 @@ int daemon_log_conf(const struct conf *, const struct daemon_opts *,
 void daemon_signals(struct event_base *, void (*)(int, void *), void *);
 void daemon_signals_free(void);
 struct event_base *daemon_event_base(void);
+void daemon_reopen(void);
 
 #endif

@@ -24,6 +24,7 @@ struct expect {
 	uint16_t ex_port;
 	char ex_user[65];    /* "" anonymous */
 	uint64_t ex_owner;   /* the session the announcement came on */
+	uint32_t ex_parent;  /* the channel it came on */
 	uint64_t ex_expires; /* monotonic ms */
 	TAILQ_ENTRY(expect) ex_entry;
 };
@@ -96,6 +97,15 @@ void
 expect_add(struct expect_table *t, const struct sockaddr *client,
     const struct sockaddr *endpoint, const char *user, uint64_t owner)
 {
+	expect_add_from(t, client, endpoint, user, owner, 0);
+}
+
+/* The same, announced on control channel parent (for the audit). */
+void
+expect_add_from(struct expect_table *t, const struct sockaddr *client,
+    const struct sockaddr *endpoint, const char *user, uint64_t owner,
+    uint32_t parent)
+{
 	struct expect *e = xcalloc(1, sizeof *e);
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
@@ -106,6 +116,7 @@ expect_add(struct expect_table *t, const struct sockaddr *client,
 	}
 	snprintf(e->ex_user, sizeof e->ex_user, "%s", user ? user : "");
 	e->ex_owner = owner;
+	e->ex_parent = parent;
 	expect_prune(t);
 	if (t->et_count >= EXPECT_MAX)
 		expect_remove(t, TAILQ_FIRST(&t->et_list));
@@ -121,6 +132,15 @@ expect_add(struct expect_table *t, const struct sockaddr *client,
 int
 expect_take(struct expect_table *t, const struct sockaddr *client,
     const struct sockaddr *dst, const char *user, uint64_t owner)
+{
+	return expect_take_from(t, client, dst, user, owner, NULL);
+}
+
+/* The same; *parent gets the announcing control channel, if any. */
+int
+expect_take_from(struct expect_table *t, const struct sockaddr *client,
+    const struct sockaddr *dst, const char *user, uint64_t owner,
+    uint32_t *parent)
 {
 	struct expect *e;
 	uint8_t c[16], d[16];
@@ -138,6 +158,8 @@ expect_take(struct expect_table *t, const struct sockaddr *client,
 		    strcmp(e->ex_user, user ? user : "") == 0 &&
 		    e->ex_expires > now &&
 		    e->ex_expires - now <= (uint64_t)t->et_ttl_ms) {
+			if (parent != NULL)
+				*parent = e->ex_parent;
 			expect_remove(t, e);
 			return 1;
 		}

@@ -20,6 +20,12 @@ void expect_add(struct expect_table *, const struct sockaddr *client,
     const struct sockaddr *endpoint, const char *user, uint64_t owner);
 int expect_take(struct expect_table *, const struct sockaddr *client,
     const struct sockaddr *dst, const char *user, uint64_t owner);
+void expect_add_from(struct expect_table *, const struct sockaddr *client,
+    const struct sockaddr *endpoint, const char *user, uint64_t owner,
+    uint32_t parent);
+int expect_take_from(struct expect_table *, const struct sockaddr *client,
+    const struct sockaddr *dst, const char *user, uint64_t owner,
+    uint32_t *parent);
 void expect_clear(struct expect_table *);
 
 #endif

@@ -81,7 +81,7 @@ frame_type_name(uint8_t t)
 	static const char *names[] = { "?", "HELLO", "OPEN", "OPEN_RESULT",
 		"DATA", "FIN", "RST", "WINDOW", "PING", "PONG", "GOAWAY",
 		"CONFIG", "OUTSIDE_OPEN", "OUTSIDE_OPEN_RESULT", "AUTH",
-		"AUTH_RESULT", "LOGIN", "LOGIN_REPLY" };
+		"AUTH_RESULT", "LOGIN", "LOGIN_REPLY", "NOTICE" };
 
 	if (t < sizeof names / sizeof names[0])
 		return names[t];
@@ -367,6 +367,46 @@ frame_auth_result_decode(const uint8_t *p, size_t len, uint32_t *ref,
 		return FRAME_BAD;
 	*ref = get32(p);
 	*code = p[4];
+	return FRAME_OK;
+}
+
+/* NOTICE: client, destination, user, reason (the rest). */
+size_t
+frame_notice_encode(uint8_t *p, size_t room, const struct frame_notice *n)
+{
+	size_t a, b, u, w = strnlen(n->fn_why, FRAME_NOTICE_WHY_MAX);
+
+	if ((a = endpoint_encode(p, room, &n->fn_client)) == 0 ||
+	    (b = endpoint_encode(p + a, room - a, &n->fn_dst)) == 0 ||
+	    (u = bytes_encode(p + a + b, room - a - b, n->fn_user,
+		 strnlen(n->fn_user, FRAME_USER_MAX))) == 0 ||
+	    room - a - b - u < w)
+		return 0;
+	memcpy(p + a + b + u, n->fn_why, w);
+	return a + b + u + w;
+}
+
+/* Decode NOTICE: a reason of 1 to 200 printable bytes. */
+int
+frame_notice_decode(const uint8_t *p, size_t len, struct frame_notice *n)
+{
+	size_t a, b, u, ul, w, i;
+
+	memset(n, 0, sizeof *n);
+	if ((a = endpoint_decode(p, len, &n->fn_client)) == 0 ||
+	    (b = endpoint_decode(p + a, len - a, &n->fn_dst)) == 0 ||
+	    (u = bytes_decode(p + a + b, len - a - b, FRAME_USER_MAX, 1,
+		 n->fn_user, &ul)) == 0)
+		return FRAME_BAD;
+	n->fn_user[ul] = '\0';
+	w = len - a - b - u;
+	if (w == 0 || w > FRAME_NOTICE_WHY_MAX)
+		return FRAME_BAD;
+	for (i = 0; i < w; i++)
+		if (p[a + b + u + i] < 0x20 || p[a + b + u + i] > 0x7e)
+			return FRAME_BAD;
+	memcpy(n->fn_why, p + a + b + u, w);
+	n->fn_why[w] = '\0';
 	return FRAME_OK;
 }
 

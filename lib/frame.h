@@ -30,7 +30,8 @@ enum frame_type {
 	FRAME_AUTH_RESULT = 0x0f, /* the isp's verdict, isp -> esp */
 	FRAME_LOGIN = 0x10,       /* an agent's login step, toward the isp */
 	FRAME_LOGIN_REPLY = 0x11, /* the isp's answer to a login step */
-	FRAME_TYPE_MAX = FRAME_LOGIN_REPLY
+	FRAME_NOTICE = 0x12, /* a refusal at the esp, for the isp's audit */
+	FRAME_TYPE_MAX = FRAME_NOTICE
 };
 
 /* Roles announced in HELLO. */
@@ -195,6 +196,17 @@ size_t frame_auth_result_encode(uint8_t *, size_t, uint32_t ref, uint8_t code);
 int frame_auth_result_decode(const uint8_t *, size_t, uint32_t *ref,
     uint8_t *code);
 
+/* NOTICE: a request the esp refused, for the isp's audit. */
+#define FRAME_NOTICE_WHY_MAX 200
+struct frame_notice {
+	struct endpoint fn_client;
+	struct endpoint fn_dst;
+	char fn_user[FRAME_USER_MAX + 1];
+	char fn_why[FRAME_NOTICE_WHY_MAX + 1];
+};
+
+size_t frame_notice_encode(uint8_t *, size_t, const struct frame_notice *);
+int frame_notice_decode(const uint8_t *, size_t, struct frame_notice *);
 size_t frame_login_encode(uint8_t *, size_t, const struct frame_login *);
 int frame_login_decode(const uint8_t *, size_t, struct frame_login *);
 size_t frame_login_reply_encode(uint8_t *, size_t,

@@ -2,6 +2,8 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +56,7 @@ log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
 		return;
 	}
 	gettimeofday(&tv, NULL);
-	localtime_r(&tv.tv_sec, &tm);
+	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	switch (pri) {
 	case LOG_CRIT:
@@ -70,10 +72,10 @@ log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
 		lvl = "info";
 	}
 	if (errstr != NULL)
-		fprintf(stderr, "%s.%03ld %s[%s]: %s: %s\n", stamp,
+		fprintf(stderr, "%s.%03ldZ %s[%s]: %s: %s\n", stamp,
 		    (long)tv.tv_usec / 1000, log_prog, lvl, msg, errstr);
 	else
-		fprintf(stderr, "%s.%03ld %s[%s]: %s\n", stamp,
+		fprintf(stderr, "%s.%03ldZ %s[%s]: %s\n", stamp,
 		    (long)tv.tv_usec / 1000, log_prog, lvl, msg);
 }
 
@@ -171,4 +173,35 @@ log_warnx_limited(struct log_limit *ll, const char *fmt, ...)
 	    ll->ll_quiet);
 	ll->ll_last = now;
 	ll->ll_quiet = 0;
+}
+
+static char *log_path; /* [log] file, or NULL: standard error */
+
+/* Log to a file (appended) instead of standard error: it takes fd 2. */
+int
+log_file_open(const char *path, char **cause)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		 0640)) == -1) {
+		if (asprintf(cause, "%s: %s", path, strerror(errno)) < 0)
+			*cause = NULL;
+		return -1;
+	}
+	fflush(stderr);
+	dup2(fd, 2);
+	close(fd);
+	if (log_path != path) {
+		free(log_path);
+		log_path = strdup(path);
+	}
+	return 0;
+}
+
+/* Open the log file again (after a rotation), if there is one. */
+int
+log_file_reopen(char **cause)
+{
+	return log_path != NULL ? log_file_open(log_path, cause) : 0;
 }

@@ -1025,13 +1025,15 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 	case FRAME_AUTH:
 	case FRAME_LOGIN:
 	case FRAME_LOGIN_REPLY:
+	case FRAME_NOTICE:
 		/*
-		 * AUTH and LOGIN come from the opener; CONFIG and the
-		 * answers from the side that serves it.
+		 * AUTH, LOGIN and NOTICE come from the opener; CONFIG and
+		 * the answers from the side that serves it.
 		 */
 		if (s->s_opener ==
 			(h->fh_type == FRAME_AUTH ||
-			    h->fh_type == FRAME_LOGIN) ||
+			    h->fh_type == FRAME_LOGIN ||
+			    h->fh_type == FRAME_NOTICE) ||
 		    h->fh_chan != 0) {
 			*why = "CONFIG, AUTH or LOGIN from the wrong side";
 			return -1;

@@ -58,7 +58,7 @@ first_busy=${first_busy%% *}
 grep -q "accepted 0" "$T/flood.out" || fail "a wrong password was accepted: $(cat "$T/flood.out")"
 attempts=$(sed -E 's/attempts ([0-9]+).*/\1/' "$T/flood.out")
 [ "$attempts" -ge 100 ] || fail "the flood made only $attempts attempts"
-limited=$(count_log "$ESP_LOG" 'audit side=esp channel=- user=alice client=127.0.0.2:.* end="login refused: rate limit"')
+limited=$(count_log "$ESP_LOG" 'audit ts=[^ ]* event=refusal side=esp channel=- user=alice client=127.0.0.2:.* end="login refused: rate limit"')
 lines=$(count_log "$ESP_LOG" 'login failed for user "alice": too many logins')
 [ "$lines" -le 10 ] || fail "$lines log lines for the limited logins in 6 s (at most one a second)"
 [ "$limited" -ge 50 ] || fail "only $limited attempts were limited"

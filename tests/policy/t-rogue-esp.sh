@@ -46,6 +46,6 @@ grep -q 'for user "mallory" through an agent refused: no such login on this sess
 	fail "the isp did not log the unknown user"
 ok "an OPEN as a user who never logged in, or with a wrong password, is refused by the isp"
 grep -q "open .* -> 127.0.0.1:$PB refused: not allowed by policy" "$ISP_LOG" || fail "isp did not log the refusal"
-grep -q "audit side=isp channel=[0-9]* user=alice .*dst=127.0.0.1:$PB .*end=\"not allowed by policy\"" "$ISP_LOG" ||
+grep -q "audit ts=[^ ]* event=channel side=isp channel=[0-9]* user=alice .*dst=127.0.0.1:$PB .*end=\"not allowed by policy\"" "$ISP_LOG" ||
 	fail "no audit line for the refusal on the isp"
 ok "the isp refused what the rogue esp asked beyond the policy (forbidden destination, anonymous, unknown user)"

@@ -41,10 +41,10 @@ ok "alice (via her group) and bob each reach their own destination with curl"
 
 code=$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" alice alice-secret)
 [ "$code" = 2 ] || fail "alice to bob's destination: reply $code, want 2"
-wait_for_log "$ESP_LOG" "audit side=esp channel=- user=alice client=127.0.0.1:[0-9]+ dst=127.0.0.1:$PB .*end=\"not allowed by policy\"" 5
+wait_for_log "$ESP_LOG" "audit ts=[^ ]+ event=refusal side=esp channel=- user=alice client=127.0.0.1:[0-9]+ dst=127.0.0.1:$PB .*end=\"not allowed by policy\"" 5
 code=$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PA" bob bob-secret)
 [ "$code" = 2 ] || fail "bob to alice's destination: reply $code, want 2"
-wait_for_log "$ESP_LOG" "audit side=esp channel=- user=bob .*dst=127.0.0.1:$PA .*end=\"not allowed by policy\"" 5
+wait_for_log "$ESP_LOG" "audit ts=[^ ]+ event=refusal side=esp channel=- user=bob .*dst=127.0.0.1:$PA .*end=\"not allowed by policy\"" 5
 ok "each forbidden destination: reply 2 and an audit line"
 
 out=$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PA" alice Wr0ng-pw-7Q 2>&1)
@@ -61,8 +61,8 @@ curl -sS --max-time 10 --socks5-hostname "127.0.0.1:$SOCKS_PORT" "http://127.0.0
 ok "no credentials refused (no acceptable method)"
 
 # Audit lines for completed channels: user, client, destination, bytes, end.
-wait_for_log "$ESP_LOG" "audit side=esp channel=[0-9]+ user=alice client=127.0.0.1:[0-9]+ dst=127.0.0.1:$PA rule=- bytes_up=[0-9]+ bytes_down=30[0-9]{4} duration=[0-9.]+ end=done" 5
-wait_for_log "$ISP_LOG" "audit side=isp channel=[0-9]+ user=bob client=127.0.0.1:[0-9]+ dst=127.0.0.1:$PB rule=- bytes_up=[0-9]+ bytes_down=30[0-9]{4} duration=[0-9.]+ end=done" 5
+wait_for_log "$ESP_LOG" "audit ts=[^ ]+ event=channel side=esp channel=[0-9]+ user=alice client=127.0.0.1:[0-9]+ dst=127.0.0.1:$PA rule=- bytes_up=[0-9]+ bytes_down=30[0-9]{4} duration=[0-9.]+ parent=- isp=test-isp peer=test-isp end=done" 5
+wait_for_log "$ISP_LOG" "audit ts=[^ ]+ event=channel side=isp channel=[0-9]+ user=bob client=127.0.0.1:[0-9]+ dst=127.0.0.1:$PB rule=- bytes_up=[0-9]+ bytes_down=30[0-9]{4} duration=[0-9.]+ parent=- isp=test-isp peer=psk end=done" 5
 ok "audit lines on both sides for completed channels"
 grep -q "secret" "$ESP_LOG" "$ISP_LOG" && fail "a password appears in a log"
 ok "no password in any log"

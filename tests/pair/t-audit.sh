@@ -1,0 +1,158 @@
+#!/bin/bash
+# The audit file, as an admin's tools read it. An active and a passive
+# FTP transfer through the pair leave lines that parse as logfmt (and,
+# with audit_format = json, as JSON lines): each with an RFC 3339 UTC
+# timestamp with milliseconds, the isp's id and the peer's TLS identity;
+# data channels name their control channel (parent=); each announcement
+# has a line with its fate. SIGHUP makes both daemons reopen their audit
+# and log files, so they can be rotated. Log lines carry UTC times.
+. "$(dirname "$0")/../lib.sh"
+need_root
+need_cmd vsftpd curl python3
+id ftp >/dev/null 2>&1 || skip "needs the ftp user (from the vsftpd package)"
+chmod 755 "$T"
+FTP=$(free_port)
+mkdir -p "$T/ftp/pub" "$T/empty"
+head -c 1048576 /dev/urandom >"$T/ftp/pub/f"
+cat >"$T/vsftpd.conf" <<CONF
+listen=YES
+listen_address=127.0.0.1
+listen_port=$FTP
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root=$T/ftp
+local_enable=NO
+connect_from_port_20=NO
+seccomp_sandbox=NO
+secure_chroot_dir=$T/empty
+CONF
+bg_start "$T/vsftpd.log" vsftpd "$T/vsftpd.conf"
+mkdir "$T/rules"
+sed "s/^ports *=.*/ports = $FTP/" "$TOP/rules/ftp.ini" >"$T/rules/ftp.ini"
+ALLOW="127.0.0.1/32:$FTP"
+ESP_EXTRA="outside_own_addresses = yes
+[log]
+audit = $T/esp-audit.log
+file = $T/esp-file.log
+[esp]"
+ESP_LOG=$T/esp-file.log # the daemon's own file, and its start-up errors
+ISP_EXTRA="rules = $T/rules
+[log]
+audit = $T/isp-audit.log
+[isp]"
+pair_start
+want=$(sha "$T/ftp/pub/f")
+fetch() { # NAME CURLARGS...
+	local n=$1
+	shift
+	curl -sS --fail --max-time 30 --socks5-hostname "127.0.0.1:$SOCKS_PORT" "$@" \
+		-o "$T/got.$n" "ftp://127.0.0.1:$FTP/pub/f" || fail "curl $n"
+	[ "$(sha "$T/got.$n")" = "$want" ] || fail "$n: SHA-256 differs"
+}
+fetch active -P -
+fetch passive
+sleep 0.5
+
+# check FORMAT FILE SIDE: parse every line; check the fields.
+cat >"$T/check.py" <<'PY'
+import json, re, sys
+fmt, path, side = sys.argv[1], sys.argv[2], sys.argv[3]
+pair = re.compile(r'(\w+)=("(?:\\.|[^"\\])*"|\S+)')
+recs = []
+for line in open(path):
+    line = line.rstrip("\n")
+    if fmt == "json":
+        r = json.loads(line)
+    else:
+        assert line.startswith("audit "), line
+        r = {}
+        for k, v in pair.findall(line[6:]):
+            r[k] = json.loads(v) if v.startswith('"') else v
+        rebuilt = " ".join("%s=%s" % kv for kv in pair.findall(line[6:]))
+        assert rebuilt == line[6:], "not all logfmt: " + line
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["ts"]), r["ts"]
+    assert r["side"] == side, r
+    assert r["isp"] == "test-isp", r
+    recs.append(r)
+chans = [r for r in recs if r["event"] == "channel"]
+ann = [r for r in recs if r["event"] == "announce"]
+ctl = [r for r in chans if r["rule"] == "ftp"]
+data = [r for r in chans if r["rule"] != "ftp"]
+assert len(ctl) == 2 and len(data) == 2, (ctl, data)
+ids = {str(r["channel"]) for r in ctl}
+for r in data:
+    assert str(r["parent"]) in ids, ("data channel without its control channel", r)
+for r in chans:
+    assert r["peer"] == ("test-isp" if side == "esp" else "psk"), r
+    assert int(r["bytes_up"]) >= 0 and float(r["duration"]) >= 0, r
+assert any(r["fate"] == "honoured" for r in ann), ann
+assert all(r["announcement"] and r["fate"] in ("honoured", "refused") for r in ann), ann
+print("%d lines, %d channels, %d announcements; data channels' parents %s" %
+      (len(recs), len(chans), len(ann), sorted(str(r["parent"]) for r in data)))
+PY
+for s in esp isp; do
+	python3 "$T/check.py" logfmt "$T/$s-audit.log" "$s" >"$T/check.out" 2>&1 ||
+		fail "$s audit (logfmt): $(cat "$T/check.out")"
+	ok "$s audit parses as logfmt: $(cat "$T/check.out")"
+done
+grep -Eq "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z esp\[info\]: esp .* started" "$T/esp-file.log" ||
+	fail "the esp's log lines: $(head -2 "$T/esp-file.log")"
+hour=$(date -u +%H)
+grep -q "T$hour:" "$T/esp-file.log" || grep -q "T$(date -u -d '1 min ago' +%H):" "$T/esp-file.log" ||
+	fail "log times are not UTC: $(head -1 "$T/esp-file.log"), UTC now $(date -u)"
+ok "the log goes to [log] file, each line stamped in UTC (Z)"
+
+# A refusal at the esp reaches the isp's audit too, as the esp's word.
+code=$(python3 "$TESTS/tools/peer.py" reply "$SOCKS_PORT" 127.0.0.1 1 2>/dev/null)
+wait_for_log "$T/isp-audit.log" 'event=refusal side=esp .*dst=127.0.0.1:1 .*fate="reported by the esp" isp=test-isp peer=psk end="not allowed by policy"' 10
+ok "the esp's refusal is in the isp's audit: $(grep 'reported by the esp' "$T/isp-audit.log" | head -1 | cut -c1-160)..."
+
+# Rotation: move the files away, SIGHUP, new lines in new files.
+for s in esp isp; do mv "$T/$s-audit.log" "$T/$s-audit.log.1"; done
+mv "$T/esp-file.log" "$T/esp-file.log.1"
+kill -HUP "$ESP_PID" "$ISP_PID"
+wait_for_log "$T/esp-file.log" "log and audit files reopened" 10
+wait_for_log "$ISP_LOG" "reloaded" 10
+fetch again
+sleep 0.5
+for s in esp isp; do
+	[ -s "$T/$s-audit.log" ] || fail "$s did not reopen its audit file"
+	grep -q "event=channel" "$T/$s-audit.log" || fail "$s: no channel line after the reopen"
+done
+ok "after SIGHUP both daemons write to new audit files, the esp to a new log file"
+
+# JSON lines.
+kill "$ESP_PID" "$ISP_PID"
+wait "$ESP_PID" "$ISP_PID" 2>/dev/null
+sed -i 's/^audit = .*/&\naudit_format = json/' "$T/esp.conf" "$T/isp.conf"
+rm -f "$T/esp-audit.log" "$T/isp-audit.log"
+esp_start
+wait_for_log "$T/esp-file.log" "listening for SOCKS5" 10
+isp_start
+wait_for_log "$ISP_LOG" "session with .* up" 15
+sleep 1
+fetch active2 -P -
+fetch passive2
+sleep 0.5
+for s in esp isp; do
+	python3 "$T/check.py" json "$T/$s-audit.log" "$s" >"$T/check.out" 2>&1 ||
+		fail "$s audit (JSON): $(cat "$T/check.out")"
+	ok "$s audit parses as JSON lines: $(cat "$T/check.out")"
+done
+
+# An esp that refuses a flood: the isp writes at most 50 of them a second.
+python3 - "$SOCKS_PORT" <<'PY'
+import socket, struct, sys
+for i in range(300):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01" + struct.pack(">H", 1))
+    s.recv(12)
+    s.close()
+PY
+sleep 1
+n=$(grep -c 'reported by the esp' "$T/isp-audit.log")
+[ "$n" -le 150 ] || fail "the isp wrote $n of the esp's 300 refusals in about a second"
+grep -q "reports more than 50 refusals a second; not all are in the audit" "$ISP_LOG" ||
+	fail "the isp did not say it dropped reports"
+ok "300 refusals at the esp in a burst: the isp's audit took $n (50 a second), and said so"

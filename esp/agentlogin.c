@@ -18,6 +18,7 @@
 #include "escape.h"
 #include "esp.h"
 #include "log.h"
+#include "metrics.h"
 #include "scram.h"
 #include "xmalloc.h"
 
@@ -90,6 +91,9 @@ agentlogin_finish(struct esp_agent *a)
 	if (a->a_limited)
 		ratelimit_release(a->a_esp->e_logins, a->a_rlkey);
 	a->a_limited = 0;
+	metrics_add2(M_LOGINS,
+	    a->a_method == AUTH_SCRAM ? "agent_password" : "agent_certificate",
+	    ok > 0 ? "ok" : "refused", 1);
 	if (ok > 0) {
 		a->a_login = 2;
 		log_info("agent %s: user %s logged in by %s at %zu isp%s",
@@ -100,8 +104,8 @@ agentlogin_finish(struct esp_agent *a)
 	}
 	log_warnx("agent %s: login failed for user \"%s\"", a->a_peer,
 	    a->a_user);
-	audit_refusal(1, a->a_user, &a->a_client, &agentlogin_nowhere,
-	    "agent login failed");
+	audit_refusal(1, "login_failed", a->a_user, &a->a_client,
+	    &agentlogin_nowhere, "agent login failed");
 	a->a_login = 0;
 	a->a_nlegs = 0;
 	a->a_user[0] = '\0';
@@ -115,7 +119,8 @@ agentlogin_refuse(struct esp_agent *a, uint8_t code, const char *why)
 
 	log_warnx("agent %s: login for user \"%s\" refused: %s", a->a_peer,
 	    esc_str(name, sizeof name, a->a_user), why);
-	audit_refusal(1, a->a_user, &a->a_client, &agentlogin_nowhere, why);
+	audit_refusal(1, "login_refused", a->a_user, &a->a_client,
+	    &agentlogin_nowhere, why);
 	a->a_nlegs = 0;
 	agentlogin_to_agent(a, 0, code, 0, NULL, 0);
 	a->a_user[0] = '\0';

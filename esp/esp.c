@@ -22,9 +22,13 @@
 #include "daemon.h"
 #include "escape.h"
 #include "esp.h"
+#include "listen.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "notify.h"
 #include "socks.h"
+#include "status.h"
 #include "tlswire.h"
 #include "xmalloc.h"
 
@@ -36,12 +40,13 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 	"esp:max_session_handshakes", "esp:max_agent_handshakes",
 	"esp:login_inflight_per_source", "esp:login_rate_per_source",
 	"esp:login_inflight", "esp:login_rate", "isp *:psk_file",
-	"session:window", "session:channel_window", "session:queue",
-	"session:keepalive", "session:dead_after", "session:handshake_timeout",
-	"session:max_channels", "tls:psk_file", "tls:psk_identity", "tls:cert",
-	"tls:key", "tls:ca", "tls:peer_name", "log:syslog", "log:verbose",
-	"log:audit", "log:audit_format", "log:file", "daemon:user",
-	"daemon:group", "daemon:chroot", "daemon:allow_root", NULL };
+	"metrics:listen", "session:window", "session:channel_window",
+	"session:queue", "session:keepalive", "session:dead_after",
+	"session:handshake_timeout", "session:max_channels", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", "log:audit", "log:audit_format",
+	"log:file", "daemon:user", "daemon:group", "daemon:chroot",
+	"daemon:allow_root", NULL };
 
 static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);
@@ -61,47 +66,22 @@ static const struct session_cb esp_link_cb = {
 	.sc_outside_open = outside_open,
 };
 
-/* Parse "host:port" for a listener; numeric addresses only. */
-static int
-esp_listen_addr(const struct conf *c, const char *key, const char *v,
-    struct sockaddr_storage *ss, socklen_t *len, char **cause)
-{
-	char *host, *port;
-	int rc;
-
-	if (v == NULL)
-		return conf_error(cause, c, key, "missing (e.g. 0.0.0.0:4430)");
-	if (addr_split_hostport(v, &host, &port) != 0)
-		return conf_error(cause, c, key,
-		    "\"%s\" is not ADDRESS:PORT (IPv6 as [addr]:port)", v);
-	rc = addr_parse_numeric(host, port, ss, len);
-	free(host);
-	free(port);
-	if (rc != 0)
-		return conf_error(cause, c, key,
-		    "\"%s\" needs a numeric address and a port 1-65535", v);
-	return 0;
-}
-
 /*
  * The client door: [esp] client_listen with [client_tls] cert and key,
  * checked like any key file; or nothing, when client_listen is left out.
  */
 static int
-esp_load_door(struct esp *e, const struct conf *c, struct sockaddr_storage *ss,
-    socklen_t *len, char **cause)
+esp_load_door(struct esp *e, const struct conf *c, char **cause)
 {
-	const char *v = conf_str(c, "esp:client_listen", NULL);
-
-	if (v == NULL) {
+	if (listen_parse(c, "esp:client_listen", &e->e_client_doors, cause) !=
+	    0)
+		return -1;
+	if (e->e_client_doors.ls_n == 0) {
 		if (conf_str(c, "client_tls:cert", NULL) != NULL)
 			return conf_error(cause, c, "client_tls:cert",
 			    "set, but [esp] client_listen is not");
 		return 0;
 	}
-	if (esp_listen_addr(c, "esp:client_listen", v, ss, len, cause) != 0)
-		return -1;
-	e->e_client_listen = xstrdup(v);
 	conf_path_key(c, "client_tls:cert", &e->e_client_cert, cause);
 	conf_path_key(c, "client_tls:key", &e->e_client_key, cause);
 	if (e->e_client_cert == NULL || e->e_client_key == NULL)
@@ -118,30 +98,25 @@ esp_load_door(struct esp *e, const struct conf *c, struct sockaddr_storage *ss,
 	return e->e_client_ssl == NULL ? -1 : 0;
 }
 
-/*
- * Two doors on one address and port cannot both listen: say so at -t
- * (the first of them is named in the message as the one it repeats).
- */
-static int
-esp_same_door(const struct conf *c, const struct sockaddr_storage *a,
-    socklen_t alen, const struct sockaddr_storage *b, socklen_t blen, int set,
-    const char *key, char **cause)
+/* -T: the effective configuration, as text. */
+static char *
+esp_dump(const struct conf *c)
 {
-	char s[ADDR_STRLEN];
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
 
-	if (!set || alen != blen || memcmp(a, b, alen) != 0)
-		return 0;
-	return conf_error(cause, c, key,
-	    "%s is another door's address and port already",
-	    addr_str((const struct sockaddr *)b, s, sizeof s));
+	if (f == NULL)
+		fatal("open_memstream");
+	conf_dump(c, f);
+	fclose(f);
+	return text;
 }
 
 /* Read and check esp.conf. */
 static int
 esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
-    struct sockaddr_storage *sess_ss, socklen_t *sess_len,
-    struct sockaddr_storage *socks_ss, socklen_t *socks_len,
-    struct sockaddr_storage *client_ss, socklen_t *client_len, char **cause)
+    char **cause)
 {
 	struct conf *c;
 	int rc = -1, ms;
@@ -151,30 +126,34 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 	if (conf_check_keys(c, esp_known_keys, cause) != 0 ||
 	    daemon_log_conf(c, o, cause) != 0)
 		goto out;
-	e->e_session_listen = xstrdup(conf_str(c, "esp:session_listen", ""));
-	if (esp_listen_addr(c, "esp:session_listen",
-		conf_str(c, "esp:session_listen", NULL), sess_ss, sess_len,
-		cause) != 0)
+	if (listen_parse(c, "esp:session_listen", &e->e_sess_doors, cause) !=
+		0 ||
+	    listen_parse(c, "esp:socks_listen", &e->e_socks_doors, cause) !=
+		0 ||
+	    esp_load_door(e, c, cause) != 0)
 		goto out;
-	if (conf_str(c, "esp:socks_listen", NULL) != NULL) {
-		e->e_socks_listen =
-		    xstrdup(conf_str(c, "esp:socks_listen", ""));
-		if (esp_listen_addr(c, "esp:socks_listen", e->e_socks_listen,
-			socks_ss, socks_len, cause) != 0)
-			goto out;
+	if (e->e_sess_doors.ls_n == 0) {
+		conf_error(cause, c, "esp:session_listen",
+		    "missing (e.g. 0.0.0.0:4430)");
+		goto out;
 	}
-	if (esp_load_door(e, c, client_ss, client_len, cause) != 0)
+	if (listen_clash(c, "esp:socks_listen", &e->e_sess_doors,
+		&e->e_socks_doors, cause) != 0 ||
+	    listen_clash(c, "esp:client_listen", &e->e_sess_doors,
+		&e->e_client_doors, cause) != 0 ||
+	    listen_clash(c, "esp:client_listen", &e->e_socks_doors,
+		&e->e_client_doors, cause) != 0)
 		goto out;
-	if (esp_same_door(c, sess_ss, *sess_len, socks_ss, *socks_len,
-		e->e_socks_listen != NULL, "esp:socks_listen", cause) != 0 ||
-	    esp_same_door(c, sess_ss, *sess_len, client_ss, *client_len,
-		e->e_client_listen != NULL, "esp:client_listen", cause) != 0 ||
-	    (e->e_socks_listen != NULL &&
-		esp_same_door(c, socks_ss, *socks_len, client_ss, *client_len,
-		    e->e_client_listen != NULL, "esp:client_listen",
-		    cause) != 0))
+	if (metrics_http_conf(c, &e->e_metrics_doors, &e->e_metrics_warning,
+		cause) != 0 ||
+	    listen_clash(c, "metrics:listen", &e->e_sess_doors,
+		&e->e_metrics_doors, cause) != 0 ||
+	    listen_clash(c, "metrics:listen", &e->e_socks_doors,
+		&e->e_metrics_doors, cause) != 0 ||
+	    listen_clash(c, "metrics:listen", &e->e_client_doors,
+		&e->e_metrics_doors, cause) != 0)
 		goto out;
-	if (e->e_socks_listen == NULL && e->e_client_listen == NULL) {
+	if (e->e_socks_doors.ls_n == 0 && e->e_client_doors.ls_n == 0) {
 		conf_error(cause, c, "esp:socks_listen",
 		    "missing, and so is client_listen: the esp needs a door "
 		    "for clients (e.g. socks_listen = 127.0.0.1:1080)");
@@ -213,6 +192,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 	    privdrop_conf_load(c, &e->e_priv, cause) != 0)
 		goto out;
 	rc = 0;
+	if (o->do_dump)
+		e->e_dump = esp_dump(c);
 out:
 	conf_free(c);
 	return rc;
@@ -777,15 +758,6 @@ esp_socks_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	socks_accept(arg, fd, sa, salen);
 }
 
-/* accept() failed (e.g. out of descriptors): pause briefly. */
-static void
-esp_accept_errorcb(struct evconnlistener *lis, void *arg)
-{
-	(void)arg;
-	log_warn("accept");
-	(void)lis;
-}
-
 /* Drain timeout: close what is left and exit. */
 static void
 esp_drain_timeoutcb(evutil_socket_t fd, short what, void *arg)
@@ -824,12 +796,9 @@ esp_signal(int sig, void *arg)
 	log_info("signal %d: draining (up to %d ms)", sig, e->e_drain_ms);
 	notify_systemd("STOPPING=1");
 	e->e_draining = 1;
-	if (e->e_socks_lis != NULL)
-		evconnlistener_free(e->e_socks_lis);
-	if (e->e_client_lis != NULL)
-		evconnlistener_free(e->e_client_lis);
-	evconnlistener_free(e->e_session_lis);
-	e->e_socks_lis = e->e_session_lis = e->e_client_lis = NULL;
+	listen_stop(&e->e_socks_doors);
+	listen_stop(&e->e_client_doors);
+	listen_stop(&e->e_sess_doors);
 	while ((c = TAILQ_FIRST(&e->e_clients)) != NULL)
 		socks_client_free(c);
 	if (TAILQ_EMPTY(&e->e_links) && TAILQ_EMPTY(&e->e_agents)) {
@@ -847,46 +816,53 @@ esp_signal(int sig, void *arg)
 	evtimer_add(e->e_drain_ev, &tv);
 }
 
-/* Open a listening socket. */
-static struct evconnlistener *
-esp_listen(struct esp *e, const char *what, const char *text,
-    struct sockaddr_storage *ss, socklen_t len, evconnlistener_cb cb)
+/* Before each scrape: the sessions up, and their round trips. */
+static void
+esp_collect(void *arg)
 {
-	struct evconnlistener *lis;
+	struct esp *e = arg;
+	struct esp_link *l;
+	struct esp_agent *a;
+	int isps = 0, agents = 0;
+	int64_t rtt;
 
-	lis = evconnlistener_new_bind(e->e_base, cb, e,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    512, (struct sockaddr *)ss, (int)len);
-	if (lis == NULL)
-		fatal("cannot listen for %s on %s", what, text);
-	evconnlistener_set_error_cb(lis, esp_accept_errorcb);
-	log_info("listening for %s on %s", what, text);
-	return lis;
+	metrics_clear(M_SESSIONS);
+	metrics_clear(M_SESSION_RTT);
+	TAILQ_FOREACH(l, &e->e_links, el_entry)
+	{
+		if (!l->el_up)
+			continue;
+		isps++;
+		if ((rtt = session_rtt_us(l->el_sess)) >= 0)
+			metrics_set(M_SESSION_RTT, l->el_id, (double)rtt / 1e6);
+	}
+	TAILQ_FOREACH(a, &e->e_agents, a_entry)
+	agents += a->a_up;
+	metrics_set(M_SESSIONS, "isp", isps);
+	metrics_set(M_SESSIONS, "agent", agents);
 }
 
 /* Free what main set up; the one teardown path for the daemon. */
 static void
 esp_free(struct esp *e)
 {
-	if (e->e_socks_lis != NULL)
-		evconnlistener_free(e->e_socks_lis);
-	if (e->e_client_lis != NULL)
-		evconnlistener_free(e->e_client_lis);
-	if (e->e_session_lis != NULL)
-		evconnlistener_free(e->e_session_lis);
+	listen_clear(&e->e_socks_doors);
+	listen_clear(&e->e_client_doors);
+	listen_clear(&e->e_sess_doors);
+	metrics_http_free(e->e_metrics);
+	listen_clear(&e->e_metrics_doors);
+	free(e->e_metrics_warning);
+	free(e->e_dump);
 	if (e->e_drain_ev != NULL)
 		event_free(e->e_drain_ev);
 	SSL_CTX_free(e->e_ssl);
 	SSL_CTX_free(e->e_client_ssl);
 	privdrop_clear(&e->e_priv);
-	free(e->e_client_listen);
 	free(e->e_client_cert);
 	free(e->e_client_key);
 	tls_conf_clear(&e->e_tls);
 	ratelimit_free(e->e_logins);
 	OPENSSL_cleanse(e->e_login_key, sizeof e->e_login_key);
-	free(e->e_session_listen);
-	free(e->e_socks_listen);
 	if (e->e_base != NULL) {
 		daemon_signals_free();
 		event_base_free(e->e_base);
@@ -898,17 +874,16 @@ main(int argc, char **argv)
 {
 	struct daemon_opts o;
 	struct esp e;
-	struct sockaddr_storage sess_ss, socks_ss, client_ss;
-	socklen_t sess_len, socks_len = 0, client_len = 0;
 	char *cause = NULL;
 
 	daemon_parse_args(argc, argv, "esp", "/etc/dynpass/esp.conf", &o);
+	if (o.do_status)
+		return status_run("esp", o.do_conf);
 	memset(&e, 0, sizeof e);
 	TAILQ_INIT(&e.e_links);
 	TAILQ_INIT(&e.e_clients);
 	TAILQ_INIT(&e.e_agents);
-	if (esp_load(&e, o.do_conf, &o, &sess_ss, &sess_len, &socks_ss,
-		&socks_len, &client_ss, &client_len, &cause) != 0 ||
+	if (esp_load(&e, o.do_conf, &o, &cause) != 0 ||
 	    (e.e_ssl = tls_ctx_new(&e.e_tls, &cause)) == NULL) {
 		fprintf(stderr, "esp: %s\n", cause);
 		free(cause);
@@ -918,8 +893,14 @@ main(int argc, char **argv)
 	if (e.e_tls.tc_warning != NULL)
 		fprintf(stderr, "esp: %s: warning: %s\n", o.do_conf,
 		    e.e_tls.tc_warning);
+	if (e.e_metrics_warning != NULL)
+		fprintf(stderr, "esp: %s: warning: %s\n", o.do_conf,
+		    e.e_metrics_warning);
 	if (o.do_check) {
-		printf("esp: %s: configuration OK\n", o.do_conf);
+		if (e.e_dump != NULL)
+			fputs(e.e_dump, stdout);
+		else
+			printf("esp: %s: configuration OK\n", o.do_conf);
 		esp_free(&e);
 		return 0;
 	}
@@ -932,15 +913,20 @@ main(int argc, char **argv)
 	audit_set_refusal_hook(esp_notice, &e);
 	if (e.e_tls.tc_warning != NULL)
 		log_warnx("%s", e.e_tls.tc_warning);
-	e.e_session_lis = esp_listen(&e, "isp sessions", e.e_session_listen,
-	    &sess_ss, sess_len, esp_session_acceptcb);
-	if (e.e_socks_listen != NULL)
-		e.e_socks_lis = esp_listen(&e, "SOCKS5 clients",
-		    e.e_socks_listen, &socks_ss, socks_len, esp_socks_acceptcb);
-	if (e.e_client_listen != NULL)
-		e.e_client_lis =
-		    esp_listen(&e, "client agents", e.e_client_listen,
-			&client_ss, client_len, esp_client_acceptcb);
+	listen_start(e.e_base, "isp sessions", &e.e_sess_doors,
+	    esp_session_acceptcb, &e);
+	listen_start(e.e_base, "SOCKS5 clients", &e.e_socks_doors,
+	    esp_socks_acceptcb, &e);
+	listen_start(e.e_base, "client agents", &e.e_client_doors,
+	    esp_client_acceptcb, &e);
+	metrics_init("esp");
+	metrics_set_collector(esp_collect, &e);
+	if (e.e_metrics_warning != NULL)
+		log_warnx("%s", e.e_metrics_warning);
+	if (e.e_metrics_doors.ls_n > 0 &&
+	    (e.e_metrics = metrics_http_start(e.e_base, &e.e_metrics_doors,
+		 &cause)) == NULL)
+		fatalx("%s", cause);
 	if (privdrop_apply(&e.e_priv, "esp", &cause) != 0) {
 		log_warnx("%s", cause);
 		free(cause);
@@ -955,5 +941,6 @@ main(int argc, char **argv)
 	event_base_dispatch(e.e_base);
 	log_info("esp stopped");
 	esp_free(&e);
+	metrics_free();
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "expect.h"
 #include "addr.h"
 #include "frame.h"
+#include "listen.h"
 #include "optag.h"
 #include "policy.h"
 #include "privdrop.h"
@@ -98,12 +99,15 @@ struct esp_agent {
 
 struct esp {
 	struct event_base *e_base;
-	struct evconnlistener *e_session_lis;
-	struct evconnlistener *e_socks_lis;
-	struct evconnlistener *e_client_lis;
+	struct listen_set e_sess_doors;   /* [esp] session_listen */
+	struct listen_set e_socks_doors;  /* socks_listen, maybe none */
+	struct listen_set e_client_doors; /* client_listen, maybe none */
+	struct listen_set e_metrics_doors; /* [metrics] listen, maybe none */
+	struct metrics_http *e_metrics;
+	char *e_metrics_warning;
+	char *e_dump; /* -T */
 	SSL_CTX *e_ssl;
 	SSL_CTX *e_client_ssl; /* [client_tls]: what agents see */
-	char *e_client_listen;
 	char *e_client_cert, *e_client_key;
 	TAILQ_HEAD(, esp_agent) e_agents;
 	uint64_t e_agent_serials;
@@ -111,8 +115,6 @@ struct esp {
 	struct tls_conf e_tls;
 	struct session_params e_params;
 	struct privdrop e_priv; /* [daemon] */
-	char *e_session_listen;
-	char *e_socks_listen;
 	int e_socks_timeout_ms;
 	int e_drain_ms;
 	int e_connect_timeout_ms; /* outside connects for reverse legs */

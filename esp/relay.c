@@ -18,6 +18,7 @@
 #include "escape.h"
 #include "esp.h"
 #include "log.h"
+#include "metrics.h"
 #include "xmalloc.h"
 
 /* One relay being opened: the channel that asked, the one asked. */
@@ -83,7 +84,8 @@ relay_refuse(struct esp_agent *a, struct channel *ch,
 
 	log_info("agent %s -> %s: %s", a->a_peer,
 	    endpoint_str(&o->fo_dst, dst, sizeof dst), why);
-	audit_refusal(1, o->fo_user, &o->fo_client, &o->fo_dst, why);
+	audit_refusal(1, metrics_reason(code), o->fo_user, &o->fo_client,
+	    &o->fo_dst, why);
 	channel_refuse(ch, code);
 }
 

@@ -22,6 +22,7 @@
 #include "escape.h"
 #include "esp.h"
 #include "log.h"
+#include "metrics.h"
 #include "xmalloc.h"
 
 #define SOCKS_VERSION   5
@@ -226,8 +227,8 @@ socks_greeting(struct socks_client *c, struct evbuffer *in)
 	if (reply[1] == 0xff) {
 		log_info("socks: %s: no acceptable authentication method%s",
 		    c->sc_addr, users ? " (a login is required)" : "");
-		audit_refusal(1, NULL, &c->sc_client, &c->sc_dst,
-		    "no acceptable authentication method");
+		audit_refusal(1, "no_auth_method", NULL, &c->sc_client,
+		    &c->sc_dst, "no acceptable authentication method");
 		socks_close_after_reply(c);
 		return -1;
 	}
@@ -260,6 +261,11 @@ socks_logincb(enum login_result r, const char *why, void *arg)
 	char name[300];
 
 	c->sc_login = NULL;
+	metrics_add2(M_LOGINS, "socks",
+	    r == LOGIN_OK            ? "ok"
+		: r == LOGIN_LIMITED ? "rate_limited"
+				     : "refused",
+	    1);
 	bufferevent_write(c->sc_bev, reply, 2);
 	if (r == LOGIN_LIMITED)
 		socks_log_limited(c, why);
@@ -267,7 +273,9 @@ socks_logincb(enum login_result r, const char *why, void *arg)
 		log_warnx("socks: %s: login failed for user \"%s\"", c->sc_addr,
 		    esc_str(name, sizeof name, c->sc_user));
 	if (r != LOGIN_OK) {
-		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
+		audit_refusal(1,
+		    r == LOGIN_LIMITED ? "login_rate_limited" : "login_failed",
+		    c->sc_user, &c->sc_client, &c->sc_dst,
 		    r == LOGIN_LIMITED ? "login refused: rate limit"
 				       : "login failed");
 		OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
@@ -392,8 +400,8 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 	endpoint_str(&c->sc_dst, dst, sizeof dst);
 	if (c->sc_dst.ep_atyp == ATYP_NAME && !endpoint_name_ok(&c->sc_dst)) {
 		log_info("socks: %s -> %s: not a host name", c->sc_addr, dst);
-		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
-		    "not a host name");
+		audit_refusal(1, "bad_host_name", c->sc_user, &c->sc_client,
+		    &c->sc_dst, "not a host name");
 		socks_reply(c, OPEN_BAD_ADDRTYPE, NULL);
 		return -1;
 	}
@@ -401,7 +409,9 @@ socks_request(struct socks_client *c, struct evbuffer *in)
 	    c->sc_passlen, NULL, &code);
 	if (l == NULL) {
 		OPENSSL_cleanse(c->sc_pass, sizeof c->sc_pass);
-		audit_refusal(1, c->sc_user, &c->sc_client, &c->sc_dst,
+		audit_refusal(1,
+		    code == OPEN_NOT_ALLOWED ? "not_allowed" : "no_session",
+		    c->sc_user, &c->sc_client, &c->sc_dst,
 		    code == OPEN_NOT_ALLOWED ? "not allowed by policy"
 					     : "no session to an isp");
 		log_info("socks: %s -> %s: %s", c->sc_addr, dst,

@@ -23,6 +23,7 @@
 #include "escape.h"
 #include "isp.h"
 #include "log.h"
+#include "metrics.h"
 #include "optag.h"
 #include "scram.h"
 #include "xmalloc.h"
@@ -256,6 +257,10 @@ agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
 		}
 	}
 	if (rc != 0) {
+		metrics_add2(M_LOGINS,
+		    fl->fl_method == AUTH_SCRAM ? "agent_password"
+						: "agent_certificate",
+		    "refused", 1);
 		if (x->ax_user[0] == '\0' && fl->fl_method == AUTH_CERT)
 			certlogin_peek_user(fl->fl_msg, fl->fl_msglen,
 			    x->ax_user, sizeof x->ax_user);
@@ -308,6 +313,7 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 		log_warnx("agent login from %s: a second step without a "
 			  "first; refused",
 		    who);
+		metrics_add(M_REFUSALS, "protocol", 1);
 		agentauth_reply(s, fl->fl_ref, LOGIN_DENIED, 0, NULL, 0);
 		return;
 	}
@@ -323,6 +329,9 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 		rc = certlogin_server_finish(&x->ax_cert, fl->fl_msg,
 		    fl->fl_msglen, out, sizeof out, &n, key, &why);
 	esc_str(name, sizeof name, x->ax_user);
+	metrics_add2(M_LOGINS,
+	    x->ax_method == AUTH_SCRAM ? "agent_password" : "agent_certificate",
+	    rc == 0 ? "ok" : "refused", 1);
 	if (rc != 0) {
 		log_warnx("agent login from %s for user \"%s\" refused: %s",
 		    who, name, why);

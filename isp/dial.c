@@ -20,6 +20,7 @@
 #include "escape.h"
 #include "isp.h"
 #include "log.h"
+#include "metrics.h"
 #include "tlswire.h"
 #include "via.h"
 #include "xmalloc.h"
@@ -474,6 +475,7 @@ dial_notice(struct uplink *u, struct session *s, const uint8_t *p, size_t len)
 		    u->u_esp, DIAL_NOTICES);
 		return;
 	}
+	metrics_add(M_REFUSALS, "reported_by_esp", 1);
 	audit_reported(session_identity(s), n.fn_user, &n.fn_client, &n.fn_dst,
 	    n.fn_why);
 }

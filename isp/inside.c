@@ -18,6 +18,7 @@
 #include "escape.h"
 #include "isp.h"
 #include "log.h"
+#include "metrics.h"
 #include "xmalloc.h"
 
 struct inside {
@@ -78,6 +79,7 @@ inside_fail(struct inside *in, uint8_t code)
 
 	log_info("open %s -> %s refused: %s", in->in_client, in->in_dst,
 	    frame_open_code_str(code));
+	metrics_add(M_REFUSALS, metrics_reason(code), 1);
 	ch->ch_result = NULL;
 	inside_free(in);
 	channel_refuse(ch, code);

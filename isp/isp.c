@@ -21,7 +21,10 @@
 #include "isp.h"
 #include "kdf.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "notify.h"
+#include "status.h"
 #include "xmalloc.h"
 
 static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
@@ -38,7 +41,8 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
 	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
 	"log:verbose", "log:audit_format", "log:file", "daemon:user",
-	"daemon:group", "daemon:chroot", "daemon:allow_root", NULL };
+	"daemon:group", "daemon:chroot", "daemon:allow_root", "metrics:listen",
+	NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int
@@ -113,6 +117,21 @@ isp_check_rule_names(const struct isp *i, const struct conf *c, char **cause)
 		free(copy);
 	}
 	return rc;
+}
+
+/* -T: the effective configuration, as text. */
+static char *
+isp_dump(const struct conf *c)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		fatal("open_memstream");
+	conf_dump(c, f);
+	fclose(f);
+	return text;
 }
 
 /* [isp] esp: one or more HOST:PORT, each an uplink with its own session. */
@@ -227,6 +246,11 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	    tls_conf_psk_mode(&i->i_tls) ? i->i_tls.tc_psks[0].tp_id
 					 : i->i_tls.tc_cert_name);
 	audit_set_self(i->i_id);
+	if (metrics_http_conf(c, &i->i_metrics_doors, &i->i_metrics_warning,
+		cause) != 0)
+		goto out;
+	if (o->do_dump)
+		i->i_dump = isp_dump(c);
 	rc = 0;
 out:
 	conf_free(c);
@@ -391,6 +415,28 @@ isp_reload(struct isp *i)
 		dial_send_config(u);
 }
 
+/* Before each scrape: the sessions up, and their round trips. */
+static void
+isp_collect(void *arg)
+{
+	struct isp *i = arg;
+	struct uplink *u;
+	int up = 0;
+	int64_t rtt;
+
+	metrics_clear(M_SESSIONS);
+	metrics_clear(M_SESSION_RTT);
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	{
+		if (u->u_sess == NULL || !session_is_up(u->u_sess))
+			continue;
+		up++;
+		if ((rtt = session_rtt_us(u->u_sess)) >= 0)
+			metrics_set(M_SESSION_RTT, u->u_esp, (double)rtt / 1e6);
+	}
+	metrics_set(M_SESSIONS, "esp", up);
+}
+
 /* Keep a replaced rule set until exit: scanners may point into it. */
 static void
 isp_keep_ruleset(struct isp *i, struct ruleset *rs)
@@ -425,6 +471,10 @@ isp_free(struct isp *i)
 	free(i->i_old_rulesets);
 	expect_clear(&i->i_expect);
 	free(i->i_esp);
+	metrics_http_free(i->i_metrics);
+	listen_clear(&i->i_metrics_doors);
+	free(i->i_metrics_warning);
+	free(i->i_dump);
 	if (i->i_base != NULL) {
 		daemon_signals_free();
 		event_base_free(i->i_base);
@@ -441,6 +491,11 @@ main(int argc, char **argv)
 	daemon_parse_args(argc, argv, "isp", "/etc/dynpass/isp.conf", &o);
 	if (o.do_passwd)
 		return isp_passwd();
+	if (o.do_status)
+		return status_run("isp", o.do_conf);
+	if (o.do_ruletest != NULL)
+		return ruletest_main(o.do_ruletest,
+		    o.do_nargs > 0 ? o.do_args[0] : NULL);
 	memset(&i, 0, sizeof i);
 	TAILQ_INIT(&i.i_uplinks);
 	agentauth_init(&i);
@@ -455,6 +510,20 @@ main(int argc, char **argv)
 	if (i.i_tls.tc_warning != NULL)
 		fprintf(stderr, "isp: %s: warning: %s\n", o.do_conf,
 		    i.i_tls.tc_warning);
+	if (i.i_metrics_warning != NULL)
+		fprintf(stderr, "isp: %s: warning: %s\n", o.do_conf,
+		    i.i_metrics_warning);
+	if (o.do_query != NULL) {
+		int rc = query_main(&i, o.do_query, o.do_args[0]);
+
+		isp_free(&i);
+		return rc;
+	}
+	if (o.do_dump) {
+		fputs(i.i_dump, stdout);
+		isp_free(&i);
+		return 0;
+	}
 	if (o.do_check) {
 		if (i.i_ruleset != NULL)
 			printf("isp: %s: %zu rule files, %zu test vectors "
@@ -494,10 +563,19 @@ main(int argc, char **argv)
 	    DYNPASS_VERSION, i.i_id, i.i_esp, i.i_policy.p_nusers,
 	    i.i_policy.p_anonymous ? "allowed" : "refused",
 	    tls_conf_psk_mode(&i.i_tls) ? "pre-shared key" : "certificates");
+	metrics_init("isp");
+	metrics_set_collector(isp_collect, &i);
+	if (i.i_metrics_warning != NULL)
+		log_warnx("%s", i.i_metrics_warning);
+	if (i.i_metrics_doors.ls_n > 0 &&
+	    (i.i_metrics = metrics_http_start(i.i_base, &i.i_metrics_doors,
+		 &cause)) == NULL)
+		fatalx("%s", cause);
 	dial_start_all(&i);
 	notify_systemd("READY=1");
 	event_base_dispatch(i.i_base);
 	log_info("isp stopped");
 	isp_free(&i);
+	metrics_free();
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include "allow.h"
 #include "conf.h"
 #include "expect.h"
+#include "listen.h"
 #include "policy.h"
 #include "privdrop.h"
 #include "rule.h"
@@ -84,6 +85,10 @@ struct isp {
 	X509_STORE *i_user_ca; /* [policy] user_ca: certificate logins */
 	TAILQ_HEAD(, agentauth_exchange) i_exchanges; /* agent logins */
 	TAILQ_HEAD(, agentauth_login) i_logins;
+	struct listen_set i_metrics_doors; /* [metrics] listen */
+	struct metrics_http *i_metrics;
+	char *i_metrics_warning;
+	char *i_dump; /* -T */
 };
 
 int dial_add(struct isp *, const char *);
@@ -110,5 +115,7 @@ int agentauth_outside_tag(struct isp *, uint64_t serial, uint32_t login,
     uint64_t counter, const struct endpoint *dst, uint8_t *tag);
 void agentauth_session_gone(struct isp *, uint64_t serial);
 void agentauth_free_all(struct isp *);
+int ruletest_main(const char *rulefile, const char *capture);
+int query_main(struct isp *, const char *user, const char *hostport);
 
 #endif

@@ -21,6 +21,7 @@
 #include "kdf.h"
 #include "kdfpool.h"
 #include "log.h"
+#include "metrics.h"
 #include "xmalloc.h"
 
 struct login_req {
@@ -111,6 +112,8 @@ login_donecb(int ok, void *arg)
 		code = AUTH_OK;
 	}
 	r->lr_job = NULL;
+	metrics_add2(M_LOGINS, "password", code == AUTH_OK ? "ok" : "refused",
+	    1);
 	r->lr_cb(code, r->lr_arg);
 	login_cancel(r);
 }
@@ -133,6 +136,7 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 	if (u != NULL && u->pu_seen_ok &&
 	    CRYPTO_memcmp(mac, u->pu_seen, sizeof mac) == 0) {
 		OPENSSL_cleanse(mac, sizeof mac);
+		metrics_add2(M_LOGINS, "password", "ok", 1);
 		cb(AUTH_OK, arg);
 		return NULL;
 	}
@@ -153,6 +157,7 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 		log_warnx("login check queue full (%zu): refusing a login",
 		    kdfpool_pending(i->i_kdf));
 		login_cancel(r);
+		metrics_add2(M_LOGINS, "password", "busy", 1);
 		cb(AUTH_BUSY, arg);
 		return NULL;
 	}

@@ -15,6 +15,7 @@
  * or to the daemon's log. Passwords never appear.
  */
 #include "audit.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -254,15 +255,16 @@ audit_channel(const struct channel *ch, int esp_side, const char *end)
 	audit_write(&r);
 }
 
-/* A request refused before it became a channel. */
+/* A request refused before it became a channel; reason is its label. */
 void
-audit_refusal(int esp_side, const char *user, const struct endpoint *client,
-    const struct endpoint *dst, const char *end)
+audit_refusal(int esp_side, const char *reason, const char *user,
+    const struct endpoint *client, const struct endpoint *dst, const char *end)
 {
 	struct audit_rec r;
 	char c[ADDR_STRLEN], d[ADDR_STRLEN];
 
 	memset(&r, 0, sizeof r);
+	metrics_add(M_REFUSALS, reason, 1);
 	r.event = "refusal";
 	r.esp_side = esp_side;
 	r.channel = "-";
@@ -330,6 +332,7 @@ audit_announce(const struct channel *ch, int esp_side, const char *text,
 	r.rule = ch->ch_rule[0] != '\0' ? ch->ch_rule : "-";
 	r.announcement = text;
 	r.fate = fate;
+	metrics_add2(M_ANNOUNCEMENTS, r.rule, fate, 1);
 	audit_who(&r, ch, esp_side);
 	r.end = why != NULL ? why : "-";
 	audit_write(&r);

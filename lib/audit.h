@@ -18,8 +18,8 @@ int audit_reopen(char **cause);
 void audit_set_format(int format);
 void audit_set_self(const char *isp_id);
 void audit_channel(const struct channel *, int esp_side, const char *end);
-void audit_refusal(int esp_side, const char *user, const struct endpoint *,
-    const struct endpoint *, const char *end);
+void audit_refusal(int esp_side, const char *reason, const char *user,
+    const struct endpoint *, const struct endpoint *, const char *end);
 void audit_announce(const struct channel *, int esp_side, const char *text,
     const char *fate, const char *why);
 void audit_reported(const char *esp, const char *user, const struct endpoint *,

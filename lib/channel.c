@@ -25,6 +25,7 @@
 #include "audit.h"
 #include "end.h"
 #include "log.h"
+#include "metrics.h"
 #include "scan.h"
 #include "session.h"
 #include "xmalloc.h"
@@ -114,12 +115,36 @@ channel_on_result(struct channel *ch, int outside,
 	return 0;
 }
 
+/*
+ * Does this channel count in the metrics? The esp's channels to an isp
+ * and the isp's do; an agent's channel, relayed at the esp, is counted
+ * on the isp's side of the relay only.
+ */
+static int
+channel_counted(const struct channel *ch)
+{
+	return session_peer_role(ch->ch_sess) != FRAME_ROLE_AGENT &&
+	    session_role(ch->ch_sess) != FRAME_ROLE_AGENT;
+}
+
+/* Which way bytes leaving the end go: the esp's end is the client's. */
+static int
+channel_out_to_server(const struct channel *ch)
+{
+	return session_role(ch->ch_sess) == FRAME_ROLE_ESP;
+}
+
 /* Start relaying between the end and the session. */
 void
 channel_attach_end(struct channel *ch, struct end *e)
 {
 	ch->ch_end = e;
 	ch->ch_state = CHANNEL_OPEN;
+	if (channel_counted(ch)) {
+		metrics_add(M_CHANNELS, ch->ch_user, 1);
+		metrics_add(M_CHANNELS_ALL,
+		    ch->ch_outside ? "reverse" : "forward", 1);
+	}
 	channel_read_resume(ch);
 	if (evbuffer_get_length(e->e_ops->input(e)) > 0)
 		session_ready(ch->ch_sess, ch);
@@ -434,6 +459,8 @@ channel_pump(struct channel *ch, struct evbuffer *out, struct window_tx *stx)
 		window_tx_take(stx, want);
 		channel_frame_data(ch, in, out, want);
 		ch->ch_bytes_out += want;
+		if (channel_counted(ch))
+			metrics_bytes(channel_out_to_server(ch), want);
 		have -= want;
 		channel_read_resume(ch);
 	}
@@ -457,6 +484,8 @@ channel_on_data(struct channel *ch, struct evbuffer *src, uint32_t len)
 	if (window_rx_consume(&ch->ch_rx, len) != 0)
 		return -1;
 	ch->ch_bytes_in += len;
+	if (channel_counted(ch))
+		metrics_bytes(!channel_out_to_server(ch), len);
 	if (ch->ch_scan[RX] != NULL) {
 		evbuffer_remove_buffer(src, ch->ch_scan_q[RX], len);
 		channel_scan_run(ch, RX);
@@ -628,10 +657,12 @@ channel_close(struct channel *ch, enum channel_close_how how,
 	 * One line per connection: the isp's, and the esp's of its channel
 	 * to the isp (an agent's relayed channel is that one too).
 	 */
-	if (session_peer_role(ch->ch_sess) != FRAME_ROLE_AGENT &&
-	    session_role(ch->ch_sess) != FRAME_ROLE_AGENT)
+	if (channel_counted(ch)) {
 		audit_channel(ch, session_role(ch->ch_sess) == FRAME_ROLE_ESP,
 		    reason);
+		if (ch->ch_state == CHANNEL_OPEN)
+			metrics_add(M_CHANNELS, ch->ch_user, -1);
+	}
 	if (ch->ch_state == CHANNEL_OPEN)
 		log_debug("%s closed: %s; %llu bytes out, %llu bytes in, "
 			  "%ld.%03lds",

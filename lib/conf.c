@@ -12,10 +12,18 @@
 
 #include "xmalloc.h"
 
+/* The defaults the program used for keys the file leaves out (for -T). */
+struct conf_defaults {
+	char **cd_key;
+	char **cd_val;
+	size_t cd_n;
+};
+
 struct conf {
 	dictionary *c_dict;
 	char *c_path;
 	char *c_dir; /* relative paths in the file are taken from here */
+	struct conf_defaults *c_defs;
 };
 
 static char conf_syntax[512];
@@ -207,6 +215,7 @@ conf_load(const char *path, char **cause)
 		return NULL;
 	}
 	c = xcalloc(1, sizeof *c);
+	c->c_defs = xcalloc(1, sizeof *c->c_defs);
 	c->c_dict = d;
 	c->c_path = xstrdup(path);
 	if ((slash = strrchr(path, '/')) != NULL)
@@ -223,6 +232,14 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	iniparser_freedict(c->c_dict);
+	while (c->c_defs->cd_n > 0) {
+		c->c_defs->cd_n--;
+		free(c->c_defs->cd_key[c->c_defs->cd_n]);
+		free(c->c_defs->cd_val[c->c_defs->cd_n]);
+	}
+	free(c->c_defs->cd_key);
+	free(c->c_defs->cd_val);
+	free(c->c_defs);
 	free(c->c_path);
 	free(c->c_dir);
 	free(c);
@@ -302,15 +319,141 @@ conf_check_keys(const struct conf *c, const char *const *known, char **cause)
 	return 0;
 }
 
+/* Note the default used for a key the file leaves out, once. */
+static void __attribute__((format(printf, 3, 4)))
+conf_default(const struct conf *c, const char *key, const char *fmt, ...)
+{
+	struct conf_defaults *cd = c->c_defs;
+	char buf[512];
+	va_list ap;
+	size_t i;
+
+	for (i = 0; i < cd->cd_n; i++)
+		if (strcmp(cd->cd_key[i], key) == 0)
+			return;
+	cd->cd_key = xrealloc(cd->cd_key, (cd->cd_n + 1) * sizeof *cd->cd_key);
+	cd->cd_val = xrealloc(cd->cd_val, (cd->cd_n + 1) * sizeof *cd->cd_val);
+	cd->cd_key[cd->cd_n] = xstrdup(key);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	cd->cd_val[cd->cd_n] = xstrdup(buf);
+	cd->cd_n++;
+}
+
+/* The value set in the file, or NULL when absent or empty. */
+static const char *
+conf_get(const struct conf *c, const char *key)
+{
+	const char *v = iniparser_getstring(c->c_dict, key, NULL);
+
+	return v == NULL || *v == '\0' ? NULL : v;
+}
+
 /* A string value, or def when absent or empty. */
 const char *
 conf_str(const struct conf *c, const char *key, const char *def)
 {
-	const char *v = iniparser_getstring(c->c_dict, key, NULL);
+	const char *v = conf_get(c, key);
 
-	if (v == NULL || *v == '\0')
-		return def;
-	return v;
+	if (v == NULL && def != NULL)
+		conf_default(c, key, "%s", def);
+	return v != NULL ? v : def;
+}
+
+/* "30s" or "500ms" for a duration default. */
+static void
+conf_default_ms(const struct conf *c, const char *key, int ms)
+{
+	if (ms % 60000 == 0 && ms > 0)
+		conf_default(c, key, "%dm", ms / 60000);
+	else if (ms % 1000 == 0)
+		conf_default(c, key, "%ds", ms / 1000);
+	else
+		conf_default(c, key, "%dms", ms);
+}
+
+/* "16M" or "256K" for a size default. */
+static void
+conf_default_size(const struct conf *c, const char *key, uint64_t v)
+{
+	if (v != 0 && v % (1024 * 1024) == 0)
+		conf_default(c, key, "%lluM", (unsigned long long)(v >> 20));
+	else if (v != 0 && v % 1024 == 0)
+		conf_default(c, key, "%lluK", (unsigned long long)(v >> 10));
+	else
+		conf_default(c, key, "%llu", (unsigned long long)v);
+}
+
+/* Is key one whose value -T does not show? */
+static int
+conf_secret(const char *key)
+{
+	const char *colon = strchr(key, ':');
+
+	return colon != NULL && strcmp(colon + 1, "password") == 0;
+}
+
+/* Print one section's keys: the file's values, then the defaults. */
+static void
+conf_dump_section(const struct conf *c, const char *sec, FILE *f)
+{
+	const struct conf_defaults *cd = c->c_defs;
+	const char **keys = NULL;
+	size_t i, len = strlen(sec);
+	int n, j;
+
+	fprintf(f, "[%s]\n", sec);
+	n = iniparser_getsecnkeys(c->c_dict, sec);
+	if (n > 0) {
+		keys = xcalloc((size_t)n, sizeof *keys);
+		iniparser_getseckeys(c->c_dict, sec, keys);
+	}
+	for (j = 0; j < n; j++)
+		fprintf(f, "%s = %s\n", keys[j] + len + 1,
+		    conf_secret(keys[j])
+			? "(set, not shown)"
+			: iniparser_getstring(c->c_dict, keys[j], ""));
+	free(keys);
+	for (i = 0; i < cd->cd_n; i++)
+		if (strncmp(cd->cd_key[i], sec, len) == 0 &&
+		    cd->cd_key[i][len] == ':')
+			fprintf(f, "%s = %s\n", cd->cd_key[i] + len + 1,
+			    cd->cd_val[i]);
+	fputc('\n', f);
+}
+
+/*
+ * -T: the effective configuration, as the program took it: every key the
+ * file sets, then each default it used in the file's place.
+ */
+void
+conf_dump(const struct conf *c, FILE *f)
+{
+	const struct conf_defaults *cd = c->c_defs;
+	char sec[256];
+	size_t i, k, len;
+	int n, j, done;
+
+	fprintf(f, "# %s\n", c->c_path);
+	n = iniparser_getnsec(c->c_dict);
+	for (j = 0; j < n; j++)
+		conf_dump_section(c, iniparser_getsecname(c->c_dict, j), f);
+	/* Sections only the defaults fill, in the order they were read. */
+	for (i = 0; i < cd->cd_n; i++) {
+		len = strcspn(cd->cd_key[i], ":");
+		if (len >= sizeof sec)
+			continue;
+		memcpy(sec, cd->cd_key[i], len);
+		sec[len] = '\0';
+		if (iniparser_find_entry(c->c_dict, sec))
+			continue;
+		for (done = 0, k = 0; k < i && !done; k++)
+			done = strncmp(cd->cd_key[k], sec, len) == 0 &&
+			    cd->cd_key[k][len] == ':';
+		if (!done)
+			conf_dump_section(c, sec, f);
+	}
 }
 
 /* A file path, taken relative to the config file's folder. */
@@ -407,11 +550,13 @@ int
 conf_duration(const struct conf *c, const char *key, int def_ms, int *ms,
     char **cause)
 {
-	const char *v = conf_str(c, key, NULL);
+	const char *v = conf_get(c, key);
 
 	*ms = def_ms;
-	if (v == NULL)
+	if (v == NULL) {
+		conf_default_ms(c, key, def_ms);
 		return 0;
+	}
 	if (conf_parse_duration(v, ms) != 0 || *ms <= 0)
 		return conf_error(cause, c, key,
 		    "\"%s\" is not a duration (e.g. 10s, 500ms, 2m)", v);
@@ -423,11 +568,13 @@ int
 conf_size(const struct conf *c, const char *key, uint64_t def, uint64_t min,
     uint64_t max, uint64_t *out, char **cause)
 {
-	const char *v = conf_str(c, key, NULL);
+	const char *v = conf_get(c, key);
 
 	*out = def;
-	if (v == NULL)
+	if (v == NULL) {
+		conf_default_size(c, key, def);
 		return 0;
+	}
 	if (conf_parse_size(v, out) != 0)
 		return conf_error(cause, c, key,
 		    "\"%s\" is not a size (e.g. 256K, 16M)", v);
@@ -443,13 +590,15 @@ int
 conf_count(const struct conf *c, const char *key, unsigned def, unsigned min,
     unsigned max, unsigned *out, char **cause)
 {
-	const char *v = conf_str(c, key, NULL);
+	const char *v = conf_get(c, key);
 	unsigned long long n;
 	char *end;
 
 	*out = def;
-	if (v == NULL)
+	if (v == NULL) {
+		conf_default(c, key, "%u", def);
 		return 0;
+	}
 	errno = 0;
 	n = strtoull(v, &end, 10);
 	if (!isdigit((unsigned char)*v) || *end != '\0' || errno != 0)
@@ -466,11 +615,13 @@ int
 conf_bool(const struct conf *c, const char *key, int def, int *out,
     char **cause)
 {
-	const char *v = conf_str(c, key, NULL);
+	const char *v = conf_get(c, key);
 
 	*out = def;
-	if (v == NULL)
+	if (v == NULL) {
+		conf_default(c, key, "%s", def ? "yes" : "no");
 		return 0;
+	}
 	if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 ||
 	    strcmp(v, "1") == 0 || strcasecmp(v, "on") == 0)
 		*out = 1;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct conf;
 
@@ -28,6 +29,8 @@ int conf_bool(const struct conf *, const char *key, int def, int *out,
     char **cause);
 int conf_error(char **cause, const struct conf *, const char *key,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+void conf_dump(const struct conf *, FILE *);
 
 int conf_parse_duration(const char *, int *ms);
 int conf_parse_size(const char *, uint64_t *);

@@ -19,22 +19,34 @@
 static void __attribute__((noreturn))
 daemon_usage(const char *prog, const char *defconf, int code)
 {
+	int isp = strcmp(prog, "isp") == 0;
+
 	fprintf(code ? stderr : stdout,
-	    "usage: %s [-tv] [-c file]%s | -V | -h\n"
+	    "usage: %s [-tTSv] [-c file]%s | -V | -h\n"
 	    "  -c file  configuration (default %s)\n"
 	    "  -t       check the configuration and exit\n"
+	    "  -T       check it, print the effective configuration and exit\n"
+	    "  -S       print the running %s's status (from [metrics] listen)\n"
 	    "  -v       log debug detail\n"
 	    "  -V, --version  print the version and exit\n"
 	    "  -h, --help     print this and exit\n%s",
-	    prog, strcmp(prog, "isp") == 0 ? " | -P" : "", defconf,
-	    strcmp(prog, "isp") == 0
-		? "  -P       read a password on standard input and print its "
+	    prog,
+	    isp ? " | -P | -R rulefile [capture] | -Q user host:port" : "",
+	    defconf, prog,
+	    isp ? "  -P       read a password on standard input and print its "
 		  "hash for [user NAME] password\n"
+		  "  -R file  run a rule file's test vectors; with a capture, "
+		  "print the\n"
+		  "           announcements found in it and their rewrites\n"
+		  "  -Q user host:port\n"
+		  "           say whether the policy lets user (or - for "
+		  "anonymous) reach\n"
+		  "           host:port, and why\n"
 		: "");
 	exit(code);
 }
 
-/* Parse -c, -t, -v and -h. */
+/* Parse the options; what follows them is for -R and -Q only. */
 void
 daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
     struct daemon_opts *o)
@@ -42,7 +54,7 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	static const struct option longs[] = { { "help", no_argument, NULL,
 						   'h' },
 		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 } };
-	int ch;
+	int ch, isp = strcmp(prog, "isp") == 0, modes;
 
 	memset(o, 0, sizeof *o);
 	/*
@@ -54,7 +66,8 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	o->do_prog = prog;
 	o->do_conf = defconf;
-	while ((ch = getopt_long(argc, argv, "c:tvhPV", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, isp ? "c:tTSvhPVR:Q:" : "c:tTSvhV",
+		    longs, NULL)) != -1) {
 		switch (ch) {
 		case 'V':
 			printf("%s (dynpass) %s\n", prog, DYNPASS_VERSION);
@@ -65,13 +78,23 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 		case 't':
 			o->do_check = 1;
 			break;
+		case 'T':
+			o->do_check = o->do_dump = 1;
+			break;
+		case 'S':
+			o->do_status = 1;
+			break;
 		case 'v':
 			o->do_verbose++;
 			break;
 		case 'P':
-			if (strcmp(prog, "isp") != 0)
-				daemon_usage(prog, defconf, 1);
 			o->do_passwd = 1;
+			break;
+		case 'R':
+			o->do_ruletest = optarg;
+			break;
+		case 'Q':
+			o->do_query = optarg;
 			break;
 		case 'h':
 			daemon_usage(prog, defconf, 0);
@@ -79,8 +102,15 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 			daemon_usage(prog, defconf, 1);
 		}
 	}
-	if (optind != argc)
+	o->do_args = argv + optind;
+	o->do_nargs = argc - optind;
+	modes = (o->do_check != 0) + o->do_status + o->do_passwd +
+	    (o->do_ruletest != NULL) + (o->do_query != NULL);
+	if (modes > 1 || (o->do_ruletest != NULL && o->do_nargs > 1) ||
+	    (o->do_query != NULL && o->do_nargs != 1) ||
+	    (o->do_ruletest == NULL && o->do_query == NULL && o->do_nargs != 0))
 		daemon_usage(prog, defconf, 1);
+	o->do_offline = o->do_check || o->do_status || o->do_query != NULL;
 	log_init(prog, 0, o->do_verbose);
 }
 
@@ -135,8 +165,8 @@ daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 		    "set together with syslog = yes: log to one of them");
 	}
 	if (path != NULL &&
-	    (o->do_check ? daemon_dir_ok(path, &why)
-			 : log_file_open(path, &why)) != 0) {
+	    (o->do_offline ? daemon_dir_ok(path, &why)
+			   : log_file_open(path, &why)) != 0) {
 		conf_error(cause, c, "log:file", "%s", why);
 		free(why);
 		free(path);
@@ -146,13 +176,13 @@ daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 	path = NULL;
 	audit_set_format(format);
 	conf_path_key(c, "log:audit", &path, cause);
-	if (path != NULL && o->do_check && daemon_dir_ok(path, &why) != 0) {
+	if (path != NULL && o->do_offline && daemon_dir_ok(path, &why) != 0) {
 		conf_error(cause, c, "log:audit", "%s", why);
 		free(why);
 		free(path);
 		return -1;
 	}
-	if (path != NULL && !o->do_check &&
+	if (path != NULL && !o->do_offline &&
 	    audit_open(path, format, &why) != 0) {
 		conf_error(cause, c, "log:audit", "%s", why);
 		free(why);
@@ -160,7 +190,7 @@ daemon_log_conf(const struct conf *c, const struct daemon_opts *o, char **cause)
 		return -1;
 	}
 	free(path);
-	if (!o->do_check)
+	if (!o->do_offline)
 		log_init(o->do_prog, sl, o->do_verbose || vb);
 	return 0;
 }

@@ -12,6 +12,13 @@ struct daemon_opts {
 	int do_check;        /* -t */
 	int do_verbose;      /* -v */
 	int do_passwd;       /* -P: hash a password (isp) */
+	int do_dump;         /* -T: print the effective configuration */
+	int do_status;       /* -S: print the running daemon's status */
+	const char *do_ruletest; /* -R RULEFILE (isp) */
+	const char *do_query;    /* -Q USER (isp) */
+	int do_offline; /* -t, -T, -S, -Q: read the config, open no files */
+	char **do_args;          /* what follows the options */
+	int do_nargs;
 };
 
 void daemon_parse_args(int, char **, const char *prog, const char *defconf,

@@ -76,6 +76,9 @@ struct session {
 	void *s_probe_arg;
 	uint8_t s_probe_ping[8];
 	uint64_t s_probe_ms;
+	uint8_t s_ping[8];  /* the last keepalive PING's payload */
+	uint64_t s_ping_us; /* when it went */
+	int64_t s_rtt_us;   /* its round trip, or -1 */
 	char s_close_reason[256];
 };
 
@@ -115,6 +118,29 @@ session_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Monotonic microseconds, for round trips. */
+static uint64_t
+session_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Send a keepalive PING, and time it. */
+static void
+session_ping(struct session *s, uint64_t now_ms)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		s->s_ping[i] = (uint8_t)(now_ms >> (56 - 8 * i));
+	s->s_ping_us = session_now_us();
+	session_send(s, FRAME_PING, 0, s->s_ping, sizeof s->s_ping);
+	s->s_last_ping_ms = now_ms;
 }
 
 /* The defaults of [session]. */
@@ -213,6 +239,7 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	s->s_next_id = s->s_opener ? 1 : 2;
 	s->s_start_ms = s->s_last_rx_ms = session_now_ms();
 	s->s_goaway_code = -1;
+	s->s_rtt_us = -1;
 	s->s_serial = ++session_serials;
 	snprintf(s->s_peer, sizeof s->s_peer, "%s", peer);
 	ms = params->sp_keepalive_ms < 1000 ? params->sp_keepalive_ms / 2 : 500;
@@ -743,6 +770,7 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 	window_tx_init(&s->s_tx,
 	    h.fhl_window > WINDOW_MAX ? WINDOW_MAX : h.fhl_window);
 	s->s_state = SESSION_UP;
+	session_ping(s, session_now_ms()); /* a first round trip */
 	log_info("session with %s up (%s, protocol %d%s%s)", s->s_peer,
 	    esc_str(sw, sizeof sw, h.fhl_software), FRAME_VERSION,
 	    s->s_identity[0] ? ", identity " : "", s->s_identity);
@@ -907,6 +935,10 @@ session_on_pong(struct session *s, const uint8_t *p)
 {
 	session_pong_cb cb = s->s_probe_cb;
 
+	if (s->s_ping_us != 0 && memcmp(p, s->s_ping, 8) == 0) {
+		s->s_rtt_us = (int64_t)(session_now_us() - s->s_ping_us);
+		s->s_ping_us = 0;
+	}
 	if (cb == NULL || memcmp(p, s->s_probe_ping, 8) != 0)
 		return;
 	s->s_probe_cb = NULL;
@@ -1213,9 +1245,7 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 	uint64_t now = session_now_ms(), idle;
-	uint8_t ping[8];
 	char why[128];
-	int i;
 
 	(void)fd;
 	(void)what;
@@ -1243,12 +1273,15 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (idle >= (uint64_t)s->s_params.sp_keepalive_ms &&
-	    now - s->s_last_ping_ms >= (uint64_t)s->s_params.sp_keepalive_ms) {
-		for (i = 0; i < 8; i++)
-			ping[i] = (uint8_t)(now >> (56 - 8 * i));
-		session_send(s, FRAME_PING, 0, ping, sizeof ping);
-		s->s_last_ping_ms = now;
-	}
+	    now - s->s_last_ping_ms >= (uint64_t)s->s_params.sp_keepalive_ms)
+		session_ping(s, now);
+}
+
+/* The last keepalive round trip in microseconds, or -1. */
+int64_t
+session_rtt_us(const struct session *s)
+{
+	return s->s_rtt_us;
 }
 
 /* The session's event base. */

@@ -80,6 +80,7 @@ void session_set_identity(struct session *, const char *);
 const char *session_identity(const struct session *);
 int session_peer_goaway(const struct session *);
 uint64_t session_serial(const struct session *);
+int64_t session_rtt_us(const struct session *);
 typedef void (*session_pong_cb)(struct session *, int rtt_ms, void *);
 void session_probe(struct session *, session_pong_cb, void *);
 void session_probe_cancel(struct session *);

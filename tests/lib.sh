@@ -84,6 +84,17 @@ wait_for_log() {
 # count_log FILE REGEX: number of matching lines.
 count_log() { grep -Ec "$2" "$1" 2>/dev/null || true; }
 
+# wait_for_count FILE REGEX N [SECS]: until N lines match.
+wait_for_count() {
+	local f=$1 re=$2 n=$3 secs=${4:-10} i=0
+	while [ $i -lt $((secs * 10)) ]; do
+		[ "$(count_log "$f" "$re")" -ge "$n" ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	fail "timed out after ${secs}s waiting for $n lines /$re/ in $(basename "$f")"
+}
+
 # In a namespace or not. bg_run runs this in a subshell: exec keeps the
 # recorded pid that of the daemon itself.
 _in_ns() {

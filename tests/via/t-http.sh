@@ -53,6 +53,7 @@ isp_stop
 ISP_LOG=$T/isp-auth.log
 via_pair "http://alice:s3cret@$PX4:8889/" esp.test
 wait_for_log "$ISP_LOG" "session with .* up" 15
+wait_for_count "$ESP_LOG" "isp \".*\" serves" 2 10
 grep -q "Established connection to host \"esp.test\"" "$T/tinyproxy-auth.log" ||
 	fail "tinyproxy did not log the CONNECT to esp.test"
 ok "http with basic auth, esp by name: session up through tinyproxy"

@@ -62,6 +62,7 @@ isp_stop
 ISP_LOG=$T/isp-login.log
 via_pair "socks5://alice:s3cret@$PX4:1081" esp.test
 wait_for_log "$ISP_LOG" "session with .* up" 15
+wait_for_count "$ESP_LOG" "isp \".*\" serves" 2 10
 grep -q "alice" "$T/dante-login.log" ||
 	fail "Dante did not log the user alice"
 ok "socks5 with login, esp by name: session up through Dante"

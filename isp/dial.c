@@ -221,6 +221,26 @@ dial_redialcb(evutil_socket_t fd, short what, void *arg)
 	dial_start(arg);
 }
 
+/* Cancel an uplink's attempt under way, and its redial. */
+static void
+dial_cancel(struct uplink *u)
+{
+	if (u->u_redial != NULL)
+		evtimer_del(u->u_redial);
+	if (u->u_req != NULL) {
+		evdns_getaddrinfo_cancel(u->u_req);
+		u->u_req = NULL;
+	}
+	if (u->u_conn != NULL) {
+		connector_cancel(u->u_conn);
+		u->u_conn = NULL;
+	}
+	if (u->u_via != NULL) {
+		via_cancel(u->u_via);
+		u->u_via = NULL;
+	}
+}
+
 /* Stop dialling (shutdown): cancel attempts under way. */
 void
 dial_stop(struct isp *i)
@@ -228,22 +248,21 @@ dial_stop(struct isp *i)
 	struct uplink *u;
 
 	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
-	{
-		if (u->u_redial != NULL)
-			evtimer_del(u->u_redial);
-		if (u->u_req != NULL) {
-			evdns_getaddrinfo_cancel(u->u_req);
-			u->u_req = NULL;
-		}
-		if (u->u_conn != NULL) {
-			connector_cancel(u->u_conn);
-			u->u_conn = NULL;
-		}
-		if (u->u_via != NULL) {
-			via_cancel(u->u_via);
-			u->u_via = NULL;
-		}
-	}
+	dial_cancel(u);
+}
+
+/* The one teardown path for an uplink with no session. */
+static void
+dial_free(struct uplink *u)
+{
+	dial_cancel(u);
+	TAILQ_REMOVE(&u->u_isp->i_uplinks, u, u_entry);
+	if (u->u_redial != NULL)
+		event_free(u->u_redial);
+	free(u->u_esp);
+	free(u->u_host);
+	free(u->u_port);
+	free(u);
 }
 
 /* Free every uplink (after the loop has ended). */
@@ -252,16 +271,49 @@ dial_free_all(struct isp *i)
 {
 	struct uplink *u;
 
-	dial_stop(i);
-	while ((u = TAILQ_FIRST(&i->i_uplinks)) != NULL) {
-		TAILQ_REMOVE(&i->i_uplinks, u, u_entry);
-		if (u->u_redial != NULL)
-			event_free(u->u_redial);
-		free(u->u_esp);
-		free(u->u_host);
-		free(u->u_port);
-		free(u);
-	}
+	while ((u = TAILQ_FIRST(&i->i_uplinks)) != NULL)
+		dial_free(u);
+}
+
+/* The uplink for "host:port", if there is one. */
+struct uplink *
+dial_find(struct isp *i, const char *esp)
+{
+	struct uplink *u;
+
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	if (!u->u_removed && strcmp(u->u_esp, esp) == 0)
+		return u;
+	return NULL;
+}
+
+/*
+ * An esp left [isp] esp (reload): no new channels there; its session
+ * goes once the open ones have finished, and the uplink with it.
+ */
+void
+dial_remove(struct uplink *u)
+{
+	u->u_removed = 1;
+	dial_cancel(u);
+	if (u->u_sess == NULL)
+		dial_free(u);
+	else if (session_is_up(u->u_sess))
+		session_goaway(u->u_sess, GOAWAY_NORMAL,
+		    "removed from the isp's configuration");
+	else
+		session_close(u->u_sess, "removed from the configuration");
+}
+
+/* An esp joined [isp] esp (reload): take the new uplink over and dial. */
+void
+dial_adopt(struct isp *i, struct isp *from, struct uplink *u)
+{
+	TAILQ_REMOVE(&from->i_uplinks, u, u_entry);
+	u->u_isp = i;
+	TAILQ_INSERT_TAIL(&i->i_uplinks, u, u_entry);
+	u->u_redial = evtimer_new(i->i_base, dial_redialcb, u);
+	dial_start(u);
 }
 
 /* How many sessions are still open (for shutdown). */
@@ -409,6 +461,13 @@ dial_sess_closed(struct session *s, const char *reason, void *arg)
 		free(a);
 	}
 	u->u_sess = NULL;
+	if (u->u_removed) {
+		log_info("esp %s: session gone; no longer dialled", u->u_esp);
+		dial_free(u);
+		if (i->i_draining && dial_sessions(i) == 0)
+			event_base_loopexit(i->i_base, NULL);
+		return;
+	}
 	if (i->i_draining) {
 		if (dial_sessions(i) == 0)
 			event_base_loopexit(i->i_base, NULL);
@@ -537,6 +596,6 @@ dial_sess_drained(struct session *s, void *arg)
 {
 	struct uplink *u = arg;
 
-	if (u->u_isp->i_draining)
+	if (u->u_isp->i_draining || u->u_removed)
 		session_close(s, "drained");
 }

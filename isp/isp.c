@@ -143,6 +143,11 @@ isp_load_esps(struct isp *i, const struct conf *c, const char *v, char **cause)
 
 	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
 	     tok = strtok_r(NULL, " \t,", &save)) {
+		if (dial_find(i, tok) != NULL) {
+			rc = conf_error(cause, c, "isp:esp",
+			    "\"%s\" is listed twice", tok);
+			break;
+		}
 		if (dial_add(i, tok) != 0) {
 			rc = conf_error(cause, c, "isp:esp",
 			    "\"%s\" is not HOST:PORT (IPv6 as [addr]:port)",
@@ -361,27 +366,120 @@ isp_passwd(void)
 }
 
 /*
- * SIGHUP: read the config again. The policy, allow list and rules are
- * replaced and sent to every esp; live channels go on. A config that does
- * not load leaves the running one in place. Sessions, TLS and the esp
- * list keep their start-up values.
+ * Reload, the esp list: new esps are dialled; removed ones get GOAWAY and
+ * go once their channels have finished.
+ */
+static void
+isp_reload_esps(struct isp *i, struct isp *n)
+{
+	struct uplink *u, *next;
+
+	for (u = TAILQ_FIRST(&i->i_uplinks); u != NULL; u = next) {
+		next = TAILQ_NEXT(u, u_entry);
+		if (u->u_removed || dial_find(n, u->u_esp) != NULL)
+			continue;
+		log_info("reload: esp %s removed: draining its session",
+		    u->u_esp);
+		dial_remove(u);
+	}
+	for (u = TAILQ_FIRST(&n->i_uplinks); u != NULL; u = next) {
+		next = TAILQ_NEXT(u, u_entry);
+		if (dial_find(i, u->u_esp) != NULL)
+			continue;
+		log_info("reload: esp %s added: dialling", u->u_esp);
+		dial_adopt(i, n, u);
+	}
+	free(i->i_esp);
+	i->i_esp = n->i_esp;
+	n->i_esp = NULL;
+}
+
+/*
+ * Reload, TLS: the new credentials and context serve new handshakes. The
+ * old ones stay until exit, for the sessions that still use them.
+ */
+static void
+isp_reload_tls(struct isp *i, struct isp *n)
+{
+	struct isp_retired *r;
+
+	i->i_retired = xrealloc(i->i_retired,
+	    (i->i_nretired + 1) * sizeof *i->i_retired);
+	r = &i->i_retired[i->i_nretired++];
+	r->ir_tls = xmalloc(sizeof *r->ir_tls);
+	*r->ir_tls = i->i_tls;
+	r->ir_ssl = i->i_ssl;
+	SSL_CTX_set_app_data(r->ir_ssl, r->ir_tls);
+	i->i_tls = n->i_tls;
+	memset(&n->i_tls, 0, sizeof n->i_tls);
+	i->i_ssl = n->i_ssl;
+	n->i_ssl = NULL;
+	SSL_CTX_set_app_data(i->i_ssl, &i->i_tls);
+	snprintf(i->i_id, sizeof i->i_id, "%s", n->i_id);
+	audit_set_self(i->i_id);
+}
+
+/* Do two strings differ (either may be NULL)? */
+static int
+isp_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* What a reload cannot change while running, as "[sec] key, ..." in buf. */
+static void
+isp_reload_fixed(const struct isp *i, const struct isp *n, char *buf,
+    size_t len)
+{
+	const char *what[8];
+	size_t k = 0, j;
+
+	if (isp_differ(i->i_priv.pd_user, n->i_priv.pd_user))
+		what[k++] = "[daemon] user";
+	if (i->i_priv.pd_gid != n->i_priv.pd_gid)
+		what[k++] = "[daemon] group";
+	if (isp_differ(i->i_priv.pd_chroot, n->i_priv.pd_chroot))
+		what[k++] = "[daemon] chroot";
+	if (i->i_priv.pd_allow_root != n->i_priv.pd_allow_root)
+		what[k++] = "[daemon] allow_root";
+	if (i->i_login_threads != n->i_login_threads)
+		what[k++] = "[isp] login_threads";
+	if (i->i_login_queue != n->i_login_queue)
+		what[k++] = "[isp] login_queue";
+	if (isp_differ(i->i_metrics_doors.ls_text, n->i_metrics_doors.ls_text))
+		what[k++] = "[metrics] listen";
+	buf[0] = '\0';
+	for (j = 0; j < k; j++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+		    j ? ", " : "", what[j]);
+}
+
+/*
+ * SIGHUP: read the config again and apply what can change live. The
+ * policy, allow list and rules are replaced and sent to every esp; the
+ * esp list, TLS, [isp] via and [session] serve new sessions; open
+ * channels go on. What needs a restart is named. A config that does not
+ * load leaves the running one in place.
  */
 static void
 isp_reload(struct isp *i)
 {
 	struct isp n;
 	struct uplink *u;
-	char *cause = NULL;
+	char *cause = NULL, fixed[256];
+	int sess_changed;
 
 	memset(&n, 0, sizeof n);
 	TAILQ_INIT(&n.i_uplinks);
 	n.i_opts = i->i_opts;
-	if (isp_load(&n, i->i_opts->do_conf, i->i_opts, &cause) != 0) {
+	if (isp_load(&n, i->i_opts->do_conf, i->i_opts, &cause) != 0 ||
+	    (n.i_ssl = tls_ctx_new(&n.i_tls, &cause)) == NULL) {
 		log_warnx("reload failed: %s; keeping the running "
 			  "configuration",
 		    cause);
 		free(cause);
 		isp_free(&n);
+		audit_set_self(i->i_id);
 		return;
 	}
 	policy_free(&i->i_policy);
@@ -405,13 +503,27 @@ isp_reload(struct isp *i)
 	i->i_rev_per_session = n.i_rev_per_session;
 	i->i_data_addr = n.i_data_addr;
 	i->i_connect_timeout_ms = n.i_connect_timeout_ms;
+	i->i_backoff_max_ms = n.i_backoff_max_ms;
+	i->i_drain_ms = n.i_drain_ms;
+	via_conf_clear(&i->i_via);
+	i->i_via = n.i_via;
+	memset(&n.i_via, 0, sizeof n.i_via);
+	sess_changed = memcmp(&i->i_params, &n.i_params, sizeof n.i_params);
+	i->i_params = n.i_params;
+	isp_reload_tls(i, &n);
+	isp_reload_fixed(i, &n, fixed, sizeof fixed);
+	isp_reload_esps(i, &n);
 	isp_free(&n);
-	log_info("reloaded %s: %zu users, anonymous %s, %zu rule files",
+	log_info("reloaded %s: %zu users, anonymous %s, %zu rule files; "
+		 "TLS credentials%s for new sessions",
 	    i->i_opts->do_conf, i->i_policy.p_nusers,
 	    i->i_policy.p_anonymous ? "allowed" : "refused",
-	    i->i_ruleset != NULL ? ruleset_count(i->i_ruleset) : 0);
+	    i->i_ruleset != NULL ? ruleset_count(i->i_ruleset) : 0,
+	    sess_changed ? " and [session] settings" : "");
+	if (fixed[0] != '\0')
+		log_warnx("reload: not applied until a restart: %s", fixed);
 	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
-	if (u->u_sess != NULL && session_is_up(u->u_sess))
+	if (u->u_sess != NULL && session_is_up(u->u_sess) && !u->u_removed)
 		dial_send_config(u);
 }
 
@@ -468,6 +580,13 @@ isp_free(struct isp *i)
 		ruleset_free(i->i_ruleset);
 	while (i->i_nold_rulesets > 0)
 		ruleset_free(i->i_old_rulesets[--i->i_nold_rulesets]);
+	while (i->i_nretired > 0) {
+		i->i_nretired--;
+		SSL_CTX_free(i->i_retired[i->i_nretired].ir_ssl);
+		tls_conf_clear(i->i_retired[i->i_nretired].ir_tls);
+		free(i->i_retired[i->i_nretired].ir_tls);
+	}
+	free(i->i_retired);
 	free(i->i_old_rulesets);
 	expect_clear(&i->i_expect);
 	free(i->i_esp);

@@ -45,7 +45,14 @@ struct uplink {
 	TAILQ_HEAD(, isp_auth) u_auths; /* logins the esp is waiting for */
 	time_t u_notice_sec;            /* the esp's reports this second */
 	unsigned u_notices;
+	int u_removed; /* gone from [isp] esp: draining, then freed */
 	TAILQ_ENTRY(uplink) u_entry;
+};
+
+/* TLS replaced by a reload, kept for the sessions that still use it. */
+struct isp_retired {
+	struct tls_conf *ir_tls;
+	SSL_CTX *ir_ssl;
 };
 
 struct isp {
@@ -89,12 +96,17 @@ struct isp {
 	struct metrics_http *i_metrics;
 	char *i_metrics_warning;
 	char *i_dump; /* -T */
+	struct isp_retired *i_retired;
+	size_t i_nretired;
 };
 
 int dial_add(struct isp *, const char *);
 void dial_start_all(struct isp *);
 void dial_stop(struct isp *);
 void dial_free_all(struct isp *);
+struct uplink *dial_find(struct isp *, const char *);
+void dial_remove(struct uplink *);
+void dial_adopt(struct isp *, struct isp *from, struct uplink *);
 int dial_sessions(struct isp *);
 void dial_send_config(struct uplink *);
 void inside_open(struct isp *, struct channel *, const struct frame_open *);

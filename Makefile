@@ -16,7 +16,8 @@ CPPFLAGS += -D_GNU_SOURCE -DDYNPASS_VERSION='"$(VERSION)"' -Ilib \
 LDLIBS   += $(PKG_LIBS) -liniparser -lpthread
 # The preload library goes into arbitrary programs, so it is never built
 # with sanitizers (their runtime must come first in a process).
-HOOK_CFLAGS := $(CFLAGS)
+HOOK_CFLAGS  := $(CFLAGS)
+HOOK_LDFLAGS := $(LDFLAGS)
 ifneq ($(SANITIZE),)
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=$(SANITIZE)
@@ -77,7 +78,7 @@ $(BUILD)/bin/isp: $(call obj,$(ISP_SRC)) $(LIB_A)
 # linked in cannot clash with a program's own symbols.
 $(BUILD)/lib/libsockhook.so: $(call hobj,$(HOOK_SRC) $(HOOK_DEP)) sockhook/libsockhook.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,libsockhook.so \
+	$(CC) $(HOOK_LDFLAGS) -shared -Wl,-soname,libsockhook.so \
 	    -Wl,--version-script=sockhook/libsockhook.map -o $@ \
 	    $(filter %.o,$^) -liniparser -ldl -lpthread
 

@@ -3,7 +3,7 @@
 # Runs apt-get only as root; otherwise names what is missing.
 
 BUILD_PKGS="gcc make pkg-config libevent-dev libssl-dev libpcre2-dev libiniparser-dev"
-TEST_PKGS="curl python3 openssl socat nftables iproute2 procps libc6-dev nodejs mandoc vsftpd ngircd dante-server tinyproxy lftp tcpdump ftp python3-prometheus-client"
+TEST_PKGS="curl python3 openssl socat nftables iproute2 procps libc6-dev nodejs mandoc vsftpd ngircd dante-server tinyproxy lftp tcpdump ftp python3-prometheus-client debhelper dpkg-dev fakeroot lintian"
 
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS $EXTRA_PKGS; do

@@ -134,7 +134,8 @@ install: all
 	done
 	for f in esp isp sockhook; do \
 		[ -e $(D)$(SYSCONFDIR)/dynpass/$$f.conf ] || \
-		    install -m 644 etc/$$f.conf $(D)$(SYSCONFDIR)/dynpass/$$f.conf; \
+		    sed -e 's#/usr/share/dynpass#$(PREFIX)/share/dynpass#g' \
+		    etc/$$f.conf >$(D)$(SYSCONFDIR)/dynpass/$$f.conf; \
 	done
 	[ -e $(D)$(SYSCONFDIR)/logrotate.d/dynpass ] || \
 	    install -m 644 etc/logrotate.d/dynpass $(D)$(SYSCONFDIR)/logrotate.d/

@@ -159,6 +159,29 @@ isp_load_esps(struct isp *i, const struct conf *c, const char *v, char **cause)
 	return rc;
 }
 
+/*
+ * On a reload after dropping privileges, a key file only root may read
+ * is not an error: the running credentials stay, and the log says why.
+ */
+static char *
+isp_tls_unreadable(const struct conf *c)
+{
+	static const char *const keys[] = { "tls:psk_file", "tls:cert",
+		"tls:key", "tls:ca", NULL };
+	const char *const *k;
+	char *path, *why = NULL;
+
+	for (k = keys; *k != NULL && why == NULL; k++) {
+		conf_path_key(c, *k, &path, NULL);
+		if (path != NULL && access(path, R_OK) != 0 && errno == EACCES)
+			xasprintf(&why, "[%.3s] %s: %s: %s as uid %u", *k,
+			    *k + 4, path, strerror(EACCES),
+			    (unsigned)geteuid());
+		free(path);
+	}
+	return why;
+}
+
 /* Read and check isp.conf. */
 static int
 isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
@@ -241,8 +264,11 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		goto out;
 	}
 	if (session_conf_load(c, &i->i_params, cause) != 0 ||
-	    privdrop_conf_load(c, &i->i_priv, cause) != 0 ||
-	    tls_conf_load(c, &i->i_tls, TLS_ROLE_ISP, cause) != 0 ||
+	    privdrop_conf_load(c, &i->i_priv, cause) != 0)
+		goto out;
+	if (i->i_reloading && (i->i_tls_skipped = isp_tls_unreadable(c)))
+		goto tls_done; /* the running credentials stay */
+	if (tls_conf_load(c, &i->i_tls, TLS_ROLE_ISP, cause) != 0 ||
 	    tls_conf_set_identity(c, &i->i_tls, conf_str(c, "isp:id", NULL),
 		cause) != 0)
 		goto out;
@@ -251,6 +277,7 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	    tls_conf_psk_mode(&i->i_tls) ? i->i_tls.tc_psks[0].tp_id
 					 : i->i_tls.tc_cert_name);
 	audit_set_self(i->i_id);
+tls_done:
 	if (metrics_http_conf(c, &i->i_metrics_doors, &i->i_metrics_warning,
 		cause) != 0)
 		goto out;
@@ -403,8 +430,8 @@ isp_reload_tls(struct isp *i, struct isp *n)
 {
 	struct isp_retired *r;
 
-	i->i_retired = xrealloc(i->i_retired,
-	    (i->i_nretired + 1) * sizeof *i->i_retired);
+	i->i_retired =
+	    xrealloc(i->i_retired, (i->i_nretired + 1) * sizeof *i->i_retired);
 	r = &i->i_retired[i->i_nretired++];
 	r->ir_tls = xmalloc(sizeof *r->ir_tls);
 	*r->ir_tls = i->i_tls;
@@ -467,13 +494,15 @@ isp_reload(struct isp *i)
 	struct isp n;
 	struct uplink *u;
 	char *cause = NULL, fixed[256];
-	int sess_changed;
+	int sess_changed, tls_kept;
 
 	memset(&n, 0, sizeof n);
 	TAILQ_INIT(&n.i_uplinks);
 	n.i_opts = i->i_opts;
+	n.i_reloading = 1;
 	if (isp_load(&n, i->i_opts->do_conf, i->i_opts, &cause) != 0 ||
-	    (n.i_ssl = tls_ctx_new(&n.i_tls, &cause)) == NULL) {
+	    (n.i_tls_skipped == NULL &&
+		(n.i_ssl = tls_ctx_new(&n.i_tls, &cause)) == NULL)) {
 		log_warnx("reload failed: %s; keeping the running "
 			  "configuration",
 		    cause);
@@ -510,15 +539,22 @@ isp_reload(struct isp *i)
 	memset(&n.i_via, 0, sizeof n.i_via);
 	sess_changed = memcmp(&i->i_params, &n.i_params, sizeof n.i_params);
 	i->i_params = n.i_params;
-	isp_reload_tls(i, &n);
+	tls_kept = n.i_tls_skipped != NULL;
+	if (!tls_kept)
+		isp_reload_tls(i, &n);
+	else
+		log_warnx("reload: TLS credentials not applied, the running "
+			  "ones stay: %s",
+		    n.i_tls_skipped);
 	isp_reload_fixed(i, &n, fixed, sizeof fixed);
 	isp_reload_esps(i, &n);
 	isp_free(&n);
 	log_info("reloaded %s: %zu users, anonymous %s, %zu rule files; "
-		 "TLS credentials%s for new sessions",
+		 "%s%s for new sessions",
 	    i->i_opts->do_conf, i->i_policy.p_nusers,
 	    i->i_policy.p_anonymous ? "allowed" : "refused",
 	    i->i_ruleset != NULL ? ruleset_count(i->i_ruleset) : 0,
+	    tls_kept ? "the esp list" : "TLS credentials",
 	    sess_changed ? " and [session] settings" : "");
 	if (fixed[0] != '\0')
 		log_warnx("reload: not applied until a restart: %s", fixed);
@@ -587,6 +623,7 @@ isp_free(struct isp *i)
 		free(i->i_retired[i->i_nretired].ir_tls);
 	}
 	free(i->i_retired);
+	free(i->i_tls_skipped);
 	free(i->i_old_rulesets);
 	expect_clear(&i->i_expect);
 	free(i->i_esp);

@@ -98,6 +98,8 @@ struct isp {
 	char *i_dump; /* -T */
 	struct isp_retired *i_retired;
 	size_t i_nretired;
+	int i_reloading;     /* loading for SIGHUP */
+	char *i_tls_skipped; /* why the reload kept the running TLS */
 };
 
 int dial_add(struct isp *, const char *);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "channel.h"
@@ -48,6 +49,13 @@ struct audit_rec {
 	uint64_t up, down;
 	double secs;
 };
+
+/* Give the audit file to the user the daemon becomes, for its reopens. */
+int
+audit_chown(uid_t uid, gid_t gid)
+{
+	return audit_file != NULL ? fchown(fileno(audit_file), uid, gid) : 0;
+}
 
 /* Send audit lines to a file (appended), instead of the log. */
 int

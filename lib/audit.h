@@ -6,6 +6,7 @@
 #define DP_AUDIT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "frame.h"
 
@@ -15,6 +16,7 @@ enum audit_format { AUDIT_LOGFMT = 0, AUDIT_JSON = 1 };
 
 int audit_open(const char *path, int format, char **cause);
 int audit_reopen(char **cause);
+int audit_chown(uid_t, gid_t);
 void audit_set_format(int format);
 void audit_set_self(const char *isp_id);
 void audit_channel(const struct channel *, int esp_side, const char *end);

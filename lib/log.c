@@ -177,6 +177,13 @@ log_warnx_limited(struct log_limit *ll, const char *fmt, ...)
 
 static char *log_path; /* [log] file, or NULL: standard error */
 
+/* Give the log file to the user the daemon becomes, for its reopens. */
+int
+log_file_chown(uid_t uid, gid_t gid)
+{
+	return log_path != NULL ? fchown(2, uid, gid) : 0;
+}
+
 /* Log to a file (appended) instead of standard error: it takes fd 2. */
 int
 log_file_open(const char *path, char **cause)

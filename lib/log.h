@@ -2,6 +2,8 @@
 #ifndef DP_LOG_H
 #define DP_LOG_H
 
+#include <sys/types.h>
+
 #include <stdarg.h>
 
 #include <time.h>
@@ -15,6 +17,7 @@ struct log_limit {
 void log_init(const char *progname, int use_syslog, int verbose);
 void log_set_syslog(int use_syslog);
 int log_file_open(const char *path, char **cause);
+int log_file_chown(uid_t, gid_t);
 int log_file_reopen(char **cause);
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

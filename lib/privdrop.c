@@ -13,7 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "conf.h"
+#include "log.h"
 #include "xmalloc.h"
 
 /* Read [daemon] user, group, chroot and allow_root. */
@@ -80,6 +82,13 @@ privdrop_apply(const struct privdrop *pd, const char *prog, char **cause)
 			return 0;
 		xasprintf(cause, "cannot become user %s: %s runs as uid %u",
 		    pd->pd_user, prog, (unsigned)geteuid());
+		return -1;
+	}
+	/* Files opened as root: the user must be able to reopen them. */
+	if (log_file_chown(pd->pd_uid, pd->pd_gid) != 0 ||
+	    audit_chown(pd->pd_uid, pd->pd_gid) != 0) {
+		xasprintf(cause, "cannot give the log files to %s: %s",
+		    pd->pd_user, strerror(errno));
 		return -1;
 	}
 	if (pd->pd_chroot != NULL &&

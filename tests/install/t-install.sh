@@ -22,6 +22,8 @@ for f in usr/bin/sockhook usr/sbin/esp usr/sbin/isp usr/lib/dynpass/libsockhook.
 	[ -f "$D/$f" ] || fail "make install did not put $f"
 done
 [ -x "$D/usr/sbin/esp" ] && [ -x "$D/usr/bin/sockhook" ] || fail "programs not executable"
+grep -q "^rules = /usr/share/dynpass/rules " "$D/etc/dynpass/isp.conf" ||
+	fail "isp.conf under /usr: $(grep '^rules' "$D/etc/dynpass/isp.conf")"
 grep -q "^ExecStart=/usr/sbin/esp -c /etc/dynpass/esp.conf$" "$D/usr/lib/systemd/system/dynpass-esp.service" ||
 	fail "the esp unit: $(grep ExecStart "$D/usr/lib/systemd/system/dynpass-esp.service")"
 ok "make install DESTDIR=... PREFIX=/usr puts programs, library, manuals, rules, units and configs in place"
@@ -40,6 +42,12 @@ ok "make uninstall removes everything but the configs"
 # An install of its own, run from there.
 P=$T/prefix
 make -s -C "$TOP" install PREFIX="$P" >"$T/make.log" 2>&1 || fail "make install PREFIX=$P"
+grep -q "^rules = $P/share/dynpass/rules " "$P/etc/dynpass/isp.conf" ||
+	fail "the installed isp.conf: $(grep '^rules' "$P/etc/dynpass/isp.conf")"
+"$P/sbin/isp" -R "$P/share/dynpass/rules/ftp.ini" >"$T/rt.out" 2>&1 ||
+	[ "$(cat "$T/rt.out")" = "isp: -R $P/share/dynpass/rules/ftp.ini: not available in this build" ] ||
+	fail "isp -R on the installed ftp.ini: $(cat "$T/rt.out")"
+ok "the installed isp.conf names the installed rules, $P/share/dynpass/rules"
 BIN=$P/sbin
 mkdir -p "$T/www"
 head -c 1048576 /dev/urandom >"$T/www/blob"

@@ -33,6 +33,14 @@ export NOTIFY_SOCKET=$T/run/notify.sock
 DAEMON_TEXT="[daemon]
 user  = nobody
 group = nogroup"
+# The isp logs to a file and audits to another, both made by root at
+# start in a folder nobody may not write in (as /var/log/dynpass).
+mkdir -m 755 "$T/logs"
+ISP_EXTRA="[log]
+file  = $T/logs/isp.log
+audit = $T/logs/isp-audit.log
+[isp]"
+ISP_LOG=$T/logs/isp.log
 pair_start
 wait_for_log "$T/notify.log" "^READY=1" 10
 [ "$(grep -c '^READY=1' "$T/notify.log")" = 2 ] || fail "esp and isp did not both say READY=1: $(cat "$T/notify.log")"
@@ -62,6 +70,28 @@ done
 [ "$(tail -n +$((n + 1)) "$T/notify.log" | tr '\n' ' ')" = "RELOADING=1 READY=1 " ] ||
 	fail "reload: $(tail -n +$((n + 1)) "$T/notify.log")"
 ok "the isp's reload: RELOADING=1, then READY=1"
+# Its key is root's alone (0600): the reload keeps the running one, says
+# so, and applies the rest.
+[ "$(stat -c '%U %a' "$T/pair.psk")" = "root 600" ] || fail "the key is not root's, 0600"
+wait_for_log "$ISP_LOG" "reload: TLS credentials not applied, the running ones stay: \[tls\] psk_file: $T/pair.psk: Permission denied as uid 65534" 5
+wait_for_log "$ISP_LOG" "reloaded $T/isp.conf: 0 users, anonymous allowed, 0 rule files; the esp list for new sessions" 5
+ok "a root-only key on reload: $(grep -o 'reload: TLS.*' "$ISP_LOG" | head -1)"
+
+# Rotation as logrotate does it (move, create as root, HUP): the files
+# were given to nobody at the drop, so the isp reopens the new ones.
+[ "$(stat -c %U "$T/logs/isp.log") $(stat -c %U "$T/logs/isp-audit.log")" = "nobody nobody" ] ||
+	fail "the log files were not given to nobody: $(ls -l "$T/logs")"
+for f in isp.log isp-audit.log; do
+	mv "$T/logs/$f" "$T/logs/$f.1"
+	install -m 640 -o nobody -g root /dev/null "$T/logs/$f"
+done
+kill -HUP "$ISP_PID"
+wait_for_log "$ISP_LOG" "reloaded $T/isp.conf" 5 # the reload reopens them
+curl -sS --fail --socks5-hostname "127.0.0.1:$SOCKS_PORT" -o "$T/got2" "http://127.0.0.1:$HTTP_PORT/blob" ||
+	fail "a transfer after the rotation failed"
+wait_for_log "$T/logs/isp-audit.log" "event=channel .*bytes_down=10487[0-9]{2} " 5
+grep -q "cannot reopen" "$T/logs/isp.log.1" "$ISP_LOG" && fail "a reopen failed"
+ok "rotated as nobody: new lines in the new log and audit files"
 kill "$ESP_PID"
 wait_for_log "$T/notify.log" "^STOPPING=1" 10
 ok "the esp, draining on SIGTERM: STOPPING=1"

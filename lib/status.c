@@ -167,14 +167,15 @@ status_value(const struct status_sample *s, size_t n, const char *name,
 	return def;
 }
 
-/* Print the summary of a scraped page. */
-static void
+/* Print the summary of a scraped page (text is cut up on the way). */
+void
 status_show(FILE *f, const char *prog, const char *url, char *text)
 {
 	struct status_sample *s = NULL;
 	size_t n = 0;
 	char *line, *save = NULL, buf[32], version[64] = "?";
-	double start, up, open = 0;
+	double start, open = 0;
+	long long up;
 	size_t i;
 
 	for (line = strtok_r(text, "\n", &save); line != NULL;
@@ -190,10 +191,11 @@ status_show(FILE *f, const char *prog, const char *url, char *text)
 			open += s[i].value;
 	}
 	start = status_value(s, n, "process_start_time_seconds", 0);
-	up = start > 0 ? (double)time(NULL) - start : 0;
+	up = start > 0 && start < 1e12 ? (long long)((double)time(NULL) - start)
+				       : 0;
 	fprintf(f, "%s (dynpass %s), from %s\n", prog, version, url);
-	fprintf(f, "  up %dh %02dm %02ds, %s resident, %.0f descriptors\n",
-	    (int)(up / 3600), (int)up % 3600 / 60, (int)up % 60,
+	fprintf(f, "  up %lldh %02lldm %02llds, %s resident, %.0f descriptors\n",
+	    up / 3600, up % 3600 / 60, up % 60,
 	    status_bytes(status_value(s, n, "process_resident_memory_bytes", 0),
 		buf, sizeof buf),
 	    status_value(s, n, "process_open_fds", 0));

@@ -113,8 +113,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 struct esp_link *
 esp_route(struct esp *e, const struct endpoint *dst,
     const struct endpoint *client, const char *user, const void *password,
-    size_t passlen, uint8_t *code)
+    size_t passlen, const struct esp_agent *a, uint8_t *code)
 {
+	(void)a;
 	(void)e;
 	(void)dst;
 	(void)client;
@@ -196,8 +197,11 @@ login_cancel(struct login *lg)
 
 /* Stub: no rules at this esp. */
 void
-outside_scan(struct esp_link *l, struct channel *ch)
+outside_scan(struct esp_link *l, struct channel *ch, const struct esp_agent *a,
+    uint32_t agent_channel)
 {
+	(void)a;
+	(void)agent_channel;
 	(void)l;
 	(void)ch;
 }

@@ -114,40 +114,61 @@ socks_connect_esp(int fd, const struct sockaddr *sa, socklen_t len,
 	return 0;
 }
 
-/* Method negotiation and, if the ESP asks for it, RFC 1929 login. */
+/*
+ * To the esp's door. Without a login the method is known, so the greeting
+ * and the request go in one write (RFC 1928 allows it). With
+ * sockhook.conf's user the esp chooses between no login and RFC 1929;
+ * once it has, the login and the request go in one write. The answers
+ * come back in turn; the request's is read by the caller.
+ */
 static int
-socks_auth(int fd, int64_t deadline)
+socks_door_ask(int fd, const unsigned char *req, size_t reqlen,
+    int64_t deadline)
 {
-	unsigned char buf[2 + 255 + 1 + 255], rep[2];
-	size_t ul, pl;
+	unsigned char buf[4 + 3 + 255 + 255 + 4 + 1 + 255 + 2], rep[2];
+	size_t n = 0, ul, pl;
+	int login = sh_conf.user != NULL;
 
-	buf[0] = 5;
-	buf[1] = sh_conf.user != NULL ? 2 : 1;
-	buf[2] = 0x00;
-	buf[3] = 0x02;
-	if (socks_send(fd, buf, 2 + buf[1], deadline) != 0 ||
+	buf[n++] = 5;
+	buf[n++] = login ? 2 : 1;
+	buf[n++] = 0x00;
+	if (login)
+		buf[n++] = 0x02;
+	else {
+		memcpy(buf + n, req, reqlen);
+		n += reqlen;
+	}
+	if (socks_send(fd, buf, n, deadline) != 0 ||
 	    socks_recv(fd, rep, 2, deadline) != 0)
 		return -1;
 	if (rep[0] != 5)
 		goto proto;
 	if (rep[1] == 0x00)
-		return 0;
-	if (rep[1] != 0x02 || sh_conf.user == NULL) {
+		return login ? socks_send(fd, req, reqlen, deadline) : 0;
+	if (rep[1] != 0x02 || !login) {
 		shlog_debug("esp accepts none of our methods (0x%02x)", rep[1]);
 		errno = EACCES;
 		return -1;
 	}
 	ul = strlen(sh_conf.user);
 	pl = strlen(sh_conf.pass);
-	buf[0] = 1;
-	buf[1] = (unsigned char)ul;
-	memcpy(buf + 2, sh_conf.user, ul);
-	buf[2 + ul] = (unsigned char)pl;
-	memcpy(buf + 3 + ul, sh_conf.pass, pl);
-	if (socks_send(fd, buf, 3 + ul + pl, deadline) != 0 ||
-	    socks_recv(fd, rep, 2, deadline) != 0)
+	n = 0;
+	buf[n++] = 1;
+	buf[n++] = (unsigned char)ul;
+	memcpy(buf + n, sh_conf.user, ul);
+	n += ul;
+	buf[n++] = (unsigned char)pl;
+	memcpy(buf + n, sh_conf.pass, pl);
+	n += pl;
+	memcpy(buf + n, req, reqlen);
+	n += reqlen;
+	if (socks_send(fd, buf, n, deadline) != 0) {
+		explicit_bzero(buf, sizeof buf);
 		return -1;
+	}
 	explicit_bzero(buf, sizeof buf);
+	if (socks_recv(fd, rep, 2, deadline) != 0)
+		return -1;
 	if (rep[0] != 1)
 		goto proto;
 	if (rep[1] != 0) {
@@ -259,8 +280,7 @@ socks_handshake(int fd, const struct socks_dest *d, int64_t deadline)
 			goto fail;
 		}
 		explicit_bzero(token, sizeof token);
-	} else if (socks_auth(fd, deadline) != 0 ||
-	    socks_send(fd, buf, n, deadline) != 0)
+	} else if (socks_door_ask(fd, buf, n, deadline) != 0)
 		goto fail;
 	if (socks_recv(fd, buf, 4, deadline) != 0)
 		goto fail;

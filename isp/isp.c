@@ -661,7 +661,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "isp: %s\n", cause);
 		free(cause);
 		isp_free(&i);
-		return 1;
+		return o.do_query != NULL ? 2 : 1; /* -Q: 1 is "refused" */
 	}
 	if (i.i_tls.tc_warning != NULL)
 		fprintf(stderr, "isp: %s: warning: %s\n", o.do_conf,

@@ -253,25 +253,33 @@ allow_port_ok(const struct allow_rule *r, uint16_t port)
 	return 0;
 }
 
-/* Is the destination allowed? IPv4-mapped IPv6 is checked as IPv4. */
-static int allow_match_any(const struct allow *, const struct sockaddr *, int);
+/* The first rule that admits the destination, or -1. */
+static long allow_find_any(const struct allow *, const struct sockaddr *, int);
 
+/* Is the destination allowed? IPv4-mapped IPv6 is checked as IPv4. */
 int
 allow_match(const struct allow *al, const struct sockaddr *sa)
 {
-	return allow_match_any(al, sa, 0);
+	return allow_find_any(al, sa, 0) >= 0;
 }
 
 /* Is the address (any port) in some rule? For who may connect back. */
 int
 allow_match_host(const struct allow *al, const struct sockaddr *sa)
 {
-	return allow_match_any(al, sa, 1);
+	return allow_find_any(al, sa, 1) >= 0;
+}
+
+/* Which rule allow_match() goes by: its index, or -1 for none. */
+long
+allow_find(const struct allow *al, const struct sockaddr *sa)
+{
+	return allow_find_any(al, sa, 0);
 }
 
 /* The check behind allow_match and allow_match_host. */
-static int
-allow_match_any(const struct allow *al, const struct sockaddr *sa, int any_port)
+static long
+allow_find_any(const struct allow *al, const struct sockaddr *sa, int any_port)
 {
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
@@ -294,20 +302,27 @@ allow_match_any(const struct allow *al, const struct sockaddr *sa, int any_port)
 			addr = (const uint8_t *)&sin6->sin6_addr;
 		}
 	} else
-		return 0;
+		return -1;
 	for (i = 0; i < al->al_n; i++) {
 		const struct allow_rule *r = &al->al_rules[i];
 
 		if (r->ar_family == family && allow_in_block(r, addr) &&
 		    (any_port || allow_port_ok(r, port)))
-			return 1;
+			return (long)i;
 	}
-	return 0;
+	return -1;
 }
 
 /* Is a name (and port) allowed by a name rule? Case-insensitive. */
 int
 allow_match_name(const struct allow *al, const char *name, uint16_t port)
+{
+	return allow_find_name(al, name, port) >= 0;
+}
+
+/* Which name rule allow_match_name() goes by, or -1. */
+long
+allow_find_name(const struct allow *al, const char *name, uint16_t port)
 {
 	size_t i, n = strlen(name), m;
 	const struct allow_rule *r;
@@ -325,11 +340,41 @@ allow_match_name(const struct allow *al, const char *name, uint16_t port)
 				    0) ||
 			    (n == m - 1 &&
 				strncasecmp(name, r->ar_name + 1, n) == 0))
-				return 1;
+				return (long)i;
 		} else if (n == m && strncasecmp(name, r->ar_name, n) == 0)
-			return 1;
+			return (long)i;
 	}
-	return 0;
+	return -1;
+}
+
+/*
+ * A rule as the list would spell it: "10.1.0.0/16:21,80",
+ * "[2001:db8::]/32:22", ".corp.example:80"; into buf.
+ */
+const char *
+allow_rule_str(const struct allow_rule *r, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	size_t j, o;
+
+	if (r->ar_name != NULL)
+		snprintf(buf, len, "%s", r->ar_name);
+	else {
+		inet_ntop(r->ar_family, r->ar_addr, host, sizeof host);
+		snprintf(buf, len,
+		    r->ar_family == AF_INET6 ? "[%s]/%d" : "%s/%d", host,
+		    r->ar_prefix);
+	}
+	for (j = 0; j < r->ar_nports; j++) {
+		o = strlen(buf);
+		if (r->ar_ports[j].ap_lo == r->ar_ports[j].ap_hi)
+			snprintf(buf + o, len - o, "%c%u", j ? ',' : ':',
+			    r->ar_ports[j].ap_lo);
+		else
+			snprintf(buf + o, len - o, "%c%u-%u", j ? ',' : ':',
+			    r->ar_ports[j].ap_lo, r->ar_ports[j].ap_hi);
+	}
+	return buf;
 }
 
 /* Does the list have any name rules? */

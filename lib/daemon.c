@@ -109,7 +109,7 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	if (modes > 1 || (o->do_ruletest != NULL && o->do_nargs > 1) ||
 	    (o->do_query != NULL && o->do_nargs != 1) ||
 	    (o->do_ruletest == NULL && o->do_query == NULL && o->do_nargs != 0))
-		daemon_usage(prog, defconf, 1);
+		daemon_usage(prog, defconf, o->do_query != NULL ? 2 : 1);
 	o->do_offline = o->do_check || o->do_status || o->do_query != NULL;
 	log_init(prog, 0, o->do_verbose);
 }

@@ -98,15 +98,45 @@ policy_append_rules(char **list, int *all, const char *more)
 	}
 }
 
+/* How many rules allow_parse() makes of one section's allow text. */
+static size_t
+policy_count_rules(const char *v)
+{
+	size_t n = 0, len;
+
+	while (v != NULL && *v != '\0') {
+		v += strspn(v, " \t");
+		if ((len = strcspn(v, " \t")) > 0)
+			n++;
+		v += len;
+	}
+	return n;
+}
+
+/* Remember that a section is part of a user's policy. */
+static void
+policy_from_add(struct policy_user *u, const char *sec, const char *allow,
+    int reverse)
+{
+	struct policy_from *f;
+
+	u->pu_from = xrealloc(u->pu_from, (u->pu_nfrom + 1) * sizeof *f);
+	f = &u->pu_from[u->pu_nfrom++];
+	f->pf_sec = xstrdup(sec);
+	f->pf_nallow = policy_count_rules(allow);
+	f->pf_reverse = reverse;
+}
+
 /* Add a section's allow and rules to a user's. */
 static void
 policy_take(struct policy_user *u, const struct conf *c, const char *sec,
-    int *all, int *any_rules)
+    int reverse, int *all, int *any_rules)
 {
 	char key[300];
 	const char *v;
 
 	snprintf(key, sizeof key, "%s:allow", sec);
+	policy_from_add(u, sec, conf_str(c, key, NULL), reverse);
 	policy_append(&u->pu_allow_text, conf_str(c, key, NULL));
 	snprintf(key, sizeof key, "%s:rules", sec);
 	if ((v = conf_str(c, key, NULL)) != NULL) {
@@ -164,7 +194,7 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 	snprintf(key, sizeof key, "%s:reverse", sec);
 	if (conf_bool(c, key, 1, &rev, cause) != 0)
 		return -1;
-	policy_take(u, c, sec, &all, &any_rules);
+	policy_take(u, c, sec, rev, &all, &any_rules);
 	snprintf(key, sizeof key, "%s:groups", sec);
 	groups = xstrdup(conf_str(c, key, ""));
 	for (g = strtok_r(groups, " \t,", &save); g != NULL;
@@ -175,12 +205,12 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 			free(groups); /* g points into it */
 			return -1;
 		}
-		policy_take(u, c, gsec, &all, &any_rules);
 		snprintf(key, sizeof key, "%s:reverse", gsec);
 		if (conf_bool(c, key, 1, &grev, cause) != 0) {
 			free(groups);
 			return -1;
 		}
+		policy_take(u, c, gsec, grev, &all, &any_rules);
 		rev = rev && grev;
 		snprintf(key, sizeof key, "%s:groups", sec);
 	}
@@ -391,6 +421,49 @@ policy_reverse_ok(const struct policy *p, const char *user)
 	return (u = policy_find(p, user)) != NULL && u->pu_reverse;
 }
 
+/*
+ * The section that gave rule number rule of the user's allow list, as
+ * allow_find() numbers them: "user alice", "group staff", or "isp" for
+ * anonymous clients; NULL if it is not known (the esp's copy).
+ */
+const char *
+policy_allow_source(const struct policy *p, const char *user, size_t rule)
+{
+	const struct policy_user *u;
+	size_t i;
+
+	if (user == NULL || *user == '\0')
+		return rule < p->p_anon_allow.al_n ? "isp" : NULL;
+	if ((u = policy_find(p, user)) == NULL || rule >= u->pu_allow.al_n)
+		return NULL;
+	for (i = 0; i < u->pu_nfrom; i++) {
+		if (rule < u->pu_from[i].pf_nallow)
+			return u->pu_from[i].pf_sec;
+		rule -= u->pu_from[i].pf_nallow;
+	}
+	return NULL;
+}
+
+/*
+ * The section whose reverse = no turns reverse connections off for the
+ * user ("policy" for anonymous clients), or NULL.
+ */
+const char *
+policy_reverse_source(const struct policy *p, const char *user)
+{
+	const struct policy_user *u;
+	size_t i;
+
+	if (user == NULL || *user == '\0')
+		return p->p_anon_reverse ? NULL : "policy";
+	if ((u = policy_find(p, user)) == NULL)
+		return NULL;
+	for (i = 0; i < u->pu_nfrom; i++)
+		if (!u->pu_from[i].pf_reverse)
+			return u->pu_from[i].pf_sec;
+	return NULL;
+}
+
 /* Every destination anyone may reach: what the isp serves. */
 char *
 policy_serves(const struct policy *p)
@@ -421,6 +494,9 @@ policy_free(struct policy *p)
 		free(u->pu_allow_text);
 		allow_free(&u->pu_allow);
 		free(u->pu_rules);
+		while (u->pu_nfrom > 0)
+			free(u->pu_from[--u->pu_nfrom].pf_sec);
+		free(u->pu_from);
 		OPENSSL_cleanse(u->pu_seen, sizeof u->pu_seen);
 		u->pu_seen_ok = 0;
 	}

@@ -13,6 +13,13 @@ struct conf;
 
 #define POLICY_MAX_USERS 10000
 
+/* One section that makes up a user's policy, in the order merged. */
+struct policy_from {
+	char *pf_sec;     /* "user alice", "group staff" */
+	size_t pf_nallow; /* how many rules of pu_allow it gave */
+	int pf_reverse;   /* its own reverse = */
+};
+
 struct policy_user {
 	char *pu_name;
 	char *pu_hash;       /* scrypt hash of the password; isp only */
@@ -20,6 +27,8 @@ struct policy_user {
 	struct allow pu_allow;
 	char *pu_rules; /* "ftp,irc", or NULL for every rule file */
 	int pu_reverse; /* announcements may open reverse connections */
+	struct policy_from *pu_from; /* isp only: where allow and reverse are */
+	size_t pu_nfrom;
 	unsigned char
 	    pu_seen[32]; /* isp: keyed hash of the last good password */
 	int pu_seen_ok;
@@ -42,6 +51,9 @@ const struct policy_user *policy_find(const struct policy *, const char *);
 const struct allow *policy_allow(const struct policy *, const char *user);
 int policy_rule_ok(const struct policy *, const char *user, const char *app);
 int policy_reverse_ok(const struct policy *, const char *user);
+const char *policy_allow_source(const struct policy *, const char *user,
+    size_t rule);
+const char *policy_reverse_source(const struct policy *, const char *user);
 char *policy_serves(const struct policy *);
 void policy_free(struct policy *);
 

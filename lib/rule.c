@@ -1364,6 +1364,21 @@ fail:
 	return NULL;
 }
 
+/* Load one rule file; messages name it by path. */
+int
+ruleset_load_file(struct ruleset *rs, const char *path, char **cause)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	if ((text = rule_read_file(path, &len, cause)) == NULL)
+		return -1;
+	rc = ruleset_load_named(rs, path, text, len, cause);
+	free(text);
+	return rc;
+}
+
 /* Load every *.ini in dir, sorted by name; all or nothing. */
 int
 ruleset_load_dir(struct ruleset *rs, const char *dir, char **cause)

@@ -23,6 +23,7 @@ struct rule_kind; /* one kind of announcement (a section) */
 
 struct ruleset *ruleset_new(void);
 int ruleset_load_dir(struct ruleset *, const char *dir, char **cause);
+int ruleset_load_file(struct ruleset *, const char *path, char **cause);
 int ruleset_load_text(struct ruleset *, const char *name, const char *text,
     size_t len, char **cause);
 void ruleset_free(struct ruleset *);
@@ -31,6 +32,12 @@ const struct rule_app *ruleset_app(const struct ruleset *, size_t i);
 const struct rule_app *ruleset_for_port(const struct ruleset *,
     uint16_t server_port);
 int ruleset_run_vectors(const struct ruleset *, char **cause);
+
+/* One vector's outcome: failure is NULL when it passed. */
+typedef void (*ruleset_vector_cb)(const struct rule_app *,
+    const struct rule_kind *, const char *id, const char *failure, void *);
+size_t ruleset_report_vectors(const struct ruleset *, ruleset_vector_cb,
+    void *);
 size_t ruleset_vector_count(const struct ruleset *);
 
 const char *rule_app_name(const struct rule_app *);

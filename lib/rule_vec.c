@@ -210,6 +210,17 @@ rule_vec_check(const struct rule_kind *k, const struct rule_vector *v,
 	return rc;
 }
 
+/* Check one vector fed whole, then byte by byte. */
+static int
+rule_vec_run(const struct rule_kind *k, const struct rule_vector *v,
+    char **cause)
+{
+	if (rule_vec_check(k, v, 0, cause) != 0 ||
+	    rule_vec_check(k, v, 1, cause) != 0)
+		return -1;
+	return 0;
+}
+
 /* Run every rule's test vectors: 0, or -1 with the first failure. */
 int
 ruleset_run_vectors(const struct ruleset *rs, char **cause)
@@ -223,15 +234,41 @@ ruleset_run_vectors(const struct ruleset *rs, char **cause)
 		for (j = 0; j < a->a_nkinds; j++) {
 			k = a->a_kinds[j];
 			for (m = 0; m < k->k_nvecs; m++) {
-				if (rule_vec_check(k, &k->k_vecs[m], 0,
-					cause) != 0 ||
-				    rule_vec_check(k, &k->k_vecs[m], 1,
-					cause) != 0)
+				if (rule_vec_run(k, &k->k_vecs[m], cause) != 0)
 					return -1;
 			}
 		}
 	}
 	return 0;
+}
+
+/*
+ * Run every vector, in file order, and tell cb how each went (the same
+ * message as ruleset_run_vectors for a failure). Returns how many failed.
+ */
+size_t
+ruleset_report_vectors(const struct ruleset *rs, ruleset_vector_cb cb,
+    void *arg)
+{
+	const struct rule_app *a;
+	const struct rule_kind *k;
+	char *cause;
+	size_t i, j, m, failed = 0;
+
+	for (i = 0; i < rs->rs_napps; i++) {
+		a = rs->rs_apps[i];
+		for (j = 0; j < a->a_nkinds; j++) {
+			k = a->a_kinds[j];
+			for (m = 0; m < k->k_nvecs; m++) {
+				cause = NULL;
+				if (rule_vec_run(k, &k->k_vecs[m], &cause) != 0)
+					failed++;
+				cb(a, k, k->k_vecs[m].v_id, cause, arg);
+				free(cause);
+			}
+		}
+	}
+	return failed;
 }
 
 /* How many test vectors all the rules carry. */

@@ -583,6 +583,21 @@ scan_emit(struct scan *s, const struct sockaddr *replacement,
 }
 
 /*
+ * The pending announcement's bytes as the patterns saw them (for a
+ * Telnet-framed rule, without the Telnet commands), or NULL.
+ */
+const char *
+scan_pending(const struct scan *s, size_t *len)
+{
+	if (!s->s_pending) {
+		*len = 0;
+		return NULL;
+	}
+	*len = s->s_an_end - s->s_ctx;
+	return s->s_buf + s->s_ctx;
+}
+
+/*
  * End of stream: flush what is held to out. Only bytes that can no longer
  * be part of an announcement are held then (scan_feed after scan_eof has
  * reported or refused the rest).

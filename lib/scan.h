@@ -63,6 +63,12 @@ enum scan_result scan_feed(struct scan *, struct evbuffer *in,
 int scan_emit(struct scan *, const struct sockaddr *replacement,
     struct evbuffer *out);
 
+/*
+ * The bytes of the pending announcement, valid until the next scan_feed()
+ * or scan_emit(); NULL when nothing is pending.
+ */
+const char *scan_pending(const struct scan *, size_t *len);
+
 /* End of stream: flush what is held (nothing more can match) to out. */
 void scan_flush(struct scan *, struct evbuffer *out);
 

@@ -176,6 +176,15 @@ allow_parse(struct allow *al, const char *text, char **cause)
 	copy = xstrdup(text);
 	for (tok = strtok_r(copy, " \t", &save); tok != NULL;
 	     tok = strtok_r(NULL, " \t", &save)) {
+		if (strcasecmp(tok, "none") == 0) {
+			xasprintf(cause,
+			    "\"%s\" with other entries would be taken as a "
+			    "host name; \"none\" alone allows nothing",
+			    tok);
+			free(copy);
+			allow_free(al);
+			return -1;
+		}
 		if (strcasecmp(tok, "any") == 0 ||
 		    strcasecmp(tok, "all") == 0 || strcmp(tok, "*") == 0) {
 			xasprintf(cause,

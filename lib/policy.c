@@ -66,7 +66,8 @@ policy_append(char **list, const char *more)
 {
 	char *n;
 
-	if (more == NULL || *more == '\0')
+	/* "none" adds nothing: joined to others it would name a host. */
+	if (more == NULL || *more == '\0' || strcmp(more, "none") == 0)
 		return;
 	if (*list == NULL) {
 		*list = policy_untab(xstrdup(more));
@@ -104,6 +105,8 @@ policy_count_rules(const char *v)
 {
 	size_t n = 0, len;
 
+	if (v != NULL && strcmp(v, "none") == 0) /* policy_append skips it */
+		return 0;
 	while (v != NULL && *v != '\0') {
 		v += strspn(v, " \t");
 		if ((len = strcspn(v, " \t")) > 0)

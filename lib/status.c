@@ -194,7 +194,8 @@ status_show(FILE *f, const char *prog, const char *url, char *text)
 	up = start > 0 && start < 1e12 ? (long long)((double)time(NULL) - start)
 				       : 0;
 	fprintf(f, "%s (dynpass %s), from %s\n", prog, version, url);
-	fprintf(f, "  up %lldh %02lldm %02llds, %s resident, %.0f descriptors\n",
+	fprintf(f,
+	    "  up %lldh %02lldm %02llds, %s resident, %.0f descriptors\n",
 	    up / 3600, up % 3600 / 60, up % 60,
 	    status_bytes(status_value(s, n, "process_resident_memory_bytes", 0),
 		buf, sizeof buf),

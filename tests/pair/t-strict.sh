@@ -34,6 +34,9 @@ refuse isp "$T/dup.conf" "$T/dup.conf: [isp] allow: set twice (lines $first and 
 sed 's#^allow =.*#allow = any#' "$T/isp.conf" >"$T/any.conf"
 refuse isp "$T/any.conf" "$T/any.conf: [isp] allow: \"any\" would be taken as a host name; for every address write 0.0.0.0/0 ::/0"
 
+sed 's#^allow =.*#allow = none 10.1.0.0/16#' "$T/isp.conf" >"$T/none.conf"
+refuse isp "$T/none.conf" "$T/none.conf: [isp] allow: \"none\" with other entries would be taken as a host name; \"none\" alone allows nothing"
+
 sed 's#^allow =.*#allow = 10.1.2.3/16#' "$T/isp.conf" >"$T/bits.conf"
 refuse isp "$T/bits.conf" "$T/bits.conf: [isp] allow: \"10.1.2.3/16\" has host bits set; the block is 10.1.0.0/16"
 

@@ -28,6 +28,10 @@ rules = ftp
 [user bob]
 password = $HASH
 allow = 10.3.0.0/16:1-1024 127.0.0.0/8:80
+[user carol]
+password = $HASH
+allow = none
+groups = staff
 "
 isp_conf "$T/isp.conf"
 "$BIN/isp" -t -c "$T/isp.conf" >"$T/out" 2>&1 || fail "isp -t: $(cat "$T/out")"
@@ -110,6 +114,18 @@ $BOB
 reverse connections: yes" bob localhost:81
 
 query "$C" 1 "refused: no such user (no [user mallory] section)" mallory 10.1.2.3:21
+
+# "allow = none" beside a group's list adds nothing: no host "none".
+query "$C" 0 "allowed: [group staff] allow: 10.2.0.0/16
+rule files: irc (not ftp, rsh)
+port 6667: scanned by irc.ini, announcements honoured
+reverse connections: no ([group staff] reverse = no)" carol 10.2.9.9:6667
+"$BIN/isp" -c "$C" -Q carol none:80 >"$T/out" 2>&1 && fail "carol may reach a host named none: $(cat "$T/out")"
+case $(head -1 "$T/out") in
+"refused: no allow rule of [user carol] or [group staff] covers none:80"*) ;;
+*) fail "carol, none:80: $(cat "$T/out")" ;;
+esac
+ok "-Q carol none:80: $(head -1 "$T/out")"
 
 ANON="rule files: ftp (not irc, rsh)
 reverse connections: no ([policy] reverse = no)"

@@ -129,6 +129,20 @@ socks_closing_writecb(struct bufferevent *bev, void *arg)
 	socks_client_free(arg);
 }
 
+/*
+ * A client that sent its next step already (pipelining, RFC 1928) does
+ * not wait for this answer: hold it back, to go out in one write with
+ * the next (at the latest the request's reply).
+ */
+static void
+socks_hold(struct socks_client *c, struct evbuffer *in)
+{
+	if (evbuffer_get_length(in) > 0)
+		bufferevent_disable(c->sc_bev, EV_WRITE);
+	else
+		bufferevent_enable(c->sc_bev, EV_WRITE);
+}
+
 /* Send a reply; on failure, close once it is written. */
 static void
 socks_reply(struct socks_client *c, uint8_t code, const struct endpoint *bound)
@@ -148,6 +162,7 @@ socks_reply(struct socks_client *c, uint8_t code, const struct endpoint *bound)
 	buf[n++] = bound != NULL ? bound->ep_port >> 8 : 0;
 	buf[n++] = bound != NULL ? bound->ep_port & 0xff : 0;
 	bufferevent_write(c->sc_bev, buf, n);
+	bufferevent_enable(c->sc_bev, EV_WRITE);
 	if (code == OPEN_OK)
 		return;
 	c->sc_state = SOCKS_CLOSING;
@@ -187,6 +202,7 @@ socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 static void
 socks_close_after_reply(struct socks_client *c)
 {
+	bufferevent_enable(c->sc_bev, EV_WRITE);
 	c->sc_state = SOCKS_CLOSING;
 	bufferevent_disable(c->sc_bev, EV_READ);
 	bufferevent_setcb(c->sc_bev, NULL, socks_closing_writecb, socks_eventcb,
@@ -233,6 +249,7 @@ socks_greeting(struct socks_client *c, struct evbuffer *in)
 		return -1;
 	}
 	c->sc_state = reply[1] == 0x02 ? SOCKS_AUTH : SOCKS_REQUEST;
+	socks_hold(c, in);
 	return 1;
 }
 
@@ -285,6 +302,7 @@ socks_logincb(enum login_result r, const char *why, void *arg)
 	log_debug("socks: %s: user %s logged in", c->sc_addr,
 	    esc_str(name, sizeof name, c->sc_user));
 	c->sc_state = SOCKS_REQUEST;
+	socks_hold(c, bufferevent_get_input(c->sc_bev));
 	bufferevent_enable(c->sc_bev, EV_READ);
 	/* A request may already wait in the buffer (sent ahead). */
 	socks_readcb(c->sc_bev, c);

@@ -58,6 +58,7 @@ struct socks_client {
 static void socks_readcb(struct bufferevent *, void *);
 static void socks_eventcb(struct bufferevent *, short, void *);
 static void socks_timercb(evutil_socket_t, short, void *);
+static void socks_close_after_reply(struct socks_client *);
 
 /* Accept a client on the SOCKS door. */
 void
@@ -92,7 +93,9 @@ socks_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa,
 	evtimer_add(c->sc_timer, &tv);
 	bufferevent_setcb(c->sc_bev, socks_readcb, NULL, socks_eventcb, c);
 	bufferevent_setwatermark(c->sc_bev, EV_READ, 0, SOCKS_MAX_INPUT);
-	bufferevent_enable(c->sc_bev, EV_READ | EV_WRITE);
+	/* Answers go out by socks_flush; EV_WRITE only for what is left. */
+	bufferevent_disable(c->sc_bev, EV_WRITE);
+	bufferevent_enable(c->sc_bev, EV_READ);
 	TAILQ_INSERT_TAIL(&e->e_clients, c, sc_entry);
 	e->e_nclients++;
 	log_debug("socks: client %s connected", c->sc_addr);
@@ -130,6 +133,28 @@ socks_closing_writecb(struct bufferevent *bev, void *arg)
 }
 
 /*
+ * Write the answers queued, now: no write event to arm and disarm for a
+ * few bytes. What the socket does not take waits for EV_WRITE. Returns
+ * the bytes left.
+ */
+static size_t
+socks_flush(struct socks_client *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->sc_bev);
+
+	/* A socket bufferevent keeps its output frozen for anyone else. */
+	if (evbuffer_get_length(out) > 0) {
+		evbuffer_unfreeze(out, 1);
+		evbuffer_write(out, bufferevent_getfd(c->sc_bev));
+		evbuffer_freeze(out, 1);
+	}
+	if (evbuffer_get_length(out) == 0)
+		return 0;
+	bufferevent_enable(c->sc_bev, EV_WRITE);
+	return evbuffer_get_length(out);
+}
+
+/*
  * A client that sent its next step already (pipelining, RFC 1928) does
  * not wait for this answer: hold it back, to go out in one write with
  * the next (at the latest the request's reply).
@@ -137,10 +162,8 @@ socks_closing_writecb(struct bufferevent *bev, void *arg)
 static void
 socks_hold(struct socks_client *c, struct evbuffer *in)
 {
-	if (evbuffer_get_length(in) > 0)
-		bufferevent_disable(c->sc_bev, EV_WRITE);
-	else
-		bufferevent_enable(c->sc_bev, EV_WRITE);
+	if (evbuffer_get_length(in) == 0)
+		socks_flush(c);
 }
 
 /* Send a reply; on failure, close once it is written. */
@@ -162,13 +185,10 @@ socks_reply(struct socks_client *c, uint8_t code, const struct endpoint *bound)
 	buf[n++] = bound != NULL ? bound->ep_port >> 8 : 0;
 	buf[n++] = bound != NULL ? bound->ep_port & 0xff : 0;
 	bufferevent_write(c->sc_bev, buf, n);
-	bufferevent_enable(c->sc_bev, EV_WRITE);
 	if (code == OPEN_OK)
-		return;
-	c->sc_state = SOCKS_CLOSING;
-	bufferevent_disable(c->sc_bev, EV_READ);
-	bufferevent_setcb(c->sc_bev, NULL, socks_closing_writecb, socks_eventcb,
-	    c);
+		socks_flush(c);
+	else
+		socks_close_after_reply(c);
 }
 
 /* The isp answered our OPEN (or the channel died first). */
@@ -198,13 +218,16 @@ socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 	channel_attach(ch, bev);
 }
 
-/* Close once the reply just queued has been written. */
+/* Close once the answers queued have been written (maybe now: c goes). */
 static void
 socks_close_after_reply(struct socks_client *c)
 {
-	bufferevent_enable(c->sc_bev, EV_WRITE);
 	c->sc_state = SOCKS_CLOSING;
 	bufferevent_disable(c->sc_bev, EV_READ);
+	if (socks_flush(c) == 0) {
+		socks_client_free(c);
+		return;
+	}
 	bufferevent_setcb(c->sc_bev, NULL, socks_closing_writecb, socks_eventcb,
 	    c);
 }

@@ -133,6 +133,10 @@ end_sock_outcb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	struct end_sock *es = arg;
 	size_t n = info->n_deleted;
 
+	/* Write interest only while something waits: no idle wakeup. */
+	if (info->n_added > 0 &&
+	    !(bufferevent_get_enabled(es->es_bev) & EV_WRITE))
+		bufferevent_enable(es->es_bev, EV_WRITE);
 	if (n == 0)
 		return;
 	if (es->es_out_skip > 0) {
@@ -242,7 +246,10 @@ end_sock_new(struct channel *ch, struct bufferevent *bev)
 		bufferevent_setcb(bev, NULL, end_sock_writecb, end_sock_eventcb,
 		    es);
 		bufferevent_disable(bev, EV_READ);
-		bufferevent_enable(bev, EV_WRITE);
+		if (evbuffer_get_length(out) > 0)
+			bufferevent_enable(bev, EV_WRITE);
+		else
+			bufferevent_disable(bev, EV_WRITE);
 		es->es_rev =
 		    event_new(bufferevent_get_base(bev), bufferevent_getfd(bev),
 			EV_READ | EV_PERSIST, end_sock_readev, es);

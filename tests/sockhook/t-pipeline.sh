@@ -34,7 +34,7 @@ ok "no login: greeting and request in one write; SHA-256 matches"
 ok "login: greeting, then login and request in one write; SHA-256 matches"
 
 # The real esp: greeting, request and an HTTP request in one write.
-python3 - "$SOCKS_PORT" "$HTTP_PORT" >"$T/raw.out" <<'PY' || fail "pipelined client: $(cat "$T/raw.out")"
+python3 - "$SOCKS_PORT" "$HTTP_PORT" >"$T/raw.out" 2>&1 <<'PY' || fail "pipelined client: $(cat "$T/raw.out")"
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
 port = int(sys.argv[2])

@@ -98,21 +98,6 @@ esp_load_door(struct esp *e, const struct conf *c, char **cause)
 	return e->e_client_ssl == NULL ? -1 : 0;
 }
 
-/* -T: the effective configuration, as text. */
-static char *
-esp_dump(const struct conf *c)
-{
-	char *text = NULL;
-	size_t len;
-	FILE *f = open_memstream(&text, &len);
-
-	if (f == NULL)
-		fatal("open_memstream");
-	conf_dump(c, f);
-	fclose(f);
-	return text;
-}
-
 /* Read and check esp.conf. */
 static int
 esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
@@ -193,7 +178,7 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 		goto out;
 	rc = 0;
 	if (o->do_dump)
-		e->e_dump = esp_dump(c);
+		e->e_dump = conf_dump_text(c);
 out:
 	conf_free(c);
 	return rc;

@@ -119,21 +119,6 @@ isp_check_rule_names(const struct isp *i, const struct conf *c, char **cause)
 	return rc;
 }
 
-/* -T: the effective configuration, as text. */
-static char *
-isp_dump(const struct conf *c)
-{
-	char *text = NULL;
-	size_t len;
-	FILE *f = open_memstream(&text, &len);
-
-	if (f == NULL)
-		fatal("open_memstream");
-	conf_dump(c, f);
-	fclose(f);
-	return text;
-}
-
 /* [isp] esp: one or more HOST:PORT, each an uplink with its own session. */
 static int
 isp_load_esps(struct isp *i, const struct conf *c, const char *v, char **cause)
@@ -282,7 +267,7 @@ tls_done:
 		cause) != 0)
 		goto out;
 	if (o->do_dump)
-		i->i_dump = isp_dump(c);
+		i->i_dump = conf_dump_text(c);
 	rc = 0;
 out:
 	conf_free(c);
@@ -676,7 +661,7 @@ main(int argc, char **argv)
 		return rc;
 	}
 	if (o.do_dump) {
-		fputs(i.i_dump, stdout);
+		fputs(i.i_dump != NULL ? i.i_dump : "", stdout);
 		isp_free(&i);
 		return 0;
 	}

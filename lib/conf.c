@@ -423,6 +423,21 @@ conf_dump_section(const struct conf *c, const char *sec, FILE *f)
 	fputc('\n', f);
 }
 
+/* conf_dump() into a string, for printing once every check has passed. */
+char *
+conf_dump_text(const struct conf *c)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return NULL;
+	conf_dump(c, f);
+	fclose(f);
+	return text;
+}
+
 /*
  * -T: the effective configuration, as the program took it: every key the
  * file sets, then each default it used in the file's place.

@@ -31,6 +31,7 @@ int conf_error(char **cause, const struct conf *, const char *key,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 void conf_dump(const struct conf *, FILE *);
+char *conf_dump_text(const struct conf *);
 
 int conf_parse_duration(const char *, int *ms);
 int conf_parse_size(const char *, uint64_t *);

@@ -218,6 +218,33 @@ http_start() {
 	fail "http server on $addr:$HTTP_PORT did not start"
 }
 
+# ftp_start: vsftpd on 127.0.0.1, anonymous, serving $T/ftp (with
+# $T/ftp/pub/f, 1 MiB); sets FTP (its port); $T/rules/ftp.ini is the FTP
+# rule file for that port. Skips without vsftpd and its ftp user.
+ftp_start() {
+	need_cmd vsftpd
+	id ftp >/dev/null 2>&1 || skip "needs the ftp user (from the vsftpd package)"
+	chmod 755 "$T"
+	FTP=$(free_port)
+	mkdir -p "$T/ftp/pub" "$T/empty" "$T/rules"
+	head -c 1048576 /dev/urandom >"$T/ftp/pub/f"
+	cat >"$T/vsftpd.conf" <<CONF
+listen=YES
+listen_address=127.0.0.1
+listen_port=$FTP
+background=NO
+anonymous_enable=YES
+no_anon_password=YES
+anon_root=$T/ftp
+local_enable=NO
+connect_from_port_20=NO
+seccomp_sandbox=NO
+secure_chroot_dir=$T/empty
+CONF
+	bg_start "$T/vsftpd.log" vsftpd "$T/vsftpd.conf"
+	sed "s/^ports *=.*/ports = $FTP/" "$TOP/rules/ftp.ini" >"$T/rules/ftp.ini"
+}
+
 # rss_kb PID: resident set size in KiB; peak_kb PID: the high-water mark.
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }

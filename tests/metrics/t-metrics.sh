@@ -8,34 +8,14 @@
 # rule and outcome, and logins are what the traffic made them. esp -S and
 # isp -S print the same figures for people.
 . "$(dirname "$0")/../lib.sh"
-need_cmd curl vsftpd
+need_cmd curl
 PY=/usr/bin/python3 # Debian's, with Debian's python3-prometheus-client
 $PY -c 'import prometheus_client' 2>/dev/null ||
 	skip "needs python3-prometheus-client"
-id ftp >/dev/null 2>&1 || skip "needs the ftp user (from the vsftpd package)"
-chmod 755 "$T"
-
-FTP=$(free_port)
-mkdir -p "$T/ftp/pub" "$T/empty" "$T/www"
-head -c 1048576 /dev/urandom >"$T/ftp/pub/f"
+ftp_start
+mkdir -p "$T/www"
 head -c 3000000 /dev/urandom >"$T/www/f"
-cat >"$T/vsftpd.conf" <<CONF
-listen=YES
-listen_address=127.0.0.1
-listen_port=$FTP
-background=NO
-anonymous_enable=YES
-no_anon_password=YES
-anon_root=$T/ftp
-local_enable=NO
-connect_from_port_20=NO
-seccomp_sandbox=NO
-secure_chroot_dir=$T/empty
-CONF
-bg_start "$T/vsftpd.log" vsftpd "$T/vsftpd.conf"
 http_start "$T/www"
-mkdir "$T/rules"
-sed "s/^ports *=.*/ports = $FTP/" "$TOP/rules/ftp.ini" >"$T/rules/ftp.ini"
 
 EM=$(free_port)
 IM=$(free_port)

@@ -8,28 +8,8 @@
 # and log files, so they can be rotated. Log lines carry UTC times.
 . "$(dirname "$0")/../lib.sh"
 need_root
-need_cmd vsftpd curl python3
-id ftp >/dev/null 2>&1 || skip "needs the ftp user (from the vsftpd package)"
-chmod 755 "$T"
-FTP=$(free_port)
-mkdir -p "$T/ftp/pub" "$T/empty"
-head -c 1048576 /dev/urandom >"$T/ftp/pub/f"
-cat >"$T/vsftpd.conf" <<CONF
-listen=YES
-listen_address=127.0.0.1
-listen_port=$FTP
-background=NO
-anonymous_enable=YES
-no_anon_password=YES
-anon_root=$T/ftp
-local_enable=NO
-connect_from_port_20=NO
-seccomp_sandbox=NO
-secure_chroot_dir=$T/empty
-CONF
-bg_start "$T/vsftpd.log" vsftpd "$T/vsftpd.conf"
-mkdir "$T/rules"
-sed "s/^ports *=.*/ports = $FTP/" "$TOP/rules/ftp.ini" >"$T/rules/ftp.ini"
+need_cmd curl python3
+ftp_start
 ALLOW="127.0.0.1/32:$FTP"
 ESP_EXTRA="outside_own_addresses = yes
 [log]

@@ -171,11 +171,13 @@ demo: deps
 
 # Benchmarks against socat, ssh -L and stunnel (installs them if missing),
 # on loopback (bench/run), then connection setup across an emulated WAN
-# (bench/wan).
+# (bench/wan), then a routed path with MTU 1500 through a firewall, against
+# ssh -R and -L, stunnel and two relays (bench/path).
 bench: deps
 	@$(MAKE) --no-print-directory all tests
 	@sh bench/run
 	@sh bench/wan
+	@sh bench/path
 
 
 format:

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -43,8 +44,8 @@ static void channel_try_shutdown(struct channel *);
  * sent or received; the session registers it.
  */
 struct channel *
-channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t txwin,
-    int outside, const struct frame_open *o)
+channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t rxmax,
+    uint32_t txwin, int outside, const struct frame_open *o)
 {
 	struct channel *ch = xcalloc(1, sizeof *ch);
 
@@ -58,10 +59,21 @@ channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t txwin,
 	ch->ch_client = o->fo_client;
 	snprintf(ch->ch_user, sizeof ch->ch_user, "%s", o->fo_user);
 	window_rx_init(&ch->ch_rx, rxwin);
+	window_rx_growth(&ch->ch_rx, rxmax);
 	window_tx_init(&ch->ch_tx, txwin);
 	gettimeofday(&ch->ch_start, NULL);
 	channel_describe(ch, "channel %u", id);
 	return ch;
+}
+
+/* Monotonic microseconds, for the window's growth. */
+static uint64_t
+channel_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* Set the channel's description for logs. */
@@ -563,13 +575,18 @@ void
 channel_end_written(struct channel *ch, size_t n, int empty)
 {
 	uint32_t give, before;
+	int64_t rtt;
 
 	if (ch->ch_scan[RX] != NULL && empty && channel_rx_drained(ch) &&
 	    n < ch->ch_rx.wr_buffered)
 		n = ch->ch_rx.wr_buffered;
 	before = ch->ch_rx.wr_buffered;
-	if ((give = window_rx_written(&ch->ch_rx, (uint32_t)n)) > 0)
+	if ((give = window_rx_written(&ch->ch_rx, (uint32_t)n)) > 0) {
+		rtt = session_rtt_us(ch->ch_sess);
+		give += window_rx_grow(&ch->ch_rx, give, channel_now_us(),
+		    rtt > 0 ? (uint64_t)rtt : 0);
 		channel_send_window(ch, give);
+	}
 	session_rx_written(ch->ch_sess, before - ch->ch_rx.wr_buffered);
 }
 

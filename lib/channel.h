@@ -99,7 +99,7 @@ struct channel {
 enum channel_pump_result { CHANNEL_IDLE, CHANNEL_MORE, CHANNEL_FINISHED };
 
 struct channel *channel_new(struct session *, uint32_t id, uint32_t rxwin,
-    uint32_t txwin, int outside, const struct frame_open *);
+    uint32_t rxmax, uint32_t txwin, int outside, const struct frame_open *);
 void channel_expect(struct channel *, channel_result_cb, void *);
 int channel_on_result(struct channel *, int outside,
     const struct frame_open_result *);

@@ -147,6 +147,7 @@ session_ping(struct session *s, uint64_t now_ms)
 #define SESSION_WINDOW       (16 << 20)
 #define SESSION_CHAN_WINDOW  (512 << 10)
 #define SESSION_QUEUE        (256 << 10)
+#define SESSION_CHAN_WINDOW_MAX (2 << 20)
 #define SESSION_MAX_CHANNELS 4096
 #define SESSION_KEEPALIVE_MS 10000
 #define SESSION_DEAD_MS      30000
@@ -158,6 +159,7 @@ session_params_default(struct session_params *p)
 {
 	p->sp_window = SESSION_WINDOW;
 	p->sp_chan_window = SESSION_CHAN_WINDOW;
+	p->sp_chan_window_max = SESSION_CHAN_WINDOW_MAX;
 	p->sp_out_hiwat = SESSION_QUEUE;
 	p->sp_max_channels = SESSION_MAX_CHANNELS;
 	p->sp_keepalive_ms = SESSION_KEEPALIVE_MS;
@@ -181,6 +183,19 @@ session_conf_load(const struct conf *c, struct session_params *p, char **cause)
 	p->sp_chan_window = (uint32_t)v;
 	if (p->sp_chan_window > p->sp_window)
 		return conf_error(cause, c, "session:channel_window",
+		    "larger than [session] window");
+	if (conf_size(c, "session:channel_window_max",
+		p->sp_chan_window > SESSION_CHAN_WINDOW_MAX
+		    ? p->sp_chan_window
+		    : SESSION_CHAN_WINDOW_MAX,
+		16 << 10, 64 << 20, &v, cause) != 0)
+		return -1;
+	p->sp_chan_window_max = (uint32_t)v;
+	if (p->sp_chan_window_max < p->sp_chan_window)
+		return conf_error(cause, c, "session:channel_window_max",
+		    "smaller than [session] channel_window");
+	if (p->sp_chan_window_max > p->sp_window)
+		return conf_error(cause, c, "session:channel_window_max",
 		    "larger than [session] window");
 	if (conf_size(c, "session:queue", SESSION_QUEUE, 16 << 10, 16 << 20, &v,
 		cause) != 0)
@@ -495,7 +510,8 @@ session_open(struct session *s, uint8_t type, struct frame_open *o,
 		o->fo_ref = 0;
 	if ((n = frame_open_encode(buf, sizeof buf, o)) == 0)
 		return NULL;
-	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window, 0,
+	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window,
+	    s->s_params.sp_chan_window_max, 0,
 	    type == FRAME_OUTSIDE_OPEN, o);
 	s->s_next_id += 2;
 	channel_expect(ch, cb, arg);
@@ -835,7 +851,8 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	}
 	if (o.fo_window > WINDOW_MAX)
 		o.fo_window = WINDOW_MAX;
-	ch = channel_new(s, id, s->s_params.sp_chan_window, o.fo_window,
+	ch = channel_new(s, id, s->s_params.sp_chan_window,
+	    s->s_params.sp_chan_window_max, o.fo_window,
 	    outside, &o);
 	chanmap_insert(&s->s_chans, ch);
 	cb = NULL;

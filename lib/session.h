@@ -16,7 +16,8 @@ struct conf;
 
 struct session_params {
 	uint32_t sp_window;       /* session receive window: the memory cap */
-	uint32_t sp_chan_window;  /* per-channel receive window */
+	uint32_t sp_chan_window;  /* per-channel receive window, at first */
+	uint32_t sp_chan_window_max; /* what it may grow to */
 	int sp_keepalive_ms;      /* ping after this much silence */
 	int sp_dead_ms;           /* declare the peer dead after this */
 	int sp_hello_timeout_ms;  /* TLS handshake plus HELLO */

@@ -1,8 +1,14 @@
 /*
  * Flow-control credit accounting. The receiver promises a window; every
  * byte received uses credit, and credit goes back to the sender only once
- * the byte has been written to the destination socket. Updates are batched:
- * credit returns when a quarter of the window has been written out.
+ * the byte has been written to the destination socket. Updates are
+ * batched: credit returns when a quarter of the window has been written
+ * out.
+ *
+ * A channel's window grows, doubling up to a limit, when a whole window
+ * was written out within a few round trips: then the window, not the
+ * destination, sets the pace (a fast path, or a long round trip). A slow
+ * or stalled destination never makes it grow.
  */
 #include "window.h"
 
@@ -14,6 +20,16 @@ window_rx_init(struct window_rx *w, uint32_t size)
 	w->wr_avail = size;
 	w->wr_buffered = 0;
 	w->wr_unacked = 0;
+	w->wr_max = size;
+	w->wr_epoch_us = 0;
+	w->wr_epoch = 0;
+}
+
+/* Let the window grow up to max (no smaller than it is). */
+void
+window_rx_growth(struct window_rx *w, uint32_t max)
+{
+	w->wr_max = max > w->wr_size ? max : w->wr_size;
 }
 
 /* The peer sent n bytes; -1 if that exceeds its credit. */
@@ -46,6 +62,40 @@ window_rx_written(struct window_rx *w, uint32_t n)
 	w->wr_unacked = 0;
 	w->wr_avail += give;
 	return give;
+}
+
+/*
+ * given bytes of credit go back now. When a window's worth has gone back
+ * within four round trips (at least 4 ms), the window is under the
+ * bandwidth-delay product: double it, up to wr_max. Returns the extra
+ * credit to add to given.
+ */
+uint32_t
+window_rx_grow(struct window_rx *w, uint32_t given, uint64_t now_us,
+    uint64_t rtt_us)
+{
+	uint64_t span = 4 * (rtt_us > 1000 ? rtt_us : 1000);
+	uint32_t grow = 0;
+
+	if (w->wr_size >= w->wr_max)
+		return 0;
+	if (w->wr_epoch_us == 0 || now_us < w->wr_epoch_us) {
+		w->wr_epoch_us = now_us;
+		w->wr_epoch = 0;
+	}
+	w->wr_epoch += given;
+	if (w->wr_epoch < w->wr_size)
+		return 0;
+	if (now_us - w->wr_epoch_us <= span) {
+		grow = w->wr_max - w->wr_size < w->wr_size
+		    ? w->wr_max - w->wr_size
+		    : w->wr_size;
+		w->wr_size += grow;
+		w->wr_avail += grow;
+	}
+	w->wr_epoch_us = now_us;
+	w->wr_epoch = 0;
+	return grow;
 }
 
 /* The destination is gone: everything held or unacked is released. */

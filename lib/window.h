@@ -12,6 +12,9 @@ struct window_rx {
 	uint32_t wr_avail;    /* bytes the peer may still send */
 	uint32_t wr_buffered; /* received, not yet written out */
 	uint32_t wr_unacked;  /* written out, credit not yet returned */
+	uint32_t wr_max;      /* the window may grow up to this */
+	uint64_t wr_epoch_us; /* growth: when this round began */
+	uint32_t wr_epoch;    /* credit returned since */
 };
 
 /* What the peer lets us send. */
@@ -20,8 +23,11 @@ struct window_tx {
 };
 
 void window_rx_init(struct window_rx *, uint32_t size);
+void window_rx_growth(struct window_rx *, uint32_t max);
 int window_rx_consume(struct window_rx *, uint32_t n);
 uint32_t window_rx_written(struct window_rx *, uint32_t n);
+uint32_t window_rx_grow(struct window_rx *, uint32_t given, uint64_t now_us,
+    uint64_t rtt_us);
 uint32_t window_rx_discard(struct window_rx *);
 
 void window_tx_init(struct window_tx *, uint32_t initial);

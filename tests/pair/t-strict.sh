@@ -64,3 +64,6 @@ refuse esp "$T/confdir" "$T/confdir: is a directory, not a configuration file"
 
 { cat "$T/esp.conf"; printf '[esp]\nmax_handshakes = 0\n'; } >"$T/count.conf"
 refuse esp "$T/count.conf" "$T/count.conf: [esp] max_handshakes: 0 is out of range (1 to 1000000)"
+
+sed '/^\[session\]/a channel_window_max = 256K' "$T/esp.conf" >"$T/wmax.conf"
+refuse esp "$T/wmax.conf" "$T/wmax.conf: [session] channel_window_max: smaller than [session] channel_window"

@@ -36,6 +36,52 @@ test_rx(void)
 	CHECK(w.wr_avail == 1000);
 }
 
+/*
+ * Growth: a window's worth of credit returned within four round trips
+ * (at least 4 ms) doubles the window, up to the limit; returned slower
+ * (a slow destination), it stays.
+ */
+static void
+test_grow(void)
+{
+	struct window_rx w;
+	uint64_t t = 1000000;
+
+	window_rx_init(&w, 1000);
+	window_rx_growth(&w, 3000);
+	CHECK(w.wr_max == 3000);
+	CHECK(window_rx_consume(&w, 1000) == 0);
+	CHECK(window_rx_written(&w, 500) == 500);
+	CHECK(window_rx_grow(&w, 500, t, 200) == 0); /* half a window */
+	CHECK(window_rx_written(&w, 500) == 500);
+	CHECK(window_rx_grow(&w, 500, t + 3000, 200) == 1000); /* in 3 ms */
+	CHECK(w.wr_size == 2000 && w.wr_avail == 2000);
+	/* Again, within 4 round trips of 2 ms: only up to the limit. */
+	CHECK(window_rx_consume(&w, 2000) == 0);
+	CHECK(window_rx_written(&w, 2000) == 2000);
+	CHECK(window_rx_grow(&w, 2000, t + 10000, 2000) == 1000);
+	CHECK(w.wr_size == 3000 && w.wr_avail == 3000);
+	CHECK(window_rx_grow(&w, 3000, t + 10001, 2000) == 0); /* at max */
+	CHECK(window_rx_consume(&w, 3001) == -1); /* the limit holds */
+
+	/* A window's worth, but over 5 ms with a short round trip: stays. */
+	window_rx_init(&w, 1000);
+	window_rx_growth(&w, 8000);
+	CHECK(window_rx_consume(&w, 1000) == 0);
+	CHECK(window_rx_written(&w, 1000) == 1000);
+	CHECK(window_rx_grow(&w, 400, t, 100) == 0);
+	CHECK(window_rx_grow(&w, 600, t + 5000, 100) == 0);
+	CHECK(w.wr_size == 1000 && w.wr_avail == 1000);
+	/* The same 5 ms across a 2 ms round trip: grows. */
+	CHECK(window_rx_grow(&w, 1000, t + 10000, 2000) == 1000);
+
+	/* No growth unless asked for (the session's own window). */
+	window_rx_init(&w, 1000);
+	CHECK(window_rx_grow(&w, 1000, t, 100) == 0);
+	CHECK(window_rx_grow(&w, 1000, t + 1, 100) == 0);
+	CHECK(w.wr_size == 1000);
+}
+
 /* Send side: take clamps to credit; grants may not overflow. */
 static void
 test_tx(void)
@@ -121,6 +167,7 @@ int
 main(void)
 {
 	test_rx();
+	test_grow();
 	test_tx();
 	test_slow_reader();
 	test_chanmap();

@@ -93,7 +93,7 @@ metrics_http_start(struct event_base *base, struct listen_set *ls, char **cause)
 		lis = evconnlistener_new_bind(base, NULL, NULL,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 			LEV_OPT_CLOSE_ON_EXEC,
-		    64, (struct sockaddr *)&ls->ls_ss[i], (int)ls->ls_len[i]);
+		    128, (struct sockaddr *)&ls->ls_ss[i], (int)ls->ls_len[i]);
 		if (lis == NULL ||
 		    evhttp_bind_listener(mh->mh_http, lis) == NULL) {
 			if (lis != NULL)

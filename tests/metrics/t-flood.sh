@@ -23,7 +23,7 @@ import socket, sys, time
 port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 socks = []
 for i in range(n):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)  # SYNs may be retried
     s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
     socks.append(s)
 print("open", len(socks), flush=True)
@@ -42,7 +42,7 @@ print("closed", closed, flush=True)
 PY
 python3 "$T/flood.py" "$EM" 300 13 >"$T/flood.out" &
 FPID=$!
-sleep 3
+wait_for_log "$T/flood.out" "^open 300$" 30
 held=$(fds)
 [ "$held" -ge $((base + 250)) ] ||
 	fail "the slow connections were not held: $held descriptors, $base before"

@@ -62,9 +62,27 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
-# free_port: an unused TCP port on loopback.
+# free_port: an unused TCP port on loopback, never one this test was given
+# before (the kernel may hand the same free port out twice in a row).
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	python3 - "$T/.ports" <<'PY'
+import socket, sys
+path = sys.argv[1]
+try:
+    used = set(open(path).read().split())
+except OSError:
+    used = set()
+for _ in range(100):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = str(s.getsockname()[1])
+    s.close()
+    if port not in used:
+        break
+with open(path, "a") as f:
+    f.write(port + "\n")
+print(port)
+PY
 }
 
 # sha FILE: SHA-256 of a file.

@@ -176,7 +176,9 @@ agentlogin_start(struct esp_agent *a, const struct frame_login *fl)
 	a->a_nlegs = 0;
 	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
 	{
-		if (!agentlogin_usable(l))
+		/* One session of each isp: its least busy one. */
+		if (!agentlogin_usable(l) ||
+		    esp_lane_pick(e, l, agentlogin_usable) != l)
 			continue;
 		if (decoy == NULL)
 			decoy = l;

@@ -37,17 +37,16 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 	"client_tls:key", "esp:socks_timeout", "esp:open_timeout",
 	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
 	"esp:probe_timeout", "esp:outside_own_addresses",
-	"esp:max_session_handshakes", "esp:max_agent_handshakes",
-	"esp:login_inflight_per_source", "esp:login_rate_per_source",
-	"esp:login_inflight", "esp:login_rate", "isp *:psk_file",
-	"metrics:listen", "session:window", "session:channel_window",
-	"session:channel_window_max",
-	"session:queue", "session:keepalive", "session:dead_after",
-	"session:handshake_timeout", "session:max_channels", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", "log:audit", "log:audit_format",
-	"log:file", "daemon:user", "daemon:group", "daemon:chroot",
-	"daemon:allow_root", NULL };
+	"esp:max_sessions_per_isp", "esp:max_session_handshakes",
+	"esp:max_agent_handshakes", "esp:login_inflight_per_source",
+	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
+	"isp *:psk_file", "metrics:listen", "session:window",
+	"session:channel_window", "session:channel_window_max", "session:queue",
+	"session:keepalive", "session:dead_after", "session:handshake_timeout",
+	"session:max_channels", "tls:psk_file", "tls:psk_identity", "tls:cert",
+	"tls:key", "tls:ca", "tls:peer_name", "log:syslog", "log:verbose",
+	"log:audit", "log:audit_format", "log:file", "daemon:user",
+	"daemon:group", "daemon:chroot", "daemon:allow_root", NULL };
 
 static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);
@@ -156,6 +155,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 		&e->e_max_clients, cause) != 0 ||
 	    conf_duration(c, "esp:probe_timeout", 3000, &e->e_probe_ms,
 		cause) != 0 ||
+	    conf_count(c, "esp:max_sessions_per_isp", 4, 1, FRAME_LANES_MAX,
+		&e->e_max_lanes, cause) != 0 ||
 	    conf_bool(c, "esp:outside_own_addresses", 0, &e->e_outside_own,
 		cause) != 0 ||
 	    conf_count(c, "esp:max_session_handshakes", 64, 1, 100000,
@@ -207,10 +208,66 @@ esp_link_allow(struct esp_link *l, const char *user, const void *password,
 }
 
 /*
+ * Of l's isp's sessions that ok() admits (l among them), the one with the
+ * fewest channels; the earliest in the list on a tie, so that every
+ * session of one isp picks the same one.
+ */
+struct esp_link *
+esp_lane_pick(struct esp *e, struct esp_link *l,
+    int (*ok)(const struct esp_link *))
+{
+	struct esp_link *o, *best = NULL;
+
+	TAILQ_FOREACH(o, &e->e_links, el_entry)
+	{
+		if (strcmp(o->el_id, l->el_id) != 0 || !ok(o))
+			continue;
+		if (best == NULL ||
+		    session_channels(o->el_sess) <
+			session_channels(best->el_sess))
+			best = o;
+	}
+	return best;
+}
+
+/*
+ * Spread channels over an isp's sessions: of those that route this
+ * request as l does, the one with the fewest channels. A login stays
+ * with the session that checked it, as only that one has it cached.
+ */
+static struct esp_link *
+esp_route_spread(struct esp *e, struct esp_link *l, const char *user,
+    const void *password, size_t passlen, const struct esp_agent *a,
+    const struct sockaddr *ss, const char *name, uint16_t port)
+{
+	struct esp_link *o, *best = l;
+	const struct allow *al;
+
+	TAILQ_FOREACH(o, &e->e_links, el_entry)
+	{
+		if (o == l || strcmp(o->el_id, l->el_id) != 0 ||
+		    o->el_pending || !session_is_up(o->el_sess) ||
+		    session_channels(o->el_sess) >=
+			session_channels(best->el_sess))
+			continue;
+		if ((al = esp_link_allow(o, user, password, passlen, a)) ==
+		    NULL)
+			continue;
+		if (ss != NULL ? !allow_match(al, ss)
+			       : !allow_match_name(&o->el_serves, name, port))
+			continue;
+		best = o;
+	}
+	return best;
+}
+
+/*
  * Pick the session for a destination: the newest live one whose policy
  * lets this user reach it, or that expects this client there after a
  * server announcement. Names go to an isp that lists the name, else to
- * the newest. NULL with *code set when there is none.
+ * the newest. An isp with several sessions gets the request on the one
+ * with the fewest channels, except for an announced opening, which goes
+ * where it was announced. NULL with *code set when there is none.
  */
 struct esp_link *
 esp_route(struct esp *e, const struct endpoint *dst,
@@ -240,13 +297,16 @@ esp_route(struct esp *e, const struct endpoint *dst,
 		}
 		if (!numeric) {
 			if (allow_match_name(&l->el_serves, name, dst->ep_port))
-				return l;
+				return esp_route_spread(e, l, user, password,
+				    passlen, a, NULL, name, dst->ep_port);
 			if (fallback == NULL)
 				fallback = l;
 			continue;
 		}
-		if (!allow_match(al, (struct sockaddr *)&ss) &&
-		    !(have_client &&
+		if (allow_match(al, (struct sockaddr *)&ss))
+			return esp_route_spread(e, l, user, password, passlen,
+			    a, (struct sockaddr *)&ss, NULL, 0);
+		if (!(have_client &&
 			expect_take_from(&l->el_expect, (struct sockaddr *)&cs,
 			    (struct sockaddr *)&ss, user,
 			    a != NULL ? a->a_serial : 0, &e->e_parent))) {
@@ -256,6 +316,13 @@ esp_route(struct esp *e, const struct endpoint *dst,
 		return l;
 	}
 	return fallback;
+}
+
+/* May this link be told of refusals? */
+static int
+esp_link_noticeable(const struct esp_link *l)
+{
+	return l->el_up && !l->el_pending && session_is_up(l->el_sess);
 }
 
 /* A refusal at the esp goes to every isp too, for the inside's audit. */
@@ -276,8 +343,10 @@ esp_notice(const char *user, const struct endpoint *client,
 	snprintf(n.fn_why, sizeof n.fn_why, "%s", why);
 	if ((len = frame_notice_encode(buf, sizeof buf, &n)) == 0)
 		return;
+	/* To one session of each isp. */
 	TAILQ_FOREACH(l, &e->e_links, el_entry)
-	if (l->el_up && !l->el_pending && session_is_up(l->el_sess))
+	if (esp_link_noticeable(l) &&
+	    esp_lane_pick(e, l, esp_link_noticeable) == l)
 		session_send_message(l->el_sess, FRAME_NOTICE, buf, len);
 }
 
@@ -371,9 +440,10 @@ esp_link_probe_timeoutcb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * HELLO done. An id has one session: when another live one has this id,
- * it is probed; if it answers, this newer one is refused, else it is
- * replaced. Both cases log a warning, and the isp of a refused session
+ * HELLO done. An id has one session per lane ([isp] sessions, up to
+ * [esp] max_sessions_per_isp): when another live one has this id and
+ * lane, it is probed; if it answers, this newer one is refused, else it
+ * is replaced. Both cases log a warning, and the isp of a refused session
  * backs off, so two isps at one id cannot take turns.
  */
 static void
@@ -384,9 +454,20 @@ esp_link_up(struct session *s, void *arg)
 	char why[300];
 
 	l->el_up = 1;
+	l->el_lane = session_peer_lane(s);
+	if ((unsigned)l->el_lane >= l->el_esp->e_max_lanes) {
+		snprintf(why, sizeof why,
+		    "isp \"%s\" opened session %d; this esp takes %u per isp "
+		    "([esp] max_sessions_per_isp)",
+		    l->el_id, l->el_lane + 1, l->el_esp->e_max_lanes);
+		log_warnx("session with %s: %s", session_peer(s), why);
+		session_fail(s, GOAWAY_REFUSED, why);
+		return;
+	}
 	TAILQ_FOREACH(o, &l->el_esp->e_links, el_entry)
 	{
-		if (o == l || strcmp(o->el_id, l->el_id) != 0 || !o->el_up)
+		if (o == l || strcmp(o->el_id, l->el_id) != 0 || !o->el_up ||
+		    o->el_lane != l->el_lane)
 			continue;
 		if (o->el_pending) {
 			snprintf(why, sizeof why,
@@ -811,6 +892,7 @@ esp_collect(void *arg)
 	struct esp_agent *a;
 	int isps = 0, agents = 0;
 	int64_t rtt;
+	char name[TLS_ID_MAX + 8];
 
 	metrics_clear(M_SESSIONS);
 	metrics_clear(M_SESSION_RTT);
@@ -819,8 +901,11 @@ esp_collect(void *arg)
 		if (!l->el_up)
 			continue;
 		isps++;
+		/* An isp's lanes after the first as "id#lane". */
+		snprintf(name, sizeof name, l->el_lane ? "%s#%d" : "%s",
+		    l->el_id, l->el_lane);
 		if ((rtt = session_rtt_us(l->el_sess)) >= 0)
-			metrics_set(M_SESSION_RTT, l->el_id, (double)rtt / 1e6);
+			metrics_set(M_SESSION_RTT, name, (double)rtt / 1e6);
 	}
 	TAILQ_FOREACH(a, &e->e_agents, a_entry)
 	agents += a->a_up;

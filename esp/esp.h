@@ -42,6 +42,7 @@ struct esp_link {
 	int el_have_serves;
 	int el_up;      /* HELLO done */
 	int el_pending; /* another session has this id: probing it first */
+	int el_lane;    /* which of its isp's sessions ([isp] sessions) */
 	struct event *el_probe_ev;
 	struct esp_link *el_probed;    /* the older session being probed */
 	struct ruleset *el_rules;      /* the isp's rule files, once sent */
@@ -99,9 +100,9 @@ struct esp_agent {
 
 struct esp {
 	struct event_base *e_base;
-	struct listen_set e_sess_doors;   /* [esp] session_listen */
-	struct listen_set e_socks_doors;  /* socks_listen, maybe none */
-	struct listen_set e_client_doors; /* client_listen, maybe none */
+	struct listen_set e_sess_doors;    /* [esp] session_listen */
+	struct listen_set e_socks_doors;   /* socks_listen, maybe none */
+	struct listen_set e_client_doors;  /* client_listen, maybe none */
 	struct listen_set e_metrics_doors; /* [metrics] listen, maybe none */
 	struct metrics_http *e_metrics;
 	char *e_metrics_warning;
@@ -128,6 +129,7 @@ struct esp {
 	struct event *e_drain_ev;
 	int e_draining;
 	int e_probe_ms; /* how long a session with a taken id may be silent */
+	unsigned e_max_lanes; /* sessions one isp may hold here */
 	struct ratelimit_conf e_login_limits;
 	struct ratelimit *e_logins;
 	unsigned char e_login_key[32]; /* for the cache of accepted logins */
@@ -139,6 +141,8 @@ struct esp_link *esp_route(struct esp *, const struct endpoint *dst,
     const struct endpoint *client, const char *user, const void *password,
     size_t passlen, const struct esp_agent *, uint8_t *code);
 void esp_auth_modes(struct esp *, int *users, int *anonymous);
+struct esp_link *esp_lane_pick(struct esp *, struct esp_link *,
+    int (*)(const struct esp_link *));
 struct login *login_start(struct esp *, const struct sockaddr *,
     const char *user, const void *, size_t, login_done_cb, void *);
 void login_cancel(struct login *);

@@ -106,6 +106,13 @@ login_link_usable(const struct esp_link *l)
 	return !l->el_pending && l->el_have_policy && session_is_up(l->el_sess);
 }
 
+/* May this link be asked about a login by name? */
+static int
+login_link_askable(const struct esp_link *l)
+{
+	return login_link_usable(l) && l->el_policy.p_nusers > 0;
+}
+
 /* Free a login once nothing refers to it. */
 static void
 login_free(struct login *lg)
@@ -216,7 +223,9 @@ login_start(struct esp *e, const struct sockaddr *sa, const char *user,
 	addr_to_endpoint(sa, &client);
 	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
 	{
-		if (!login_link_usable(l) || l->el_policy.p_nusers == 0)
+		/* One session of each isp: its least busy one. */
+		if (!login_link_askable(l) ||
+		    esp_lane_pick(e, l, login_link_askable) != l)
 			continue;
 		if (decoy == NULL)
 			decoy = l;

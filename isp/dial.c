@@ -53,9 +53,9 @@ static const struct session_cb dial_session_cb = {
 	.sc_drained = dial_sess_drained,
 };
 
-/* Add an uplink for "host:port"; -1 if it does not parse. */
+/* Add an uplink for "host:port", session lane; -1 if it does not parse. */
 int
-dial_add(struct isp *i, const char *esp)
+dial_add(struct isp *i, const char *esp, int lane)
 {
 	struct uplink *u = xcalloc(1, sizeof *u);
 	uint16_t port;
@@ -69,6 +69,11 @@ dial_add(struct isp *i, const char *esp)
 	}
 	u->u_isp = i;
 	u->u_esp = xstrdup(esp);
+	u->u_lane = lane;
+	if (lane == 0)
+		u->u_name = xstrdup(esp);
+	else
+		xasprintf(&u->u_name, "%s#%d", esp, lane);
 	TAILQ_INIT(&u->u_auths);
 	TAILQ_INSERT_TAIL(&i->i_uplinks, u, u_entry);
 	return 0;
@@ -103,7 +108,7 @@ dial_schedule_after(struct uplink *u, int refused)
 		u->u_attempts = 16;
 	ms = dial_backoff_ms(u);
 	u->u_attempts++;
-	log_info("reconnecting to esp %s in %d.%01d s (attempt %u)", u->u_esp,
+	log_info("reconnecting to esp %s in %d.%01d s (attempt %u)", u->u_name,
 	    ms / 1000, (ms % 1000) / 100, u->u_attempts);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
@@ -152,7 +157,7 @@ dial_resolvedcb(int err, struct evutil_addrinfo *ai, void *arg)
 	}
 	u->u_req = NULL;
 	if (err != 0) {
-		log_warnx("cannot resolve esp %s: %s", u->u_esp,
+		log_warnx("cannot resolve esp %s: %s", u->u_name,
 		    evutil_gai_strerror(err));
 		dial_schedule(u);
 		return;
@@ -178,7 +183,7 @@ dial_start(struct uplink *u)
 	    u->u_conn != NULL || u->u_via != NULL)
 		return;
 	if (i->i_via.vc_kind != 0) {
-		log_debug("dialling esp %s via %s:%s", u->u_esp,
+		log_debug("dialling esp %s via %s:%s", u->u_name,
 		    i->i_via.vc_host, i->i_via.vc_port);
 		vr = via_connect(i->i_base, i->i_dns, &i->i_via, u->u_host,
 		    u->u_port, i->i_connect_timeout_ms, dial_viacb, u);
@@ -190,7 +195,7 @@ dial_start(struct uplink *u)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
-	log_debug("dialling esp %s", u->u_esp);
+	log_debug("dialling esp %s", u->u_name);
 	/* NULL means the callback already ran (numeric, hosts file). */
 	req = evdns_getaddrinfo(i->i_dns, u->u_host, u->u_port, &hints,
 	    dial_resolvedcb, u);
@@ -260,6 +265,7 @@ dial_free(struct uplink *u)
 	if (u->u_redial != NULL)
 		event_free(u->u_redial);
 	free(u->u_esp);
+	free(u->u_name);
 	free(u->u_host);
 	free(u->u_port);
 	free(u);
@@ -275,14 +281,14 @@ dial_free_all(struct isp *i)
 		dial_free(u);
 }
 
-/* The uplink for "host:port", if there is one. */
+/* The uplink for "host:port" and lane, if there is one. */
 struct uplink *
-dial_find(struct isp *i, const char *esp)
+dial_find(struct isp *i, const char *esp, int lane)
 {
 	struct uplink *u;
 
 	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
-	if (!u->u_removed && strcmp(u->u_esp, esp) == 0)
+	if (!u->u_removed && u->u_lane == lane && strcmp(u->u_esp, esp) == 0)
 		return u;
 	return NULL;
 }
@@ -338,7 +344,7 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 	SSL *ssl;
 
 	if (fd < 0) {
-		log_warnx("cannot connect to esp %s: %s", u->u_esp,
+		log_warnx("cannot connect to esp %s: %s", u->u_name,
 		    why != NULL ? why : strerror(err));
 		dial_schedule(u);
 		return;
@@ -356,7 +362,7 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 		0) {
 		SSL_free(ssl);
 		evutil_closesocket(fd);
-		log_warnx("esp %s: cannot set the name to check", u->u_esp);
+		log_warnx("esp %s: cannot set the name to check", u->u_name);
 		dial_schedule(u);
 		return;
 	}
@@ -370,7 +376,8 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	u->u_sess = session_new(i->i_base, bev, FRAME_ROLE_ISP, FRAME_ROLE_ESP,
-	    u->u_esp, &i->i_params, &dial_session_cb, u);
+	    u->u_name, &i->i_params, &dial_session_cb, u);
+	session_set_lane(u->u_sess, u->u_lane);
 	session_set_wire(u->u_sess, wire);
 	session_start(u->u_sess);
 }
@@ -462,7 +469,7 @@ dial_sess_closed(struct session *s, const char *reason, void *arg)
 	}
 	u->u_sess = NULL;
 	if (u->u_removed) {
-		log_info("esp %s: session gone; no longer dialled", u->u_esp);
+		log_info("esp %s: session gone; no longer dialled", u->u_name);
 		dial_free(u);
 		if (i->i_draining && dial_sessions(i) == 0)
 			event_base_loopexit(i->i_base, NULL);
@@ -531,7 +538,7 @@ dial_notice(struct uplink *u, struct session *s, const uint8_t *p, size_t len)
 		log_warnx_limited(&dropped,
 		    "esp %s reports more than %d refusals a second; not all "
 		    "are in the audit",
-		    u->u_esp, DIAL_NOTICES);
+		    u->u_name, DIAL_NOTICES);
 		return;
 	}
 	metrics_add(M_REFUSALS, "reported_by_esp", 1);

@@ -32,13 +32,13 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
 	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
 	"isp:reverse_per_channel", "isp:reverse_per_user",
-	"isp:reverse_per_session", "isp:login_queue", "policy:anonymous",
-	"policy:reverse", "policy:rules", "policy:user_ca", "user *:password",
-	"user *:groups", "user *:allow", "user *:rules", "user *:reverse",
-	"group *:allow", "group *:rules", "group *:reverse", "log:audit",
-	"session:window", "session:channel_window",
-	"session:channel_window_max", "session:queue",
-	"session:keepalive", "session:max_channels", "session:dead_after",
+	"isp:reverse_per_session", "isp:login_queue", "isp:sessions",
+	"policy:anonymous", "policy:reverse", "policy:rules", "policy:user_ca",
+	"user *:password", "user *:groups", "user *:allow", "user *:rules",
+	"user *:reverse", "group *:allow", "group *:rules", "group *:reverse",
+	"log:audit", "session:window", "session:channel_window",
+	"session:channel_window_max", "session:queue", "session:keepalive",
+	"session:max_channels", "session:dead_after",
 	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
 	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
 	"log:verbose", "log:audit_format", "log:file", "daemon:user",
@@ -120,26 +120,30 @@ isp_check_rule_names(const struct isp *i, const struct conf *c, char **cause)
 	return rc;
 }
 
-/* [isp] esp: one or more HOST:PORT, each an uplink with its own session. */
+/*
+ * [isp] esp: one or more HOST:PORT, each with [isp] sessions uplinks
+ * ("lanes"), each uplink with its own session.
+ */
 static int
 isp_load_esps(struct isp *i, const struct conf *c, const char *v, char **cause)
 {
 	char *copy = xstrdup(v), *tok, *save = NULL;
+	unsigned lane;
 	int rc = 0;
 
-	for (tok = strtok_r(copy, " \t,", &save); tok != NULL;
+	for (tok = strtok_r(copy, " \t,", &save); tok != NULL && rc == 0;
 	     tok = strtok_r(NULL, " \t,", &save)) {
-		if (dial_find(i, tok) != NULL) {
+		if (dial_find(i, tok, 0) != NULL) {
 			rc = conf_error(cause, c, "isp:esp",
 			    "\"%s\" is listed twice", tok);
 			break;
 		}
-		if (dial_add(i, tok) != 0) {
-			rc = conf_error(cause, c, "isp:esp",
-			    "\"%s\" is not HOST:PORT (IPv6 as [addr]:port)",
-			    tok);
-			break;
-		}
+		for (lane = 0; lane < i->i_lanes && rc == 0; lane++)
+			if (dial_add(i, tok, (int)lane) != 0)
+				rc = conf_error(cause, c, "isp:esp",
+				    "\"%s\" is not HOST:PORT (IPv6 as "
+				    "[addr]:port)",
+				    tok);
 	}
 	free(copy);
 	return rc;
@@ -192,7 +196,9 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		goto out;
 	}
 	i->i_esp = xstrdup(v);
-	if (isp_load_esps(i, c, v, cause) != 0)
+	if (conf_count(c, "isp:sessions", 1, 1, FRAME_LANES_MAX, &i->i_lanes,
+		cause) != 0 ||
+	    isp_load_esps(i, c, v, cause) != 0)
 		goto out;
 	if ((v = conf_str(c, "isp:via", NULL)) != NULL &&
 	    via_parse(v, &i->i_via, &why) != 0) {
@@ -389,17 +395,17 @@ isp_reload_esps(struct isp *i, struct isp *n)
 
 	for (u = TAILQ_FIRST(&i->i_uplinks); u != NULL; u = next) {
 		next = TAILQ_NEXT(u, u_entry);
-		if (u->u_removed || dial_find(n, u->u_esp) != NULL)
+		if (u->u_removed || dial_find(n, u->u_esp, u->u_lane) != NULL)
 			continue;
 		log_info("reload: esp %s removed: draining its session",
-		    u->u_esp);
+		    u->u_name);
 		dial_remove(u);
 	}
 	for (u = TAILQ_FIRST(&n->i_uplinks); u != NULL; u = next) {
 		next = TAILQ_NEXT(u, u_entry);
-		if (dial_find(i, u->u_esp) != NULL)
+		if (dial_find(i, u->u_esp, u->u_lane) != NULL)
 			continue;
-		log_info("reload: esp %s added: dialling", u->u_esp);
+		log_info("reload: esp %s added: dialling", u->u_name);
 		dial_adopt(i, n, u);
 	}
 	free(i->i_esp);
@@ -566,7 +572,8 @@ isp_collect(void *arg)
 			continue;
 		up++;
 		if ((rtt = session_rtt_us(u->u_sess)) >= 0)
-			metrics_set(M_SESSION_RTT, u->u_esp, (double)rtt / 1e6);
+			metrics_set(M_SESSION_RTT, u->u_name,
+			    (double)rtt / 1e6);
 	}
 	metrics_set(M_SESSIONS, "esp", up);
 }

@@ -33,7 +33,9 @@ typedef void (*login_cb)(uint8_t code, void *arg);
 /* One esp this isp keeps a session to. */
 struct uplink {
 	struct isp *u_isp;
-	char *u_esp; /* "host:port" as configured */
+	char *u_esp;  /* "host:port" as configured */
+	int u_lane;   /* which of [isp] sessions to this esp, from 0 */
+	char *u_name; /* u_esp, with "#lane" after the first: for logs */
 	char *u_host;
 	char *u_port;
 	struct session *u_sess;
@@ -62,7 +64,7 @@ struct isp {
 	struct tls_conf i_tls;
 	struct session_params i_params;
 	struct privdrop i_priv; /* [daemon] */
-	char *i_esp; /* as configured: one or more "host:port" */
+	char *i_esp;            /* as configured: one or more "host:port" */
 	TAILQ_HEAD(, uplink) i_uplinks;
 	struct via_conf i_via;  /* vc_kind 0: direct */
 	struct policy i_policy; /* [isp] allow, [policy], users, groups */
@@ -86,6 +88,7 @@ struct isp {
 	int i_draining;
 	struct kdfpool *i_kdf; /* password checks, off the loop */
 	int i_login_threads;
+	unsigned i_lanes; /* [isp] sessions: to each esp */
 	size_t i_login_queue;
 	char *i_dummy_hash; /* what unknown users are checked against */
 	unsigned char i_login_key[32];
@@ -102,11 +105,11 @@ struct isp {
 	char *i_tls_skipped; /* why the reload kept the running TLS */
 };
 
-int dial_add(struct isp *, const char *);
+int dial_add(struct isp *, const char *, int lane);
 void dial_start_all(struct isp *);
 void dial_stop(struct isp *);
 void dial_free_all(struct isp *);
-struct uplink *dial_find(struct isp *, const char *);
+struct uplink *dial_find(struct isp *, const char *, int lane);
 void dial_remove(struct uplink *);
 void dial_adopt(struct isp *, struct isp *from, struct uplink *);
 int dial_sessions(struct isp *);

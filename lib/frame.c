@@ -148,20 +148,23 @@ frame_hello_encode(uint8_t *p, size_t room, const struct frame_hello *h)
 {
 	size_t sl = strnlen(h->fhl_software, sizeof h->fhl_software - 1);
 
-	if (room < 9 + sl)
+	if (room < 9 + sl + 2)
 		return 0;
 	put16(p, h->fhl_min_version);
 	put16(p + 2, h->fhl_max_version);
 	p[4] = h->fhl_role;
 	put32(p + 5, h->fhl_window);
 	memcpy(p + 9, h->fhl_software, sl);
-	return 9 + sl;
+	p[9 + sl] = '\0'; /* the software name ends; then the lane */
+	p[10 + sl] = h->fhl_lane;
+	return 9 + sl + 2;
 }
 
 /* Decode HELLO. */
 int
 frame_hello_decode(const uint8_t *p, size_t len, struct frame_hello *h)
 {
+	const uint8_t *end;
 	size_t sl;
 
 	if (len < 9)
@@ -175,7 +178,15 @@ frame_hello_decode(const uint8_t *p, size_t len, struct frame_hello *h)
 	if (h->fhl_role != FRAME_ROLE_ISP && h->fhl_role != FRAME_ROLE_ESP &&
 	    h->fhl_role != FRAME_ROLE_AGENT)
 		return FRAME_BAD;
-	sl = len - 9;
+	/* The software name, then maybe a NUL and the lane. */
+	end = memchr(p + 9, '\0', len - 9);
+	sl = end != NULL ? (size_t)(end - (p + 9)) : len - 9;
+	h->fhl_lane = 0;
+	if (end != NULL) {
+		if (len - 9 - sl != 2)
+			return FRAME_BAD;
+		h->fhl_lane = p[len - 1];
+	}
 	if (sl >= sizeof h->fhl_software)
 		sl = sizeof h->fhl_software - 1;
 	memcpy(h->fhl_software, p + 9, sl);

@@ -115,10 +115,12 @@ struct frame_hello {
 	uint8_t fhl_role;
 	uint32_t fhl_window; /* session-wide receive window */
 	char fhl_software[64];
+	uint8_t fhl_lane; /* which of an isp's sessions to one esp, from 0 */
 };
 
 #define FRAME_OPEN_FIXED 10 /* window, reference, command, auth */
 #define FRAME_USER_MAX   64
+#define FRAME_LANES_MAX  16 /* sessions one isp may hold to one esp */
 #define FRAME_SECRET_MAX 255
 
 struct frame_open {

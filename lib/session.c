@@ -48,6 +48,8 @@ struct session {
 	struct event *s_timer;
 	int s_role;      /* ours, in HELLO */
 	int s_peer_role; /* what the peer must say it is */
+	int s_lane;      /* ours, in HELLO: which of an isp's sessions */
+	int s_peer_lane; /* the peer's, from its HELLO */
 	int s_opener;    /* we send OPEN (esp to an isp, agent to an esp) */
 	enum session_state s_state;
 	struct session_params s_params;
@@ -144,14 +146,14 @@ session_ping(struct session *s, uint64_t now_ms)
 }
 
 /* The defaults of [session]. */
-#define SESSION_WINDOW       (16 << 20)
-#define SESSION_CHAN_WINDOW  (512 << 10)
-#define SESSION_QUEUE        (256 << 10)
+#define SESSION_WINDOW          (16 << 20)
+#define SESSION_CHAN_WINDOW     (512 << 10)
+#define SESSION_QUEUE           (256 << 10)
 #define SESSION_CHAN_WINDOW_MAX (2 << 20)
-#define SESSION_MAX_CHANNELS 4096
-#define SESSION_KEEPALIVE_MS 10000
-#define SESSION_DEAD_MS      30000
-#define SESSION_HELLO_MS     10000
+#define SESSION_MAX_CHANNELS    4096
+#define SESSION_KEEPALIVE_MS    10000
+#define SESSION_DEAD_MS         30000
+#define SESSION_HELLO_MS        10000
 
 /* The [session] defaults, for a program without that section. */
 void
@@ -390,6 +392,7 @@ session_send_hello(struct session *s)
 	h.fhl_max_version = FRAME_VERSION;
 	h.fhl_role = (uint8_t)s->s_role;
 	h.fhl_window = s->s_params.sp_window;
+	h.fhl_lane = (uint8_t)s->s_lane;
 	snprintf(h.fhl_software, sizeof h.fhl_software, "dynpass/%s",
 	    DYNPASS_VERSION);
 	n = frame_hello_encode(buf, sizeof buf, &h);
@@ -511,8 +514,7 @@ session_open(struct session *s, uint8_t type, struct frame_open *o,
 	if ((n = frame_open_encode(buf, sizeof buf, o)) == 0)
 		return NULL;
 	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window,
-	    s->s_params.sp_chan_window_max, 0,
-	    type == FRAME_OUTSIDE_OPEN, o);
+	    s->s_params.sp_chan_window_max, 0, type == FRAME_OUTSIDE_OPEN, o);
 	s->s_next_id += 2;
 	channel_expect(ch, cb, arg);
 	chanmap_insert(&s->s_chans, ch);
@@ -587,6 +589,27 @@ void
 session_set_identity(struct session *s, const char *id)
 {
 	snprintf(s->s_identity, sizeof s->s_identity, "%s", id);
+}
+
+/* Which of an isp's sessions this is, for HELLO; before session_start. */
+void
+session_set_lane(struct session *s, int lane)
+{
+	s->s_lane = lane;
+}
+
+/* Which of its isp's sessions the peer says this is (0 if it is alone). */
+int
+session_peer_lane(const struct session *s)
+{
+	return s->s_peer_lane;
+}
+
+/* How many channels are open. */
+size_t
+session_channels(const struct session *s)
+{
+	return s->s_chans.cm_count;
 }
 
 /* Who TLS proved the peer to be; "" before the handshake. */
@@ -763,7 +786,7 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 	static const char *const nots[] = { "", "peer is not an isp",
 		"peer is not an esp", "peer is not an agent" };
 	struct frame_hello h;
-	char sw[300];
+	char sw[300], lane[16] = "";
 	int want = s->s_peer_role;
 
 	if (s->s_state != SESSION_HELLO) {
@@ -785,11 +808,14 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 	}
 	window_tx_init(&s->s_tx,
 	    h.fhl_window > WINDOW_MAX ? WINDOW_MAX : h.fhl_window);
+	s->s_peer_lane = h.fhl_lane;
 	s->s_state = SESSION_UP;
 	session_ping(s, session_now_ms()); /* a first round trip */
-	log_info("session with %s up (%s, protocol %d%s%s)", s->s_peer,
+	if (h.fhl_lane != 0)
+		snprintf(lane, sizeof lane, ", lane %u", h.fhl_lane);
+	log_info("session with %s up (%s, protocol %d%s%s%s)", s->s_peer,
 	    esc_str(sw, sizeof sw, h.fhl_software), FRAME_VERSION,
-	    s->s_identity[0] ? ", identity " : "", s->s_identity);
+	    s->s_identity[0] ? ", identity " : "", s->s_identity, lane);
 	if (s->s_cb != NULL && s->s_cb->sc_up != NULL)
 		s->s_cb->sc_up(s, s->s_arg);
 	return 0;
@@ -852,8 +878,7 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	if (o.fo_window > WINDOW_MAX)
 		o.fo_window = WINDOW_MAX;
 	ch = channel_new(s, id, s->s_params.sp_chan_window,
-	    s->s_params.sp_chan_window_max, o.fo_window,
-	    outside, &o);
+	    s->s_params.sp_chan_window_max, o.fo_window, outside, &o);
 	chanmap_insert(&s->s_chans, ch);
 	cb = NULL;
 	if (s->s_cb != NULL)

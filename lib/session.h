@@ -15,14 +15,14 @@ struct session;
 struct conf;
 
 struct session_params {
-	uint32_t sp_window;       /* session receive window: the memory cap */
-	uint32_t sp_chan_window;  /* per-channel receive window, at first */
+	uint32_t sp_window;      /* session receive window: the memory cap */
+	uint32_t sp_chan_window; /* per-channel receive window, at first */
 	uint32_t sp_chan_window_max; /* what it may grow to */
-	int sp_keepalive_ms;      /* ping after this much silence */
-	int sp_dead_ms;           /* declare the peer dead after this */
-	int sp_hello_timeout_ms;  /* TLS handshake plus HELLO */
-	uint32_t sp_out_hiwat;    /* bulk bytes queued toward TLS at most */
-	uint32_t sp_max_channels; /* open at once, either side's */
+	int sp_keepalive_ms;         /* ping after this much silence */
+	int sp_dead_ms;              /* declare the peer dead after this */
+	int sp_hello_timeout_ms;     /* TLS handshake plus HELLO */
+	uint32_t sp_out_hiwat;       /* bulk bytes queued toward TLS at most */
+	uint32_t sp_max_channels;    /* open at once, either side's */
 };
 
 struct ssl_st;
@@ -79,6 +79,9 @@ void session_send_config(struct session *, const void *, size_t);
 void session_send_message(struct session *, uint8_t type, const void *, size_t);
 void session_set_identity(struct session *, const char *);
 const char *session_identity(const struct session *);
+void session_set_lane(struct session *, int);
+int session_peer_lane(const struct session *);
+size_t session_channels(const struct session *);
 int session_peer_goaway(const struct session *);
 uint64_t session_serial(const struct session *);
 int64_t session_rtt_us(const struct session *);

@@ -220,18 +220,28 @@ pair_start() {
 }
 
 # http_start DIR [ADDR]: serve DIR; sets HTTP_PORT and HTTP_PID.
+# A port free on 127.0.0.1 may be taken on another address: then it tries
+# another port, up to 5 times.
 http_start() {
-	local dir=$1 addr=${2:-127.0.0.1} i=0
-	HTTP_PORT=$(free_port)
-	bg_start "$T/http.log" _in_ns "${NETNS:-}" python3 "$TESTS/tools/httpd.py" \
-		"$addr" "$HTTP_PORT" "$dir"
-	HTTP_PID=$BG_PID
+	local dir=$1 addr=${2:-127.0.0.1} i tries=0
 	local host=$addr
 	case $host in *:*) host="[$host]" ;; esac
-	while [ $i -lt 100 ]; do
-		(_in_ns "${NETNS:-}" curl -s -o /dev/null "http://$host:$HTTP_PORT/") && return 0
-		sleep 0.1
-		i=$((i + 1))
+	while [ $tries -lt 5 ]; do
+		tries=$((tries + 1))
+		HTTP_PORT=$(free_port)
+		: >"$T/http.log"
+		bg_start "$T/http.log" _in_ns "${NETNS:-}" python3 "$TESTS/tools/httpd.py" \
+			"$addr" "$HTTP_PORT" "$dir"
+		HTTP_PID=$BG_PID
+		i=0
+		while [ $i -lt 100 ]; do
+			(_in_ns "${NETNS:-}" curl -s -o /dev/null "http://$host:$HTTP_PORT/") && return 0
+			grep -q "Address already in use" "$T/http.log" && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		grep -q "Address already in use" "$T/http.log" || break
+		echo "http server: $addr:$HTTP_PORT is taken; another port"
 	done
 	fail "http server on $addr:$HTTP_PORT did not start"
 }

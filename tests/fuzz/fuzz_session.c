@@ -409,7 +409,7 @@ fuzz_hello(struct fuzz_run *fr)
 {
 	struct frame_hello h = { FRAME_VERSION, FRAME_VERSION,
 		(fr->fr_flags & FUZZ_ESP) ? FRAME_ROLE_ISP : FRAME_ROLE_ESP,
-		1 << 20, "fuzz" };
+		1 << 20, "fuzz", 0 };
 	uint8_t b[FRAME_HDR_LEN + 64];
 	size_t n =
 	    frame_hello_encode(b + FRAME_HDR_LEN, sizeof b - FRAME_HDR_LEN, &h);

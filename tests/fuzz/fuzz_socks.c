@@ -283,7 +283,7 @@ static void
 fuzz_isp_hello(void)
 {
 	struct frame_hello h = { FRAME_VERSION, FRAME_VERSION, FRAME_ROLE_ISP,
-		1 << 20, "fuzz" };
+		1 << 20, "fuzz", 0 };
 	uint8_t b[64];
 	size_t n = frame_hello_encode(b, sizeof b, &h);
 

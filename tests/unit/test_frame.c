@@ -51,16 +51,25 @@ test_hello(void)
 		.fhl_max_version = 3,
 		.fhl_role = FRAME_ROLE_ISP,
 		.fhl_window = 16 << 20,
-		.fhl_software = "dynpass/test" };
+		.fhl_software = "dynpass/test",
+		.fhl_lane = 5 };
 	struct frame_hello d;
 	uint8_t b[128];
 	size_t n = frame_hello_encode(b, sizeof b, &h), i;
 
-	CHECK(n == 9 + strlen("dynpass/test"));
+	CHECK(n == 9 + strlen("dynpass/test") + 2);
 	CHECK(frame_hello_decode(b, n, &d) == FRAME_OK);
 	CHECK(d.fhl_min_version == 1 && d.fhl_max_version == 3);
 	CHECK(d.fhl_role == FRAME_ROLE_ISP && d.fhl_window == (16 << 20));
 	CHECK(strcmp(d.fhl_software, "dynpass/test") == 0);
+	CHECK(d.fhl_lane == 5);
+	/* Without the lane (an older peer): lane 0. */
+	CHECK(frame_hello_decode(b, n - 2, &d) == FRAME_OK);
+	CHECK(d.fhl_lane == 0 && strcmp(d.fhl_software, "dynpass/test") == 0);
+	/* A NUL must be followed by exactly the lane. */
+	CHECK(frame_hello_decode(b, n - 1, &d) == FRAME_BAD);
+	b[n] = 0;
+	CHECK(frame_hello_decode(b, n + 1, &d) == FRAME_BAD);
 	for (i = 0; i < 9; i++)
 		CHECK(frame_hello_decode(b, i, &d) == FRAME_BAD);
 	b[4] = 9; /* no such role */

@@ -69,7 +69,7 @@ static void
 raw_hello(struct bufferevent *raw, uint8_t role)
 {
 	struct frame_hello h = { FRAME_VERSION, FRAME_VERSION, role, 1 << 20,
-		"raw" };
+		"raw", 0 };
 	uint8_t b[64];
 	size_t n = frame_hello_encode(b, sizeof b, &h);
 

@@ -62,25 +62,48 @@ netns_add() {
 	ip -n "$1" link set lo up
 }
 
-# free_port: an unused TCP port on loopback, never one this test was given
-# before (the kernel may hand the same free port out twice in a row).
+# free_port: an unused TCP port, never one this test was given before. It
+# comes from below the kernel's ephemeral range, so that no outgoing
+# connection can take it before the daemon binds it, and it is free on
+# every address (a bind to the wildcard, without SO_REUSEADDR, succeeds).
 free_port() {
 	python3 - "$T/.ports" <<'PY'
-import socket, sys
+import random, socket, sys
 path = sys.argv[1]
 try:
     used = set(open(path).read().split())
 except OSError:
     used = set()
-for _ in range(100):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = str(s.getsockname()[1])
-    s.close()
-    if port not in used:
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+top = low - 1 if low > 12000 else 65535
+base = 10000 if low > 12000 else 61000
+for _ in range(1000):
+    port = random.randint(base, top)
+    if str(port) in used:
+        continue
+    taken = False
+    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            s = socket.socket(fam)
+        except OSError:
+            continue  # no IPv6 here
+        try:
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind((addr, port))
+        except OSError:
+            taken = True
+        finally:
+            s.close()
+    if not taken:
         break
+else:
+    sys.exit("free_port: no free port")
 with open(path, "a") as f:
-    f.write(port + "\n")
+    f.write("%d\n" % port)
 print(port)
 PY
 }

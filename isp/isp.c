@@ -415,20 +415,14 @@ isp_reload_esps(struct isp *i, struct isp *n)
 
 /*
  * Reload, TLS: the new credentials and context serve new handshakes. The
- * old ones stay until exit, for the sessions that still use them.
+ * old ones stay for the sessions that still use them, and go with the
+ * last of them.
  */
 static void
 isp_reload_tls(struct isp *i, struct isp *n)
 {
-	struct isp_retired *r;
-
-	i->i_retired =
-	    xrealloc(i->i_retired, (i->i_nretired + 1) * sizeof *i->i_retired);
-	r = &i->i_retired[i->i_nretired++];
-	r->ir_tls = xmalloc(sizeof *r->ir_tls);
-	*r->ir_tls = i->i_tls;
-	r->ir_ssl = i->i_ssl;
-	SSL_CTX_set_app_data(r->ir_ssl, r->ir_tls);
+	if (tls_ctx_retire(i->i_ssl, &i->i_tls) != 0)
+		log_warnx("reload: the replaced TLS context stays until exit");
 	i->i_tls = n->i_tls;
 	memset(&n->i_tls, 0, sizeof n->i_tls);
 	i->i_ssl = n->i_ssl;
@@ -609,13 +603,6 @@ isp_free(struct isp *i)
 		ruleset_free(i->i_ruleset);
 	while (i->i_nold_rulesets > 0)
 		ruleset_free(i->i_old_rulesets[--i->i_nold_rulesets]);
-	while (i->i_nretired > 0) {
-		i->i_nretired--;
-		SSL_CTX_free(i->i_retired[i->i_nretired].ir_ssl);
-		tls_conf_clear(i->i_retired[i->i_nretired].ir_tls);
-		free(i->i_retired[i->i_nretired].ir_tls);
-	}
-	free(i->i_retired);
 	free(i->i_tls_skipped);
 	free(i->i_old_rulesets);
 	expect_clear(&i->i_expect);

@@ -51,12 +51,6 @@ struct uplink {
 	TAILQ_ENTRY(uplink) u_entry;
 };
 
-/* TLS replaced by a reload, kept for the sessions that still use it. */
-struct isp_retired {
-	struct tls_conf *ir_tls;
-	SSL_CTX *ir_ssl;
-};
-
 struct isp {
 	struct event_base *i_base;
 	struct evdns_base *i_dns;
@@ -98,9 +92,7 @@ struct isp {
 	struct listen_set i_metrics_doors; /* [metrics] listen */
 	struct metrics_http *i_metrics;
 	char *i_metrics_warning;
-	char *i_dump; /* -T */
-	struct isp_retired *i_retired;
-	size_t i_nretired;
+	char *i_dump;        /* -T */
 	int i_reloading;     /* loading for SIGHUP */
 	char *i_tls_skipped; /* why the reload kept the running TLS */
 };

@@ -36,7 +36,8 @@
 #define TLS_EXPIRY_WARN_DAYS 30
 
 static const unsigned char tls_aes128gcmsha256[] = { 0x13, 0x01 };
-static int tls_exidx = -1; /* the struct tls_psk an esp matched */
+static int tls_exidx = -1;     /* the struct tls_psk an esp matched */
+static int tls_ctx_owned = -1; /* a retired context's own tls_conf */
 
 /* An id: 1 to 64 of a-z 0-9 . _ - (iniparser lower-cases section names). */
 int
@@ -552,6 +553,46 @@ tls_refuse_cert_cb(int ok, X509_STORE_CTX *x)
 }
 
 /* A TLS 1.3-only context for our role. */
+/* A retired context is gone: so is the configuration it owned. */
+static void
+tls_ctx_owned_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (ptr != NULL) {
+		tls_conf_clear(ptr);
+		free(ptr);
+	}
+}
+
+/*
+ * A context that new handshakes no longer use (a reload replaced it):
+ * it takes over its configuration and goes, with it, once the last
+ * session that uses it is freed (each SSL holds a reference). -1 if it
+ * could not: then both stay until exit.
+ */
+int
+tls_ctx_retire(SSL_CTX *ctx, struct tls_conf *tc)
+{
+	struct tls_conf *own = xmalloc(sizeof *own);
+
+	*own = *tc;
+	memset(tc, 0, sizeof *tc);
+	if (tls_ctx_owned == -1)
+		tls_ctx_owned = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+		    tls_ctx_owned_free);
+	SSL_CTX_set_app_data(ctx, own);
+	if (tls_ctx_owned == -1 ||
+	    !SSL_CTX_set_ex_data(ctx, tls_ctx_owned, own))
+		return -1;
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
 SSL_CTX *
 tls_ctx_new(struct tls_conf *tc, char **cause)
 {

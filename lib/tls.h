@@ -43,6 +43,7 @@ int tls_conf_psk_mode(const struct tls_conf *);
 void tls_conf_clear(struct tls_conf *);
 int tls_id_valid(const char *);
 SSL_CTX *tls_ctx_new(struct tls_conf *, char **cause);
+int tls_ctx_retire(SSL_CTX *, struct tls_conf *);
 SSL_CTX *tls_door_ctx_new(const char *cert, const char *key, char **cause);
 SSL_CTX *tls_agent_ctx_new(const char *ca, char **cause);
 int tls_set_peer_host(SSL *, const char *host);

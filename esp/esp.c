@@ -42,11 +42,12 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
 	"isp *:psk_file", "metrics:listen", "session:window",
 	"session:channel_window", "session:channel_window_max", "session:queue",
-	"session:keepalive", "session:dead_after", "session:handshake_timeout",
-	"session:max_channels", "tls:psk_file", "tls:psk_identity", "tls:cert",
-	"tls:key", "tls:ca", "tls:peer_name", "log:syslog", "log:verbose",
-	"log:audit", "log:audit_format", "log:file", "daemon:user",
-	"daemon:group", "daemon:chroot", "daemon:allow_root", NULL };
+	"session:keepalive", "session:dead_after", "session:stall_timeout",
+	"session:handshake_timeout", "session:max_channels", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", "log:audit", "log:audit_format",
+	"log:file", "daemon:user", "daemon:group", "daemon:chroot",
+	"daemon:allow_root", NULL };
 
 static int esp_link_handshake(struct session *, SSL *, char *, size_t, void *);
 static void esp_link_up(struct session *, void *);

@@ -95,6 +95,19 @@ chanmap_remove(struct chanmap *m, struct channel *ch)
 	}
 }
 
+/* Call fn on every channel; fn must not add or remove any. */
+void
+chanmap_walk(const struct chanmap *m, void (*fn)(struct channel *, void *),
+    void *arg)
+{
+	struct channel *ch;
+	size_t i;
+
+	for (i = 0; i < m->cm_nbuckets; i++)
+		for (ch = m->cm_buckets[i]; ch != NULL; ch = ch->ch_hnext)
+			fn(ch, arg);
+}
+
 /* Any one channel, for teardown loops. */
 struct channel *
 chanmap_any(const struct chanmap *m)

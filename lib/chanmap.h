@@ -19,5 +19,7 @@ struct channel *chanmap_find(const struct chanmap *, uint32_t);
 void chanmap_insert(struct chanmap *, struct channel *);
 void chanmap_remove(struct chanmap *, struct channel *);
 struct channel *chanmap_any(const struct chanmap *);
+void chanmap_walk(const struct chanmap *, void (*)(struct channel *, void *),
+    void *);
 
 #endif

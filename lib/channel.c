@@ -587,7 +587,49 @@ channel_end_written(struct channel *ch, size_t n, int empty)
 		    rtt > 0 ? (uint64_t)rtt : 0);
 		channel_send_window(ch, give);
 	}
+	ch->ch_rx_written += before - ch->ch_rx.wr_buffered;
 	session_rx_written(ch->ch_sess, before - ch->ch_rx.wr_buffered);
+}
+
+#define CHANNEL_STALL_MIN (64 << 10) /* holding less never counts */
+
+/*
+ * The session is short of credit: does this channel hold it up? It does
+ * when, over the last period, its end took less than the channel holds
+ * now: draining what it holds would take longer than a period. Such a
+ * channel is reset (RST both ways: the client sees an error, nothing is
+ * cut short in silence). Periods start at the first check; 1 if reset.
+ */
+int
+channel_stall_check(struct channel *ch, uint64_t now_ms, int period_ms)
+{
+	uint32_t held = ch->ch_rx.wr_buffered;
+	uint64_t took;
+
+	if (ch->ch_state != CHANNEL_OPEN || ch->ch_failev != NULL)
+		return 0;
+	if (ch->ch_stall_t0 == 0 || now_ms < ch->ch_stall_t0) {
+		ch->ch_stall_t0 = now_ms;
+		ch->ch_stall_mark = ch->ch_rx_written;
+		return 0;
+	}
+	if (now_ms - ch->ch_stall_t0 >= (uint64_t)period_ms) {
+		took = ch->ch_rx_written - ch->ch_stall_mark;
+		ch->ch_stalled = held >= CHANNEL_STALL_MIN && took < held;
+		ch->ch_stall_t0 = now_ms;
+		ch->ch_stall_mark = ch->ch_rx_written;
+		if (ch->ch_stalled) {
+			log_warnx("%s: took %llu bytes in %d ms and holds %u: "
+				  "resetting it, as its session is short of "
+				  "credit ([session] stall_timeout)",
+			    ch->ch_desc, (unsigned long long)took, period_ms,
+			    held);
+			channel_reset_later(ch,
+			    "stalled: the session was short of credit");
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Bytes read from the end not yet framed, scanned or not. */

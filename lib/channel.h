@@ -89,6 +89,12 @@ struct channel {
 	channel_announce_cb ch_announce;
 	void *ch_announce_arg;
 
+	/* Stall checks while the session is short of credit. */
+	uint64_t ch_rx_written;  /* peer -> end, written out, in all */
+	uint64_t ch_stall_t0;    /* this check period began (ms), or 0 */
+	uint64_t ch_stall_mark;  /* ch_rx_written then */
+	unsigned ch_stalled : 1; /* the last period: took less than it held */
+
 	uint64_t ch_bytes_out; /* local socket -> peer */
 	uint64_t ch_bytes_in;  /* peer -> local socket */
 	struct timeval ch_start;
@@ -122,6 +128,7 @@ enum channel_pump_result channel_pump(struct channel *, struct evbuffer *,
     struct window_tx *);
 void channel_close(struct channel *, enum channel_close_how, const char *);
 void channel_reset_later(struct channel *, const char *);
+int channel_stall_check(struct channel *, uint64_t now_ms, int period_ms);
 
 /* What an end reports (lib/end.h). */
 void channel_end_readable(struct channel *);

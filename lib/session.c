@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/time.h>
 #include <time.h>
@@ -89,6 +90,7 @@ static void session_writecb(struct bufferevent *, void *);
 static void session_eventcb(struct bufferevent *, short, void *);
 static void session_flushcb(evutil_socket_t, short, void *);
 static void session_timercb(evutil_socket_t, short, void *);
+static void session_check_stalls(struct session *);
 static void session_pump(struct session *);
 static void session_free(struct session *);
 
@@ -154,6 +156,7 @@ session_ping(struct session *s, uint64_t now_ms)
 #define SESSION_KEEPALIVE_MS    10000
 #define SESSION_DEAD_MS         30000
 #define SESSION_HELLO_MS        10000
+#define SESSION_STALL_MS        10000
 
 /* The [session] defaults, for a program without that section. */
 void
@@ -167,12 +170,14 @@ session_params_default(struct session_params *p)
 	p->sp_keepalive_ms = SESSION_KEEPALIVE_MS;
 	p->sp_dead_ms = SESSION_DEAD_MS;
 	p->sp_hello_timeout_ms = SESSION_HELLO_MS;
+	p->sp_stall_ms = SESSION_STALL_MS;
 }
 
 /* Read the [session] section. */
 int
 session_conf_load(const struct conf *c, struct session_params *p, char **cause)
 {
+	const char *v0;
 	uint64_t v;
 
 	if (conf_size(c, "session:window", SESSION_WINDOW, 256 << 10, 1U << 30,
@@ -216,6 +221,12 @@ session_conf_load(const struct conf *c, struct session_params *p, char **cause)
 	if (p->sp_dead_ms <= p->sp_keepalive_ms)
 		return conf_error(cause, c, "session:dead_after",
 		    "must be longer than [session] keepalive");
+	if ((v0 = conf_str(c, "session:stall_timeout", NULL)) != NULL &&
+	    (strcmp(v0, "0") == 0 || strcasecmp(v0, "off") == 0))
+		p->sp_stall_ms = 0;
+	else if (conf_duration(c, "session:stall_timeout", SESSION_STALL_MS,
+		     &p->sp_stall_ms, cause) != 0)
+		return -1;
 	return 0;
 }
 
@@ -1317,6 +1328,33 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 	if (idle >= (uint64_t)s->s_params.sp_keepalive_ms &&
 	    now - s->s_last_ping_ms >= (uint64_t)s->s_params.sp_keepalive_ms)
 		session_ping(s, now);
+	session_check_stalls(s);
+}
+
+/* One channel of a session short of credit: reset it if it stalls. */
+static void
+session_stall_one(struct channel *ch, void *arg)
+{
+	const struct session *s = arg;
+
+	channel_stall_check(ch, session_now_ms(), s->s_params.sp_stall_ms);
+}
+
+/*
+ * Short of credit: three quarters of the window held by bytes received
+ * and not yet written out, so the peer can send little or nothing on any
+ * channel. Channels that drain slower than [session] stall_timeout lets
+ * them are reset (channel_stall_check), so that a few connections whose
+ * readers stopped cannot hold up all the others.
+ */
+static void
+session_check_stalls(struct session *s)
+{
+	uint32_t held = s->s_rx.wr_buffered + s->s_rx.wr_unacked;
+
+	if (s->s_params.sp_stall_ms <= 0 || held < s->s_rx.wr_size / 4 * 3)
+		return;
+	chanmap_walk(&s->s_chans, session_stall_one, s);
 }
 
 /* The last keepalive round trip in microseconds, or -1. */

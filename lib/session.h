@@ -23,6 +23,7 @@ struct session_params {
 	int sp_hello_timeout_ms;     /* TLS handshake plus HELLO */
 	uint32_t sp_out_hiwat;       /* bulk bytes queued toward TLS at most */
 	uint32_t sp_max_channels;    /* open at once, either side's */
+	int sp_stall_ms; /* short of credit: reset what drains slower; 0 off */
 };
 
 struct ssl_st;

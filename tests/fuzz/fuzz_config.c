@@ -36,27 +36,29 @@
 static const char *const fuzz_esp_keys[] = { "esp:session_listen",
 	"esp:socks_listen", "esp:socks_timeout", "esp:open_timeout",
 	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
-	"esp:probe_timeout", "esp:login_inflight_per_source",
-	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
-	"isp *:psk_file", "session:window", "session:channel_window",
-	"session:queue", "session:keepalive", "session:dead_after",
-	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
-	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", "log:audit", NULL };
+	"esp:probe_timeout", "esp:max_sessions_per_isp",
+	"esp:login_inflight_per_source", "esp:login_rate_per_source",
+	"esp:login_inflight", "esp:login_rate", "isp *:psk_file",
+	"session:window", "session:channel_window",
+	"session:channel_window_max", "session:stall_timeout", "session:queue",
+	"session:keepalive", "session:dead_after", "session:handshake_timeout",
+	"tls:psk_file", "tls:psk_identity", "tls:cert", "tls:key", "tls:ca",
+	"tls:peer_name", "log:syslog", "log:verbose", "log:audit", NULL };
 
 /* As in isp/isp.c: keep in step with it. */
 static const char *const fuzz_isp_keys[] = { "isp:esp", "isp:allow",
 	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
 	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
 	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
-	"isp:login_queue", "policy:anonymous", "policy:reverse", "policy:rules",
-	"user *:password", "user *:groups", "user *:allow", "user *:rules",
-	"user *:reverse", "group *:allow", "group *:rules", "group *:reverse",
-	"log:audit", "session:window", "session:channel_window",
-	"session:queue", "session:keepalive", "session:dead_after",
-	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
-	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", NULL };
+	"isp:login_queue", "isp:sessions", "policy:anonymous", "policy:reverse",
+	"policy:rules", "user *:password", "user *:groups", "user *:allow",
+	"user *:rules", "user *:reverse", "group *:allow", "group *:rules",
+	"group *:reverse", "log:audit", "session:window",
+	"session:channel_window", "session:channel_window_max",
+	"session:stall_timeout", "session:queue", "session:keepalive",
+	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", NULL };
 
 static char fuzz_dir[256];  /* the private folder */
 static char fuzz_path[300]; /* the input, as a file in it */

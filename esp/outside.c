@@ -21,7 +21,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/bufferevent.h>
 
@@ -30,6 +29,7 @@
 #include "connector.h"
 #include "esp.h"
 #include "log.h"
+#include "monotime.h"
 #include "scan.h"
 #include "xmalloc.h"
 
@@ -60,16 +60,6 @@ struct outside_ctl {
 };
 
 static void outside_ctl_closed(struct channel *, void *);
-
-/* Monotonic milliseconds. */
-static uint64_t
-outside_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The channel died while we were connecting. */
 static void
@@ -119,7 +109,7 @@ outside_connectedcb(evutil_socket_t fd, int err, void *arg)
 static int
 outside_take_port(struct outside_ctl *oc, uint16_t port)
 {
-	uint64_t now = outside_now();
+	uint64_t now = monotime_ms();
 	size_t i;
 
 	for (i = 0; i < oc->oc_nports; i++) {
@@ -314,7 +304,7 @@ outside_remember(struct channel *ch, struct outside_ctl *oc,
 		oc->oc_nports++;
 	oc->oc_ports[oc->oc_nports - 1].op_port = an->an_port;
 	oc->oc_ports[oc->oc_nports - 1].op_until =
-	    outside_now() + (uint64_t)oc->oc_link->el_expect.et_ttl_ms;
+	    monotime_ms() + (uint64_t)oc->oc_link->el_expect.et_ttl_ms;
 	audit_announce(ch, 1, an->an_text, "honoured",
 	    "noted: the isp may ask to connect there");
 	channel_announce_done(ch, 0, NULL);

@@ -13,7 +13,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -23,6 +22,7 @@
 #include "escape.h"
 #include "isp.h"
 #include "log.h"
+#include "monotime.h"
 #include "metrics.h"
 #include "optag.h"
 #include "scram.h"
@@ -54,16 +54,6 @@ struct agentauth_login {
 	struct optag_replay al_replay;
 	TAILQ_ENTRY(agentauth_login) al_entry;
 };
-
-/* Monotonic milliseconds. */
-static uint64_t
-agentauth_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Set up the lists. */
 void
@@ -149,7 +139,7 @@ agentauth_count(struct isp *i, uint64_t serial, size_t *nx, size_t *nl)
 {
 	struct agentauth_exchange *x, *xn;
 	struct agentauth_login *l;
-	uint64_t now = agentauth_now();
+	uint64_t now = monotime_ms();
 
 	*nx = *nl = 0;
 	for (x = TAILQ_FIRST(&i->i_exchanges); x != NULL; x = xn) {
@@ -237,7 +227,7 @@ agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
 	x->ax_serial = session_serial(s);
 	x->ax_ref = fl->fl_ref;
 	x->ax_method = fl->fl_method;
-	x->ax_start_ms = agentauth_now();
+	x->ax_start_ms = monotime_ms();
 	TAILQ_INSERT_TAIL(&i->i_exchanges, x, ax_entry);
 	if (fl->fl_method == AUTH_SCRAM) {
 		rc = agentauth_scram_first(i, x, fl, (char *)out, sizeof out);

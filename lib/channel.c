@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -26,6 +25,7 @@
 #include "audit.h"
 #include "end.h"
 #include "log.h"
+#include "monotime.h"
 #include "metrics.h"
 #include "scan.h"
 #include "session.h"
@@ -64,16 +64,6 @@ channel_new(struct session *s, uint32_t id, uint32_t rxwin, uint32_t rxmax,
 	gettimeofday(&ch->ch_start, NULL);
 	channel_describe(ch, "channel %u", id);
 	return ch;
-}
-
-/* Monotonic microseconds, for the window's growth. */
-static uint64_t
-channel_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* Set the channel's description for logs. */
@@ -583,7 +573,7 @@ channel_end_written(struct channel *ch, size_t n, int empty)
 	before = ch->ch_rx.wr_buffered;
 	if ((give = window_rx_written(&ch->ch_rx, (uint32_t)n)) > 0) {
 		rtt = session_rtt_us(ch->ch_sess);
-		give += window_rx_grow(&ch->ch_rx, give, channel_now_us(),
+		give += window_rx_grow(&ch->ch_rx, give, monotime_us(),
 		    rtt > 0 ? (uint64_t)rtt : 0);
 		channel_send_window(ch, give);
 	}
@@ -615,10 +605,9 @@ channel_stall_check(struct channel *ch, uint64_t now_ms, int period_ms)
 	}
 	if (now_ms - ch->ch_stall_t0 >= (uint64_t)period_ms) {
 		took = ch->ch_rx_written - ch->ch_stall_mark;
-		ch->ch_stalled = held >= CHANNEL_STALL_MIN && took < held;
 		ch->ch_stall_t0 = now_ms;
 		ch->ch_stall_mark = ch->ch_rx_written;
-		if (ch->ch_stalled) {
+		if (held >= CHANNEL_STALL_MIN && took < held) {
 			log_warnx("%s: took %llu bytes in %d ms and holds %u: "
 				  "resetting it, as its session is short of "
 				  "credit ([session] stall_timeout)",

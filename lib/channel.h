@@ -90,10 +90,9 @@ struct channel {
 	void *ch_announce_arg;
 
 	/* Stall checks while the session is short of credit. */
-	uint64_t ch_rx_written;  /* peer -> end, written out, in all */
-	uint64_t ch_stall_t0;    /* this check period began (ms), or 0 */
-	uint64_t ch_stall_mark;  /* ch_rx_written then */
-	unsigned ch_stalled : 1; /* the last period: took less than it held */
+	uint64_t ch_rx_written; /* peer -> end, written out, in all */
+	uint64_t ch_stall_t0;   /* this check period began (ms), or 0 */
+	uint64_t ch_stall_mark; /* ch_rx_written then */
 
 	uint64_t ch_bytes_out; /* local socket -> peer */
 	uint64_t ch_bytes_in;  /* peer -> local socket */

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "addr.h"
 #include "expect.h"
 #include "log.h"
+#include "monotime.h"
 #include "xmalloc.h"
 
 #define EXPECT_MAX 4096 /* at most this many pending at once */
@@ -28,16 +28,6 @@ struct expect {
 	uint64_t ex_expires; /* monotonic ms */
 	TAILQ_ENTRY(expect) ex_entry;
 };
-
-/* Monotonic milliseconds. */
-static uint64_t
-expect_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* An address as 16 bytes, IPv4 as ::ffff:a.b.c.d; -1 if not IP. */
 static int
@@ -86,7 +76,7 @@ static void
 expect_prune(struct expect_table *t)
 {
 	struct expect *e;
-	uint64_t now = expect_now();
+	uint64_t now = monotime_ms();
 
 	while ((e = TAILQ_FIRST(&t->et_list)) != NULL && e->ex_expires <= now)
 		expect_remove(t, e);
@@ -120,7 +110,7 @@ expect_add_from(struct expect_table *t, const struct sockaddr *client,
 	expect_prune(t);
 	if (t->et_count >= EXPECT_MAX)
 		expect_remove(t, TAILQ_FIRST(&t->et_list));
-	e->ex_expires = expect_now() + (uint64_t)t->et_ttl_ms;
+	e->ex_expires = monotime_ms() + (uint64_t)t->et_ttl_ms;
 	TAILQ_INSERT_TAIL(&t->et_list, e, ex_entry);
 	t->et_count++;
 	log_info("expecting one connection from %s to %s within %d s",
@@ -145,7 +135,7 @@ expect_take_from(struct expect_table *t, const struct sockaddr *client,
 	struct expect *e;
 	uint8_t c[16], d[16];
 	uint16_t port;
-	uint64_t now = expect_now();
+	uint64_t now = monotime_ms();
 
 	if (expect_key(client, c, NULL) != 0 || expect_key(dst, d, &port) != 0)
 		return 0;

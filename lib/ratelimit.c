@@ -10,9 +10,9 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "xmalloc.h"
+#include "monotime.h"
 
 #define RATELIMIT_BUCKETS     1024
 #define RATELIMIT_MAX_SOURCES 65536
@@ -34,16 +34,6 @@ struct ratelimit {
 	uint64_t rl_ms;
 };
 
-/* Monotonic milliseconds. */
-static uint64_t
-ratelimit_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Refill a bucket of capacity per_min for the time since *ms. */
 static void
 ratelimit_refill(double *tokens, uint64_t *ms, unsigned per_min, uint64_t now)
@@ -62,7 +52,7 @@ ratelimit_new(const struct ratelimit_conf *rc)
 
 	rl->rl_conf = *rc;
 	rl->rl_tokens = rc->rc_per_min;
-	rl->rl_ms = ratelimit_now();
+	rl->rl_ms = monotime_ms();
 	return rl;
 }
 
@@ -152,7 +142,7 @@ const char *
 ratelimit_take(struct ratelimit *rl, const uint8_t key[16])
 {
 	const struct ratelimit_conf *rc = &rl->rl_conf;
-	uint64_t now = ratelimit_now();
+	uint64_t now = monotime_ms();
 	struct rl_src *s;
 
 	ratelimit_refill(&rl->rl_tokens, &rl->rl_ms, rc->rc_per_min, now);
@@ -178,7 +168,7 @@ ratelimit_take(struct ratelimit *rl, const uint8_t key[16])
 void
 ratelimit_release(struct ratelimit *rl, const uint8_t key[16])
 {
-	struct rl_src *s = ratelimit_find(rl, key, 0, ratelimit_now());
+	struct rl_src *s = ratelimit_find(rl, key, 0, monotime_ms());
 
 	if (s != NULL && s->rs_inflight > 0)
 		s->rs_inflight--;

@@ -17,7 +17,6 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/time.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -29,6 +28,7 @@
 #include "escape.h"
 #include "conf.h"
 #include "log.h"
+#include "monotime.h"
 #include "tls.h"
 #include "tlswire.h"
 #include "window.h"
@@ -114,26 +114,6 @@ session_leave(struct session *s)
 	return s->s_dead;
 }
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-session_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Monotonic microseconds, for round trips. */
-static uint64_t
-session_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Send a keepalive PING, and time it. */
 static void
 session_ping(struct session *s, uint64_t now_ms)
@@ -142,7 +122,7 @@ session_ping(struct session *s, uint64_t now_ms)
 
 	for (i = 0; i < 8; i++)
 		s->s_ping[i] = (uint8_t)(now_ms >> (56 - 8 * i));
-	s->s_ping_us = session_now_us();
+	s->s_ping_us = monotime_us();
 	session_send(s, FRAME_PING, 0, s->s_ping, sizeof s->s_ping);
 	s->s_last_ping_ms = now_ms;
 }
@@ -265,7 +245,7 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	window_tx_init(&s->s_tx, 0);
 	/* The opener's channels are odd, the other side's even. */
 	s->s_next_id = s->s_opener ? 1 : 2;
-	s->s_start_ms = s->s_last_rx_ms = session_now_ms();
+	s->s_start_ms = s->s_last_rx_ms = monotime_ms();
 	s->s_goaway_code = -1;
 	s->s_rtt_us = -1;
 	s->s_serial = ++session_serials;
@@ -652,7 +632,7 @@ session_peer_goaway(const struct session *s)
 void
 session_probe(struct session *s, session_pong_cb cb, void *arg)
 {
-	uint64_t now = session_now_ms();
+	uint64_t now = monotime_ms();
 	int i;
 
 	s->s_probe_cb = cb;
@@ -821,7 +801,7 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 	    h.fhl_window > WINDOW_MAX ? WINDOW_MAX : h.fhl_window);
 	s->s_peer_lane = h.fhl_lane;
 	s->s_state = SESSION_UP;
-	session_ping(s, session_now_ms()); /* a first round trip */
+	session_ping(s, monotime_ms()); /* a first round trip */
 	if (h.fhl_lane != 0)
 		snprintf(lane, sizeof lane, ", lane %u", h.fhl_lane);
 	log_info("session with %s up (%s, protocol %d%s%s%s)", s->s_peer,
@@ -989,13 +969,13 @@ session_on_pong(struct session *s, const uint8_t *p)
 	session_pong_cb cb = s->s_probe_cb;
 
 	if (s->s_ping_us != 0 && memcmp(p, s->s_ping, 8) == 0) {
-		s->s_rtt_us = (int64_t)(session_now_us() - s->s_ping_us);
+		s->s_rtt_us = (int64_t)(monotime_us() - s->s_ping_us);
 		s->s_ping_us = 0;
 	}
 	if (cb == NULL || memcmp(p, s->s_probe_ping, 8) != 0)
 		return;
 	s->s_probe_cb = NULL;
-	cb(s, (int)(session_now_ms() - s->s_probe_ms), s->s_probe_arg);
+	cb(s, (int)(monotime_ms() - s->s_probe_ms), s->s_probe_arg);
 }
 
 /* Big-endian u32 from a payload. */
@@ -1148,7 +1128,7 @@ session_readcb(struct bufferevent *bev, void *arg)
 	uint8_t code;
 	int rc;
 
-	s->s_last_rx_ms = session_now_ms();
+	s->s_last_rx_ms = monotime_ms();
 	session_enter(s);
 	while (s->s_state == SESSION_HELLO || s->s_state == SESSION_UP) {
 		if (evbuffer_get_length(in) < FRAME_HDR_LEN)
@@ -1297,7 +1277,7 @@ static void
 session_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	uint64_t now = session_now_ms(), idle;
+	uint64_t now = monotime_ms(), idle;
 	char why[128];
 
 	(void)fd;
@@ -1331,13 +1311,19 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 	session_check_stalls(s);
 }
 
+/* The clock and period of one stall check. */
+struct session_stall {
+	uint64_t now_ms;
+	int period_ms;
+};
+
 /* One channel of a session short of credit: reset it if it stalls. */
 static void
 session_stall_one(struct channel *ch, void *arg)
 {
-	const struct session *s = arg;
+	const struct session_stall *st = arg;
 
-	channel_stall_check(ch, session_now_ms(), s->s_params.sp_stall_ms);
+	channel_stall_check(ch, st->now_ms, st->period_ms);
 }
 
 /*
@@ -1351,10 +1337,13 @@ static void
 session_check_stalls(struct session *s)
 {
 	uint32_t held = s->s_rx.wr_buffered + s->s_rx.wr_unacked;
+	struct session_stall st;
 
 	if (s->s_params.sp_stall_ms <= 0 || held < s->s_rx.wr_size / 4 * 3)
 		return;
-	chanmap_walk(&s->s_chans, session_stall_one, s);
+	st.now_ms = monotime_ms();
+	st.period_ms = s->s_params.sp_stall_ms;
+	chanmap_walk(&s->s_chans, session_stall_one, &st);
 }
 
 /* The last keepalive round trip in microseconds, or -1. */

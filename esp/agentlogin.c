@@ -127,14 +127,6 @@ agentlogin_refuse(struct esp_agent *a, uint8_t code, const char *why)
 	a->a_login = 0;
 }
 
-/* May this link be asked about the agent's login? */
-static int
-agentlogin_usable(const struct esp_link *l)
-{
-	return !l->el_pending && l->el_have_policy &&
-	    session_is_up(l->el_sess) && l->el_policy.p_nusers > 0;
-}
-
 /* Step 1: pick the isps, one leg each, and pass the message on. */
 static void
 agentlogin_start(struct esp_agent *a, const struct frame_login *fl)
@@ -177,8 +169,8 @@ agentlogin_start(struct esp_agent *a, const struct frame_login *fl)
 	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
 	{
 		/* One session of each isp: its least busy one. */
-		if (!agentlogin_usable(l) ||
-		    esp_lane_pick(e, l, agentlogin_usable) != l)
+		if (!login_link_askable(l, NULL) ||
+		    esp_lane_pick(e, l, login_link_askable, NULL) != l)
 			continue;
 		if (decoy == NULL)
 			decoy = l;

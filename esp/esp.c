@@ -214,14 +214,13 @@ esp_link_allow(struct esp_link *l, const char *user, const void *password,
  * session of one isp picks the same one.
  */
 struct esp_link *
-esp_lane_pick(struct esp *e, struct esp_link *l,
-    int (*ok)(const struct esp_link *))
+esp_lane_pick(struct esp *e, struct esp_link *l, esp_lane_ok ok, void *arg)
 {
 	struct esp_link *o, *best = NULL;
 
 	TAILQ_FOREACH(o, &e->e_links, el_entry)
 	{
-		if (strcmp(o->el_id, l->el_id) != 0 || !ok(o))
+		if (strcmp(o->el_id, l->el_id) != 0 || !ok(o, arg))
 			continue;
 		if (best == NULL ||
 		    session_channels(o->el_sess) <
@@ -231,35 +230,46 @@ esp_lane_pick(struct esp *e, struct esp_link *l,
 	return best;
 }
 
+/* A request that esp_route has placed, for esp_route_fits. */
+struct esp_route_want {
+	const char *user;
+	const void *password;
+	size_t passlen;
+	const struct esp_agent *agent;
+	const struct sockaddr *ss; /* a numeric destination, or */
+	const char *name;          /* a name */
+	uint16_t port;
+};
+
+/* Would this session route the request? (an esp_lane_ok) */
+static int
+esp_route_fits(struct esp_link *o, void *arg)
+{
+	const struct esp_route_want *w = arg;
+	const struct allow *al;
+
+	if (o->el_pending || !session_is_up(o->el_sess))
+		return 0;
+	al = esp_link_allow(o, w->user, w->password, w->passlen, w->agent);
+	if (al == NULL)
+		return 0;
+	return w->ss != NULL
+	    ? allow_match(al, w->ss)
+	    : allow_match_name(&o->el_serves, w->name, w->port);
+}
+
 /*
  * Spread channels over an isp's sessions: of those that route this
  * request as l does, the one with the fewest channels. A login stays
  * with the session that checked it, as only that one has it cached.
  */
 static struct esp_link *
-esp_route_spread(struct esp *e, struct esp_link *l, const char *user,
-    const void *password, size_t passlen, const struct esp_agent *a,
-    const struct sockaddr *ss, const char *name, uint16_t port)
+esp_route_spread(struct esp *e, struct esp_link *l, struct esp_route_want *w)
 {
-	struct esp_link *o, *best = l;
-	const struct allow *al;
+	struct esp_link *best;
 
-	TAILQ_FOREACH(o, &e->e_links, el_entry)
-	{
-		if (o == l || strcmp(o->el_id, l->el_id) != 0 ||
-		    o->el_pending || !session_is_up(o->el_sess) ||
-		    session_channels(o->el_sess) >=
-			session_channels(best->el_sess))
-			continue;
-		if ((al = esp_link_allow(o, user, password, passlen, a)) ==
-		    NULL)
-			continue;
-		if (ss != NULL ? !allow_match(al, ss)
-			       : !allow_match_name(&o->el_serves, name, port))
-			continue;
-		best = o;
-	}
-	return best;
+	best = esp_lane_pick(e, l, esp_route_fits, w);
+	return best != NULL ? best : l;
 }
 
 /*
@@ -282,6 +292,7 @@ esp_route(struct esp *e, const struct endpoint *dst,
 	int numeric = addr_from_endpoint(dst, &ss, &sl) == 0;
 	int have_client = addr_from_endpoint(client, &cs, &sl) == 0;
 	char name[256];
+	struct esp_route_want w = { user, password, passlen, a, NULL, NULL, 0 };
 
 	*code = OPEN_NET_UNREACH;
 	e->e_parent = 0;
@@ -297,16 +308,20 @@ esp_route(struct esp *e, const struct endpoint *dst,
 			continue;
 		}
 		if (!numeric) {
-			if (allow_match_name(&l->el_serves, name, dst->ep_port))
-				return esp_route_spread(e, l, user, password,
-				    passlen, a, NULL, name, dst->ep_port);
+			if (allow_match_name(&l->el_serves, name,
+				dst->ep_port)) {
+				w.name = name;
+				w.port = dst->ep_port;
+				return esp_route_spread(e, l, &w);
+			}
 			if (fallback == NULL)
 				fallback = l;
 			continue;
 		}
-		if (allow_match(al, (struct sockaddr *)&ss))
-			return esp_route_spread(e, l, user, password, passlen,
-			    a, (struct sockaddr *)&ss, NULL, 0);
+		if (allow_match(al, (struct sockaddr *)&ss)) {
+			w.ss = (struct sockaddr *)&ss;
+			return esp_route_spread(e, l, &w);
+		}
 		if (!(have_client &&
 			expect_take_from(&l->el_expect, (struct sockaddr *)&cs,
 			    (struct sockaddr *)&ss, user,
@@ -319,10 +334,11 @@ esp_route(struct esp *e, const struct endpoint *dst,
 	return fallback;
 }
 
-/* May this link be told of refusals? */
+/* May this link be told of refusals? (an esp_lane_ok) */
 static int
-esp_link_noticeable(const struct esp_link *l)
+esp_link_noticeable(struct esp_link *l, void *arg)
 {
+	(void)arg;
 	return l->el_up && !l->el_pending && session_is_up(l->el_sess);
 }
 
@@ -346,8 +362,8 @@ esp_notice(const char *user, const struct endpoint *client,
 		return;
 	/* To one session of each isp. */
 	TAILQ_FOREACH(l, &e->e_links, el_entry)
-	if (esp_link_noticeable(l) &&
-	    esp_lane_pick(e, l, esp_link_noticeable) == l)
+	if (esp_link_noticeable(l, NULL) &&
+	    esp_lane_pick(e, l, esp_link_noticeable, NULL) == l)
 		session_send_message(l->el_sess, FRAME_NOTICE, buf, len);
 }
 

@@ -141,13 +141,15 @@ struct esp_link *esp_route(struct esp *, const struct endpoint *dst,
     const struct endpoint *client, const char *user, const void *password,
     size_t passlen, const struct esp_agent *, uint8_t *code);
 void esp_auth_modes(struct esp *, int *users, int *anonymous);
-struct esp_link *esp_lane_pick(struct esp *, struct esp_link *,
-    int (*)(const struct esp_link *));
+typedef int (*esp_lane_ok)(struct esp_link *, void *);
+struct esp_link *esp_lane_pick(struct esp *, struct esp_link *, esp_lane_ok,
+    void *);
 struct login *login_start(struct esp *, const struct sockaddr *,
     const char *user, const void *, size_t, login_done_cb, void *);
 void login_cancel(struct login *);
 void login_result(struct esp_link *, uint32_t ref, uint8_t code);
 int login_link_ok(struct esp_link *, const char *user, const void *, size_t);
+int login_link_askable(struct esp_link *, void *);
 void login_link_forget(struct esp_link *, int gone);
 void outside_open(struct session *, struct channel *, const struct frame_open *,
     void *);

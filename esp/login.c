@@ -106,10 +106,11 @@ login_link_usable(const struct esp_link *l)
 	return !l->el_pending && l->el_have_policy && session_is_up(l->el_sess);
 }
 
-/* May this link be asked about a login by name? */
-static int
-login_link_askable(const struct esp_link *l)
+/* May this link be asked about a login by name? (an esp_lane_ok) */
+int
+login_link_askable(struct esp_link *l, void *arg)
 {
+	(void)arg;
 	return login_link_usable(l) && l->el_policy.p_nusers > 0;
 }
 
@@ -224,8 +225,8 @@ login_start(struct esp *e, const struct sockaddr *sa, const char *user,
 	TAILQ_FOREACH_REVERSE(l, &e->e_links, esp_links, el_entry)
 	{
 		/* One session of each isp: its least busy one. */
-		if (!login_link_askable(l) ||
-		    esp_lane_pick(e, l, login_link_askable) != l)
+		if (!login_link_askable(l, NULL) ||
+		    esp_lane_pick(e, l, login_link_askable, NULL) != l)
 			continue;
 		if (decoy == NULL)
 			decoy = l;

@@ -269,6 +269,24 @@ http_start() {
 	fail "http server on $addr:$HTTP_PORT did not start"
 }
 
+# fetch_many N SECS: N curl downloads at once through the SOCKS door, of
+# $T/www/f0..f3 in turn (from http_start) into $T/out/1..N; fails unless
+# every one succeeds within SECS and matches its source by SHA-256.
+fetch_many() {
+	local n=$1 secs=$2 i p pids="" bad=0
+	mkdir -p "$T/out"
+	for i in $(seq 1 "$n"); do
+		curl -sS --fail --max-time "$secs" --socks5-hostname "127.0.0.1:$SOCKS_PORT" \
+			-o "$T/out/$i" "http://127.0.0.1:$HTTP_PORT/f$((i % 4))" 2>"$T/out/$i.err" &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p" || bad=$((bad + 1)); done
+	[ $bad = 0 ] || fail "$bad of $n transfers failed: $(cat "$T"/out/*.err | sort | uniq -c | head -3)"
+	for i in $(seq 1 "$n"); do
+		[ "$(sha "$T/out/$i")" = "$(sha "$T/www/f$((i % 4))")" ] || fail "transfer $i: SHA-256 differs"
+	done
+}
+
 # ftp_start: vsftpd on 127.0.0.1, anonymous, serving $T/ftp (with
 # $T/ftp/pub/f, 1 MiB); sets FTP (its port); $T/rules/ftp.ini is the FTP
 # rule file for that port. Skips without vsftpd and its ftp user.

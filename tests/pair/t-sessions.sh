@@ -32,18 +32,7 @@ grep -Eq "session with 127\.0\.0\.1:[0-9]+ up \(.*identity test-isp, lane 2\)" "
 ok "three sessions to one esp, lanes 0, 1 and 2"
 
 # 60 transfers at once: intact, and spread over the three sessions.
-pids=""
-for i in $(seq 1 60); do
-	curl -sS --fail --max-time 60 --socks5-hostname "127.0.0.1:$SOCKS_PORT" \
-		-o "$T/out/$i" "http://127.0.0.1:$HTTP_PORT/f$((i % 4))" 2>"$T/out/$i.err" &
-	pids="$pids $!"
-done
-bad=0
-for p in $pids; do wait "$p" || bad=$((bad + 1)); done
-[ $bad = 0 ] || fail "$bad of 60 transfers failed: $(cat "$T"/out/*.err | sort | uniq -c | head -3)"
-for i in $(seq 1 60); do
-	[ "$(sha "$T/out/$i")" = "$(sha "$T/www/f$((i % 4))")" ] || fail "transfer $i: SHA-256 differs"
-done
+fetch_many 60 60
 # What each session's TCP connection received at the esp, from the kernel.
 ss -tinH state established "( sport = :$SESSION_PORT )" >"$T/ss.txt"
 grep -o "bytes_received:[0-9]*" "$T/ss.txt" | cut -d: -f2 >"$T/rx.txt"

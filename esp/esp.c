@@ -209,9 +209,10 @@ esp_link_allow(struct esp_link *l, const char *user, const void *password,
 }
 
 /*
- * Of l's isp's sessions that ok() admits (l among them), the one with the
- * fewest channels; the earliest in the list on a tie, so that every
- * session of one isp picks the same one.
+ * Of l's isp's sessions that ok() admits, the one with the fewest
+ * channels; the earliest in the list on a tie, so that every session of
+ * one isp picks the same one. l itself, which the caller has found ok,
+ * is not asked again.
  */
 struct esp_link *
 esp_lane_pick(struct esp *e, struct esp_link *l, esp_lane_ok ok, void *arg)
@@ -220,7 +221,7 @@ esp_lane_pick(struct esp *e, struct esp_link *l, esp_lane_ok ok, void *arg)
 
 	TAILQ_FOREACH(o, &e->e_links, el_entry)
 	{
-		if (strcmp(o->el_id, l->el_id) != 0 || !ok(o, arg))
+		if (strcmp(o->el_id, l->el_id) != 0 || (o != l && !ok(o, arg)))
 			continue;
 		if (best == NULL ||
 		    session_channels(o->el_sess) <
@@ -241,7 +242,12 @@ struct esp_route_want {
 	uint16_t port;
 };
 
-/* Would this session route the request? (an esp_lane_ok) */
+/*
+ * Would this session route the request as the one esp_route found does?
+ * (an esp_lane_ok, so that channels spread over an isp's sessions.) A
+ * login stays with the session that checked it, as only that one has it
+ * cached.
+ */
 static int
 esp_route_fits(struct esp_link *o, void *arg)
 {
@@ -256,20 +262,6 @@ esp_route_fits(struct esp_link *o, void *arg)
 	return w->ss != NULL
 	    ? allow_match(al, w->ss)
 	    : allow_match_name(&o->el_serves, w->name, w->port);
-}
-
-/*
- * Spread channels over an isp's sessions: of those that route this
- * request as l does, the one with the fewest channels. A login stays
- * with the session that checked it, as only that one has it cached.
- */
-static struct esp_link *
-esp_route_spread(struct esp *e, struct esp_link *l, struct esp_route_want *w)
-{
-	struct esp_link *best;
-
-	best = esp_lane_pick(e, l, esp_route_fits, w);
-	return best != NULL ? best : l;
 }
 
 /*
@@ -312,7 +304,7 @@ esp_route(struct esp *e, const struct endpoint *dst,
 				dst->ep_port)) {
 				w.name = name;
 				w.port = dst->ep_port;
-				return esp_route_spread(e, l, &w);
+				return esp_lane_pick(e, l, esp_route_fits, &w);
 			}
 			if (fallback == NULL)
 				fallback = l;
@@ -320,7 +312,7 @@ esp_route(struct esp *e, const struct endpoint *dst,
 		}
 		if (allow_match(al, (struct sockaddr *)&ss)) {
 			w.ss = (struct sockaddr *)&ss;
-			return esp_route_spread(e, l, &w);
+			return esp_lane_pick(e, l, esp_route_fits, &w);
 		}
 		if (!(have_client &&
 			expect_take_from(&l->el_expect, (struct sockaddr *)&cs,

@@ -2,8 +2,11 @@
  * Password checks off the event loop. scrypt costs tens of milliseconds
  * and megabytes by design; on the loop, a burst of wrong logins would stall
  * every channel. Here worker threads run it. Jobs wait in one queue per
- * source (a client address), and the workers take the sources in turn, so
- * a source that floods waits behind itself, not in front of others. Each
+ * source (a client address). A worker takes the next job from the source
+ * with the fewest checks running and, among equals, the one whose last
+ * turn is longest ago (a new source has had none). So a source that
+ * floods waits behind itself, not in front of others, and a new source
+ * waits only for the checks already running. Each
  * finished job comes back to the loop through a pipe, one pointer per
  * write (atomic below PIPE_BUF).
  */
@@ -29,7 +32,8 @@ struct kdfsrc;
 
 struct kdfjob {
 	struct kdfpool *j_pool;
-	struct kdfsrc *j_src; /* while queued; NULL once taken */
+	struct kdfsrc *j_src; /* while queued or running */
+	int j_running;        /* under the lock */
 	uint8_t *j_pw;
 	size_t j_pwlen;
 	char *j_hash;
@@ -42,14 +46,18 @@ struct kdfjob {
 
 struct kdfsrc {
 	uint8_t s_key[16];
-	TAILQ_HEAD(, kdfjob) s_jobs;
+	TAILQ_HEAD(, kdfjob) s_jobs; /* queued */
+	unsigned s_running;
+	uint64_t s_turn; /* when it last had a turn; 0: never */
 	TAILQ_ENTRY(kdfsrc) s_entry;
 };
 
 struct kdfpool {
 	pthread_mutex_t p_lock;
 	pthread_cond_t p_cond;
-	TAILQ_HEAD(, kdfsrc) p_srcs; /* sources with queued jobs, in turn */
+	TAILQ_HEAD(, kdfsrc) p_srcs; /* sources with jobs queued or running */
+	size_t p_queued;
+	uint64_t p_turns;
 	int p_stop;
 	pthread_t p_threads[KDFPOOL_MAX_THREADS];
 	int p_nthreads;
@@ -69,26 +77,41 @@ kdfjob_free(struct kdfjob *j)
 	free(j);
 }
 
-/* Take the next job, the sources in turn; NULL when stopping. */
+/* Forget a source once it has no job queued or running. */
+static void
+kdfsrc_put(struct kdfpool *p, struct kdfsrc *s)
+{
+	if (s->s_running > 0 || !TAILQ_EMPTY(&s->s_jobs))
+		return;
+	TAILQ_REMOVE(&p->p_srcs, s, s_entry);
+	free(s);
+}
+
+/*
+ * Take the next job: from the source with the fewest checks running, then
+ * the longest without a turn; NULL when stopping.
+ */
 static struct kdfjob *
 kdfpool_next(struct kdfpool *p)
 {
-	struct kdfsrc *s;
+	struct kdfsrc *s, *best = NULL;
 	struct kdfjob *j;
 
-	while (!p->p_stop && TAILQ_EMPTY(&p->p_srcs))
+	while (!p->p_stop && p->p_queued == 0)
 		pthread_cond_wait(&p->p_cond, &p->p_lock);
 	if (p->p_stop)
 		return NULL;
-	s = TAILQ_FIRST(&p->p_srcs);
-	j = TAILQ_FIRST(&s->s_jobs);
-	TAILQ_REMOVE(&s->s_jobs, j, j_entry);
-	TAILQ_REMOVE(&p->p_srcs, s, s_entry);
-	if (TAILQ_EMPTY(&s->s_jobs))
-		free(s);
-	else
-		TAILQ_INSERT_TAIL(&p->p_srcs, s, s_entry);
-	j->j_src = NULL;
+	TAILQ_FOREACH(s, &p->p_srcs, s_entry)
+	if (!TAILQ_EMPTY(&s->s_jobs) &&
+	    (best == NULL || s->s_running < best->s_running ||
+		(s->s_running == best->s_running && s->s_turn < best->s_turn)))
+		best = s;
+	j = TAILQ_FIRST(&best->s_jobs);
+	TAILQ_REMOVE(&best->s_jobs, j, j_entry);
+	p->p_queued--;
+	best->s_running++;
+	best->s_turn = ++p->p_turns;
+	j->j_running = 1;
 	return j;
 }
 
@@ -108,6 +131,11 @@ kdfpool_worker(void *arg)
 		if (!cancelled)
 			j->j_ok =
 			    kdf_verify_bytes(j->j_pw, j->j_pwlen, j->j_hash);
+		pthread_mutex_lock(&p->p_lock);
+		j->j_src->s_running--;
+		kdfsrc_put(p, j->j_src);
+		j->j_src = NULL;
+		pthread_mutex_unlock(&p->p_lock);
 		do
 			n = write(p->p_pipe[1], &j, sizeof j);
 		while (n < 0 && errno == EINTR);
@@ -204,6 +232,7 @@ kdfpool_verify(struct kdfpool *p, const uint8_t source[16], const void *pw,
 	}
 	TAILQ_INSERT_TAIL(&s->s_jobs, j, j_entry);
 	j->j_src = s;
+	p->p_queued++;
 	pthread_cond_signal(&p->p_cond);
 	pthread_mutex_unlock(&p->p_lock);
 	p->p_pending++;
@@ -218,16 +247,16 @@ kdfpool_cancel(struct kdfjob *j)
 	struct kdfsrc *s;
 
 	pthread_mutex_lock(&p->p_lock);
-	if ((s = j->j_src) == NULL) {
-		j->j_cancelled = 1; /* running: freed when it comes back */
+	if (j->j_running) {
+		j->j_cancelled =
+		    1; /* running or done: freed when it comes back */
 		pthread_mutex_unlock(&p->p_lock);
 		return;
 	}
+	s = j->j_src;
 	TAILQ_REMOVE(&s->s_jobs, j, j_entry);
-	if (TAILQ_EMPTY(&s->s_jobs)) {
-		TAILQ_REMOVE(&p->p_srcs, s, s_entry);
-		free(s);
-	}
+	p->p_queued--;
+	kdfsrc_put(p, s);
 	pthread_mutex_unlock(&p->p_lock);
 	p->p_pending--;
 	kdfjob_free(j);

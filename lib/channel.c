@@ -433,6 +433,60 @@ channel_frame_data(struct channel *ch, struct evbuffer *in,
 	evbuffer_commit_space(out, &v, 1);
 }
 
+/* Count n bytes framed toward the peer. */
+static void
+channel_count_out(struct channel *ch, uint32_t n)
+{
+	ch->ch_bytes_out += n;
+	if (channel_counted(ch))
+		metrics_bytes(channel_out_to_server(ch), n);
+}
+
+/*
+ * Read from the end straight into a DATA frame on the session's stage,
+ * saving the copy from the end's input: only while nothing read before
+ * waits, no rule scans this direction, and there is credit. Returns 0
+ * when not now (read into the end's input as usual), else 1 with what rd
+ * returned in *n; bytes read are framed and on their way.
+ */
+int
+channel_end_read_framed(struct channel *ch, size_t len, channel_read_fn rd,
+    void *arg, ssize_t *n)
+{
+	struct evbuffer *out;
+	struct window_tx *stx;
+	struct evbuffer_iovec v;
+	size_t want = len;
+
+	if (ch->ch_state != CHANNEL_OPEN || ch->ch_fin_sent || ch->ch_rd_eof ||
+	    ch->ch_scan[TX] != NULL || ch->ch_queued ||
+	    evbuffer_get_length(ch->ch_end->e_ops->input(ch->ch_end)) > 0 ||
+	    (out = session_stage_room(ch->ch_sess, &stx)) == NULL)
+		return 0;
+	if (want > FRAME_DATA_MAX)
+		want = FRAME_DATA_MAX;
+	if (want > ch->ch_tx.wt_avail)
+		want = ch->ch_tx.wt_avail;
+	if (want > stx->wt_avail)
+		want = stx->wt_avail;
+	/* Short of credit: read ahead into the input, as usual. */
+	if (want < len / 2 ||
+	    evbuffer_reserve_space(out, FRAME_HDR_LEN + want, &v, 1) != 1 ||
+	    v.iov_len < FRAME_HDR_LEN + want)
+		return 0;
+	*n = rd((uint8_t *)v.iov_base + FRAME_HDR_LEN, want, arg);
+	if (*n <= 0)
+		return 1; /* the reservation lapses */
+	frame_hdr_encode(v.iov_base, FRAME_DATA, ch->ch_id, (uint32_t)*n);
+	v.iov_len = FRAME_HDR_LEN + (size_t)*n;
+	evbuffer_commit_space(out, &v, 1);
+	window_tx_take(&ch->ch_tx, (uint32_t)*n);
+	window_tx_take(stx, (uint32_t)*n);
+	channel_count_out(ch, (uint32_t)*n);
+	session_staged(ch->ch_sess);
+	return 1;
+}
+
 /*
  * Move one frame (DATA up to FRAME_DATA_MAX, or the FIN after the last
  * byte) into out, within channel and session credit.
@@ -460,9 +514,7 @@ channel_pump(struct channel *ch, struct evbuffer *out, struct window_tx *stx)
 		window_tx_take(&ch->ch_tx, want);
 		window_tx_take(stx, want);
 		channel_frame_data(ch, in, out, want);
-		ch->ch_bytes_out += want;
-		if (channel_counted(ch))
-			metrics_bytes(channel_out_to_server(ch), want);
+		channel_count_out(ch, want);
 		have -= want;
 		channel_read_resume(ch);
 	}

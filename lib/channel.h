@@ -6,6 +6,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/types.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -131,6 +132,10 @@ int channel_stall_check(struct channel *, uint64_t now_ms, int period_ms);
 
 /* What an end reports (lib/end.h). */
 void channel_end_readable(struct channel *);
+/* Read up to len bytes into buf; a read(2)-like result. */
+typedef ssize_t (*channel_read_fn)(void *buf, size_t len, void *arg);
+int channel_end_read_framed(struct channel *, size_t, channel_read_fn, void *,
+    ssize_t *);
 void channel_end_eof(struct channel *);
 void channel_end_written(struct channel *, size_t, int empty);
 void channel_end_drained(struct channel *);

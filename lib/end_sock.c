@@ -1,7 +1,8 @@
 /*
  * A socket end: a channel's local connection, as a bufferevent. Reads are
  * ours, 64 KiB at a time (a socket bufferevent reads at most 4 KiB per
- * wakeup, which caps a channel far below what TLS can carry); writes go
+ * wakeup, which caps a channel far below what TLS can carry), straight
+ * into a DATA frame when the channel can send at once; writes go
  * straight to the socket while nothing is queued, else through the
  * bufferevent. Bytes leaving the output are reported to the channel,
  * which returns their credit to the peer.
@@ -150,7 +151,17 @@ end_sock_outcb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 	channel_end_written(es->es_end.e_ch, n, evbuffer_get_length(buf) == 0);
 }
 
-/* The socket is readable: take up to 64 KiB in one read. */
+/* read(2) on the socket at arg, for channel_end_read_framed. */
+static ssize_t
+end_sock_rd(void *buf, size_t len, void *arg)
+{
+	return read(*(evutil_socket_t *)arg, buf, len);
+}
+
+/*
+ * The socket is readable: take up to 64 KiB in one read, straight into a
+ * frame when the channel can send it now, else into the input.
+ */
 static void
 end_sock_readev(evutil_socket_t fd, short what, void *arg)
 {
@@ -162,6 +173,12 @@ end_sock_readev(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	(void)what;
+	if (channel_end_read_framed(ch, END_SOCK_IO_CHUNK, end_sock_rd, &fd,
+		&n)) {
+		if (n > 0)
+			return;
+		goto done;
+	}
 	/* A socket bufferevent keeps its input frozen for anyone else. */
 	evbuffer_unfreeze(in, 0);
 	if (evbuffer_reserve_space(in, END_SOCK_IO_CHUNK, &v, 1) < 1) {
@@ -175,6 +192,7 @@ end_sock_readev(evutil_socket_t fd, short what, void *arg)
 		evbuffer_commit_space(in, &v, 1);
 	}
 	evbuffer_freeze(in, 0);
+done:
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;

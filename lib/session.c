@@ -400,6 +400,30 @@ session_rx_written(struct session *s, uint32_t n)
 		session_send_u32(s, FRAME_WINDOW, 0, give);
 }
 
+/*
+ * Where a channel may frame bytes read in place, with the session's
+ * credit: while the session is up, no channel waits its turn and the
+ * queue toward the peer is under its mark. NULL when not now.
+ */
+struct evbuffer *
+session_stage_room(struct session *s, struct window_tx **stx)
+{
+	if (s->s_state != SESSION_UP || s->s_pumping || s->s_dead ||
+	    s->s_overflow || !TAILQ_EMPTY(&s->s_ready) ||
+	    session_queued(s) >= s->s_params.sp_out_hiwat)
+		return NULL;
+	*stx = &s->s_tx;
+	return s->s_stage;
+}
+
+/* A channel staged frames outside the pump: flush them this turn. */
+void
+session_staged(struct session *s)
+{
+	if (!event_pending(s->s_flush_ev, EV_TIMEOUT, NULL))
+		event_active(s->s_flush_ev, EV_TIMEOUT, 0);
+}
+
 /* A channel may have something to send. */
 void
 session_ready(struct session *s, struct channel *ch)

@@ -103,6 +103,8 @@ struct channel *session_channel(struct session *, uint32_t);
 void session_send(struct session *, uint8_t type, uint32_t chan,
     const void *payload, size_t len);
 void session_ready(struct session *, struct channel *);
+struct evbuffer *session_stage_room(struct session *, struct window_tx **);
+void session_staged(struct session *);
 void session_rx_written(struct session *, uint32_t);
 void session_channel_gone(struct session *, struct channel *);
 

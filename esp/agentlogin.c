@@ -190,7 +190,9 @@ agentlogin_start(struct esp_agent *a, const struct frame_login *fl)
 	for (i = 0; i < a->a_nlegs; i++) {
 		leg = &a->a_legs[i];
 		leg->ag_agent = a;
-		leg->ag_ref = ++e->e_next_ref;
+		if (++e->e_next_ref == 0) /* 0: the isp ended a login */
+			++e->e_next_ref;
+		leg->ag_ref = e->e_next_ref;
 		leg->ag_login = 0;
 		leg->ag_state = LEG_WAIT1;
 		TAILQ_INSERT_TAIL(&leg->ag_link->el_legs, leg, ag_entry);
@@ -243,6 +245,31 @@ agentlogin_step(struct esp_agent *a, const uint8_t *p, size_t len)
 				    : "LOGIN out of turn");
 }
 
+/*
+ * The isp ended an accepted login (a reload changed what it rested on):
+ * the agent holding it is asked to start a new session and log in again.
+ */
+static void
+agentlogin_ended(struct esp_link *l, uint32_t login)
+{
+	struct esp *e = l->el_esp;
+	struct esp_agent *a, *next;
+	struct agent_leg *leg;
+
+	for (a = TAILQ_FIRST(&e->e_agents); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, a_entry);
+		if ((leg = agentlogin_leg(a, l)) == NULL ||
+		    leg->ag_state != LEG_OK || leg->ag_login != login)
+			continue;
+		leg->ag_state = LEG_DENIED;
+		log_info("agent %s (user %s): isp \"%s\" ended its login; "
+			 "asking it to log in again",
+		    a->a_peer, a->a_user, l->el_id);
+		session_goaway(a->a_sess, GOAWAY_NORMAL,
+		    "the isp ended this login; log in again");
+	}
+}
+
 /* LOGIN_REPLY from an isp: pass it to the agent whose leg it answers. */
 void
 agentlogin_reply(struct esp_link *l, const uint8_t *p, size_t len)
@@ -256,6 +283,16 @@ agentlogin_reply(struct esp_link *l, const uint8_t *p, size_t len)
 	    r.flr_legs != 1) {
 		session_fail(l->el_sess, GOAWAY_PROTOCOL,
 		    "malformed LOGIN_REPLY");
+		return;
+	}
+	if (r.flr_ref == 0) {
+		/* Not an answer: the isp ended an accepted login. */
+		if (r.flr_code != LOGIN_DENIED || r.flr_login == 0) {
+			session_fail(l->el_sess, GOAWAY_PROTOCOL,
+			    "LOGIN_REPLY without a LOGIN");
+			return;
+		}
+		agentlogin_ended(l, r.flr_login);
 		return;
 	}
 	TAILQ_FOREACH(leg, &l->el_legs, ag_entry)

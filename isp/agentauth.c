@@ -8,13 +8,16 @@
  * user only from a tag that checks, on the session the login was made
  * on, with a counter never seen before.
  *
- * Logins live as long as their session. What waits and what is kept is
- * bounded per session.
+ * Logins live as long as their session, or until a reload changes what
+ * they rest on (the user's password, the CA set, the user): then the isp
+ * ends them, and the esp asks their agents to log in again. What waits
+ * and what is kept is bounded per session.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "addr.h"
@@ -40,6 +43,7 @@ struct agentauth_exchange {
 	int ax_known; /* the user exists (else a dummy secret answers) */
 	char ax_user[FRAME_USER_MAX + 1];
 	uint64_t ax_start_ms;
+	unsigned char ax_basis[32]; /* what it rests on, at step 1 */
 	struct scram_server ax_scram;
 	struct certlogin_server ax_cert;
 	TAILQ_ENTRY(agentauth_exchange) ax_entry;
@@ -49,6 +53,8 @@ struct agentauth_exchange {
 struct agentauth_login {
 	uint64_t al_serial;
 	uint32_t al_id;
+	uint8_t al_method;
+	unsigned char al_basis[32];
 	char al_user[FRAME_USER_MAX + 1];
 	unsigned char al_key[OPTAG_KEY_LEN];
 	struct optag_replay al_replay;
@@ -110,6 +116,44 @@ agentauth_free_all(struct isp *i)
 		agentauth_exchange_free(i, TAILQ_FIRST(&i->i_exchanges));
 	while (!TAILQ_EMPTY(&i->i_logins))
 		agentauth_login_free(i, TAILQ_FIRST(&i->i_logins));
+}
+
+/*
+ * What a login by method for user rests on, as a digest: the user's
+ * stored password secret, or the CA set of [policy] user_ca. -1 with why
+ * when the policy does not let such a login stand.
+ */
+static int
+agentauth_basis(const struct isp *i, uint8_t method, const char *user,
+    unsigned char out[32], const char **why)
+{
+	const struct policy_user *u = policy_find(&i->i_policy, user);
+	EVP_MD_CTX *md;
+	int rc;
+
+	*why = "the user is gone from the policy";
+	if (u == NULL)
+		return -1;
+	*why = method == AUTH_SCRAM ? "the user has no password now"
+				    : "certificate logins are off";
+	if ((method == AUTH_SCRAM && u->pu_hash == NULL) ||
+	    (method != AUTH_SCRAM && i->i_user_ca == NULL))
+		return -1;
+	*why = "out of memory";
+	if ((md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	rc = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		EVP_DigestUpdate(md, &method, 1) == 1 &&
+		EVP_DigestUpdate(md, user, strlen(user) + 1) == 1 &&
+		(method == AUTH_SCRAM
+			? EVP_DigestUpdate(md, u->pu_hash, strlen(u->pu_hash))
+			: EVP_DigestUpdate(md, i->i_user_ca_sum,
+			      sizeof i->i_user_ca_sum)) == 1 &&
+		EVP_DigestFinal_ex(md, out, NULL) == 1
+	    ? 0
+	    : -1;
+	EVP_MD_CTX_free(md);
+	return rc;
 }
 
 /* Send LOGIN_REPLY for the esp's ref. */
@@ -261,6 +305,10 @@ agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
 		agentauth_reply(s, fl->fl_ref, LOGIN_DENIED, 0, NULL, 0);
 		return;
 	}
+	if (x->ax_known &&
+	    agentauth_basis(i, x->ax_method, x->ax_user, x->ax_basis, &why) !=
+		0)
+		x->ax_known = 0; /* answered all the same, refused at step 2 */
 	agentauth_reply(s, fl->fl_ref, LOGIN_CONTINUE, 0, out, n);
 }
 
@@ -290,7 +338,7 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 {
 	struct agentauth_exchange *x;
 	struct agentauth_login *l;
-	unsigned char key[OPTAG_KEY_LEN];
+	unsigned char key[OPTAG_KEY_LEN], basis[32];
 	uint8_t out[FRAME_LOGIN_MSG_MAX];
 	char cfinal[SCRAM_MSG_MAX], who[ADDR_STRLEN], name[300];
 	const char *why = "wrong password";
@@ -318,6 +366,12 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 	} else
 		rc = certlogin_server_finish(&x->ax_cert, fl->fl_msg,
 		    fl->fl_msglen, out, sizeof out, &n, key, &why);
+	if (rc == 0 &&
+	    (agentauth_basis(i, x->ax_method, x->ax_user, basis, &why) != 0 ||
+		CRYPTO_memcmp(basis, x->ax_basis, sizeof basis) != 0)) {
+		why = "the policy changed during the login";
+		rc = -1;
+	}
 	esc_str(name, sizeof name, x->ax_user);
 	metrics_add2(M_LOGINS,
 	    x->ax_method == AUTH_SCRAM ? "agent_password" : "agent_certificate",
@@ -332,6 +386,8 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 	l = xcalloc(1, sizeof *l);
 	l->al_serial = x->ax_serial;
 	l->al_id = agentauth_new_id(i, x->ax_serial);
+	l->al_method = x->ax_method;
+	memcpy(l->al_basis, x->ax_basis, sizeof l->al_basis);
 	snprintf(l->al_user, sizeof l->al_user, "%s", x->ax_user);
 	memcpy(l->al_key, key, sizeof key);
 	OPENSSL_cleanse(key, sizeof key);
@@ -414,4 +470,38 @@ agentauth_outside_tag(struct isp *i, uint64_t serial, uint32_t login,
 		return -1;
 	optag_outside(l->al_key, login, counter, dst, tag);
 	return 0;
+}
+
+/*
+ * After a reload: end each login whose user, password or CA set changed,
+ * and tell the esp (LOGIN_REPLY with reference 0, refused, and the
+ * login's number), which asks the agent to log in again. Channels open
+ * under it finish; new ones need the new login.
+ */
+void
+agentauth_reload(struct isp *i)
+{
+	struct agentauth_login *l, *ln;
+	struct session *s;
+	unsigned char basis[32];
+	const char *why;
+	char name[300];
+
+	for (l = TAILQ_FIRST(&i->i_logins); l != NULL; l = ln) {
+		ln = TAILQ_NEXT(l, al_entry);
+		if (agentauth_basis(i, l->al_method, l->al_user, basis, &why) ==
+		    0) {
+			if (CRYPTO_memcmp(basis, l->al_basis, sizeof basis) ==
+			    0)
+				continue;
+			why = l->al_method == AUTH_SCRAM
+			    ? "the password changed"
+			    : "[policy] user_ca changed";
+		}
+		log_info("agent login of user \"%s\" ended: %s",
+		    esc_str(name, sizeof name, l->al_user), why);
+		if ((s = dial_session(i, l->al_serial)) != NULL)
+			agentauth_reply(s, 0, LOGIN_DENIED, l->al_id, NULL, 0);
+		agentauth_login_free(i, l);
+	}
 }

@@ -293,6 +293,18 @@ dial_find(struct isp *i, const char *esp, int lane)
 	return NULL;
 }
 
+/* The session with this serial, up or draining, or NULL. */
+struct session *
+dial_session(struct isp *i, uint64_t serial)
+{
+	struct uplink *u;
+
+	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
+	if (u->u_sess != NULL && session_serial(u->u_sess) == serial)
+		return u->u_sess;
+	return NULL;
+}
+
 /*
  * An esp left [isp] esp (reload): no new channels there; its session
  * goes once the open ones have finished, and the uplink with it.

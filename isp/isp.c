@@ -216,6 +216,8 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		free(ca);
 		goto out;
 	}
+	if (i->i_user_ca != NULL)
+		certlogin_ca_digest(i->i_user_ca, i->i_user_ca_sum);
 	free(ca);
 	conf_path_key(c, "isp:rules", &i->i_rules, cause);
 	errno = 0;
@@ -503,6 +505,7 @@ isp_reload(struct isp *i)
 	X509_STORE_free(i->i_user_ca);
 	i->i_user_ca = n.i_user_ca;
 	n.i_user_ca = NULL;
+	memcpy(i->i_user_ca_sum, n.i_user_ca_sum, sizeof i->i_user_ca_sum);
 	if (i->i_ruleset != NULL) /* live channels may still scan with it */
 		isp_keep_ruleset(i, i->i_ruleset);
 	i->i_ruleset = n.i_ruleset;
@@ -544,6 +547,7 @@ isp_reload(struct isp *i)
 	    sess_changed ? " and [session] settings" : "");
 	if (fixed[0] != '\0')
 		log_warnx("reload: not applied until a restart: %s", fixed);
+	agentauth_reload(i);
 	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
 	if (u->u_sess != NULL && session_is_up(u->u_sess) && !u->u_removed)
 		dial_send_config(u);

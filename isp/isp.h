@@ -87,6 +87,7 @@ struct isp {
 	char *i_dummy_hash; /* what unknown users are checked against */
 	unsigned char i_login_key[32];
 	X509_STORE *i_user_ca; /* [policy] user_ca: certificate logins */
+	unsigned char i_user_ca_sum[32]; /* its certificates and CRLs */
 	TAILQ_HEAD(, agentauth_exchange) i_exchanges; /* agent logins */
 	TAILQ_HEAD(, agentauth_login) i_logins;
 	struct listen_set i_metrics_doors; /* [metrics] listen */
@@ -102,6 +103,7 @@ void dial_start_all(struct isp *);
 void dial_stop(struct isp *);
 void dial_free_all(struct isp *);
 struct uplink *dial_find(struct isp *, const char *, int lane);
+struct session *dial_session(struct isp *, uint64_t serial);
 void dial_remove(struct uplink *);
 void dial_adopt(struct isp *, struct isp *from, struct uplink *);
 int dial_sessions(struct isp *);
@@ -123,6 +125,7 @@ int agentauth_open_check(struct isp *, struct session *,
 int agentauth_outside_tag(struct isp *, uint64_t serial, uint32_t login,
     uint64_t counter, const struct endpoint *dst, uint8_t *tag);
 void agentauth_session_gone(struct isp *, uint64_t serial);
+void agentauth_reload(struct isp *);
 void agentauth_free_all(struct isp *);
 int ruletest_main(const char *rulefile, const char *capture);
 int query_main(struct isp *, const char *user, const char *hostport);

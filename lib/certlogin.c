@@ -744,3 +744,35 @@ fail:
 	BIO_free(b);
 	return NULL;
 }
+
+/* Sort SHA-256 digests. */
+static int
+certlogin_digest_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/*
+ * A SHA-256 over the store's certificates, in any order: equal for the
+ * same set of CAs, so a reload can tell whether it changed.
+ */
+void
+certlogin_ca_digest(X509_STORE *st, unsigned char out[32])
+{
+	STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+	unsigned char *d;
+	unsigned int dl;
+	int i, n = 0, k = objs != NULL ? sk_X509_OBJECT_num(objs) : 0;
+	X509 *x;
+
+	d = xcalloc((size_t)k + 1, 32);
+	for (i = 0; i < k; i++)
+		if ((x = X509_OBJECT_get0_X509(
+			 sk_X509_OBJECT_value(objs, i))) != NULL &&
+		    X509_digest(x, EVP_sha256(), d + 32 * n, &dl) == 1)
+			n++;
+	qsort(d, (size_t)n, 32, certlogin_digest_cmp);
+	if (EVP_Digest(d, 32 * (size_t)n, out, NULL, EVP_sha256(), NULL) != 1)
+		memset(out, 0, 32);
+	free(d);
+}

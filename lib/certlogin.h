@@ -76,5 +76,6 @@ int certlogin_server_finish(struct certlogin_server *, const uint8_t *msg3,
 void certlogin_server_clear(struct certlogin_server *);
 
 X509_STORE *certlogin_ca_load(const char *pemfile, char **cause);
+void certlogin_ca_digest(X509_STORE *, unsigned char out[32]);
 
 #endif

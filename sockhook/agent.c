@@ -61,7 +61,8 @@ static int agent_exit_code;
 /*
  * Tell the launcher how the start went, once: NULL is ready. An error
  * ends the agent: what it reports (a refused login, a bad certificate)
- * does not mend itself by trying again.
+ * does not mend itself by trying again. Channels on older sessions (a
+ * login the isp ended) finish first; nothing new is taken meanwhile.
  */
 void
 agent_ready(struct agent *a, const char *error)
@@ -70,9 +71,17 @@ agent_ready(struct agent *a, const char *error)
 	int n;
 
 	if (error != NULL) {
-		log_warnx("stopping: %s", error);
 		agent_exit_code = 1;
-		event_base_loopexit(a->a_base, NULL);
+		a->a_draining = 1;
+		if (a->a_old > 0) {
+			log_warnx("stopping once the channels of %u older "
+				  "session(s) finish: %s",
+			    a->a_old, error);
+			a->a_stopping = 1;
+		} else {
+			log_warnx("stopping: %s", error);
+			event_base_loopexit(a->a_base, NULL);
+		}
 	}
 	if (a->a_ready_fd < 0)
 		return;
@@ -192,8 +201,14 @@ agent_closed(struct session *s, const char *reason, void *arg)
 	struct agent *a = arg;
 
 	(void)reason;
-	if (s != a->a_sess)
+	if (s != a->a_sess) {
+		/* An older session: the last one may end a stop. */
+		if (a->a_old > 0 && --a->a_old == 0 && a->a_stopping) {
+			log_info("older sessions drained: stopping");
+			event_base_loopexit(a->a_base, NULL);
+		}
 		return;
+	}
 	a->a_sess = NULL;
 	agent_login_reset(a);
 	agent_schedule(a);
@@ -220,6 +235,7 @@ agent_goaway(struct session *s, void *arg)
 		return;
 	log_info("the esp asks for a new session; channels here finish");
 	a->a_sess = NULL;
+	a->a_old++;
 	agent_login_reset(a);
 	a->a_attempts = 0;
 	agent_dial(a);

@@ -61,6 +61,8 @@ struct agent {
 	struct event *a_redial;
 	unsigned a_attempts;
 	struct session *a_sess; /* current; older ones drain on their own */
+	unsigned a_old;         /* older ones still draining */
+	int a_stopping;         /* exit once they have drained */
 
 	/* The login. */
 	enum agent_login_state a_login;

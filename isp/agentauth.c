@@ -244,6 +244,30 @@ agentauth_scram_first(struct isp *i, struct agentauth_exchange *x,
 	return rc;
 }
 
+/*
+ * Sign message 2 of a certificate login with our own certificate's key,
+ * so that an agent can tell us from a relay. With a pre-shared key there
+ * is nothing to sign with: agents that ask for a signature refuse.
+ */
+static void
+agentauth_sign_share(struct isp *i, struct agentauth_exchange *x, uint8_t *out,
+    size_t outlen, size_t *n)
+{
+	static struct log_limit failed;
+	X509 *cert = SSL_CTX_get0_certificate(i->i_ssl);
+	EVP_PKEY *key = SSL_CTX_get0_privatekey(i->i_ssl);
+	const char *why;
+	char name[300];
+
+	if (cert == NULL || key == NULL)
+		return;
+	if (certlogin_server_sign(&x->ax_cert, cert, key, out, outlen, n,
+		&why) != 0)
+		log_warnx_limited(&failed,
+		    "agent login for user \"%s\": cannot sign message 2: %s",
+		    esc_str(name, sizeof name, x->ax_user), why);
+}
+
 /* Step 1 of a login: remember the exchange, send the challenge. */
 static void
 agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
@@ -289,6 +313,8 @@ agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
 			why = "no such user";
 			rc = -1;
 		}
+		if (rc == 0)
+			agentauth_sign_share(i, x, out, sizeof out, &n);
 	}
 	if (rc != 0) {
 		metrics_add2(M_LOGINS,

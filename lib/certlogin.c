@@ -36,6 +36,15 @@
  * that login. The agent must not take a confirmed K as proof that it
  * talks to the isp, only that nobody else can use its login.
  *
+ * That is what the isp's signature on message 2 is for. An isp whose
+ * session credential is a certificate appends it and a signature with
+ * its key over T2 ("dynpass isp share 1" || T without its label: the
+ * label keeps the agent's signature over T and the isp's apart). An
+ * agent that names the isps' CA takes message 2 only if the certificate
+ * verifies under it, for SSL client use and not for SSL server use (an
+ * esp's certificate is for server use), and the signature verifies:
+ * a relay cannot sign the ephemeral key it put in.
+ *
  * Every failure ends the exchange: the state is cleared and cannot be
  * retried.
  */
@@ -64,6 +73,7 @@
 #define CL_LABEL   "dynpass certificate login 1"
 #define CL_KEYTAG  "dynpass agent key"
 #define CL_CONFIRM "dynpass isp confirm"
+#define CL_SHARE   "dynpass isp share 1"
 #define CL_HASH    32                 /* SHA-256 */
 #define CL_HEAD    CERTLOGIN_MSG2_LEN /* eph || nonce, messages 1 and 2 */
 #define CL_CERTMAX (CERTLOGIN_MSG_MAX - CL_HEAD)
@@ -683,6 +693,139 @@ certlogin_server_clear(struct certlogin_server *sv)
 {
 	EVP_PKEY_free(sv->sv_peer);
 	OPENSSL_cleanse(sv, sizeof *sv);
+}
+
+/* T2, what the isp signs: CL_SHARE || T without its label. */
+static size_t
+certlogin_share(const unsigned char t[CERTLOGIN_T_LEN], unsigned char *out)
+{
+	size_t body = CERTLOGIN_T_LEN - (sizeof CL_LABEL - 1);
+
+	memcpy(out, CL_SHARE, sizeof CL_SHARE - 1);
+	memcpy(out + sizeof CL_SHARE - 1, t + sizeof CL_LABEL - 1, body);
+	return sizeof CL_SHARE - 1 + body;
+}
+
+/*
+ * Sign message 2 as the isp: after the 64 bytes certlogin_server_start
+ * put in out (*n), append the isp's certificate and a signature with its
+ * key over T2. 0, or -1 with *why (out and *n are left as they were).
+ */
+int
+certlogin_server_sign(struct certlogin_server *sv, X509 *cert, EVP_PKEY *key,
+    uint8_t *out, size_t outlen, size_t *n, const char **why)
+{
+	unsigned char t2[sizeof CL_SHARE - 1 + CERTLOGIN_T_LEN];
+	EVP_MD_CTX *md = NULL;
+	size_t t2len, siglen = 0, o = *n;
+	unsigned char *p;
+	int der, rc = -1;
+
+	*why = "the exchange is not waiting for message 3";
+	if (sv->sv_state != CL_WAIT3 || o != CL_HEAD)
+		goto done;
+	*why = "the isp's certificate cannot be encoded";
+	if (cert == NULL || (der = i2d_X509(cert, NULL)) <= 0 || der > 0xffff)
+		goto done;
+	*why = "the isp's key cannot sign (RSA, ECDSA, Ed25519 or Ed448)";
+	t2len = certlogin_share(sv->sv_t, t2);
+	if (key == NULL || (md = certlogin_sigctx(key, 1)) == NULL ||
+	    EVP_DigestSign(md, NULL, &siglen, t2, t2len) != 1)
+		goto done;
+	*why = "message 2 does not fit";
+	if (o + 2 + (size_t)der + siglen > outlen ||
+	    o + 2 + (size_t)der + siglen > CERTLOGIN_MSG_MAX)
+		goto done;
+	out[o] = (uint8_t)(der >> 8);
+	out[o + 1] = (uint8_t)der;
+	p = out + o + 2;
+	if (i2d_X509(cert, &p) != der)
+		goto done;
+	*why = "signing failed";
+	if (EVP_DigestSign(md, out + o + 2 + der, &siglen, t2, t2len) != 1 ||
+	    siglen == 0)
+		goto done;
+	*n = o + 2 + (size_t)der + siglen;
+	rc = 0;
+done:
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+	return rc;
+}
+
+/*
+ * The isp's part of message 2, before certlogin_client_sign (which takes
+ * the first 64 bytes). With isp_ca, the certificate must verify under it
+ * for SSL client use and not server use, and its key must have signed
+ * T2: then cl_isp_signed is set and isp names the certificate's subject.
+ * Without isp_ca the part is not looked at. 0, or -1 with *why; on -1
+ * the exchange is over.
+ */
+int
+certlogin_client_isp(struct certlogin_client *c, const uint8_t *m2, size_t len,
+    X509_STORE *isp_ca, char *isp, size_t isplen, const char **why)
+{
+	unsigned char t[CERTLOGIN_T_LEN];
+	unsigned char t2[sizeof CL_SHARE - 1 + CERTLOGIN_T_LEN];
+	const unsigned char *p;
+	EVP_MD_CTX *md = NULL;
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL;
+	size_t der, t2len;
+	int ok = 0;
+
+	*why = "the exchange is not waiting for message 2";
+	if (c->cl_state != CL_WAIT2)
+		goto done;
+	*why = "message 2 is too short";
+	if (len < CERTLOGIN_MSG2_LEN)
+		goto done;
+	if (isp_ca == NULL) {
+		ok = 1;
+		goto done;
+	}
+	*why = "message 2 is not signed by an isp (is the isp's session "
+	       "credential a certificate?)";
+	if (len < CL_HEAD + 2)
+		goto done;
+	der = (size_t)m2[CL_HEAD] << 8 | m2[CL_HEAD + 1];
+	*why = "message 2: the isp's certificate is not valid DER";
+	if (der == 0 || CL_HEAD + 2 + der >= len)
+		goto done;
+	p = m2 + CL_HEAD + 2;
+	x = d2i_X509(NULL, &p, (long)der);
+	if (x == NULL || p != m2 + CL_HEAD + 2 + der)
+		goto done;
+	if (certlogin_verify(x, isp_ca, why) != 0)
+		goto done;
+	*why = "message 2: the signing certificate is an esp's (serverAuth)";
+	if ((X509_get_extended_key_usage(x) & XKU_SSL_SERVER) != 0)
+		goto done;
+	*why = "message 2: the isp's key type is not supported";
+	if ((pk = X509_get_pubkey(x)) == NULL ||
+	    (md = certlogin_sigctx(pk, 0)) == NULL)
+		goto done;
+	certlogin_transcript(c->cl_msg1, c->cl_certhash, m2, t);
+	t2len = certlogin_share(t, t2);
+	*why = "message 2: the isp's signature does not verify";
+	if (EVP_DigestVerify(md, m2 + CL_HEAD + 2 + der,
+		len - CL_HEAD - 2 - der, t2, t2len) != 1)
+		goto done;
+	if (isp != NULL && isplen > 0) {
+		isp[0] = '\0';
+		X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+		    NID_commonName, isp, (int)isplen);
+	}
+	c->cl_isp_signed = 1;
+	ok = 1;
+done:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pk);
+	X509_free(x);
+	ERR_clear_error();
+	if (!ok)
+		certlogin_client_clear(c);
+	return ok ? 0 : -1;
 }
 
 /*

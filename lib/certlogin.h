@@ -14,6 +14,14 @@
  *
  * Message 4 shows the agent only that its peer saw T and knows the
  * X25519 secret: it does not authenticate the isp (see certlogin.c).
+ * An isp with a certificate of its own signs message 2 as well:
+ *
+ *   2 isp -> agent: isp_eph || isp_nonce || u16 len || isp cert DER ||
+ *                   signature over T2 with the isp's key
+ *   T2 = "dynpass isp share 1" || T without its label
+ *
+ * and an agent that names the isps' CA (isp_ca) checks it before it
+ * signs message 3: then the login proves the isp to the agent too.
  */
 #ifndef DP_CERTLOGIN_H
 #define DP_CERTLOGIN_H
@@ -39,6 +47,7 @@
  */
 struct certlogin_client {
 	int cl_state;
+	int cl_isp_signed; /* message 2 was signed by an isp under isp_ca */
 	EVP_PKEY *cl_eph;  /* our X25519 key, until message 3 */
 	EVP_PKEY *cl_cert; /* the certificate's public key */
 	unsigned char cl_msg1[CERTLOGIN_MSG2_LEN]; /* agent_eph, agent_nonce */
@@ -60,6 +69,8 @@ int certlogin_client_start(struct certlogin_client *, X509 *cert, uint8_t *out,
 int certlogin_client_sign(struct certlogin_client *, EVP_PKEY *key,
     const uint8_t *msg2, size_t len, uint8_t *out, size_t outlen, size_t *n,
     const char **why);
+int certlogin_client_isp(struct certlogin_client *, const uint8_t *msg2,
+    size_t len, X509_STORE *isp_ca, char *isp, size_t isplen, const char **why);
 int certlogin_client_verify(struct certlogin_client *, const uint8_t *msg4,
     size_t len, unsigned char key[CERTLOGIN_KEY_LEN], const char **why);
 void certlogin_client_clear(struct certlogin_client *);
@@ -73,6 +84,8 @@ int certlogin_server_start(struct certlogin_server *, const uint8_t *msg1,
 int certlogin_server_finish(struct certlogin_server *, const uint8_t *msg3,
     size_t len, uint8_t *out, size_t outlen, size_t *n,
     unsigned char key[CERTLOGIN_KEY_LEN], const char **why);
+int certlogin_server_sign(struct certlogin_server *, X509 *cert, EVP_PKEY *key,
+    uint8_t *out, size_t outlen, size_t *n, const char **why);
 void certlogin_server_clear(struct certlogin_server *);
 
 X509_STORE *certlogin_ca_load(const char *pemfile, char **cause);

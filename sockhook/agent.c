@@ -398,6 +398,7 @@ agent_free(struct agent *a)
 	agent_login_reset(a);
 	X509_free(a->a_cert);
 	EVP_PKEY_free(a->a_key);
+	X509_STORE_free(a->a_isp_ca);
 	SSL_CTX_free(a->a_ssl);
 	via_conf_clear(&a->a_via);
 	config_free(&a->a_conf);

@@ -36,6 +36,7 @@ struct agent_leg {
 	int al_state; /* LOGIN_CONTINUE..LOGIN_BUSY, or -1 waiting */
 	uint32_t al_login;
 	unsigned char al_key[OPTAG_KEY_LEN];
+	int al_proven; /* the isp proved itself: SCRAM, or a signed share */
 	struct scram_client al_scram;
 	struct certlogin_client al_cert;
 };
@@ -69,6 +70,7 @@ struct agent {
 	char a_user[FRAME_USER_MAX + 1]; /* the login's, for OPEN */
 	X509 *a_cert;
 	EVP_PKEY *a_key;
+	X509_STORE *a_isp_ca; /* [sockhook] isp_ca, or NULL */
 	struct scram_client a_scram;
 	struct certlogin_client a_certbase;
 	size_t a_nlegs;
@@ -93,6 +95,7 @@ int agent_login_load(struct agent *, char **cause);
 int agent_login_tags(struct agent *, const struct endpoint *dst,
     const struct endpoint *client, uint8_t *secret, size_t *len,
     uint64_t *counter);
+int agent_login_proven(const struct agent *);
 int agent_login_outside_ok(struct agent *, uint64_t counter,
     const struct endpoint *dst, const uint8_t *tag);
 

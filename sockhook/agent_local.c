@@ -440,6 +440,9 @@ local_rev_refusal(struct agent *a, struct channel *ctl,
 		return "not the program that announced";
 	if (!endpoint_is_local(&fo->fo_dst))
 		return "not an address of this host";
+	if (!agent_login_proven(a))
+		return "no isp of this login proved itself (a certificate "
+		       "login without [sockhook] isp_ca)";
 	if (fo->fo_auth != OPEN_AUTH_TAG || fo->fo_secret_len != OPTAG_LEN ||
 	    !agent_login_outside_ok(a, lc->lc_counter, &fo->fo_dst,
 		fo->fo_secret))

@@ -25,6 +25,7 @@ int
 agent_login_load(struct agent *a, char **cause)
 {
 	struct stat st;
+	char *why;
 	FILE *f;
 
 	if (a->a_conf.cert == NULL)
@@ -59,6 +60,13 @@ agent_login_load(struct agent *a, char **cause)
 		xasprintf(cause,
 		    "%s: [sockhook] key: %s does not match the certificate %s",
 		    a->a_conf.path, a->a_conf.key, a->a_conf.cert);
+		return -1;
+	}
+	if (a->a_conf.isp_ca != NULL &&
+	    (a->a_isp_ca = certlogin_ca_load(a->a_conf.isp_ca, &why)) == NULL) {
+		xasprintf(cause, "%s: [sockhook] isp_ca: %s", a->a_conf.path,
+		    why);
+		free(why);
 		return -1;
 	}
 	return 0;
@@ -143,8 +151,9 @@ static int
 agent_login_prove(struct agent *a, struct agent_leg *l, uint8_t leg,
     const struct frame_login_reply *r, const char **why)
 {
+	static char ispwhy[300];
 	uint8_t out[FRAME_LOGIN_MSG_MAX];
-	char sfirst[SCRAM_MSG_MAX], *i;
+	char sfirst[SCRAM_MSG_MAX], *i, isp[CERTLOGIN_USER_MAX + 1];
 	size_t n = 0;
 
 	if (a->a_cert != NULL) {
@@ -153,8 +162,21 @@ agent_login_prove(struct agent *a, struct agent_leg *l, uint8_t leg,
 			EVP_PKEY_up_ref(l->al_cert.cl_eph);
 		if (l->al_cert.cl_cert != NULL)
 			EVP_PKEY_up_ref(l->al_cert.cl_cert);
+		/* With isp_ca, the isp must have signed its share. */
+		if (certlogin_client_isp(&l->al_cert, r->flr_msg, r->flr_msglen,
+			a->a_isp_ca, isp, sizeof isp, why) != 0) {
+			snprintf(ispwhy, sizeof ispwhy,
+			    "the isp is not proven ([sockhook] isp_ca): %s",
+			    *why);
+			*why = ispwhy;
+			return -1;
+		}
+		l->al_proven = l->al_cert.cl_isp_signed;
+		if (l->al_proven)
+			log_debug("login at isp %u: signed by \"%s\"", leg + 1,
+			    isp);
 		if (certlogin_client_sign(&l->al_cert, a->a_key, r->flr_msg,
-			r->flr_msglen, out, sizeof out, &n, why) != 0)
+			CERTLOGIN_MSG2_LEN, out, sizeof out, &n, why) != 0)
 			return -1;
 	} else {
 		*why = "malformed challenge";
@@ -174,6 +196,7 @@ agent_login_prove(struct agent *a, struct agent_leg *l, uint8_t leg,
 			sizeof out, why) != 0)
 			return -1;
 		n = strlen((char *)out);
+		l->al_proven = 1; /* its server signature proves the isp */
 	}
 	agent_login_send(a, leg, 2, out, n);
 	OPENSSL_cleanse(out, sizeof out);
@@ -221,6 +244,10 @@ agent_login_finish(struct agent *a, int busy)
 				      : a->a_conf.user,
 		    a->a_cert != NULL ? "certificate" : "password", ok,
 		    a->a_nlegs);
+		if (!agent_login_proven(a))
+			log_info("no isp proved itself ([sockhook] isp_ca is "
+				 "not set): reverse connections (active FTP, "
+				 "DCC, rsh) are refused");
 		agent_ready(a, NULL);
 		return;
 	}
@@ -320,7 +347,23 @@ agent_login_tags(struct agent *a, const struct endpoint *dst,
 	return *len > 0 ? 0 : -1;
 }
 
-/* Did one of our isps approve a reverse connection to dst? */
+/*
+ * Did an isp that accepted the login prove itself? Only such a leg's key
+ * may approve reverse connections: an unproven one may be the esp's.
+ */
+int
+agent_login_proven(const struct agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->a_nlegs; i++)
+		if (a->a_legs[i].al_state == LOGIN_ACCEPTED &&
+		    a->a_legs[i].al_proven)
+			return 1;
+	return 0;
+}
+
+/* Did one of our proven isps approve a reverse connection to dst? */
 int
 agent_login_outside_ok(struct agent *a, uint64_t counter,
     const struct endpoint *dst, const uint8_t *tag)
@@ -329,7 +372,8 @@ agent_login_outside_ok(struct agent *a, uint64_t counter,
 	size_t i;
 
 	for (i = 0; i < a->a_nlegs; i++) {
-		if (a->a_legs[i].al_state != LOGIN_ACCEPTED)
+		if (a->a_legs[i].al_state != LOGIN_ACCEPTED ||
+		    !a->a_legs[i].al_proven)
 			continue;
 		optag_outside(a->a_legs[i].al_key, a->a_legs[i].al_login,
 		    counter, dst, want);

@@ -13,13 +13,13 @@
 static const char *const config_keys[] = { "sockhook:esp", "sockhook:agent",
 	"sockhook:route", "sockhook:dns", "sockhook:user",
 	"sockhook:password_file", "sockhook:timeout", "sockhook:ca",
-	"sockhook:cert", "sockhook:key", "sockhook:peer_name", "sockhook:via",
-	"sockhook:linger", NULL };
+	"sockhook:cert", "sockhook:key", "sockhook:isp_ca",
+	"sockhook:peer_name", "sockhook:via", "sockhook:linger", NULL };
 
 /* Keys that only mean something with agent =. */
 static const char *const config_agent_keys[] = { "sockhook:ca", "sockhook:cert",
-	"sockhook:key", "sockhook:peer_name", "sockhook:via", "sockhook:linger",
-	NULL };
+	"sockhook:key", "sockhook:isp_ca", "sockhook:peer_name", "sockhook:via",
+	"sockhook:linger", NULL };
 
 /* Read the first line of the password file, which only we may read. */
 static int
@@ -165,6 +165,12 @@ config_agent(struct config *cf, struct conf *c, char **cause)
 	    conf_str(c, "sockhook:password_file", NULL) != NULL)
 		return conf_error(cause, c, "sockhook:cert",
 		    "set together with password_file: log in by one of them");
+	if (conf_path_key(c, "sockhook:isp_ca", &cf->isp_ca, cause) != 0)
+		return -1;
+	if (cf->isp_ca != NULL && cf->cert == NULL)
+		return conf_error(cause, c, "sockhook:isp_ca",
+		    "only for a certificate login (cert =): a password "
+		    "login proves the isp already");
 	if ((v = conf_str(c, "sockhook:peer_name", NULL)) != NULL)
 		cf->peer_name = strdup(v);
 	if ((v = conf_str(c, "sockhook:via", NULL)) != NULL)
@@ -247,6 +253,7 @@ config_free(struct config *cf)
 	free(cf->ca);
 	free(cf->cert);
 	free(cf->key);
+	free(cf->isp_ca);
 	free(cf->peer_name);
 	free(cf->via);
 	for (i = 0; i < cf->nsuffix; i++)

@@ -14,6 +14,11 @@
  * takes. Invariants: the isp's user is the one the peek finds, and no
  * message 3 is accepted (the isp's X25519 key is new every time, so no
  * input can hold a signature over T).
+ *
+ * The whole input is also message 2 to an agent that names the fuzz CA
+ * as isp_ca (certlogin_client_isp): it must never count as signed by an
+ * isp (the agent's X25519 key is new every time), and without isp_ca it
+ * is taken exactly when it holds the 64-byte share.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +34,33 @@
 static const unsigned char ca_seed[32] = "dynpass fuzz CA, not a secret!!";
 
 static X509_STORE *store;
+static X509 *agent_cert; /* CN=alice, signed by the fuzz CA */
+
+/* An agent's certificate, CN=alice, Ed25519, signed by the CA's key. */
+static X509 *
+make_agent_cert(EVP_PKEY *cakey, X509_NAME *ca)
+{
+	static const unsigned char seed[32] = "dynpass fuzz agent, no secret";
+	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed,
+	    sizeof seed);
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+
+	if (k == NULL || x == NULL || n == NULL ||
+	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+		(const unsigned char *)"alice", -1, -1, 0) != 1 ||
+	    X509_set_version(x, X509_VERSION_3) != 1 ||
+	    ASN1_INTEGER_set(X509_get_serialNumber(x), 2) != 1 ||
+	    X509_set_subject_name(x, n) != 1 ||
+	    X509_set_issuer_name(x, ca) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -86400) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), 36500, 0, NULL) == NULL ||
+	    X509_set_pubkey(x, k) != 1 || X509_sign(x, cakey, NULL) <= 0)
+		abort();
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+	return x;
+}
 
 /* The fixed CA, "CN=dynpass fuzz CA", self-signed with ca_seed's key. */
 static X509_STORE *
@@ -61,10 +93,38 @@ make_store(void)
 	X509_EXTENSION_free(e);
 	if (X509_sign(x, k, NULL) <= 0 || X509_STORE_add_cert(st, x) != 1)
 		abort();
+	agent_cert = make_agent_cert(k, n);
 	X509_NAME_free(n);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	return st;
+}
+
+/* The agent's own message 2 check, with and without isp_ca. */
+static void
+fuzz_agent(const uint8_t *d, size_t len)
+{
+	struct certlogin_client c;
+	uint8_t m1[CERTLOGIN_MSG_MAX];
+	char isp[CERTLOGIN_USER_MAX + 1];
+	const char *why;
+	size_t n;
+	int rc;
+
+	if (certlogin_client_start(&c, agent_cert, m1, sizeof m1, &n, &why) !=
+	    0)
+		abort();
+	if (certlogin_client_isp(&c, d, len, store, isp, sizeof isp, &why) ==
+		0 ||
+	    c.cl_isp_signed)
+		abort(); /* a signature over a share nobody has seen */
+	if (certlogin_client_start(&c, agent_cert, m1, sizeof m1, &n, &why) !=
+	    0)
+		abort();
+	rc = certlogin_client_isp(&c, d, len, NULL, isp, sizeof isp, &why);
+	if ((rc == 0) != (len >= CERTLOGIN_MSG2_LEN) || c.cl_isp_signed)
+		abort();
+	certlogin_client_clear(&c);
 }
 
 int
@@ -81,6 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t len)
 
 	if (store == NULL)
 		store = make_store();
+	fuzz_agent(d, len);
 	certlogin_peek_user(d, len, user, sizeof user);
 	if (len < 2)
 		return 0;

@@ -1036,6 +1036,159 @@ test_ca_load(void)
 	free(cause);
 }
 
+/*
+ * An isp's signature on message 2, against an agent that names the isps'
+ * CA: the isp's own is taken; none, one from another CA, an esp's
+ * (serverAuth), one over another share, and a relay's own message 2
+ * signed with the esp's key are refused, each with its reason. Without
+ * isp_ca, message 2 is taken unproven.
+ */
+static void
+test_isp_signature(void)
+{
+	struct certlogin_client c;
+	struct certlogin_server s;
+	char user[CERTLOGIN_USER_MAX + 1], isp[CERTLOGIN_USER_MAX + 1];
+	unsigned char ck[CERTLOGIN_KEY_LEN], sk[CERTLOGIN_KEY_LEN];
+	EVP_PKEY *isp_key = keygen("EC"), *esp_key = keygen("RSA");
+	X509 *isp_cert = user_cert(cn_name("isp.test"), isp_key,
+	    "critical,digitalSignature", "clientAuth");
+	X509 *esp_cert = user_cert(cn_name("esp.test"), esp_key,
+	    "critical,digitalSignature,keyEncipherment", "serverAuth");
+	X509 *rogue_isp =
+	    mkcert(cn_name("isp.test"), isp_key, other_ca, other_key, -1, 365,
+		"critical,CA:FALSE", "critical,digitalSignature", "clientAuth");
+	const char *why;
+	uint8_t saved[CERTLOGIN_MSG_MAX + 2];
+	size_t nsaved;
+	struct {
+		X509 *cert;
+		EVP_PKEY *key;
+		const char *why;
+	} bad[] = {
+		{ NULL, NULL,
+		    "message 2 is not signed by an isp (is the isp's "
+		    "session credential a certificate?)" },
+		{ rogue_isp, isp_key,
+		    "certificate verify failed: unable to get local issuer "
+		    "certificate" },
+		{ esp_cert, esp_key,
+		    "certificate verify failed: unsuitable certificate "
+		    "purpose" },
+	};
+	size_t i;
+
+	/* The isp signs; the agent checks it, signs, and both finish. */
+	memset(&c, 0, sizeof c);
+	CHECK(
+	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
+	CHECK(certlogin_server_start(&s, m1, n1, store, user, sizeof user, m2,
+		  sizeof m2, &n2, &why) == 0);
+	CHECK(certlogin_server_sign(&s, isp_cert, isp_key, m2, sizeof m2, &n2,
+		  &why) == 0);
+	CHECK(n2 > CERTLOGIN_MSG2_LEN + 2);
+	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
+	    0);
+	CHECK(c.cl_isp_signed == 1);
+	CHECK_STR_EQ(isp, "isp.test");
+	CHECK(certlogin_client_sign(&c, ec_key, m2, CERTLOGIN_MSG2_LEN, m3,
+		  sizeof m3, &n3, &why) == 0);
+	CHECK(certlogin_server_finish(&s, m3, n3, m4, sizeof m4, &n4, sk,
+		  &why) == 0);
+	CHECK(certlogin_client_verify(&c, m4, n4, ck, &why) == 0);
+	CHECK(memcmp(ck, sk, sizeof ck) == 0);
+	memcpy(saved, m2, n2);
+	nsaved = n2;
+
+	/* Unsigned, or signed by the wrong party: refused. */
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&c, 0, sizeof c);
+		CHECK(certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1,
+			  &why) == 0);
+		CHECK(certlogin_server_start(&s, m1, n1, store, user,
+			  sizeof user, m2, sizeof m2, &n2, &why) == 0);
+		if (bad[i].cert != NULL)
+			CHECK(certlogin_server_sign(&s, bad[i].cert, bad[i].key,
+				  m2, sizeof m2, &n2, &why) == 0);
+		CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp,
+			  &why) == -1);
+		CHECK_STR_EQ(why, bad[i].why);
+		CHECK(c.cl_state == 0); /* the exchange is over */
+		certlogin_server_clear(&s);
+	}
+
+	/*
+	 * A relay answers message 1 itself, signing its own share with the
+	 * esp's key, whose certificate allows client use as well.
+	 */
+	X509 *both = user_cert(cn_name("esp.test"), esp_key,
+	    "critical,digitalSignature,keyEncipherment",
+	    "serverAuth,clientAuth");
+	memset(&c, 0, sizeof c);
+	CHECK(
+	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
+	CHECK(certlogin_server_start(&s, m1, n1, store, user, sizeof user, m2,
+		  sizeof m2, &n2, &why) == 0);
+	CHECK(certlogin_server_sign(&s, both, esp_key, m2, sizeof m2, &n2,
+		  &why) == 0);
+	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
+	    -1);
+	CHECK_STR_EQ(why,
+	    "message 2: the signing certificate is an esp's (serverAuth)");
+	certlogin_server_clear(&s);
+
+	/* The isp's signed message 2 of another exchange: not this share. */
+	memset(&c, 0, sizeof c);
+	CHECK(
+	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
+	CHECK(certlogin_client_isp(&c, saved, nsaved, store, isp, sizeof isp,
+		  &why) == -1);
+	CHECK_STR_EQ(why, "message 2: the isp's signature does not verify");
+
+	/* A flipped signature byte. */
+	memset(&c, 0, sizeof c);
+	CHECK(
+	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
+	CHECK(certlogin_server_start(&s, m1, n1, store, user, sizeof user, m2,
+		  sizeof m2, &n2, &why) == 0);
+	CHECK(certlogin_server_sign(&s, isp_cert, isp_key, m2, sizeof m2, &n2,
+		  &why) == 0);
+	m2[n2 - 1] ^= 1;
+	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
+	    -1);
+	CHECK_STR_EQ(why, "message 2: the isp's signature does not verify");
+	/* A certificate length running past the end. */
+	memset(&c, 0, sizeof c);
+	CHECK(
+	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
+	m2[CERTLOGIN_MSG2_LEN] = 0xff;
+	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
+	    -1);
+	CHECK_STR_EQ(why, "message 2: the isp's certificate is not valid DER");
+	certlogin_server_clear(&s);
+
+	/* Without isp_ca the share is taken, unproven. */
+	memset(&c, 0, sizeof c);
+	CHECK(
+	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
+	CHECK(certlogin_server_start(&s, m1, n1, store, user, sizeof user, m2,
+		  sizeof m2, &n2, &why) == 0);
+	CHECK(
+	    certlogin_client_isp(&c, m2, n2, NULL, isp, sizeof isp, &why) == 0);
+	CHECK(c.cl_isp_signed == 0);
+	CHECK(certlogin_client_sign(&c, ec_key, m2, n2, m3, sizeof m3, &n3,
+		  &why) == 0);
+	certlogin_client_clear(&c);
+	certlogin_server_clear(&s);
+
+	X509_free(isp_cert);
+	X509_free(esp_cert);
+	X509_free(rogue_isp);
+	X509_free(both);
+	EVP_PKEY_free(isp_key);
+	EVP_PKEY_free(esp_key);
+}
+
 int
 main(void)
 {
@@ -1052,6 +1205,7 @@ main(void)
 	test_lengths();
 	test_misuse();
 	test_ca_load();
+	test_isp_signature();
 
 	X509_STORE_free(store);
 	X509 *certs[] = { ca, other_ca, ec_cert, ed_cert, rsa_cert, other_cert,

@@ -40,6 +40,13 @@ check nokey "${base}ca = $T/ca.crt\ncert = $T/alice.crt\n" \
 	"[sockhook] key: missing: a certificate login needs both cert and key"
 check certpw "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\nuser = alice\npassword_file = $T/pass\n" \
 	"[sockhook] cert: set together with password_file: log in by one of them"
+check ispca "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\nisp_ca = $T/ca.crt\n" OK
+check ispcapw "${base}ca = $T/ca.crt\nuser = alice\npassword_file = $T/pass\nisp_ca = $T/ca.crt\n" \
+	"[sockhook] isp_ca: only for a certificate login (cert =): a password login proves the isp already"
+check ispcaesp "esp = 127.0.0.1:1080\nroute = 10.0.0.0/8\nisp_ca = $T/ca.crt\n" \
+	"[sockhook] isp_ca: only used with agent ="
+check ispcabad "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\nisp_ca = $T/alice.crt\n" \
+	"[sockhook] isp_ca: $T/alice.crt: certificate 1 is not a CA"
 check viaesp "esp = 127.0.0.1:1080\nroute = 10.0.0.0/8\nvia = http://127.0.0.1:3128\n" \
 	"[sockhook] via: only used with agent ="
 check badvia "${base}ca = $T/ca.crt\nvia = gopher://x:1\n" \

@@ -246,11 +246,13 @@ agentlogin_step(struct esp_agent *a, const uint8_t *p, size_t len)
 }
 
 /*
- * The isp ended an accepted login (a reload changed what it rested on):
- * the agent holding it is asked to start a new session and log in again.
+ * Agents logged in at l (with login, or any login when 0) are asked to
+ * start a new session and log in again: the isp "what" (is gone, ended
+ * the login). Their channels through other isps finish first.
  */
-static void
-agentlogin_ended(struct esp_link *l, uint32_t login)
+void
+agentlogin_relogin(struct esp_link *l, uint32_t login, const char *what,
+    const char *goaway)
 {
 	struct esp *e = l->el_esp;
 	struct esp_agent *a, *next;
@@ -259,14 +261,14 @@ agentlogin_ended(struct esp_link *l, uint32_t login)
 	for (a = TAILQ_FIRST(&e->e_agents); a != NULL; a = next) {
 		next = TAILQ_NEXT(a, a_entry);
 		if ((leg = agentlogin_leg(a, l)) == NULL ||
-		    leg->ag_state != LEG_OK || leg->ag_login != login)
+		    leg->ag_state != LEG_OK ||
+		    (login != 0 && leg->ag_login != login))
 			continue;
 		leg->ag_state = LEG_DENIED;
-		log_info("agent %s (user %s): isp \"%s\" ended its login; "
-			 "asking it to log in again",
-		    a->a_peer, a->a_user, l->el_id);
-		session_goaway(a->a_sess, GOAWAY_NORMAL,
-		    "the isp ended this login; log in again");
+		log_info("agent %s (user %s): isp \"%s\" %s; asking it to log "
+			 "in again",
+		    a->a_peer, a->a_user, l->el_id, what);
+		session_goaway(a->a_sess, GOAWAY_NORMAL, goaway);
 	}
 }
 
@@ -292,7 +294,9 @@ agentlogin_reply(struct esp_link *l, const uint8_t *p, size_t len)
 			    "LOGIN_REPLY without a LOGIN");
 			return;
 		}
-		agentlogin_ended(l, r.flr_login);
+		/* A reload changed what the login rested on. */
+		agentlogin_relogin(l, r.flr_login, "ended its login",
+		    "the isp ended this login; log in again");
 		return;
 	}
 	TAILQ_FOREACH(leg, &l->el_legs, ag_entry)

@@ -171,24 +171,15 @@ door_find(struct esp *e, uint64_t serial)
 void
 door_link_gone(struct esp *e, struct esp_link *l)
 {
-	struct esp_agent *a, *next;
+	struct esp_agent *a;
 	struct agent_leg *leg;
 
 	agentlogin_link_gone(l);
-	for (a = TAILQ_FIRST(&e->e_agents); a != NULL; a = next) {
-		next = TAILQ_NEXT(a, a_entry);
-		if ((leg = agentlogin_leg(a, l)) == NULL)
-			continue;
+	agentlogin_relogin(l, 0, "is gone",
+	    "an isp this agent logged in to is gone; log in again");
+	TAILQ_FOREACH(a, &e->e_agents, a_entry)
+	if ((leg = agentlogin_leg(a, l)) != NULL)
 		leg->ag_link = NULL;
-		if (leg->ag_state != LEG_OK)
-			continue;
-		leg->ag_state = LEG_DENIED;
-		log_info("agent %s (user %s): isp \"%s\" is gone; asking it to "
-			 "log in again",
-		    a->a_peer, a->a_user, l->el_id);
-		session_goaway(a->a_sess, GOAWAY_NORMAL,
-		    "an isp this agent logged in to is gone; log in again");
-	}
 }
 
 /* SIGTERM: GOAWAY to every agent. */

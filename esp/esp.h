@@ -165,6 +165,8 @@ void agentlogin_step(struct esp_agent *, const uint8_t *, size_t);
 void agentlogin_reply(struct esp_link *, const uint8_t *, size_t);
 void agentlogin_forget(struct esp_agent *);
 void agentlogin_link_gone(struct esp_link *);
+void agentlogin_relogin(struct esp_link *, uint32_t login, const char *what,
+    const char *goaway);
 struct agent_leg *agentlogin_leg(const struct esp_agent *,
     const struct esp_link *);
 void relay_open(struct session *, struct channel *, const struct frame_open *,

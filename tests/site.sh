@@ -85,6 +85,32 @@ PY
 	ok "direct path client -> server:$1 is blocked by the firewall"
 }
 
+# site_vsftpd: vsftpd in the server host on port 21, anonymous, serving
+# $T/ftp in active and passive mode; waits until it listens.
+site_vsftpd() {
+	mkdir -p "$T/ftp" "$T/empty"
+	cat >"$T/vsftpd.conf" <<CONF
+listen=YES
+background=NO
+anonymous_enable=YES
+local_enable=NO
+anon_root=$T/ftp
+no_anon_password=YES
+pasv_enable=YES
+port_enable=YES
+connect_from_port_20=NO
+seccomp_sandbox=NO
+secure_chroot_dir=$T/empty
+xferlog_enable=NO
+CONF
+	bg_start "$T/vsftpd.log" ip netns exec "$S_SERVER" vsftpd "$T/vsftpd.conf"
+	for i in $(seq 50); do
+		ip netns exec "$S_SERVER" ss -ltn | grep -q ':21 ' && return 0
+		sleep 0.1
+	done
+	fail "vsftpd does not listen: $(cat "$T/vsftpd.log")"
+}
+
 # site_add_home: a client host behind a home router that masquerades, as
 # on a café's Wi-Fi: home 10.9.0.2 -> router 10.9.0.1 / 198.51.100.4 on
 # the outside segment. Nothing outside can connect to the home host.

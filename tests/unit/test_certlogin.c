@@ -1037,6 +1037,27 @@ test_ca_load(void)
 }
 
 /*
+ * Messages 1 and 2 of a fresh exchange, message 2 signed by cert's key
+ * (none when cert is NULL), in m1 and m2.
+ */
+static void
+isp_share(struct certlogin_client *c, struct certlogin_server *s, X509 *cert,
+    EVP_PKEY *key)
+{
+	char user[CERTLOGIN_USER_MAX + 1];
+	const char *why;
+
+	memset(c, 0, sizeof *c);
+	CHECK(
+	    certlogin_client_start(c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
+	CHECK(certlogin_server_start(s, m1, n1, store, user, sizeof user, m2,
+		  sizeof m2, &n2, &why) == 0);
+	if (cert != NULL)
+		CHECK(certlogin_server_sign(s, cert, key, m2, sizeof m2, &n2,
+			  &why) == 0);
+}
+
+/*
  * An isp's signature on message 2, against an agent that names the isps'
  * CA: the isp's own is taken; none, one from another CA, an esp's
  * (serverAuth), one over another share, and a relay's own message 2
@@ -1048,7 +1069,7 @@ test_isp_signature(void)
 {
 	struct certlogin_client c;
 	struct certlogin_server s;
-	char user[CERTLOGIN_USER_MAX + 1], isp[CERTLOGIN_USER_MAX + 1];
+	char isp[CERTLOGIN_USER_MAX + 1];
 	unsigned char ck[CERTLOGIN_KEY_LEN], sk[CERTLOGIN_KEY_LEN];
 	EVP_PKEY *isp_key = keygen("EC"), *esp_key = keygen("RSA");
 	X509 *isp_cert = user_cert(cn_name("isp.test"), isp_key,
@@ -1079,13 +1100,7 @@ test_isp_signature(void)
 	size_t i;
 
 	/* The isp signs; the agent checks it, signs, and both finish. */
-	memset(&c, 0, sizeof c);
-	CHECK(
-	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
-	CHECK(certlogin_server_start(&s, m1, n1, store, user, sizeof user, m2,
-		  sizeof m2, &n2, &why) == 0);
-	CHECK(certlogin_server_sign(&s, isp_cert, isp_key, m2, sizeof m2, &n2,
-		  &why) == 0);
+	isp_share(&c, &s, isp_cert, isp_key);
 	CHECK(n2 > CERTLOGIN_MSG2_LEN + 2);
 	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
 	    0);
@@ -1102,14 +1117,7 @@ test_isp_signature(void)
 
 	/* Unsigned, or signed by the wrong party: refused. */
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		memset(&c, 0, sizeof c);
-		CHECK(certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1,
-			  &why) == 0);
-		CHECK(certlogin_server_start(&s, m1, n1, store, user,
-			  sizeof user, m2, sizeof m2, &n2, &why) == 0);
-		if (bad[i].cert != NULL)
-			CHECK(certlogin_server_sign(&s, bad[i].cert, bad[i].key,
-				  m2, sizeof m2, &n2, &why) == 0);
+		isp_share(&c, &s, bad[i].cert, bad[i].key);
 		CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp,
 			  &why) == -1);
 		CHECK_STR_EQ(why, bad[i].why);
@@ -1124,13 +1132,7 @@ test_isp_signature(void)
 	X509 *both = user_cert(cn_name("esp.test"), esp_key,
 	    "critical,digitalSignature,keyEncipherment",
 	    "serverAuth,clientAuth");
-	memset(&c, 0, sizeof c);
-	CHECK(
-	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
-	CHECK(certlogin_server_start(&s, m1, n1, store, user, sizeof user, m2,
-		  sizeof m2, &n2, &why) == 0);
-	CHECK(certlogin_server_sign(&s, both, esp_key, m2, sizeof m2, &n2,
-		  &why) == 0);
+	isp_share(&c, &s, both, esp_key);
 	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
 	    -1);
 	CHECK_STR_EQ(why,
@@ -1146,13 +1148,7 @@ test_isp_signature(void)
 	CHECK_STR_EQ(why, "message 2: the isp's signature does not verify");
 
 	/* A flipped signature byte. */
-	memset(&c, 0, sizeof c);
-	CHECK(
-	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
-	CHECK(certlogin_server_start(&s, m1, n1, store, user, sizeof user, m2,
-		  sizeof m2, &n2, &why) == 0);
-	CHECK(certlogin_server_sign(&s, isp_cert, isp_key, m2, sizeof m2, &n2,
-		  &why) == 0);
+	isp_share(&c, &s, isp_cert, isp_key);
 	m2[n2 - 1] ^= 1;
 	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
 	    -1);
@@ -1168,11 +1164,7 @@ test_isp_signature(void)
 	certlogin_server_clear(&s);
 
 	/* Without isp_ca the share is taken, unproven. */
-	memset(&c, 0, sizeof c);
-	CHECK(
-	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
-	CHECK(certlogin_server_start(&s, m1, n1, store, user, sizeof user, m2,
-		  sizeof m2, &n2, &why) == 0);
+	isp_share(&c, &s, NULL, NULL);
 	CHECK(
 	    certlogin_client_isp(&c, m2, n2, NULL, isp, sizeof isp, &why) == 0);
 	CHECK(c.cl_isp_signed == 0);

@@ -23,25 +23,7 @@ chmod 755 "$T"
 mkdir -p "$T/ftp/pub" "$T/empty"
 head -c 2097152 /dev/urandom >"$T/ftp/pub/big"
 want=$(sha "$T/ftp/pub/big")
-cat >"$T/vsftpd.conf" <<CONF
-listen=YES
-background=NO
-anonymous_enable=YES
-local_enable=NO
-anon_root=$T/ftp
-no_anon_password=YES
-pasv_enable=YES
-port_enable=YES
-connect_from_port_20=NO
-seccomp_sandbox=NO
-secure_chroot_dir=$T/empty
-xferlog_enable=NO
-CONF
-bg_start "$T/vsftpd.log" ip netns exec "$S_SERVER" vsftpd "$T/vsftpd.conf"
-for i in $(seq 50); do
-	ip netns exec "$S_SERVER" ss -ltn | grep -q ':21 ' && break
-	sleep 0.1
-done
+site_vsftpd
 
 # The pair on certificates: the isp's is what it signs its shares with.
 pki_ca ca

@@ -24,26 +24,8 @@ marker="MARKER-$(openssl rand -hex 8)"
 mkdir -p "$T/ftp/pub" "$T/empty" "$T/www"
 { echo "$marker"; head -c 4194304 /dev/urandom; } >"$T/ftp/pub/big"
 { echo "$marker"; head -c 1048576 /dev/urandom; } >"$T/www/page"
-cat >"$T/vsftpd.conf" <<CONF
-listen=YES
-background=NO
-anonymous_enable=YES
-local_enable=NO
-anon_root=$T/ftp
-no_anon_password=YES
-pasv_enable=YES
-port_enable=YES
-connect_from_port_20=NO
-seccomp_sandbox=NO
-secure_chroot_dir=$T/empty
-xferlog_enable=NO
-CONF
-bg_start "$T/vsftpd.log" ip netns exec "$S_SERVER" vsftpd "$T/vsftpd.conf"
+site_vsftpd
 NETNS=$S_SERVER http_start "$T/www" "$SERVER4"
-for i in $(seq 50); do
-	ip netns exec "$S_SERVER" ss -ltn | grep -q ':21 ' && break
-	sleep 0.1
-done
 
 pki_ca agentca
 pki_cert esp-door agentca esp "IP:$ESP4"

@@ -6,7 +6,8 @@
 # login is refused, and no new connection goes through. A reload that
 # leaves the user alone keeps the login. The channel open across the
 # reload finishes intact. Restarted with the new password, the agent
-# works again.
+# works again. When the isp itself restarts, the esp asks the agent to
+# log in again, and it does.
 . "$(dirname "$0")/../../lib.sh"
 SH_MODE=agent
 . "$(dirname "$0")/../common.sh"
@@ -114,6 +115,7 @@ wait_for_log "$T/agent2.log" "logged in as shuser by password" 10 ||
 fetch d.out || fail "a fetch with the new password failed: $(cat "$T/d.out.err")"
 ok "with the new password, a new agent logs in and fetches intact"
 
+
 # [policy] user_ca names another CA: carol's certificate login ends, and
 # her certificate no longer logs her in.
 ISP_SECTIONS=${ISP_SECTIONS/"user_ca = $T/userca.crt"/"user_ca = $T/otherca.crt"}
@@ -126,3 +128,14 @@ if carol_fetch cd.out; then
 	fail "carol fetched after her CA was replaced"
 fi
 ok "another CA in [policy] user_ca ends the certificate login: $(head -1 "$T/cd.out.err")"
+
+# The isp restarts: the esp asks the agent to log in again, and it does.
+kill "$ISP_PID"
+wait "$ISP_PID" 2>/dev/null
+wait_for_log "$ESP_LOG" 'agent 127\.0\.0\.1:[0-9]+ \(user shuser\): isp "[^"]*" is gone; asking it to log in again' 10 ||
+	fail "the esp did not ask the agent to log in again when the isp left"
+ISP_LOG=$T/isp2.log
+isp_start
+wait_for_count "$T/agent2.log" "logged in as shuser by password" 2 20
+fetch e.out || fail "a fetch after the isp came back failed: $(cat "$T/e.out.err")"
+ok "the isp restarts: the agent is asked to log in again, does, and fetches intact"

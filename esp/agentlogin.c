@@ -309,7 +309,13 @@ agentlogin_reply(struct esp_link *l, const uint8_t *p, size_t len)
 	TAILQ_REMOVE(&l->el_legs, leg, ag_entry);
 	if (leg->ag_state == LEG_WAIT1 && r.flr_code == LOGIN_CONTINUE)
 		leg->ag_state = LEG_ASKED;
-	else if (leg->ag_state == LEG_WAIT2 && r.flr_code == LOGIN_ACCEPTED) {
+	else if (leg->ag_state == LEG_WAIT2 && r.flr_code == LOGIN_ACCEPTED &&
+	    !session_is_up(l->el_sess)) {
+		/* Accepted on a session that drains: no channel could use it. */
+		leg->ag_state = LEG_DENIED;
+		r.flr_code = LOGIN_BUSY;
+		r.flr_msglen = 0;
+	} else if (leg->ag_state == LEG_WAIT2 && r.flr_code == LOGIN_ACCEPTED) {
 		leg->ag_state = LEG_OK;
 		leg->ag_login = r.flr_login;
 	} else {

@@ -55,6 +55,7 @@ static void esp_link_closed(struct session *, const char *, void *);
 static void esp_link_message(struct session *, uint8_t, const uint8_t *, size_t,
     void *);
 static void esp_link_drained(struct session *, void *);
+static void esp_link_goaway(struct session *, void *);
 static int esp_link_check_serves(struct session *, struct esp_link *,
     const struct allow *);
 
@@ -64,6 +65,7 @@ static const struct session_cb esp_link_cb = {
 	.sc_closed = esp_link_closed,
 	.sc_message = esp_link_message,
 	.sc_drained = esp_link_drained,
+	.sc_goaway = esp_link_goaway,
 	.sc_outside_open = outside_open,
 };
 
@@ -502,6 +504,19 @@ esp_link_up(struct session *s, void *arg)
 		session_probe(o->el_sess, esp_link_probe_alive, l);
 		return;
 	}
+}
+
+/*
+ * The isp drains this session (a reload): it takes no new channels, so
+ * agents logged in through it log in again, through its other sessions.
+ */
+static void
+esp_link_goaway(struct session *s, void *arg)
+{
+	(void)s;
+	agentlogin_relogin(arg, 0, "is draining its session",
+	    "an isp this agent logged in to is draining its session; log in "
+	    "again");
 }
 
 /* A session ended: forget it; exit if draining and none are left. */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "monotime.h"
 #include "sockhook.h"
 
 /* Options a program may set before connect, carried to the new socket. */
@@ -165,7 +166,7 @@ proxy_blocking(int fd, const struct socks_dest *d)
 	struct sockaddr_storage esp;
 	struct sockaddr unspec;
 	socklen_t len;
-	int64_t deadline = socks_now() + sh_conf.timeout_ms;
+	int64_t deadline = (int64_t)monotime_ms() + sh_conf.timeout_ms;
 	int family, v6only, nfd, err, cloexec;
 	char buf[300];
 
@@ -243,7 +244,7 @@ static void *
 proxy_thread(void *arg)
 {
 	struct job *j = arg;
-	int64_t deadline = socks_now() + sh_conf.timeout_ms;
+	int64_t deadline = (int64_t)monotime_ms() + sh_conf.timeout_ms;
 	int nfd, err = 0, cloexec, fl;
 	char buf[300];
 

@@ -170,7 +170,6 @@ int socks_handshake(int fd, const struct socks_dest *, int64_t deadline);
 int socks_errno(int reply);
 int socks_connect_esp(int fd, const struct sockaddr *, socklen_t,
     int64_t deadline);
-int64_t socks_now(void);
 
 /* Routing decisions. */
 enum route_verdict { ROUTE_DIRECT, ROUTE_PROXY, ROUTE_DENY };

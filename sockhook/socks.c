@@ -4,20 +4,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "monotime.h"
 #include "sockhook.h"
-
-/* Milliseconds on the monotonic clock. */
-int64_t
-socks_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Wait for events on fd until the deadline; 0 when ready. */
 static int
@@ -28,7 +18,7 @@ socks_wait(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		if ((left = deadline - socks_now()) <= 0) {
+		if ((left = deadline - (int64_t)monotime_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}

@@ -272,6 +272,43 @@ agentlogin_relogin(struct esp_link *l, uint32_t login, const char *what,
 	}
 }
 
+#define AGENTLOGIN_DRAINING \
+	"an isp this agent logged in to is draining its session; log in again"
+
+/*
+ * The isp drains this session (a reload): it takes no new channels, so
+ * agents logged in through it log in again, through its other sessions.
+ */
+void
+agentlogin_link_draining(struct esp_link *l)
+{
+	agentlogin_relogin(l, 0, "is draining its session",
+	    AGENTLOGIN_DRAINING);
+}
+
+/*
+ * A login just done with a leg accepted on a session that began to drain
+ * meanwhile: no channel could use that leg, so log in again.
+ */
+static void
+agentlogin_drained_legs(struct esp_agent *a)
+{
+	struct agent_leg *leg;
+	size_t i;
+
+	if (a->a_login != 2)
+		return;
+	for (i = 0; i < a->a_nlegs; i++) {
+		leg = &a->a_legs[i];
+		if (leg->ag_state == LEG_OK && leg->ag_link != NULL &&
+		    !session_is_up(leg->ag_link->el_sess)) {
+			agentlogin_relogin(leg->ag_link, leg->ag_login,
+			    "is draining its session", AGENTLOGIN_DRAINING);
+			return;
+		}
+	}
+}
+
 /* LOGIN_REPLY from an isp: pass it to the agent whose leg it answers. */
 void
 agentlogin_reply(struct esp_link *l, const uint8_t *p, size_t len)
@@ -309,13 +346,7 @@ agentlogin_reply(struct esp_link *l, const uint8_t *p, size_t len)
 	TAILQ_REMOVE(&l->el_legs, leg, ag_entry);
 	if (leg->ag_state == LEG_WAIT1 && r.flr_code == LOGIN_CONTINUE)
 		leg->ag_state = LEG_ASKED;
-	else if (leg->ag_state == LEG_WAIT2 && r.flr_code == LOGIN_ACCEPTED &&
-	    !session_is_up(l->el_sess)) {
-		/* Accepted on a session that drains: no channel could use it. */
-		leg->ag_state = LEG_DENIED;
-		r.flr_code = LOGIN_BUSY;
-		r.flr_msglen = 0;
-	} else if (leg->ag_state == LEG_WAIT2 && r.flr_code == LOGIN_ACCEPTED) {
+	else if (leg->ag_state == LEG_WAIT2 && r.flr_code == LOGIN_ACCEPTED) {
 		leg->ag_state = LEG_OK;
 		leg->ag_login = r.flr_login;
 	} else {
@@ -328,6 +359,7 @@ agentlogin_reply(struct esp_link *l, const uint8_t *p, size_t len)
 	agentlogin_to_agent(a, i, r.flr_code, r.flr_login, r.flr_msg,
 	    r.flr_msglen);
 	agentlogin_finish(a);
+	agentlogin_drained_legs(a);
 }
 
 /* The agent's leg at this link, or NULL. */

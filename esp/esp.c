@@ -514,9 +514,7 @@ static void
 esp_link_goaway(struct session *s, void *arg)
 {
 	(void)s;
-	agentlogin_relogin(arg, 0, "is draining its session",
-	    "an isp this agent logged in to is draining its session; log in "
-	    "again");
+	agentlogin_link_draining(arg);
 }
 
 /* A session ended: forget it; exit if draining and none are left. */

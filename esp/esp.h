@@ -167,6 +167,7 @@ void agentlogin_forget(struct esp_agent *);
 void agentlogin_link_gone(struct esp_link *);
 void agentlogin_relogin(struct esp_link *, uint32_t login, const char *what,
     const char *goaway);
+void agentlogin_link_draining(struct esp_link *);
 struct agent_leg *agentlogin_leg(const struct esp_agent *,
     const struct esp_link *);
 void relay_open(struct session *, struct channel *, const struct frame_open *,

@@ -87,7 +87,7 @@ struct isp {
 	char *i_dummy_hash; /* what unknown users are checked against */
 	unsigned char i_login_key[32];
 	X509_STORE *i_user_ca; /* [policy] user_ca: certificate logins */
-	unsigned char i_user_ca_sum[32]; /* its certificates and CRLs */
+	unsigned char i_user_ca_sum[32];              /* its certificates */
 	TAILQ_HEAD(, agentauth_exchange) i_exchanges; /* agent logins */
 	TAILQ_HEAD(, agentauth_login) i_logins;
 	struct listen_set i_metrics_doors; /* [metrics] listen */

@@ -73,6 +73,7 @@ agent_ready(struct agent *a, const char *error)
 	if (error != NULL) {
 		agent_exit_code = 1;
 		a->a_draining = 1;
+		a->a_login = AGENT_LOGIN_REFUSED; /* no new connections */
 		if (a->a_old > 0) {
 			log_warnx("stopping once the channels of %u older "
 				  "session(s) finish: %s",
@@ -97,8 +98,8 @@ agent_ready(struct agent *a, const char *error)
 int
 agent_usable(const struct agent *a)
 {
-	return a->a_sess != NULL && session_is_up(a->a_sess) &&
-	    a->a_login == AGENT_LOGIN_DONE;
+	return !a->a_draining && a->a_sess != NULL &&
+	    session_is_up(a->a_sess) && a->a_login == AGENT_LOGIN_DONE;
 }
 
 /* The redial timer. */

@@ -276,6 +276,8 @@ agent_login_reply(struct agent *a, const uint8_t *p, size_t len)
 	const char *why = NULL;
 	size_t i;
 
+	if (a->a_draining)
+		return; /* stopping: what the isps say does not matter now */
 	if (frame_login_reply_decode(p, len, &r) != FRAME_OK ||
 	    a->a_login != AGENT_LOGIN_RUNNING || r.flr_ref != 1 ||
 	    r.flr_legs > OPTAG_MAX_LEGS ||

@@ -10,7 +10,7 @@ SH_MODE=agent
 need_cmd curl
 sh_pair
 url=http://127.0.0.1:$HTTP_PORT/blob
-head -c 40000000 /dev/urandom >"$T/www/big"
+head -c 60000000 /dev/urandom >"$T/www/big"
 
 fetch() { # OUT: one download of the blob through the agent, checked
 	hooked curl -sS --fail --max-time 20 -o "$T/$1" "$url" 2>"$T/$1.err" &&
@@ -22,7 +22,7 @@ wait_for_log "$T/agent.log" "logged in as shuser by password" 10 ||
 	fail "the agent did not log in: $(cat "$T/agent.log")"
 fetch a.out || fail "a fetch through the agent failed: $(cat "$T/a.out.err")"
 
-# A download of 4 s or more holds the old session open while it drains.
+# A download of 6 s or more holds the old session open while it drains.
 hooked curl -sS --fail --max-time 60 --limit-rate 10M -o "$T/big.out" \
 	"http://127.0.0.1:$HTTP_PORT/big" 2>"$T/big.err" &
 big=$!

@@ -57,13 +57,6 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	int ch, isp = strcmp(prog, "isp") == 0, modes;
 
 	memset(o, 0, sizeof *o);
-	/*
-	 * Buffers of 64 KiB come and go at line rate: keep freed memory
-	 * instead of returning it to the kernel and faulting it back in.
-	 * What is kept is bounded by the flow-control windows.
-	 */
-	mallopt(M_TRIM_THRESHOLD, 32 << 20);
-	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	o->do_prog = prog;
 	o->do_conf = defconf;
 	while ((ch = getopt_long(argc, argv, isp ? "c:tTSvhPVR:Q:" : "c:tTSvhV",
@@ -255,15 +248,23 @@ daemon_signals_free(void)
 
 /*
  * The event base: with epoll's changelist, turning a socket's write
- * interest on and off within one loop turn costs no epoll_ctl.
+ * interest on and off within one loop turn costs no epoll_ctl. Every
+ * process that relays (the esp, the isp, a client agent) starts here.
  */
 struct event_base *
 daemon_event_base(void)
 {
-	struct event_config *cfg = event_config_new();
+	struct event_config *cfg;
 	struct event_base *base;
 
-	if (cfg == NULL)
+	/*
+	 * Buffers of 64 KiB come and go at line rate: keep freed memory
+	 * instead of returning it to the kernel and faulting it back in.
+	 * What is kept is bounded by the flow-control windows.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	if ((cfg = event_config_new()) == NULL)
 		return event_base_new();
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(cfg);

@@ -116,3 +116,11 @@ expect_errno() {
 	*) fail "$*: wanted errno=$want, got: $out" ;;
 	esac
 }
+
+# fetch_blob OUT: the blob through sockhook into $T/OUT, errors in
+# $T/OUT.err; fails unless it arrived intact.
+fetch_blob() {
+	hooked curl -sS --fail --max-time 20 -o "$T/$1" \
+		"http://127.0.0.1:$HTTP_PORT/blob" 2>"$T/$1.err" &&
+		[ "$(sha "$T/$1")" = "$BLOB_SHA" ]
+}

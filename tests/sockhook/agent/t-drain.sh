@@ -9,18 +9,12 @@ SH_MODE=agent
 . "$(dirname "$0")/../common.sh"
 need_cmd curl
 sh_pair
-url=http://127.0.0.1:$HTTP_PORT/blob
 head -c 60000000 /dev/urandom >"$T/www/big"
-
-fetch() { # OUT: one download of the blob through the agent, checked
-	hooked curl -sS --fail --max-time 20 -o "$T/$1" "$url" 2>"$T/$1.err" &&
-		[ "$(sha "$T/$1")" = "$BLOB_SHA" ]
-}
 
 bg_start "$T/agent.log" "$BIN/sockhook" agent -c "$T/sockhook.conf"
 wait_for_log "$T/agent.log" "logged in as shuser by password" 10 ||
 	fail "the agent did not log in: $(cat "$T/agent.log")"
-fetch a.out || fail "a fetch through the agent failed: $(cat "$T/a.out.err")"
+fetch_blob a.out || fail "a fetch through the agent failed: $(cat "$T/a.out.err")"
 
 # A download of 6 s or more holds the old session open while it drains.
 hooked curl -sS --fail --max-time 60 --limit-rate 10M -o "$T/big.out" \
@@ -38,7 +32,7 @@ wait_for_count "$ISP_LOG" "session with .* up" 2 15
 wait_for_log "$ESP_LOG" 'agent 127\.0\.0\.1:[0-9]+ \(user shuser\): isp "[^"]*" is draining its session; asking it to log in again' 10 ||
 	fail "the esp did not ask the agent to log in again"
 wait_for_count "$T/agent.log" "logged in as shuser by password" 2 10
-fetch b.out || fail "a fetch while the old session drains failed: $(cat "$T/b.out.err")"
+fetch_blob b.out || fail "a fetch while the old session drains failed: $(cat "$T/b.out.err")"
 kill -0 "$big" 2>/dev/null || fail "the download ended before the new fetch was checked"
 ok "while the old session drains, the agent logs in again and a new fetch goes through"
 

@@ -26,10 +26,6 @@ sh_pair
 url=http://127.0.0.1:$HTTP_PORT/blob
 head -c 30000000 /dev/urandom >"$T/www/big"
 
-fetch() { # OUT: one download of the blob through the agent, checked
-	hooked curl -sS --fail --max-time 20 -o "$T/$1" "$url" 2>"$T/$1.err" &&
-		[ "$(sha "$T/$1")" = "$BLOB_SHA" ]
-}
 reload() { # N: send SIGHUP, wait for the Nth reload at the isp
 	isp_conf "$T/isp.conf"
 	kill -HUP "$ISP_PID"
@@ -40,7 +36,7 @@ bg_start "$T/agent.log" "$BIN/sockhook" agent -c "$T/sockhook.conf"
 SHAGENT=$BG_PID
 wait_for_log "$T/agent.log" "logged in as shuser by password" 10 ||
 	fail "the agent did not log in: $(cat "$T/agent.log")"
-fetch a.out || fail "a fetch through the agent failed: $(cat "$T/a.out.err")"
+fetch_blob a.out || fail "a fetch through the agent failed: $(cat "$T/a.out.err")"
 # carol logs in by certificate, with an agent of her own.
 printf '[sockhook]\nagent = 127.0.0.1:%s\nca = %s\nroute = 127.0.0.1/32\ncert = %s\nkey = %s\n' \
 	"$CLIENT_PORT" "$T/agentca.crt" "$T/carol.crt" "$T/carol.key" >"$T/carol.conf"
@@ -66,7 +62,7 @@ password = $(pwhash other-secret)
 allow = 127.0.0.1/32:1
 "
 reload 1
-fetch b.out || fail "a fetch after an unrelated reload failed: $(cat "$T/b.out.err")"
+fetch_blob b.out || fail "a fetch after an unrelated reload failed: $(cat "$T/b.out.err")"
 [ "$(count_log "$ISP_LOG" "agent login of user .* ended")" = 0 ] ||
 	fail "an unrelated reload ended the login: $(grep ended "$ISP_LOG")"
 [ "$(count_log "$T/agent.log" "logged in as")" = 1 ] ||
@@ -97,7 +93,7 @@ wait "$big" || fail "the download across the reloads failed: $(cat "$T/big.err")
 ok "the download open across both reloads completed intact"
 
 before=$(count_log "$ISP_LOG" "audit ts=[^ ]* event=channel side=isp .* user=shuser ")
-if fetch c.out; then
+if fetch_blob c.out; then
 	fail "a fetch went through on a login that ended"
 fi
 after=$(count_log "$ISP_LOG" "audit ts=[^ ]* event=channel side=isp .* user=shuser ")
@@ -112,7 +108,7 @@ wait "$SHAGENT" 2>/dev/null
 bg_start "$T/agent2.log" "$BIN/sockhook" agent -c "$T/sockhook.conf"
 wait_for_log "$T/agent2.log" "logged in as shuser by password" 10 ||
 	fail "the agent did not log in with the new password: $(cat "$T/agent2.log")"
-fetch d.out || fail "a fetch with the new password failed: $(cat "$T/d.out.err")"
+fetch_blob d.out || fail "a fetch with the new password failed: $(cat "$T/d.out.err")"
 ok "with the new password, a new agent logs in and fetches intact"
 
 
@@ -137,5 +133,5 @@ wait_for_log "$ESP_LOG" 'agent 127\.0\.0\.1:[0-9]+ \(user shuser\): isp "[^"]*" 
 ISP_LOG=$T/isp2.log
 isp_start
 wait_for_count "$T/agent2.log" "logged in as shuser by password" 2 20
-fetch e.out || fail "a fetch after the isp came back failed: $(cat "$T/e.out.err")"
+fetch_blob e.out || fail "a fetch after the isp came back failed: $(cat "$T/e.out.err")"
 ok "the isp restarts: the agent is asked to log in again, does, and fetches intact"

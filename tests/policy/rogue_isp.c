@@ -12,6 +12,9 @@
  *   outside=P,...  accept the esp's OPENs; when the client sends a line,
  *                  ask the esp to connect to each port P of that client
  *                  (OUTSIDE_OPEN), printing "outside P: CODE".
+ *   loginreply=CODE:LOGIN  in its turn among the CONFIGs, a LOGIN_REPLY
+ *                  that answers no LOGIN (reference 0) with that code and
+ *                  login number.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -124,6 +127,24 @@ rogue_opencb(struct session *s, struct channel *ch, const struct frame_open *o,
 	channel_accept(ch, p[0], &bound);
 }
 
+/* Send a LOGIN_REPLY with reference 0, from "CODE:LOGIN". */
+static void
+rogue_loginreply(const char *arg)
+{
+	struct frame_login_reply r;
+	uint8_t buf[64];
+	size_t n;
+
+	memset(&r, 0, sizeof r);
+	r.flr_legs = 1;
+	r.flr_code = (uint8_t)atoi(arg);
+	r.flr_login = (uint32_t)strtoul(strchr(arg, ':') + 1, NULL, 10);
+	if ((n = frame_login_reply_encode(buf, sizeof buf, &r)) > 0)
+		session_send_message(sess, FRAME_LOGIN_REPLY, buf, n);
+	printf("sent loginreply %s\n", arg);
+	fflush(stdout);
+}
+
 /* Send the next CONFIG, with "\n" turned into newlines. */
 static void
 rogue_tickcb(evutil_socket_t fd, short what, void *arg)
@@ -141,6 +162,11 @@ rogue_tickcb(evutil_socket_t fd, short what, void *arg)
 		fflush(stdout);
 		event_base_loopexit(base,
 		    &(struct timeval){ flood_left || noutside ? 20 : 5, 0 });
+		return;
+	}
+	if (strncmp(configs[next_config], "loginreply=", 11) == 0) {
+		rogue_loginreply(configs[next_config++] + 11);
+		evtimer_add(tick, &tv);
 		return;
 	}
 	if (configs[next_config][0] == '@') {

@@ -248,8 +248,8 @@ kdfpool_cancel(struct kdfjob *j)
 
 	pthread_mutex_lock(&p->p_lock);
 	if (j->j_running) {
-		j->j_cancelled =
-		    1; /* running or done: freed when it comes back */
+		/* Running or done: freed when it comes back. */
+		j->j_cancelled = 1;
 		pthread_mutex_unlock(&p->p_lock);
 		return;
 	}

@@ -129,6 +129,9 @@ static const struct {
 	    "certificate verify failed: path length constraint exceeded" },
 	{ X509_V_ERR_INVALID_PURPOSE,
 	    "certificate verify failed: unsuitable certificate purpose" },
+	{ X509_V_ERR_HOSTNAME_MISMATCH,
+	    "certificate verify failed: the certificate carries none of the "
+	    "names isp_name allows" },
 	{ X509_V_ERR_CERT_UNTRUSTED,
 	    "certificate verify failed: certificate not trusted" },
 	{ X509_V_ERR_CERT_REJECTED,
@@ -385,12 +388,18 @@ certlogin_cn(X509 *x, char *user, size_t userlen)
 	return ok ? 0 : -1;
 }
 
-/* Verify a certificate against the CA for SSL client use; 0, or -1. */
+/*
+ * Verify a certificate against the CA for SSL client use and, with names
+ * (a list separated by commas or blanks), for one of those host names in
+ * its subjectAltName, or its common name when it has no DNS name; 0, or
+ * -1.
+ */
 static int
-certlogin_verify(X509 *x, X509_STORE *ca, const char **why)
+certlogin_verify(X509 *x, X509_STORE *ca, const char *names, const char **why)
 {
+	X509_VERIFY_PARAM *vp;
 	X509_STORE_CTX *ctx;
-	size_t i;
+	size_t i, len;
 	int ok, err;
 
 	*why = "certificate verify failed: no CA to verify it against";
@@ -402,10 +411,17 @@ certlogin_verify(X509 *x, X509_STORE *ca, const char **why)
 	ok = X509_STORE_CTX_init(ctx, ca, x, NULL) == 1 &&
 	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) == 1;
 	if (ok) {
-		X509_VERIFY_PARAM_set_auth_level(X509_STORE_CTX_get0_param(ctx),
-		    2);
-		ok = X509_verify_cert(ctx) == 1;
-		if (!ok) {
+		vp = X509_STORE_CTX_get0_param(ctx);
+		X509_VERIFY_PARAM_set_auth_level(vp, 2);
+		for (; ok && names != NULL && *names != '\0'; names += len) {
+			names += strspn(names, CERTLOGIN_NAME_SEP);
+			if ((len = strcspn(names, CERTLOGIN_NAME_SEP)) > 0 &&
+			    X509_VERIFY_PARAM_add1_host(vp, names, len) != 1) {
+				*why = "isp_name: not a host name";
+				ok = 0;
+			}
+		}
+		if (ok && (ok = X509_verify_cert(ctx) == 1) == 0) {
 			err = X509_STORE_CTX_get_error(ctx);
 			*why = "certificate verify failed";
 			for (i = 0; i < sizeof certlogin_verify_whys /
@@ -593,7 +609,7 @@ certlogin_server_start(struct certlogin_server *sv, const uint8_t *m1,
 	*n = 0;
 	if ((x = certlogin_parse(m1, len, why)) == NULL)
 		return -1;
-	if (certlogin_verify(x, ca, why) != 0)
+	if (certlogin_verify(x, ca, NULL, why) != 0)
 		goto fail;
 	*why = "the certificate's key usage does not allow digital "
 	       "signatures";
@@ -756,14 +772,16 @@ done:
 /*
  * The isp's part of message 2, before certlogin_client_sign (which takes
  * the first 64 bytes). With isp_ca, the certificate must verify under it
- * for SSL client use and not server use, and its key must have signed
+ * for SSL client use and not server use, carry one of isp_names when they
+ * are given (certlogin_verify), and its key must have signed
  * T2: then cl_isp_signed is set and isp names the certificate's subject.
  * Without isp_ca the part is not looked at. 0, or -1 with *why; on -1
  * the exchange is over.
  */
 int
 certlogin_client_isp(struct certlogin_client *c, const uint8_t *m2, size_t len,
-    X509_STORE *isp_ca, char *isp, size_t isplen, const char **why)
+    X509_STORE *isp_ca, const char *isp_names, char *isp, size_t isplen,
+    const char **why)
 {
 	unsigned char t[CERTLOGIN_T_LEN];
 	unsigned char t2[sizeof CL_SHARE - 1 + CERTLOGIN_T_LEN];
@@ -796,7 +814,7 @@ certlogin_client_isp(struct certlogin_client *c, const uint8_t *m2, size_t len,
 	x = d2i_X509(NULL, &p, (long)der);
 	if (x == NULL || p != m2 + CL_HEAD + 2 + der)
 		goto done;
-	if (certlogin_verify(x, isp_ca, why) != 0)
+	if (certlogin_verify(x, isp_ca, isp_names, why) != 0)
 		goto done;
 	*why = "message 2: the signing certificate is an esp's (serverAuth)";
 	if ((X509_get_extended_key_usage(x) & XKU_SSL_SERVER) != 0)

@@ -38,7 +38,8 @@
 #define CERTLOGIN_EPH_LEN   32    /* an X25519 public key */
 #define CERTLOGIN_NONCE_LEN 32
 #define CERTLOGIN_MSG2_LEN  (CERTLOGIN_EPH_LEN + CERTLOGIN_NONCE_LEN)
-#define CERTLOGIN_MSG4_LEN  32                                 /* HMAC-SHA256 */
+#define CERTLOGIN_MSG4_LEN  32     /* HMAC-SHA256 */
+#define CERTLOGIN_NAME_SEP  ", \t" /* between isp_name's names */
 #define CERTLOGIN_T_LEN     (27 + 2 * CERTLOGIN_MSG2_LEN + 32) /* T */
 
 /*
@@ -70,7 +71,8 @@ int certlogin_client_sign(struct certlogin_client *, EVP_PKEY *key,
     const uint8_t *msg2, size_t len, uint8_t *out, size_t outlen, size_t *n,
     const char **why);
 int certlogin_client_isp(struct certlogin_client *, const uint8_t *msg2,
-    size_t len, X509_STORE *isp_ca, char *isp, size_t isplen, const char **why);
+    size_t len, X509_STORE *isp_ca, const char *isp_names, char *isp,
+    size_t isplen, const char **why);
 int certlogin_client_verify(struct certlogin_client *, const uint8_t *msg4,
     size_t len, unsigned char key[CERTLOGIN_KEY_LEN], const char **why);
 void certlogin_client_clear(struct certlogin_client *);

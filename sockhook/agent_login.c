@@ -164,7 +164,8 @@ agent_login_prove(struct agent *a, struct agent_leg *l, uint8_t leg,
 			EVP_PKEY_up_ref(l->al_cert.cl_cert);
 		/* With isp_ca, the isp must have signed its share. */
 		if (certlogin_client_isp(&l->al_cert, r->flr_msg, r->flr_msglen,
-			a->a_isp_ca, isp, sizeof isp, why) != 0) {
+			a->a_isp_ca, a->a_conf.isp_name, isp, sizeof isp,
+			why) != 0) {
 			snprintf(ispwhy, sizeof ispwhy,
 			    "the isp is not proven ([sockhook] isp_ca): %s",
 			    *why);

@@ -7,19 +7,20 @@
 #include <sys/stat.h>
 
 #include "addr.h"
+#include "certlogin.h"
 #include "conf.h"
 #include "sockhook.h"
 
 static const char *const config_keys[] = { "sockhook:esp", "sockhook:agent",
 	"sockhook:route", "sockhook:dns", "sockhook:user",
 	"sockhook:password_file", "sockhook:timeout", "sockhook:ca",
-	"sockhook:cert", "sockhook:key", "sockhook:isp_ca",
+	"sockhook:cert", "sockhook:key", "sockhook:isp_ca", "sockhook:isp_name",
 	"sockhook:peer_name", "sockhook:via", "sockhook:linger", NULL };
 
 /* Keys that only mean something with agent =. */
 static const char *const config_agent_keys[] = { "sockhook:ca", "sockhook:cert",
-	"sockhook:key", "sockhook:isp_ca", "sockhook:peer_name", "sockhook:via",
-	"sockhook:linger", NULL };
+	"sockhook:key", "sockhook:isp_ca", "sockhook:isp_name",
+	"sockhook:peer_name", "sockhook:via", "sockhook:linger", NULL };
 
 /* Read the first line of the password file, which only we may read. */
 static int
@@ -141,11 +142,38 @@ config_esp(struct config *cf, struct conf *c, char **cause)
 	return 0;
 }
 
+/* Check isp_name: 1 to 16 host names. */
+static int
+config_names(const char *v, const char **why)
+{
+	size_t len, i, n = 0;
+
+	for (; *v != '\0'; v += len) {
+		v += strspn(v, CERTLOGIN_NAME_SEP);
+		if ((len = strcspn(v, CERTLOGIN_NAME_SEP)) == 0)
+			continue;
+		*why = "a name is longer than 253 characters";
+		if (len > 253)
+			return -1;
+		*why = "a name has characters other than letters, digits, "
+		       "'-', '_' and '.'";
+		for (i = 0; i < len; i++)
+			if (!isalnum((unsigned char)v[i]) && v[i] != '-' &&
+			    v[i] != '_' && v[i] != '.')
+				return -1;
+		*why = "more than 16 names";
+		if (++n > 16)
+			return -1;
+	}
+	*why = "empty: name the isps' certificates";
+	return n > 0 ? 0 : -1;
+}
+
 /* The agent's keys: the CA, a certificate login, a proxy, the linger. */
 static int
 config_agent(struct config *cf, struct conf *c, char **cause)
 {
-	const char *v;
+	const char *v, *why;
 
 	if (!cf->agent)
 		return 0;
@@ -171,6 +199,16 @@ config_agent(struct config *cf, struct conf *c, char **cause)
 		return conf_error(cause, c, "sockhook:isp_ca",
 		    "only for a certificate login (cert =): a password "
 		    "login proves the isp already");
+	if ((v = conf_str(c, "sockhook:isp_name", NULL)) != NULL) {
+		if (cf->isp_ca == NULL)
+			return conf_error(cause, c, "sockhook:isp_name",
+			    "only with isp_ca: the names are checked in the "
+			    "certificates under it");
+		if (config_names(v, &why) != 0)
+			return conf_error(cause, c, "sockhook:isp_name", "%s",
+			    why);
+		cf->isp_name = strdup(v);
+	}
 	if ((v = conf_str(c, "sockhook:peer_name", NULL)) != NULL)
 		cf->peer_name = strdup(v);
 	if ((v = conf_str(c, "sockhook:via", NULL)) != NULL)
@@ -254,6 +292,7 @@ config_free(struct config *cf)
 	free(cf->cert);
 	free(cf->key);
 	free(cf->isp_ca);
+	free(cf->isp_name);
 	free(cf->peer_name);
 	free(cf->via);
 	for (i = 0; i < cf->nsuffix; i++)

@@ -36,6 +36,7 @@ struct config {
 	char *peer_name;                  /* agent: the name the esp proves */
 	char *cert, *key;                 /* agent: a certificate login */
 	char *isp_ca;                     /* agent: what isps' certs chain to */
+	char *isp_name;                   /* agent: names they must carry */
 	char *via;                        /* agent: reach the esp via a proxy */
 	int linger_ms;                    /* agent: stay this long unused */
 	char *suffix[SOCKHOOK_MAXSUFFIX]; /* dns suffixes, lower case */

@@ -114,14 +114,15 @@ fuzz_agent(const uint8_t *d, size_t len)
 	if (certlogin_client_start(&c, agent_cert, m1, sizeof m1, &n, &why) !=
 	    0)
 		abort();
-	if (certlogin_client_isp(&c, d, len, store, isp, sizeof isp, &why) ==
-		0 ||
+	if (certlogin_client_isp(&c, d, len, store, NULL, isp, sizeof isp,
+		&why) == 0 ||
 	    c.cl_isp_signed)
 		abort(); /* a signature over a share nobody has seen */
 	if (certlogin_client_start(&c, agent_cert, m1, sizeof m1, &n, &why) !=
 	    0)
 		abort();
-	rc = certlogin_client_isp(&c, d, len, NULL, isp, sizeof isp, &why);
+	rc =
+	    certlogin_client_isp(&c, d, len, NULL, NULL, isp, sizeof isp, &why);
 	if ((rc == 0) != (len >= CERTLOGIN_MSG2_LEN) || c.cl_isp_signed)
 		abort();
 	certlogin_client_clear(&c);

@@ -1102,8 +1102,8 @@ test_isp_signature(void)
 	/* The isp signs; the agent checks it, signs, and both finish. */
 	isp_share(&c, &s, isp_cert, isp_key);
 	CHECK(n2 > CERTLOGIN_MSG2_LEN + 2);
-	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
-	    0);
+	CHECK(certlogin_client_isp(&c, m2, n2, store, NULL, isp, sizeof isp,
+		  &why) == 0);
 	CHECK(c.cl_isp_signed == 1);
 	CHECK_STR_EQ(isp, "isp.test");
 	CHECK(certlogin_client_sign(&c, ec_key, m2, CERTLOGIN_MSG2_LEN, m3,
@@ -1118,8 +1118,8 @@ test_isp_signature(void)
 	/* Unsigned, or signed by the wrong party: refused. */
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		isp_share(&c, &s, bad[i].cert, bad[i].key);
-		CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp,
-			  &why) == -1);
+		CHECK(certlogin_client_isp(&c, m2, n2, store, NULL, isp,
+			  sizeof isp, &why) == -1);
 		CHECK_STR_EQ(why, bad[i].why);
 		CHECK(c.cl_state == 0); /* the exchange is over */
 		certlogin_server_clear(&s);
@@ -1133,8 +1133,8 @@ test_isp_signature(void)
 	    "critical,digitalSignature,keyEncipherment",
 	    "serverAuth,clientAuth");
 	isp_share(&c, &s, both, esp_key);
-	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
-	    -1);
+	CHECK(certlogin_client_isp(&c, m2, n2, store, NULL, isp, sizeof isp,
+		  &why) == -1);
 	CHECK_STR_EQ(why,
 	    "message 2: the signing certificate is an esp's (serverAuth)");
 	certlogin_server_clear(&s);
@@ -1143,30 +1143,80 @@ test_isp_signature(void)
 	memset(&c, 0, sizeof c);
 	CHECK(
 	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
-	CHECK(certlogin_client_isp(&c, saved, nsaved, store, isp, sizeof isp,
-		  &why) == -1);
+	CHECK(certlogin_client_isp(&c, saved, nsaved, store, NULL, isp,
+		  sizeof isp, &why) == -1);
 	CHECK_STR_EQ(why, "message 2: the isp's signature does not verify");
 
 	/* A flipped signature byte. */
 	isp_share(&c, &s, isp_cert, isp_key);
 	m2[n2 - 1] ^= 1;
-	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
-	    -1);
+	CHECK(certlogin_client_isp(&c, m2, n2, store, NULL, isp, sizeof isp,
+		  &why) == -1);
 	CHECK_STR_EQ(why, "message 2: the isp's signature does not verify");
 	/* A certificate length running past the end. */
 	memset(&c, 0, sizeof c);
 	CHECK(
 	    certlogin_client_start(&c, ec_cert, m1, sizeof m1, &n1, &why) == 0);
 	m2[CERTLOGIN_MSG2_LEN] = 0xff;
-	CHECK(certlogin_client_isp(&c, m2, n2, store, isp, sizeof isp, &why) ==
-	    -1);
+	CHECK(certlogin_client_isp(&c, m2, n2, store, NULL, isp, sizeof isp,
+		  &why) == -1);
 	CHECK_STR_EQ(why, "message 2: the isp's certificate is not valid DER");
 	certlogin_server_clear(&s);
 
+	/*
+	 * isp_name: the isp's certificate must carry one of the names. A
+	 * user's certificate under the same CA (client use too) passes
+	 * without names, and is refused with them.
+	 */
+	EVP_PKEY *user_key = keygen("EC");
+	X509 *carol = user_cert(cn_name("carol"), user_key,
+	    "critical,digitalSignature", "clientAuth");
+	const char *names[][2] = {
+		{ "isp.test", NULL },
+		{ "other.test, isp.test", NULL },
+		{ "\tother.test,,isp.test ", NULL },
+		{ "*.test",
+		    "certificate verify failed: the certificate carries "
+		    "none of the names isp_name allows" },
+		{ "other.test",
+		    "certificate verify failed: the certificate carries none "
+		    "of the names isp_name allows" },
+		{ "isp",
+		    "certificate verify failed: the certificate carries "
+		    "none of the names isp_name allows" },
+	};
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		isp_share(&c, &s, isp_cert, isp_key);
+		CHECK(certlogin_client_isp(&c, m2, n2, store, names[i][0], isp,
+			  sizeof isp, &why) == (names[i][1] == NULL ? 0 : -1));
+		CHECK(c.cl_isp_signed == (names[i][1] == NULL));
+		if (names[i][1] != NULL)
+			CHECK_STR_EQ(why, names[i][1]);
+		certlogin_client_clear(&c);
+		certlogin_server_clear(&s);
+	}
+	isp_share(&c, &s, carol, user_key);
+	CHECK(certlogin_client_isp(&c, m2, n2, store, NULL, isp, sizeof isp,
+		  &why) == 0);
+	CHECK(c.cl_isp_signed == 1);
+	CHECK_STR_EQ(isp, "carol");
+	certlogin_client_clear(&c);
+	certlogin_server_clear(&s);
+	isp_share(&c, &s, carol, user_key);
+	CHECK(certlogin_client_isp(&c, m2, n2, store, "isp.test", isp,
+		  sizeof isp, &why) == -1);
+	CHECK_STR_EQ(why,
+	    "certificate verify failed: the certificate carries none of the "
+	    "names isp_name allows");
+	CHECK(c.cl_isp_signed == 0);
+	certlogin_server_clear(&s);
+	X509_free(carol);
+	EVP_PKEY_free(user_key);
+
 	/* Without isp_ca the share is taken, unproven. */
 	isp_share(&c, &s, NULL, NULL);
-	CHECK(
-	    certlogin_client_isp(&c, m2, n2, NULL, isp, sizeof isp, &why) == 0);
+	CHECK(certlogin_client_isp(&c, m2, n2, NULL, NULL, isp, sizeof isp,
+		  &why) == 0);
 	CHECK(c.cl_isp_signed == 0);
 	CHECK(certlogin_client_sign(&c, ec_key, m2, n2, m3, sizeof m3, &n3,
 		  &why) == 0);

@@ -47,6 +47,15 @@ check ispcaesp "esp = 127.0.0.1:1080\nroute = 10.0.0.0/8\nisp_ca = $T/ca.crt\n" 
 	"[sockhook] isp_ca: only used with agent ="
 check ispcabad "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\nisp_ca = $T/alice.crt\n" \
 	"[sockhook] isp_ca: $T/alice.crt: certificate 1 is not a CA"
+check ispname "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\nisp_ca = $T/ca.crt\nisp_name = isp1.corp.test, isp2.corp.test\n" OK
+check ispnamenoca "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\nisp_name = isp1.corp.test\n" \
+	"[sockhook] isp_name: only with isp_ca: the names are checked in the certificates under it"
+check ispnamewild "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\nisp_ca = $T/ca.crt\nisp_name = *.corp.test\n" \
+	"[sockhook] isp_name: a name has characters other than letters, digits, '-', '_' and '.'"
+check ispnameempty "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\nisp_ca = $T/ca.crt\nisp_name = ,\n" \
+	"[sockhook] isp_name: empty: name the isps' certificates"
+check ispnameesp "esp = 127.0.0.1:1080\nroute = 10.0.0.0/8\nisp_name = isp1\n" \
+	"[sockhook] isp_name: only used with agent ="
 check viaesp "esp = 127.0.0.1:1080\nroute = 10.0.0.0/8\nvia = http://127.0.0.1:3128\n" \
 	"[sockhook] via: only used with agent ="
 check badvia "${base}ca = $T/ca.crt\nvia = gopher://x:1\n" \

@@ -7,8 +7,8 @@
 # - With isp_ca: the login is proven, and active FTP works.
 # - Without isp_ca: the login works and passive FTP works, but the agent
 #   refuses the reverse connection, and says why.
-# - With isp_ca naming a CA that did not issue the isp's certificate: no
-#   login, and sockhook says why.
+# - With isp_ca naming a CA that did not issue the isp's certificate, or
+#   isp_name leaving out the isp's name: no login, and sockhook says why.
 . "$(dirname "$0")/../../lib.sh"
 . "$TESTS/site.sh"
 . "$TESTS/pki.sh"
@@ -59,10 +59,11 @@ wait_for_log "$ISP_LOG" "session with .* up .*identity esp.test" 15
 
 export XDG_RUNTIME_DIR=$T/run
 mkdir -m 700 "$XDG_RUNTIME_DIR"
-agent_conf() { # NAME [ISP_CA]
-	printf '[sockhook]\nagent = %s:4431\nca = %s\nroute = 192.0.2.0/24\ncert = %s\nkey = %s\n%s' \
+agent_conf() { # NAME [ISP_CA [ISP_NAME]]
+	printf '[sockhook]\nagent = %s:4431\nca = %s\nroute = 192.0.2.0/24\ncert = %s\nkey = %s\n%s%s' \
 		"$ESP4" "$T/agentca.crt" "$T/carol.crt" "$T/carol.key" \
 		"${2:+isp_ca = $2
+}" "${3:+isp_name = $3
 }" >"$T/$1.conf"
 }
 client() { ip netns exec "$S_CLIENT" "$@"; }
@@ -83,6 +84,22 @@ grep -q "reverse .*: asking agent .* to connect" "$ESP_LOG" ||
 	fail "the esp did not hand the active data connection to the agent"
 agent_log | grep -q "no isp proved itself" && fail "the agent did not take the isp's signature"
 ok "with isp_ca, the isp's signed share proves it: active FTP through the agent, SHA-256 matches"
+
+# isp_name pins the isps' names under isp_ca: the isp's name passes, and
+# a list that leaves it out gets no login.
+agent_conf named "$T/ca.crt" "other.test, isp.test"
+get named "$T/named.conf" -P - || fail "active FTP with isp_name naming the isp: $(cat "$T/curl.named"; agent_log)"
+[ "$(sha "$T/got.named")" = "$want" ] || fail "active FTP with isp_name: SHA-256 differs"
+ok "isp_name naming the isp: active FTP through the agent, SHA-256 matches"
+agent_conf misnamed "$T/ca.crt" "other.test"
+rm -f "$T/ran"
+if client "$BIN/sockhook" -c "$T/misnamed.conf" -- touch "$T/ran" 2>"$T/misnamed.err"; then
+	fail "a login went on with an isp whose certificate isp_name does not name"
+fi
+[ ! -e "$T/ran" ] || fail "the command ran without a login (isp_name)"
+grep -q "^sockhook: agent: the isp is not proven (\[sockhook\] isp_ca): certificate verify failed: the certificate carries none of the names isp_name allows (log: " "$T/misnamed.err" ||
+	fail "isp_name leaving the isp out: $(cat "$T/misnamed.err")"
+ok "isp_name leaving the isp out: no login: $(cat "$T/misnamed.err")"
 
 agent_conf unproven
 get pasv "$T/unproven.conf" || fail "passive FTP without isp_ca: $(cat "$T/curl.pasv")"

@@ -2,7 +2,7 @@
 
 VERSION   = 0.1.0
 CC       ?= cc
-PKGS      = libevent libevent_openssl openssl libpcre2-8
+PKGS      = libevent libevent_openssl libevent_pthreads openssl libpcre2-8
 BUILD     = build
 SANITIZE ?=
 

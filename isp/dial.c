@@ -43,15 +43,52 @@ static void dial_sess_open(struct session *, struct channel *,
     const struct frame_open *, void *);
 static void dial_sess_drained(struct session *, void *);
 static void dial_redialcb(evutil_socket_t, short, void *);
+static int dial_locked_handshake(struct session *, SSL *, char *, size_t,
+    void *);
+static void dial_locked_message(struct session *, uint8_t, const uint8_t *,
+    size_t, void *);
+static void dial_locked_up(struct session *, void *);
+static void dial_locked_closed(struct session *, const char *, void *);
+static void dial_locked_open(struct session *, struct channel *,
+    const struct frame_open *, void *);
+static void dial_locked_drained(struct session *, void *);
 
+/* The session runs on the uplink's worker: each callback takes the lock. */
 static const struct session_cb dial_session_cb = {
-	.sc_handshake = dial_sess_handshake,
-	.sc_message = dial_sess_message,
-	.sc_up = dial_sess_up,
-	.sc_closed = dial_sess_closed,
-	.sc_open = dial_sess_open,
-	.sc_drained = dial_sess_drained,
+	.sc_handshake = dial_locked_handshake,
+	.sc_message = dial_locked_message,
+	.sc_up = dial_locked_up,
+	.sc_closed = dial_locked_closed,
+	.sc_open = dial_locked_open,
+	.sc_drained = dial_locked_drained,
 };
+
+/* The event base of the uplink's worker. */
+static struct event_base *
+dial_base(struct uplink *u)
+{
+	return u->u_worker != NULL ? u->u_worker->w_base : u->u_isp->i_base;
+}
+
+/* The resolver of the uplink's worker. */
+static struct evdns_base *
+dial_dns(struct uplink *u)
+{
+	return u->u_worker != NULL && u->u_worker->w_dns != NULL
+	    ? u->u_worker->w_dns
+	    : u->u_isp->i_dns;
+}
+
+/* Put an uplink on a worker, round the workers, and make its timer. */
+static void
+dial_place(struct isp *i, struct uplink *u)
+{
+	if (u->u_worker == NULL && i->i_workers != NULL)
+		u->u_worker =
+		    workers_get(i->i_workers, (int)i->i_next_worker++);
+	if (u->u_redial == NULL)
+		u->u_redial = evtimer_new(dial_base(u), dial_redialcb, u);
+}
 
 /* Add an uplink for "host:port", session lane; -1 if it does not parse. */
 int
@@ -128,8 +165,10 @@ dial_viacb(evutil_socket_t fd, int err, const char *why, void *arg)
 {
 	struct uplink *u = arg;
 
+	isp_lock();
 	u->u_via = NULL;
 	dial_connected(u, fd, err, why);
+	isp_unlock();
 }
 
 /* Direct TCP connect finished. */
@@ -138,8 +177,10 @@ dial_connectorcb(evutil_socket_t fd, int err, void *arg)
 {
 	struct uplink *u = arg;
 
+	isp_lock();
 	u->u_conn = NULL;
 	dial_connected(u, fd, err, NULL);
+	isp_unlock();
 }
 
 /* The esp's name resolved: connect to the first address. */
@@ -155,19 +196,21 @@ dial_resolvedcb(int err, struct evutil_addrinfo *ai, void *arg)
 			evutil_freeaddrinfo(ai);
 		return;
 	}
+	isp_lock();
 	u->u_req = NULL;
 	if (err != 0) {
 		log_warnx("cannot resolve esp %s: %s", u->u_name,
 		    evutil_gai_strerror(err));
 		dial_schedule(u);
-		return;
+	} else {
+		cn = connector_start(dial_base(u), ai->ai_addr,
+		    (socklen_t)ai->ai_addrlen, u->u_isp->i_connect_timeout_ms,
+		    dial_connectorcb, u);
+		if (cn != NULL)
+			u->u_conn = cn;
+		evutil_freeaddrinfo(ai);
 	}
-	cn = connector_start(u->u_isp->i_base, ai->ai_addr,
-	    (socklen_t)ai->ai_addrlen, u->u_isp->i_connect_timeout_ms,
-	    dial_connectorcb, u);
-	if (cn != NULL)
-		u->u_conn = cn;
-	evutil_freeaddrinfo(ai);
+	isp_unlock();
 }
 
 /* Start one attempt: through the proxy, or resolve and connect. */
@@ -185,8 +228,9 @@ dial_start(struct uplink *u)
 	if (i->i_via.vc_kind != 0) {
 		log_debug("dialling esp %s via %s:%s", u->u_name,
 		    i->i_via.vc_host, i->i_via.vc_port);
-		vr = via_connect(i->i_base, i->i_dns, &i->i_via, u->u_host,
-		    u->u_port, i->i_connect_timeout_ms, dial_viacb, u);
+		vr =
+		    via_connect(dial_base(u), dial_dns(u), &i->i_via, u->u_host,
+			u->u_port, i->i_connect_timeout_ms, dial_viacb, u);
 		if (vr != NULL)
 			u->u_via = vr;
 		return;
@@ -197,7 +241,7 @@ dial_start(struct uplink *u)
 	hints.ai_protocol = IPPROTO_TCP;
 	log_debug("dialling esp %s", u->u_name);
 	/* NULL means the callback already ran (numeric, hosts file). */
-	req = evdns_getaddrinfo(i->i_dns, u->u_host, u->u_port, &hints,
+	req = evdns_getaddrinfo(dial_dns(u), u->u_host, u->u_port, &hints,
 	    dial_resolvedcb, u);
 	if (req != NULL)
 		u->u_req = req;
@@ -211,8 +255,7 @@ dial_start_all(struct isp *i)
 
 	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
 	{
-		if (u->u_redial == NULL)
-			u->u_redial = evtimer_new(i->i_base, dial_redialcb, u);
+		dial_place(i, u);
 		dial_start(u);
 	}
 }
@@ -223,7 +266,9 @@ dial_redialcb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	isp_lock();
 	dial_start(arg);
+	isp_unlock();
 }
 
 /* Cancel an uplink's attempt under way, and its redial. */
@@ -330,7 +375,7 @@ dial_adopt(struct isp *i, struct isp *from, struct uplink *u)
 	TAILQ_REMOVE(&from->i_uplinks, u, u_entry);
 	u->u_isp = i;
 	TAILQ_INSERT_TAIL(&i->i_uplinks, u, u_entry);
-	u->u_redial = evtimer_new(i->i_base, dial_redialcb, u);
+	dial_place(i, u);
 	dial_start(u);
 }
 
@@ -378,7 +423,7 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 		dial_schedule(u);
 		return;
 	}
-	bev = tlswire_new(i->i_base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+	bev = tlswire_new(dial_base(u), fd, ssl, BUFFEREVENT_SSL_CONNECTING,
 	    i->i_params.sp_dead_ms, &wire);
 	if (bev == NULL) {
 		SSL_free(ssl);
@@ -387,8 +432,8 @@ dial_connected(struct uplink *u, evutil_socket_t fd, int err, const char *why)
 		return;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	u->u_sess = session_new(i->i_base, bev, FRAME_ROLE_ISP, FRAME_ROLE_ESP,
-	    u->u_name, &i->i_params, &dial_session_cb, u);
+	u->u_sess = session_new(dial_base(u), bev, FRAME_ROLE_ISP,
+	    FRAME_ROLE_ESP, u->u_name, &i->i_params, &dial_session_cb, u);
 	session_set_lane(u->u_sess, u->u_lane);
 	session_set_wire(u->u_sess, wire);
 	session_start(u->u_sess);
@@ -461,6 +506,9 @@ dial_sess_up(struct session *s, void *arg)
 
 	(void)s;
 	u->u_attempts = 0;
+	if (u->u_worker != NULL)
+		log_debug("esp %s: session on worker %d", u->u_name,
+		    u->u_worker->w_id);
 	dial_send_config(u);
 }
 
@@ -617,4 +665,59 @@ dial_sess_drained(struct session *s, void *arg)
 
 	if (u->u_isp->i_draining || u->u_removed)
 		session_close(s, "drained");
+}
+
+/* The session callbacks, each under the isp lock. */
+static int
+dial_locked_handshake(struct session *s, SSL *ssl, char *why, size_t len,
+    void *arg)
+{
+	int rc;
+
+	isp_lock();
+	rc = dial_sess_handshake(s, ssl, why, len, arg);
+	isp_unlock();
+	return rc;
+}
+
+static void
+dial_locked_message(struct session *s, uint8_t type, const uint8_t *p,
+    size_t len, void *arg)
+{
+	isp_lock();
+	dial_sess_message(s, type, p, len, arg);
+	isp_unlock();
+}
+
+static void
+dial_locked_up(struct session *s, void *arg)
+{
+	isp_lock();
+	dial_sess_up(s, arg);
+	isp_unlock();
+}
+
+static void
+dial_locked_closed(struct session *s, const char *reason, void *arg)
+{
+	isp_lock();
+	dial_sess_closed(s, reason, arg);
+	isp_unlock();
+}
+
+static void
+dial_locked_open(struct session *s, struct channel *ch,
+    const struct frame_open *o, void *arg)
+{
+	isp_lock();
+	dial_sess_open(s, ch, o, arg);
+	isp_unlock();
+}
+
+static void
+dial_locked_drained(struct session *s, void *arg)
+{
+	isp_lock();
+	dial_sess_drained(s, arg);
+	isp_unlock();
 }

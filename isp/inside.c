@@ -67,8 +67,10 @@ inside_cancelcb(struct channel *ch, uint8_t code, const struct endpoint *b,
 	(void)ch;
 	(void)code;
 	(void)b;
+	isp_lock();
 	log_debug("open %s -> %s cancelled", in->in_client, in->in_dst);
 	inside_free(in);
+	isp_unlock();
 }
 
 /* Refuse the open and free. */
@@ -85,11 +87,21 @@ inside_fail(struct inside *in, uint8_t code)
 	channel_refuse(ch, code);
 }
 
-/* An inside connect finished. */
+static void inside_connected(evutil_socket_t, int, struct inside *);
+
+/* An inside connect finished: on to inside_connected, under the lock. */
 static void
 inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 {
-	struct inside *in = arg;
+	isp_lock();
+	inside_connected(fd, err, arg);
+	isp_unlock();
+}
+
+/* An inside connect finished. */
+static void
+inside_connected(evutil_socket_t fd, int err, struct inside *in)
+{
 	struct channel *ch = in->in_ch;
 	struct bufferevent *bev;
 	struct sockaddr_storage ss;
@@ -111,7 +123,7 @@ inside_connectedcb(evutil_socket_t fd, int err, void *arg)
 	memset(&bound, 0, sizeof bound);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
 		addr_to_endpoint((struct sockaddr *)&ss, &bound);
-	bev = bufferevent_socket_new(in->in_isp->i_base, fd,
+	bev = bufferevent_socket_new(session_base(ch->ch_sess), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	/* On a rule's port every byte is scanned; the user's rules decide
 	 * only whether announcements are honoured. */
@@ -143,9 +155,9 @@ inside_try_next(struct inside *in)
 	}
 	ss = &in->in_addrs[in->in_next];
 	/* On an immediate failure the callback has run and in may be gone. */
-	cn = connector_start(in->in_isp->i_base, (struct sockaddr *)ss,
-	    in->in_lens[in->in_next++], in->in_isp->i_connect_timeout_ms,
-	    inside_connectedcb, in);
+	cn = connector_start(session_base(in->in_ch->ch_sess),
+	    (struct sockaddr *)ss, in->in_lens[in->in_next++],
+	    in->in_isp->i_connect_timeout_ms, inside_connectedcb, in);
 	if (cn != NULL)
 		in->in_conn = cn;
 }
@@ -179,20 +191,30 @@ inside_add(struct inside *in, const struct sockaddr *sa, socklen_t len)
 	in->in_lens[in->in_naddrs++] = len;
 }
 
-/* A name resolved (or did not). */
+static void inside_resolved(int, struct evutil_addrinfo *, struct inside *);
+
+/* A name resolved (or did not): on to inside_resolved, under the lock. */
 static void
 inside_resolvedcb(int err, struct evutil_addrinfo *res, void *arg)
 {
-	struct inside *in = arg;
-	struct evutil_addrinfo *ai;
-	size_t total = 0;
-
 	if (err == EVUTIL_EAI_CANCEL) {
 		/* libevent 2.1 still calls back after a cancel: in is gone. */
 		if (res != NULL)
 			evutil_freeaddrinfo(res);
 		return;
 	}
+	isp_lock();
+	inside_resolved(err, res, arg);
+	isp_unlock();
+}
+
+/* A name resolved (or did not). */
+static void
+inside_resolved(int err, struct evutil_addrinfo *res, struct inside *in)
+{
+	struct evutil_addrinfo *ai;
+	size_t total = 0;
+
 	in->in_req = NULL;
 	if (err != 0) {
 		log_info("open %s -> %s: cannot resolve: %s", in->in_client,
@@ -334,8 +356,8 @@ inside_route(struct inside *in)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	/* NULL means the callback already ran (hosts file): in may be gone. */
-	req = evdns_getaddrinfo(i->i_dns, name, port, &hints, inside_resolvedcb,
-	    in);
+	req = evdns_getaddrinfo(isp_dns(i), name, port, &hints,
+	    inside_resolvedcb, in);
 	if (req != NULL)
 		in->in_req = req;
 }

@@ -4,6 +4,7 @@
  * connections the esp asks for, as far as the allow list permits.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,17 +34,17 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
 	"isp:reverse_per_channel", "isp:reverse_per_user",
 	"isp:reverse_per_session", "isp:login_queue", "isp:sessions",
-	"policy:anonymous", "policy:reverse", "policy:rules", "policy:user_ca",
-	"user *:password", "user *:groups", "user *:allow", "user *:rules",
-	"user *:reverse", "group *:allow", "group *:rules", "group *:reverse",
-	"log:audit", "session:window", "session:channel_window",
-	"session:channel_window_max", "session:queue", "session:keepalive",
-	"session:max_channels", "session:dead_after", "session:stall_timeout",
-	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
-	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", "log:audit_format", "log:file", "daemon:user",
-	"daemon:group", "daemon:chroot", "daemon:allow_root", "metrics:listen",
-	NULL };
+	"isp:workers", "policy:anonymous", "policy:reverse", "policy:rules",
+	"policy:user_ca", "user *:password", "user *:groups", "user *:allow",
+	"user *:rules", "user *:reverse", "group *:allow", "group *:rules",
+	"group *:reverse", "log:audit", "session:window",
+	"session:channel_window", "session:channel_window_max", "session:queue",
+	"session:keepalive", "session:max_channels", "session:dead_after",
+	"session:stall_timeout", "session:handshake_timeout", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", "log:audit_format", "log:file",
+	"daemon:user", "daemon:group", "daemon:chroot", "daemon:allow_root",
+	"metrics:listen", NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int
@@ -182,6 +183,7 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	char *why = NULL, *ca = NULL;
 	struct stat st;
 	int rc = -1, ms;
+	unsigned nworkers;
 	uint64_t hb;
 	socklen_t sl;
 
@@ -198,8 +200,11 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	i->i_esp = xstrdup(v);
 	if (conf_count(c, "isp:sessions", 1, 1, FRAME_LANES_MAX, &i->i_lanes,
 		cause) != 0 ||
+	    conf_count(c, "isp:workers", 1, 1, WORKERS_MAX, &nworkers, cause) !=
+		0 ||
 	    isp_load_esps(i, c, v, cause) != 0)
 		goto out;
+	i->i_nworkers = (int)nworkers;
 	if ((v = conf_str(c, "isp:via", NULL)) != NULL &&
 	    via_parse(v, &i->i_via, &why) != 0) {
 		conf_error(cause, c, "isp:via", "%s", why);
@@ -283,6 +288,70 @@ out:
 	return rc;
 }
 
+static pthread_mutex_t isp_mutex;
+static pthread_once_t isp_mutex_once = PTHREAD_ONCE_INIT;
+
+/* The isp lock is recursive: a callback may call another's code. */
+static void
+isp_mutex_init(void)
+{
+	pthread_mutexattr_t a;
+
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&isp_mutex, &a);
+	pthread_mutexattr_destroy(&a);
+}
+
+/* Take the lock over the isp's shared state (isp.h). */
+void
+isp_lock(void)
+{
+	pthread_once(&isp_mutex_once, isp_mutex_init);
+	pthread_mutex_lock(&isp_mutex);
+}
+
+/* Release it. */
+void
+isp_unlock(void)
+{
+	pthread_mutex_unlock(&isp_mutex);
+}
+
+/* From the main thread: stop the workers between callbacks, and lock. */
+void
+isp_park(struct isp *i)
+{
+	workers_park(i->i_workers);
+	isp_lock();
+}
+
+/* Let the workers go on. */
+void
+isp_unpark(struct isp *i)
+{
+	isp_unlock();
+	workers_unpark(i->i_workers);
+}
+
+/* The event base of the calling thread: its worker's, or the main one. */
+struct event_base *
+isp_base(struct isp *i)
+{
+	struct worker *w = worker_self();
+
+	return w != NULL ? w->w_base : i->i_base;
+}
+
+/* The resolver of the calling thread. */
+struct evdns_base *
+isp_dns(struct isp *i)
+{
+	struct worker *w = worker_self();
+
+	return w != NULL && w->w_dns != NULL ? w->w_dns : i->i_dns;
+}
+
 static void isp_reload(struct isp *);
 static void isp_keep_ruleset(struct isp *, struct ruleset *);
 static void isp_free(struct isp *);
@@ -307,15 +376,30 @@ isp_drain_timeoutcb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	log_info("drain timeout: resetting remaining channels");
+	isp_park(i);
 	isp_close_all(i, "shutting down");
+	isp_unpark(i);
 	event_base_loopexit(i->i_base, NULL);
 }
 
-/* SIGTERM/SIGINT: stop dialling, GOAWAY, exit when drained. */
+static void isp_signal_parked(int, struct isp *);
+
+/* A signal: handled with the workers parked. */
 static void
 isp_signal(int sig, void *arg)
 {
 	struct isp *i = arg;
+
+	isp_park(i);
+	isp_signal_parked(sig, i);
+	isp_unpark(i);
+}
+
+/* SIGHUP: reload. SIGTERM/SIGINT: stop dialling, GOAWAY, exit when
+ * drained. */
+static void
+isp_signal_parked(int sig, struct isp *i)
+{
 	struct uplink *u;
 	struct timeval tv;
 
@@ -446,7 +530,7 @@ static void
 isp_reload_fixed(const struct isp *i, const struct isp *n, char *buf,
     size_t len)
 {
-	const char *what[8];
+	const char *what[9];
 	size_t k = 0, j;
 
 	if (isp_differ(i->i_priv.pd_user, n->i_priv.pd_user))
@@ -461,6 +545,8 @@ isp_reload_fixed(const struct isp *i, const struct isp *n, char *buf,
 		what[k++] = "[isp] login_threads";
 	if (i->i_login_queue != n->i_login_queue)
 		what[k++] = "[isp] login_queue";
+	if (i->i_nworkers != n->i_nworkers)
+		what[k++] = "[isp] workers";
 	if (isp_differ(i->i_metrics_doors.ls_text, n->i_metrics_doors.ls_text))
 		what[k++] = "[metrics] listen";
 	buf[0] = '\0';
@@ -562,6 +648,7 @@ isp_collect(void *arg)
 	int up = 0;
 	int64_t rtt;
 
+	isp_park(i);
 	metrics_clear(M_SESSIONS);
 	metrics_clear(M_SESSION_RTT);
 	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
@@ -574,6 +661,7 @@ isp_collect(void *arg)
 			    (double)rtt / 1e6);
 	}
 	metrics_set(M_SESSIONS, "esp", up);
+	isp_unpark(i);
 }
 
 /* Keep a replaced rule set until exit: scanners may point into it. */
@@ -595,6 +683,8 @@ isp_free(struct isp *i)
 	agentauth_free_all(i);
 	X509_STORE_free(i->i_user_ca);
 	login_free(i);
+	workers_free(i->i_workers);
+	i->i_workers = NULL;
 	via_conf_clear(&i->i_via);
 	if (i->i_dns != NULL)
 		evdns_base_free(i->i_dns, 0);
@@ -678,6 +768,9 @@ main(int argc, char **argv)
 		log_warnx("%s: [isp] allow is empty and there are no users: "
 			  "every open will be refused",
 		    o.do_conf);
+	/* Before any base: the workers' and the main one are shared. */
+	if (workers_threading() != 0)
+		fatalx("cannot enable threads in libevent");
 	if ((i.i_base = daemon_event_base()) == NULL)
 		fatalx("cannot create event base");
 	i.i_dns = evdns_base_new(i.i_base,
@@ -695,14 +788,17 @@ main(int argc, char **argv)
 		isp_free(&i);
 		return 1;
 	}
-	if (login_init(&i, &cause) != 0)
+	if ((i.i_workers = workers_new("isp", i.i_nworkers, &cause)) == NULL ||
+	    login_init(&i, &cause) != 0)
 		fatalx("%s", cause);
 	if (i.i_tls.tc_warning != NULL)
 		log_warnx("%s", i.i_tls.tc_warning);
-	log_info("isp %s started: id %s, esp %s, %zu users, anonymous %s (%s)",
+	log_info("isp %s started: id %s, esp %s, %zu users, anonymous %s (%s), "
+		 "%d worker%s",
 	    DYNPASS_VERSION, i.i_id, i.i_esp, i.i_policy.p_nusers,
 	    i.i_policy.p_anonymous ? "allowed" : "refused",
-	    tls_conf_psk_mode(&i.i_tls) ? "pre-shared key" : "certificates");
+	    tls_conf_psk_mode(&i.i_tls) ? "pre-shared key" : "certificates",
+	    i.i_nworkers, i.i_nworkers == 1 ? "" : "s");
 	metrics_init("isp");
 	metrics_set_collector(isp_collect, &i);
 	if (i.i_metrics_warning != NULL)
@@ -711,9 +807,12 @@ main(int argc, char **argv)
 	    (i.i_metrics = metrics_http_start(i.i_base, &i.i_metrics_doors,
 		 &cause)) == NULL)
 		fatalx("%s", cause);
+	isp_park(&i);
 	dial_start_all(&i);
+	isp_unpark(&i);
 	notify_systemd("READY=1");
 	event_base_dispatch(i.i_base);
+	workers_stop(i.i_workers);
 	log_info("isp stopped");
 	isp_free(&i);
 	metrics_free();

@@ -18,6 +18,7 @@
 #include "session.h"
 #include "tls.h"
 #include "via.h"
+#include "worker.h"
 
 struct isp;
 struct daemon_opts;
@@ -39,6 +40,7 @@ struct uplink {
 	char *u_host;
 	char *u_port;
 	struct session *u_sess;
+	struct worker *u_worker; /* the thread the session runs on */
 	struct evdns_getaddrinfo_request *u_req;
 	struct connector *u_conn;
 	struct via_req *u_via;
@@ -83,6 +85,9 @@ struct isp {
 	struct kdfpool *i_kdf; /* password checks, off the loop */
 	int i_login_threads;
 	unsigned i_lanes; /* [isp] sessions: to each esp */
+	int i_nworkers;   /* [isp] workers */
+	struct workers *i_workers;
+	unsigned i_next_worker; /* the next uplink's, round the workers */
 	size_t i_login_queue;
 	char *i_dummy_hash; /* what unknown users are checked against */
 	unsigned char i_login_key[32];
@@ -98,6 +103,19 @@ struct isp {
 	char *i_tls_skipped; /* why the reload kept the running TLS */
 };
 
+/*
+ * Threads: each uplink's session, its channels and their sockets run on
+ * the uplink's worker. Everything of the isp's own that a worker touches
+ * (policy caches, expectations, agent logins, the uplink list) is used
+ * under isp_lock, taken by every isp callback that runs on a worker; the
+ * main thread parks the workers (isp_park) before it touches any of it.
+ */
+void isp_lock(void);
+void isp_unlock(void);
+void isp_park(struct isp *);
+void isp_unpark(struct isp *);
+struct event_base *isp_base(struct isp *);
+struct evdns_base *isp_dns(struct isp *);
 int dial_add(struct isp *, const char *, int lane);
 void dial_start_all(struct isp *);
 void dial_stop(struct isp *);

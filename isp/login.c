@@ -54,19 +54,47 @@ login_conf_load(struct isp *i, const struct conf *c, char **cause)
 int
 login_init(struct isp *i, char **cause)
 {
+	struct worker *w;
+	int n;
+
 	if (RAND_bytes(i->i_login_key, sizeof i->i_login_key) != 1 ||
 	    (i->i_dummy_hash = kdf_dummy_hash()) == NULL) {
 		xasprintf(cause, "cannot make the login cache key");
 		return -1;
 	}
-	i->i_kdf = kdfpool_new(i->i_base, i->i_login_threads, i->i_login_queue);
+	/* A pool per worker: a check's answer comes back on its thread. */
+	for (n = 0; n < workers_count(i->i_workers); n++) {
+		w = workers_get(i->i_workers, n);
+		w->w_data = kdfpool_new(w->w_base, i->i_login_threads,
+		    i->i_login_queue);
+	}
+	/* The main thread's own, in case a check starts there. */
+	i->i_kdf = kdfpool_new(i->i_base, n > 0 ? 1 : i->i_login_threads,
+	    i->i_login_queue);
 	return 0;
+}
+
+/* The pool of the calling thread. */
+static struct kdfpool *
+login_pool(struct isp *i)
+{
+	struct worker *w = worker_self();
+
+	return w != NULL && w->w_data != NULL ? w->w_data : i->i_kdf;
 }
 
 /* Stop the workers (pending checks are dropped unanswered). */
 void
 login_free(struct isp *i)
 {
+	struct worker *w;
+	int n;
+
+	for (n = 0; n < workers_count(i->i_workers); n++) {
+		w = workers_get(i->i_workers, n);
+		kdfpool_free(w->w_data);
+		w->w_data = NULL;
+	}
 	kdfpool_free(i->i_kdf);
 	i->i_kdf = NULL;
 	free(i->i_dummy_hash);
@@ -104,6 +132,7 @@ login_donecb(int ok, void *arg)
 	struct policy_user *u;
 	uint8_t code = AUTH_REFUSED;
 
+	isp_lock();
 	u = (struct policy_user *)policy_find(&r->lr_isp->i_policy, r->lr_user);
 	if (ok && r->lr_known && u != NULL && u->pu_hash != NULL &&
 	    strcmp(u->pu_hash, r->lr_hash) == 0) {
@@ -116,6 +145,7 @@ login_donecb(int ok, void *arg)
 	    1);
 	r->lr_cb(code, r->lr_arg);
 	login_cancel(r);
+	isp_unlock();
 }
 
 /*
@@ -151,11 +181,11 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 	r->lr_cb = cb;
 	r->lr_arg = arg;
 	login_source(client, src);
-	r->lr_job =
-	    kdfpool_verify(i->i_kdf, src, pw, len, r->lr_hash, login_donecb, r);
+	r->lr_job = kdfpool_verify(login_pool(i), src, pw, len, r->lr_hash,
+	    login_donecb, r);
 	if (r->lr_job == NULL) {
 		log_warnx("login check queue full (%zu): refusing a login",
-		    kdfpool_pending(i->i_kdf));
+		    kdfpool_pending(login_pool(i)));
 		login_cancel(r);
 		metrics_add2(M_LOGINS, "password", "busy", 1);
 		cb(AUTH_BUSY, arg);

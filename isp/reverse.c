@@ -165,7 +165,7 @@ reverse_tally(struct reverse *r, int delta)
 
 /* The control channel went away: orphan what is still being set up. */
 static void
-reverse_ctl_closed(struct channel *ch, void *arg)
+reverse_ctl_closed_body(struct channel *ch, void *arg)
 {
 	struct ctl *c = arg;
 	struct reverse *r;
@@ -181,6 +181,15 @@ reverse_ctl_closed(struct channel *ch, void *arg)
 		r->r_owner = NULL;
 	}
 	free(c);
+}
+
+/* reverse_ctl_closed_body, under the isp lock (it runs on the session's worker). */
+static void
+reverse_ctl_closed(struct channel *ch, void *arg)
+{
+	isp_lock();
+	reverse_ctl_closed_body(ch, arg);
+	isp_unlock();
 }
 
 /*
@@ -236,7 +245,7 @@ reverse_free(struct reverse *r)
 
 /* The data channel died before the peer connected. */
 static void
-reverse_data_closed(struct channel *ch, void *arg)
+reverse_data_closed_body(struct channel *ch, void *arg)
 {
 	struct reverse *r = arg;
 
@@ -247,9 +256,18 @@ reverse_data_closed(struct channel *ch, void *arg)
 	reverse_free(r);
 }
 
+/* reverse_data_closed_body, under the isp lock (it runs on the session's worker). */
+static void
+reverse_data_closed(struct channel *ch, void *arg)
+{
+	isp_lock();
+	reverse_data_closed_body(ch, arg);
+	isp_unlock();
+}
+
 /* Nobody connected to the listener in time. */
 static void
-reverse_timeoutcb(evutil_socket_t fd, short what, void *arg)
+reverse_timeoutcb_body(evutil_socket_t fd, short what, void *arg)
 {
 	struct reverse *r = arg;
 	struct channel *data = r->r_data;
@@ -261,6 +279,15 @@ reverse_timeoutcb(evutil_socket_t fd, short what, void *arg)
 	reverse_free(r);
 	if (data != NULL)
 		channel_close(data, CHANNEL_RESET, "nobody connected in time");
+}
+
+/* reverse_timeoutcb_body, under the isp lock (it runs on the session's worker). */
+static void
+reverse_timeoutcb(evutil_socket_t fd, short what, void *arg)
+{
+	isp_lock();
+	reverse_timeoutcb_body(fd, what, arg);
+	isp_unlock();
 }
 
 /* Do two addresses name the same host? (IPv4-mapped as IPv4.) */
@@ -303,7 +330,7 @@ reverse_may_accept(struct reverse *r, const struct sockaddr *peer)
 
 /* A connection on the single-use listener: only the peer the rule names. */
 static void
-reverse_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
+reverse_acceptcb_body(struct evconnlistener *lis, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct reverse *r = arg;
@@ -335,6 +362,16 @@ reverse_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	channel_attach(data, bev);
 }
 
+/* reverse_acceptcb_body, under the isp lock (it runs on the session's worker). */
+static void
+reverse_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	isp_lock();
+	reverse_acceptcb_body(lis, fd, sa, salen, arg);
+	isp_unlock();
+}
+
 /* Open the listener on our inside address; 0 or -1. */
 static int
 reverse_listen(struct reverse *r, struct sockaddr_storage *ss)
@@ -352,9 +389,10 @@ reverse_listen(struct reverse *r, struct sockaddr_storage *ss)
 		((struct sockaddr_in6 *)ss)->sin6_port = 0;
 		len = sizeof(struct sockaddr_in6);
 	}
-	r->r_lis = evconnlistener_new_bind(i->i_base, reverse_acceptcb, r,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 4,
-	    (struct sockaddr *)ss, (int)len);
+	r->r_lis = evconnlistener_new_bind(session_base(
+					       r->r_ctl->c_ch->ch_sess),
+	    reverse_acceptcb, r, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    4, (struct sockaddr *)ss, (int)len);
 	if (r->r_lis == NULL) {
 		log_warn("reverse %s: cannot listen", r->r_desc);
 		return -1;
@@ -362,7 +400,8 @@ reverse_listen(struct reverse *r, struct sockaddr_storage *ss)
 	if (getsockname(evconnlistener_get_fd(r->r_lis), (struct sockaddr *)ss,
 		&len) != 0)
 		return -1;
-	r->r_timer = evtimer_new(i->i_base, reverse_timeoutcb, r);
+	r->r_timer = evtimer_new(evconnlistener_get_base(r->r_lis),
+	    reverse_timeoutcb, r);
 	tv.tv_sec = i->i_listen_ms / 1000;
 	tv.tv_usec = (i->i_listen_ms % 1000) * 1000;
 	evtimer_add(r->r_timer, &tv);
@@ -371,7 +410,7 @@ reverse_listen(struct reverse *r, struct sockaddr_storage *ss)
 
 /* The esp reached (or did not reach) the client's announced endpoint. */
 static void
-reverse_resultcb(struct channel *data, uint8_t code,
+reverse_resultcb_body(struct channel *data, uint8_t code,
     const struct endpoint *bound, void *arg)
 {
 	struct reverse *r = arg;
@@ -411,6 +450,16 @@ reverse_resultcb(struct channel *data, uint8_t code,
 	log_info("reverse %s: listening on %s for the %s", r->r_desc,
 	    addr_str((struct sockaddr *)&ss, at, sizeof at), reverse_who(r));
 	channel_announce_done(c->c_ch, 1, (struct sockaddr *)&ss);
+}
+
+/* reverse_resultcb_body, under the isp lock (it runs on the session's worker). */
+static void
+reverse_resultcb(struct channel *data, uint8_t code,
+    const struct endpoint *bound, void *arg)
+{
+	isp_lock();
+	reverse_resultcb_body(data, code, bound, arg);
+	isp_unlock();
 }
 
 /* Fill a sockaddr from an announcement and a default address. */
@@ -568,7 +617,7 @@ reverse_expect(struct ctl *c, const struct announce *an)
 
 /* A rule found an announcement on a control channel. */
 static void
-reverse_announcecb(struct channel *ch, int rx, const struct announce *an,
+reverse_announcecb_body(struct channel *ch, int rx, const struct announce *an,
     void *arg)
 {
 	struct ctl *c = arg;
@@ -590,6 +639,16 @@ reverse_announcecb(struct channel *ch, int rx, const struct announce *an,
 		reverse_expect(c, an);
 	else
 		reverse_refuse(c, rx, an, "announced in the wrong direction");
+}
+
+/* reverse_announcecb_body, under the isp lock (it runs on the session's worker). */
+static void
+reverse_announcecb(struct channel *ch, int rx, const struct announce *an,
+    void *arg)
+{
+	isp_lock();
+	reverse_announcecb_body(ch, rx, an, arg);
+	isp_unlock();
 }
 
 /*

@@ -7,6 +7,7 @@
 #include "metrics.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ static struct metric_family metrics_fam[M_NFAMILIES] = {
 	    0 },
 };
 
+/* Threads may count at once: the series under the lock, bytes atomic. */
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t metrics_byte_count[2]; /* [1]: to the server */
 static void (*metrics_collect)(void *);
 static void *metrics_collect_arg;
@@ -132,18 +135,23 @@ void
 metrics_add2(enum metric_id id, const char *v1, const char *v2, double delta)
 {
 	struct metric_family *f = &metrics_fam[id];
-	struct metric_series *s = metrics_series(id, v1, v2);
+	struct metric_series *s;
 
+	pthread_mutex_lock(&metrics_lock);
+	s = metrics_series(id, v1, v2);
 	s->ms_value += delta;
 	if (f->mf_drop_zero && s->ms_value <= 0)
 		metrics_drop(f, s);
+	pthread_mutex_unlock(&metrics_lock);
 }
 
 /* Set a gauge series. */
 void
 metrics_set(enum metric_id id, const char *v1, double v)
 {
+	pthread_mutex_lock(&metrics_lock);
 	metrics_series(id, v1, NULL)->ms_value = v;
+	pthread_mutex_unlock(&metrics_lock);
 }
 
 /* Empty a family (a collector fills it again). */
@@ -152,17 +160,20 @@ metrics_clear(enum metric_id id)
 {
 	struct metric_family *f = &metrics_fam[id];
 
+	pthread_mutex_lock(&metrics_lock);
 	while (f->mf_n > 0)
 		metrics_drop(f, &f->mf_s[f->mf_n - 1]);
 	free(f->mf_s);
 	f->mf_s = NULL;
+	pthread_mutex_unlock(&metrics_lock);
 }
 
 /* Relayed payload: the hot path, two plain counters. */
 void
 metrics_bytes(int to_server, uint64_t n)
 {
-	metrics_byte_count[to_server != 0] += n;
+	__atomic_fetch_add(&metrics_byte_count[to_server != 0], n,
+	    __ATOMIC_RELAXED);
 }
 
 /* What to call before each rendering, to set the gauges it owns. */
@@ -241,8 +252,10 @@ metrics_render(struct evbuffer *b)
 	size_t i;
 	int id;
 
+	/* The collector may wait for other threads: not under the lock. */
 	if (metrics_collect != NULL)
 		metrics_collect(metrics_collect_arg);
+	pthread_mutex_lock(&metrics_lock);
 	metrics_head(b, "dynpass_build_info", "gauge",
 	    "The program and its version; always 1.");
 	evbuffer_add_printf(b, "dynpass_build_info{");
@@ -260,7 +273,9 @@ metrics_render(struct evbuffer *b)
 				evbuffer_add_printf(b, "%s{", f->mf_name);
 				metrics_label(b, f->mf_l1, dirs[i]);
 				evbuffer_add_printf(b, "} %llu\n",
-				    (unsigned long long)metrics_byte_count[i]);
+				    (unsigned long long)
+					__atomic_load_n(&metrics_byte_count[i],
+					    __ATOMIC_RELAXED));
 			}
 			continue;
 		}
@@ -275,6 +290,7 @@ metrics_render(struct evbuffer *b)
 			    f->mf_s[i].ms_value);
 		}
 	}
+	pthread_mutex_unlock(&metrics_lock);
 	metrics_process(b);
 }
 

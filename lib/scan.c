@@ -651,7 +651,7 @@ announce_str(const struct announce *an, char *buf, size_t len)
 int
 announce_check_port(const struct announce *an, const char **why)
 {
-	static char buf[128];
+	static __thread char buf[128]; /* per thread: workers */
 
 	*why = buf;
 	if (an->an_port == 0) {
@@ -675,7 +675,7 @@ int
 announce_check_origin(const struct announce *an, const struct sockaddr *client,
     const char **why)
 {
-	static char buf[256];
+	static __thread char buf[256];
 	const struct sockaddr_in *sin;
 	const struct sockaddr_in6 *sin6;
 	uint8_t a[16], c[16];

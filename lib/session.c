@@ -248,7 +248,7 @@ session_new(struct event_base *base, struct bufferevent *bev, int role,
 	s->s_start_ms = s->s_last_rx_ms = monotime_ms();
 	s->s_goaway_code = -1;
 	s->s_rtt_us = -1;
-	s->s_serial = ++session_serials;
+	s->s_serial = __atomic_add_fetch(&session_serials, 1, __ATOMIC_RELAXED);
 	snprintf(s->s_peer, sizeof s->s_peer, "%s", peer);
 	ms = params->sp_keepalive_ms < 1000 ? params->sp_keepalive_ms / 2 : 500;
 	if (ms < 50)

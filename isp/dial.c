@@ -79,7 +79,9 @@ dial_dns(struct uplink *u)
 	    : u->u_isp->i_dns;
 }
 
-/* Put an uplink on a worker, round the workers, and make its timer. */
+static void dial_configcb(evutil_socket_t, short, void *);
+
+/* Put an uplink on a worker, round the workers, and make its events. */
 static void
 dial_place(struct isp *i, struct uplink *u)
 {
@@ -88,6 +90,8 @@ dial_place(struct isp *i, struct uplink *u)
 		    workers_get(i->i_workers, (int)i->i_next_worker++);
 	if (u->u_redial == NULL)
 		u->u_redial = evtimer_new(dial_base(u), dial_redialcb, u);
+	if (u->u_config == NULL)
+		u->u_config = event_new(dial_base(u), -1, 0, dial_configcb, u);
 }
 
 /* Add an uplink for "host:port", session lane; -1 if it does not parse. */
@@ -309,6 +313,8 @@ dial_free(struct uplink *u)
 	TAILQ_REMOVE(&u->u_isp->i_uplinks, u, u_entry);
 	if (u->u_redial != NULL)
 		event_free(u->u_redial);
+	if (u->u_config != NULL)
+		event_free(u->u_config);
 	free(u->u_esp);
 	free(u->u_name);
 	free(u->u_host);
@@ -496,6 +502,33 @@ dial_send_config(struct uplink *u)
 	free(cfg);
 	session_send_config(s, "rules-reset\n", 12);
 	dial_send_rules(i, s);
+}
+
+/* A reload's CONFIG, sent from the uplink's own worker. */
+static void
+dial_configcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uplink *u = arg;
+
+	(void)fd;
+	(void)what;
+	isp_lock();
+	if (u->u_sess != NULL && session_is_up(u->u_sess) && !u->u_removed)
+		dial_send_config(u);
+	isp_unlock();
+}
+
+/*
+ * After a reload: send the new CONFIG on the uplink's worker, so that the
+ * frames are made and freed by the thread that owns the session.
+ */
+void
+dial_post_config(struct uplink *u)
+{
+	if (u->u_config != NULL)
+		event_active(u->u_config, EV_TIMEOUT, 1);
+	else
+		dial_send_config(u);
 }
 
 /* Session up: send our CONFIG and rules, reset the backoff. */

@@ -636,7 +636,7 @@ isp_reload(struct isp *i)
 	agentauth_reload(i);
 	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
 	if (u->u_sess != NULL && session_is_up(u->u_sess) && !u->u_removed)
-		dial_send_config(u);
+		dial_post_config(u);
 }
 
 /* Before each scrape: the sessions up, and their round trips. */

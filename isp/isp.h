@@ -45,6 +45,7 @@ struct uplink {
 	struct connector *u_conn;
 	struct via_req *u_via;
 	struct event *u_redial;
+	struct event *u_config; /* a reload's CONFIG, on the worker */
 	unsigned u_attempts;
 	TAILQ_HEAD(, isp_auth) u_auths; /* logins the esp is waiting for */
 	time_t u_notice_sec;            /* the esp's reports this second */
@@ -126,6 +127,7 @@ void dial_remove(struct uplink *);
 void dial_adopt(struct isp *, struct isp *from, struct uplink *);
 int dial_sessions(struct isp *);
 void dial_send_config(struct uplink *);
+void dial_post_config(struct uplink *);
 void inside_open(struct isp *, struct channel *, const struct frame_open *);
 int login_conf_load(struct isp *, const struct conf *, char **cause);
 int login_init(struct isp *, char **cause);

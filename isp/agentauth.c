@@ -22,6 +22,7 @@
 
 #include "addr.h"
 #include "certlogin.h"
+#include "conf.h"
 #include "escape.h"
 #include "isp.h"
 #include "log.h"
@@ -29,6 +30,7 @@
 #include "metrics.h"
 #include "optag.h"
 #include "scram.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define AGENTAUTH_EXCHANGES 64    /* waiting for step 2, per session */
@@ -245,20 +247,57 @@ agentauth_scram_first(struct isp *i, struct agentauth_exchange *x,
 }
 
 /*
- * Sign message 2 of a certificate login with our own certificate's key,
- * so that an agent can tell us from a relay. With a pre-shared key there
- * is nothing to sign with: agents that ask for a signature refuse.
+ * [isp] login_cert and login_key: what message 2 of a certificate login
+ * is signed with, instead of the session certificate (an isp with a
+ * pre-shared key has none). Both or neither; 0, or -1 with *cause.
+ */
+int
+agentauth_conf_load(struct isp *i, const struct conf *c, char **cause)
+{
+	char *cert = NULL, *key = NULL, *why = NULL;
+	int rc = -1;
+
+	conf_path_key(c, "isp:login_cert", &cert, cause);
+	conf_path_key(c, "isp:login_key", &key, cause);
+	if (cert == NULL && key == NULL)
+		return 0;
+	if (cert == NULL || key == NULL)
+		conf_error(cause, c,
+		    cert == NULL ? "isp:login_cert" : "isp:login_key",
+		    "missing: login_cert and login_key go together");
+	else if (tls_check_secret_file(c, "isp:login_key", key, cause) == 0) {
+		if (certlogin_signer_load(cert, key, &i->i_sign_cert,
+			&i->i_sign_key, &why) != 0) {
+			conf_error(cause, c, "isp:login_cert", "%s", why);
+			free(why);
+		} else
+			rc = 0;
+	}
+	free(cert);
+	free(key);
+	return rc;
+}
+
+/*
+ * Sign message 2 of a certificate login with [isp] login_cert's key, or
+ * the session certificate's, so that an agent can tell us from a relay.
+ * With neither (a pre-shared key and no login_cert) there is nothing to
+ * sign with: agents that ask for a signature refuse.
  */
 static void
 agentauth_sign_share(struct isp *i, struct agentauth_exchange *x, uint8_t *out,
     size_t outlen, size_t *n)
 {
 	static struct log_limit failed;
-	X509 *cert = SSL_CTX_get0_certificate(i->i_ssl);
-	EVP_PKEY *key = SSL_CTX_get0_privatekey(i->i_ssl);
+	X509 *cert = i->i_sign_cert;
+	EVP_PKEY *key = i->i_sign_key;
 	const char *why;
 	char name[300];
 
+	if (cert == NULL || key == NULL) {
+		cert = SSL_CTX_get0_certificate(i->i_ssl);
+		key = SSL_CTX_get0_privatekey(i->i_ssl);
+	}
 	if (cert == NULL || key == NULL)
 		return;
 	if (certlogin_server_sign(&x->ax_cert, cert, key, out, outlen, n,

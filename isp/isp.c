@@ -34,17 +34,18 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
 	"isp:reverse_per_channel", "isp:reverse_per_user",
 	"isp:reverse_per_session", "isp:login_queue", "isp:sessions",
-	"isp:workers", "policy:anonymous", "policy:reverse", "policy:rules",
-	"policy:user_ca", "user *:password", "user *:groups", "user *:allow",
-	"user *:rules", "user *:reverse", "group *:allow", "group *:rules",
-	"group *:reverse", "log:audit", "session:window",
-	"session:channel_window", "session:channel_window_max", "session:queue",
-	"session:keepalive", "session:max_channels", "session:dead_after",
-	"session:stall_timeout", "session:handshake_timeout", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", "log:audit_format", "log:file",
-	"daemon:user", "daemon:group", "daemon:chroot", "daemon:allow_root",
-	"metrics:listen", NULL };
+	"isp:workers", "isp:login_cert", "isp:login_key", "policy:anonymous",
+	"policy:reverse", "policy:rules", "policy:user_ca", "user *:password",
+	"user *:groups", "user *:allow", "user *:rules", "user *:reverse",
+	"group *:allow", "group *:rules", "group *:reverse", "log:audit",
+	"session:window", "session:channel_window",
+	"session:channel_window_max", "session:queue", "session:keepalive",
+	"session:max_channels", "session:dead_after", "session:stall_timeout",
+	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
+	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
+	"log:verbose", "log:audit_format", "log:file", "daemon:user",
+	"daemon:group", "daemon:chroot", "daemon:allow_root", "metrics:listen",
+	NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int
@@ -224,6 +225,8 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	if (i->i_user_ca != NULL)
 		certlogin_ca_digest(i->i_user_ca, i->i_user_ca_sum);
 	free(ca);
+	if (agentauth_conf_load(i, c, cause) != 0)
+		goto out;
 	conf_path_key(c, "isp:rules", &i->i_rules, cause);
 	errno = 0;
 	if (i->i_rules != NULL &&
@@ -592,6 +595,12 @@ isp_reload(struct isp *i)
 	i->i_user_ca = n.i_user_ca;
 	n.i_user_ca = NULL;
 	memcpy(i->i_user_ca_sum, n.i_user_ca_sum, sizeof i->i_user_ca_sum);
+	X509_free(i->i_sign_cert);
+	EVP_PKEY_free(i->i_sign_key);
+	i->i_sign_cert = n.i_sign_cert;
+	i->i_sign_key = n.i_sign_key;
+	n.i_sign_cert = NULL;
+	n.i_sign_key = NULL;
 	if (i->i_ruleset != NULL) /* live channels may still scan with it */
 		isp_keep_ruleset(i, i->i_ruleset);
 	i->i_ruleset = n.i_ruleset;
@@ -682,6 +691,8 @@ isp_free(struct isp *i)
 	dial_free_all(i);
 	agentauth_free_all(i);
 	X509_STORE_free(i->i_user_ca);
+	X509_free(i->i_sign_cert);
+	EVP_PKEY_free(i->i_sign_key);
 	login_free(i);
 	workers_free(i->i_workers);
 	i->i_workers = NULL;

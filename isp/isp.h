@@ -93,6 +93,8 @@ struct isp {
 	char *i_dummy_hash; /* what unknown users are checked against */
 	unsigned char i_login_key[32];
 	X509_STORE *i_user_ca; /* [policy] user_ca: certificate logins */
+	X509 *i_sign_cert;     /* [isp] login_cert: signs agents' msg 2 */
+	EVP_PKEY *i_sign_key;  /* [isp] login_key */
 	unsigned char i_user_ca_sum[32];              /* its certificates */
 	TAILQ_HEAD(, agentauth_exchange) i_exchanges; /* agent logins */
 	TAILQ_HEAD(, agentauth_login) i_logins;
@@ -138,6 +140,7 @@ void login_cancel(struct login_req *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t, int honour, uint32_t login, uint64_t counter);
 void agentauth_init(struct isp *);
+int agentauth_conf_load(struct isp *, const struct conf *, char **cause);
 void agentauth_message(struct isp *, struct session *, const uint8_t *, size_t);
 int agentauth_open_check(struct isp *, struct session *,
     const struct frame_open *, uint32_t *login, uint64_t *counter,

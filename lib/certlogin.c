@@ -802,8 +802,8 @@ certlogin_client_isp(struct certlogin_client *c, const uint8_t *m2, size_t len,
 		ok = 1;
 		goto done;
 	}
-	*why = "message 2 is not signed by an isp (is the isp's session "
-	       "credential a certificate?)";
+	*why = "message 2 is not signed by an isp (does the isp have a "
+	       "certificate: [tls] cert, or [isp] login_cert?)";
 	if (len < CL_HEAD + 2)
 		goto done;
 	der = (size_t)m2[CL_HEAD] << 8 | m2[CL_HEAD + 1];
@@ -936,4 +936,61 @@ certlogin_ca_digest(X509_STORE *st, unsigned char out[32])
 	if (EVP_Digest(d, 32 * (size_t)n, out, NULL, EVP_sha256(), NULL) != 1)
 		memset(out, 0, 32);
 	free(d);
+}
+
+/*
+ * The certificate and key an isp signs message 2 with: a PEM certificate
+ * for client use and not server use (agents refuse an esp's), and its
+ * private key. 0, or -1 with *cause (allocated).
+ */
+int
+certlogin_signer_load(const char *certfile, const char *keyfile, X509 **cert,
+    EVP_PKEY **key, char **cause)
+{
+	BIO *b;
+
+	*cert = NULL;
+	*key = NULL;
+	*cause = NULL;
+	if ((b = BIO_new_file(certfile, "r")) == NULL) {
+		xasprintf(cause, "%s: %s", certfile, strerror(errno));
+		goto fail;
+	}
+	*cert = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (*cert == NULL) {
+		xasprintf(cause, "%s: no PEM certificate in it", certfile);
+		goto fail;
+	}
+	if (X509_check_purpose(*cert, X509_PURPOSE_SSL_CLIENT, 0) != 1 ||
+	    (X509_get_extended_key_usage(*cert) & XKU_SSL_SERVER) != 0) {
+		xasprintf(cause,
+		    "%s: not a certificate for client use only (agents "
+		    "refuse one for server use, as an esp's)",
+		    certfile);
+		goto fail;
+	}
+	if ((b = BIO_new_file(keyfile, "r")) == NULL) {
+		xasprintf(cause, "%s: %s", keyfile, strerror(errno));
+		goto fail;
+	}
+	*key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (*key == NULL) {
+		xasprintf(cause, "%s: no PEM private key in it", keyfile);
+		goto fail;
+	}
+	if (X509_check_private_key(*cert, *key) != 1) {
+		xasprintf(cause, "%s: not the key of %s", keyfile, certfile);
+		goto fail;
+	}
+	ERR_clear_error();
+	return 0;
+fail:
+	X509_free(*cert);
+	EVP_PKEY_free(*key);
+	*cert = NULL;
+	*key = NULL;
+	ERR_clear_error();
+	return -1;
 }

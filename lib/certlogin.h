@@ -91,6 +91,8 @@ int certlogin_server_sign(struct certlogin_server *, X509 *cert, EVP_PKEY *key,
 void certlogin_server_clear(struct certlogin_server *);
 
 X509_STORE *certlogin_ca_load(const char *pemfile, char **cause);
+int certlogin_signer_load(const char *certfile, const char *keyfile,
+    X509 **cert, EVP_PKEY **key, char **cause);
 void certlogin_ca_digest(X509_STORE *, unsigned char out[32]);
 
 #endif

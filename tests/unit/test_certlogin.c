@@ -1088,8 +1088,8 @@ test_isp_signature(void)
 		const char *why;
 	} bad[] = {
 		{ NULL, NULL,
-		    "message 2 is not signed by an isp (is the isp's "
-		    "session credential a certificate?)" },
+		    "message 2 is not signed by an isp (does the isp have "
+		    "a certificate: [tls] cert, or [isp] login_cert?)" },
 		{ rogue_isp, isp_key,
 		    "certificate verify failed: unable to get local issuer "
 		    "certificate" },

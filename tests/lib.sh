@@ -287,6 +287,24 @@ fetch_many() {
 	done
 }
 
+# ftp_modes N: N active and N passive downloads of $T/ftp/pub/f (from
+# ftp_start) through the SOCKS door with curl, each checked by SHA-256.
+ftp_modes() {
+	local want i mode arg
+	want=$(sha "$T/ftp/pub/f")
+	for i in $(seq 1 "$1"); do
+		for mode in active passive; do
+			arg=""
+			[ $mode = active ] && arg="-P -"
+			# shellcheck disable=SC2086
+			curl -sS --fail --max-time 30 --socks5-hostname "127.0.0.1:$SOCKS_PORT" $arg \
+				-o "$T/ftp.$mode.$i" "ftp://127.0.0.1:$FTP/pub/f" 2>"$T/ftp.err" ||
+				fail "FTP $mode $i: $(cat "$T/ftp.err")"
+			[ "$(sha "$T/ftp.$mode.$i")" = "$want" ] || fail "FTP $mode $i: SHA-256 differs"
+		done
+	done
+}
+
 # ftp_start: vsftpd on 127.0.0.1, anonymous, serving $T/ftp (with
 # $T/ftp/pub/f, 1 MiB); sets FTP (its port); $T/rules/ftp.ini is the FTP
 # rule file for that port. Skips without vsftpd and its ftp user.

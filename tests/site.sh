@@ -146,3 +146,15 @@ table ip dynpass_home {
 }
 NFT
 }
+
+# site_agent_door: the esp's client door on $ESP4:4431 in ESP_EXTRA, with
+# its certificate (esp-door) under the CA agentca (tests/pki.sh).
+site_agent_door() {
+	pki_ca agentca
+	pki_cert esp-door agentca esp "IP:$ESP4"
+	ESP_EXTRA="client_listen = $ESP4:4431
+[client_tls]
+cert = $T/esp-door.crt
+key = $T/esp-door.key
+[esp]"
+}

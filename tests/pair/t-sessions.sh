@@ -62,18 +62,7 @@ n=$(count_log "$ISP_LOG" 'login for user "alice"')
 ok "nine logins as alice, checked once by one session, all intact"
 
 # Active and passive FTP: each opening goes through the session that saw it.
-want=$(sha "$T/ftp/pub/f")
-for i in 1 2 3 4 5 6; do
-	for mode in active passive; do
-		arg=""
-		[ $mode = active ] && arg="-P -"
-		# shellcheck disable=SC2086
-		curl -sS --fail --max-time 30 --socks5-hostname "127.0.0.1:$SOCKS_PORT" $arg \
-			-o "$T/ftp.$mode.$i" "ftp://127.0.0.1:$FTP/pub/f" 2>"$T/ftp.err" ||
-			fail "FTP $mode $i: $(cat "$T/ftp.err")"
-		[ "$(sha "$T/ftp.$mode.$i")" = "$want" ] || fail "FTP $mode $i: SHA-256 differs"
-	done
-done
+ftp_modes 6
 ok "6 active and 6 passive FTP downloads through three sessions, intact"
 
 # An impostor with this id (the same key) and three sessions: each lane

@@ -77,18 +77,7 @@ for p in $pids; do wait "$p" || fail "alice: $(cat "$T/alice.err")"; done
 for i in 0 1 2 3 4 5 6; do
 	[ "$(sha "$T/out/a$i")" = "$(sha "$T/www/f1")" ] || fail "alice $i: SHA-256 differs"
 done
-want=$(sha "$T/ftp/pub/f")
-for i in 1 2 3; do
-	for mode in active passive; do
-		arg=""
-		[ $mode = active ] && arg="-P -"
-		# shellcheck disable=SC2086
-		curl -sS --fail --max-time 30 --socks5-hostname "127.0.0.1:$SOCKS_PORT" $arg \
-			-o "$T/ftp.$mode.$i" "ftp://127.0.0.1:$FTP/pub/f" 2>"$T/ftp.err" ||
-			fail "FTP $mode $i: $(cat "$T/ftp.err")"
-		[ "$(sha "$T/ftp.$mode.$i")" = "$want" ] || fail "FTP $mode $i: SHA-256 differs"
-	done
-done
+ftp_modes 3
 touch "$T/stop"
 wait "$POKE"
 [ ! -s "$T/poke.err" ] || fail "metrics while parking: $(sort "$T/poke.err" | uniq -c)"

@@ -26,17 +26,11 @@ site_vsftpd
 pki_ca ca
 pki_cert isp-signer.test ca isp
 pki_cert esp-role ca esp
-pki_ca agentca
-pki_cert esp-door agentca esp "IP:$ESP4"
 pki_ca userca
 pki_cert carol userca isp
 NETNS_ESP=$S_ESP NETNS_ISP=$S_ISP
 ESP_ADDR=$ESP4 SOCKS_ADDR=$ESP4 SOCKS_PORT=1080
-ESP_EXTRA="client_listen = $ESP4:4431
-[client_tls]
-cert = $T/esp-door.crt
-key = $T/esp-door.key
-[esp]"
+site_agent_door
 ALLOW="$SERVER4/32:21"
 ISP_EXTRA="rules = $TOP/rules
 listen_timeout = 3s

@@ -29,8 +29,6 @@ site_vsftpd
 pki_ca ca
 pki_cert esp.test ca esp "DNS:esp.test"
 pki_cert isp.test ca isp
-pki_ca agentca
-pki_cert esp-door agentca esp "IP:$ESP4"
 pki_ca userca
 pki_cert carol userca isp
 NETNS_ESP=$S_ESP NETNS_ISP=$S_ISP
@@ -39,11 +37,7 @@ ISP_ID=isp.test
 ESP_TLS_TEXT=$(pki_tls esp.test ca)
 ISP_TLS_TEXT="$(pki_tls isp.test ca)
 peer_name = esp.test"
-ESP_EXTRA="client_listen = $ESP4:4431
-[client_tls]
-cert = $T/esp-door.crt
-key = $T/esp-door.key
-[esp]"
+site_agent_door
 ALLOW="$SERVER4/32:21"
 ISP_EXTRA="rules = $TOP/rules
 listen_timeout = 3s"

@@ -27,17 +27,11 @@ mkdir -p "$T/ftp/pub" "$T/empty" "$T/www"
 site_vsftpd
 NETNS=$S_SERVER http_start "$T/www" "$SERVER4"
 
-pki_ca agentca
-pki_cert esp-door agentca esp "IP:$ESP4"
 password="pw-$(openssl rand -hex 6)"
 (umask 077; echo "$password" >"$T/alice.pass")
 NETNS_ESP=$S_ESP NETNS_ISP=$S_ISP
 ESP_ADDR=$ESP4 SOCKS_ADDR=$ESP4 SOCKS_PORT=1080
-ESP_EXTRA="client_listen = $ESP4:4431
-[client_tls]
-cert = $T/esp-door.crt
-key = $T/esp-door.key
-[esp]"
+site_agent_door
 ALLOW="$SERVER4/32:21,$HTTP_PORT"
 ISP_EXTRA="rules = $TOP/rules
 listen_timeout = 3s"

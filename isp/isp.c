@@ -337,15 +337,6 @@ isp_unpark(struct isp *i)
 	workers_unpark(i->i_workers);
 }
 
-/* The event base of the calling thread: its worker's, or the main one. */
-struct event_base *
-isp_base(struct isp *i)
-{
-	struct worker *w = worker_self();
-
-	return w != NULL ? w->w_base : i->i_base;
-}
-
 /* The resolver of the calling thread. */
 struct evdns_base *
 isp_dns(struct isp *i)

@@ -117,7 +117,6 @@ void isp_lock(void);
 void isp_unlock(void);
 void isp_park(struct isp *);
 void isp_unpark(struct isp *);
-struct event_base *isp_base(struct isp *);
 struct evdns_base *isp_dns(struct isp *);
 int dial_add(struct isp *, const char *, int lane);
 void dial_start_all(struct isp *);

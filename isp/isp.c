@@ -291,26 +291,13 @@ out:
 	return rc;
 }
 
-static pthread_mutex_t isp_mutex;
-static pthread_once_t isp_mutex_once = PTHREAD_ONCE_INIT;
-
-/* The isp lock is recursive: a callback may call another's code. */
-static void
-isp_mutex_init(void)
-{
-	pthread_mutexattr_t a;
-
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&isp_mutex, &a);
-	pthread_mutexattr_destroy(&a);
-}
+/* Recursive: a callback may call another's code under the lock. */
+static pthread_mutex_t isp_mutex = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 /* Take the lock over the isp's shared state (isp.h). */
 void
 isp_lock(void)
 {
-	pthread_once(&isp_mutex_once, isp_mutex_init);
 	pthread_mutex_lock(&isp_mutex);
 }
 
@@ -775,14 +762,7 @@ main(int argc, char **argv)
 		fatalx("cannot enable threads in libevent");
 	if ((i.i_base = daemon_event_base()) == NULL)
 		fatalx("cannot create event base");
-	i.i_dns = evdns_base_new(i.i_base,
-	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
-		EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (i.i_dns == NULL) {
-		/* No resolv.conf: names still resolve through /etc/hosts. */
-		i.i_dns = evdns_base_new(i.i_base, 0);
-		evdns_base_load_hosts(i.i_dns, NULL);
-	}
+	i.i_dns = daemon_dns_base(i.i_base);
 	daemon_signals(i.i_base, isp_signal, &i);
 	if (privdrop_apply(&i.i_priv, "isp", &cause) != 0) {
 		log_warnx("%s", cause);

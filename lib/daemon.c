@@ -247,6 +247,23 @@ daemon_signals_free(void)
 }
 
 /*
+ * A resolver on base: resolv.conf's servers, idle when unused; without
+ * resolv.conf, names still resolve through /etc/hosts. NULL on failure.
+ */
+struct evdns_base *
+daemon_dns_base(struct event_base *base)
+{
+	struct evdns_base *dns;
+
+	dns = evdns_base_new(base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS |
+		EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (dns == NULL && (dns = evdns_base_new(base, 0)) != NULL)
+		evdns_base_load_hosts(dns, NULL);
+	return dns;
+}
+
+/*
  * The event base: with epoll's changelist, turning a socket's write
  * interest on and off within one loop turn costs no epoll_ctl. Every
  * process that relays (the esp, the isp, a client agent) starts here.

@@ -114,15 +114,7 @@ workers_new(const char *prog, int n, char **cause)
 			workers_free(ws);
 			return NULL;
 		}
-		w->w_dns = evdns_base_new(w->w_base,
-		    EVDNS_BASE_INITIALIZE_NAMESERVERS |
-			EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-		if (w->w_dns == NULL) {
-			/* No resolv.conf: names resolve through /etc/hosts. */
-			w->w_dns = evdns_base_new(w->w_base, 0);
-			if (w->w_dns != NULL)
-				evdns_base_load_hosts(w->w_dns, NULL);
-		}
+		w->w_dns = daemon_dns_base(w->w_base);
 	}
 	/* Signals go to the main thread's loop, not to a worker. */
 	sigfillset(&all);

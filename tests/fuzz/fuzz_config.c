@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "allow.h"
+#include "certlogin.h"
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
@@ -50,15 +51,15 @@ static const char *const fuzz_isp_keys[] = { "isp:esp", "isp:allow",
 	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
 	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
 	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
-	"isp:login_queue", "isp:sessions", "policy:anonymous", "policy:reverse",
-	"policy:rules", "user *:password", "user *:groups", "user *:allow",
-	"user *:rules", "user *:reverse", "group *:allow", "group *:rules",
-	"group *:reverse", "log:audit", "session:window",
-	"session:channel_window", "session:channel_window_max",
-	"session:stall_timeout", "session:queue", "session:keepalive",
-	"session:dead_after", "session:handshake_timeout", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", NULL };
+	"isp:login_queue", "isp:sessions", "isp:workers", "isp:login_cert",
+	"isp:login_key", "policy:anonymous", "policy:reverse", "policy:rules",
+	"user *:password", "user *:groups", "user *:allow", "user *:rules",
+	"user *:reverse", "group *:allow", "group *:rules", "group *:reverse",
+	"log:audit", "session:window", "session:channel_window",
+	"session:channel_window_max", "session:stall_timeout", "session:queue",
+	"session:keepalive", "session:dead_after", "session:handshake_timeout",
+	"tls:psk_file", "tls:psk_identity", "tls:cert", "tls:key", "tls:ca",
+	"tls:peer_name", "log:syslog", "log:verbose", NULL };
 
 static char fuzz_dir[256];  /* the private folder */
 static char fuzz_path[300]; /* the input, as a file in it */
@@ -289,6 +290,31 @@ fuzz_policy(const struct conf *c)
 	policy_free(&p);
 }
 
+/* [isp] login_cert and login_key, as isp/agentauth.c loads them. */
+static void
+fuzz_signer(const struct conf *c)
+{
+	char *cert = NULL, *key = NULL, *cause = NULL;
+	X509 *x;
+	EVP_PKEY *k;
+
+	conf_path_key(c, "isp:login_cert", &cert, &cause);
+	conf_path_key(c, "isp:login_key", &key, &cause);
+	free(cause);
+	cause = NULL;
+	if (cert != NULL && key != NULL &&
+	    tls_check_secret_file(c, "isp:login_key", key, &cause) == 0) {
+		if (certlogin_signer_load(cert, key, &x, &k, &cause) == 0) {
+			X509_free(x);
+			EVP_PKEY_free(k);
+		} else if (cause == NULL)
+			abort(); /* a refusal always says why */
+	}
+	free(cause);
+	free(cert);
+	free(key);
+}
+
 /* TLS settings in one role. */
 static void
 fuzz_tls(const struct conf *c, int role)
@@ -409,6 +435,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_policy(c);
 	fuzz_tls(c, TLS_ROLE_ESP);
 	fuzz_tls(c, TLS_ROLE_ISP);
+	fuzz_signer(c);
 	fuzz_allow_keys(c);
 	fuzz_addresses(c);
 	fuzz_values(c);

@@ -136,6 +136,7 @@ void login_free(struct isp *);
 struct login_req *login_check(struct isp *, const char *user, const void *,
     size_t, const struct endpoint *client, login_cb, void *);
 void login_cancel(struct login_req *);
+void login_carry(const struct policy *old, struct policy *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t, int honour, uint32_t login, uint64_t counter);
 void agentauth_init(struct isp *);

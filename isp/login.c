@@ -143,6 +143,7 @@ login_donecb(int ok, void *arg)
 	r->lr_job = NULL;
 	metrics_add2(M_LOGINS, "password", code == AUTH_OK ? "ok" : "refused",
 	    1);
+	metrics_add(M_PASSWORD_HASHES, code == AUTH_OK ? "ok" : "refused", 1);
 	r->lr_cb(code, r->lr_arg);
 	login_cancel(r);
 	isp_unlock();
@@ -192,6 +193,29 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 		return NULL;
 	}
 	return r;
+}
+
+/*
+ * A reload's new policy keeps each user's remembered password while the
+ * user's hash is unchanged, so logins after a reload cost no scrypt; a
+ * changed (or removed) password is forgotten with the old policy.
+ */
+void
+login_carry(const struct policy *old, struct policy *new)
+{
+	const struct policy_user *o;
+	struct policy_user *u;
+	size_t n;
+
+	for (n = 0; n < new->p_nusers; n++) {
+		u = &new->p_users[n];
+		o = policy_find(old, u->pu_name);
+		if (u->pu_hash == NULL || o == NULL || !o->pu_seen_ok ||
+		    o->pu_hash == NULL || strcmp(o->pu_hash, u->pu_hash) != 0)
+			continue;
+		memcpy(u->pu_seen, o->pu_seen, sizeof u->pu_seen);
+		u->pu_seen_ok = 1;
+	}
 }
 
 /* Forget a check: its callback will not run. */

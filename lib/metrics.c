@@ -65,6 +65,11 @@ static struct metric_family metrics_fam[M_NFAMILIES] = {
 	[M_LOGINS] = { "dynpass_logins_total", METRIC_COUNTER, "method",
 	    "result", 0, "User logins checked, by method and result.", NULL,
 	    0 },
+	[M_PASSWORD_HASHES] = { "dynpass_password_hashes_total", METRIC_COUNTER,
+	    "result", NULL, 0,
+	    "Password checks that ran the scrypt hash (the rest matched a "
+	    "remembered password), by result.",
+	    NULL, 0 },
 };
 
 /* Threads may count at once: the series under the lock, bytes atomic. */

@@ -12,14 +12,15 @@
 struct evbuffer;
 
 enum metric_id {
-	M_SESSIONS,      /* gauge {peer}: sessions up, by the peer's role */
-	M_SESSION_RTT,   /* gauge {peer}: last PING round trip, seconds */
-	M_CHANNELS,      /* gauge {user}: channels open now */
-	M_CHANNELS_ALL,  /* counter {kind}: forward or reverse */
-	M_BYTES,         /* counter {direction}: to_server or to_client */
-	M_REFUSALS,      /* counter {reason} */
-	M_ANNOUNCEMENTS, /* counter {rule, outcome} */
-	M_LOGINS,        /* counter {method, result} */
+	M_SESSIONS,        /* gauge {peer}: sessions up, by the peer's role */
+	M_SESSION_RTT,     /* gauge {peer}: last PING round trip, seconds */
+	M_CHANNELS,        /* gauge {user}: channels open now */
+	M_CHANNELS_ALL,    /* counter {kind}: forward or reverse */
+	M_BYTES,           /* counter {direction}: to_server or to_client */
+	M_REFUSALS,        /* counter {reason} */
+	M_ANNOUNCEMENTS,   /* counter {rule, outcome} */
+	M_LOGINS,          /* counter {method, result} */
+	M_PASSWORD_HASHES, /* counter {result}: scrypt checks run */
 	M_NFAMILIES
 };
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SIGHUP: a policy change takes effect for new channels while a 100 MiB
 # transfer under way completes intact; a broken policy is refused and the
-# old one keeps working.
+# old one keeps working. Remembered passwords outlive a reload that keeps
+# their hash (no scrypt run again), and not one that changes it.
 . "$(dirname "$0")/../lib.sh"
 PEER="python3 $TESTS/tools/peer.py"
 
@@ -24,7 +25,16 @@ allow = $2
 "
 }
 users "127.0.0.1/32:$PA" "127.0.0.1/32:$PB"
+IM=$(free_port)
+ISP_EXTRA="[metrics]
+listen = 127.0.0.1:$IM
+[isp]"
 pair_start
+# hashes RESULT: how many password checks ran scrypt, with that result.
+hashes() {
+	curl -sS --fail --max-time 10 "http://127.0.0.1:$IM/metrics" |
+		awk -v r="$1" '$1 == "dynpass_password_hashes_total{result=\"" r "\"}" { n = $2 } END { print n + 0 }'
+}
 
 # 10 s at 10 MiB/s: long enough to outlast the checks below, even under
 # the sanitizers, where the logins they make are slower.
@@ -34,6 +44,8 @@ cpid=$!
 sleep 1
 [ "$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" alice alice-secret)" = 2 ] || fail "alice reached B before the reload"
 [ "$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" bob bob-secret)" = 0 ] || fail "bob could not reach B before the reload"
+h1=$(hashes ok)
+[ "$h1" -ge 2 ] || fail "the isp counts $h1 scrypt checks for the logins of alice and bob"
 
 # New policy: alice may reach A and B, bob nothing.
 users "127.0.0.1/32:$PA,$PB" "127.0.0.1/32:1"
@@ -45,6 +57,9 @@ for i in $(seq 50); do [ "$(count_log "$ESP_LOG" "policy: 2 users")" -ge 2 ] && 
 [ "$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" bob bob-secret)" = 2 ] || fail "bob still reaches B after the reload"
 kill -0 "$cpid" 2>/dev/null || fail "the transfer ended before the reload was checked"
 ok "new policy applies to new channels while the transfer runs"
+h2=$(hashes ok)
+[ "$h2" = "$h1" ] || fail "logins after a reload with the same hashes ran scrypt again: $h1 checks before, $h2 after"
+ok "alice's and bob's passwords remembered across the reload ($h1 scrypt checks before and after)"
 wait "$cpid" || fail "transfer across the reload: $(cat "$T/curl.err")"
 [ "$(sha "$T/out")" = "$(sha "$T/a/big")" ] || fail "transfer across the reload: SHA-256 differs"
 ok "the 100 MiB transfer under way completed intact"
@@ -57,3 +72,19 @@ wait_for_log "$ISP_LOG" "reload failed: .*isp.conf: \[user alice\] password: not
 [ "$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" alice alice-secret)" = 0 ] || fail "the old policy stopped working"
 [ "$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" bob bob-secret)" = 2 ] || fail "the old policy changed"
 ok "broken policy refused on SIGHUP: $(grep -o 'reload failed: .*' "$ISP_LOG" | head -1 | cut -c1-150)"
+
+# bob's password changes: his remembered one goes, alice's stays.
+HB=$(pwhash bob-renewed)
+users "127.0.0.1/32:$PA,$PB" "127.0.0.1/32:$PB"
+isp_conf "$T/isp.conf"
+r1=$(hashes refused) h3=$(hashes ok)
+kill -HUP "$ISP_PID"
+wait_for_count "$ISP_LOG" "reloaded .*isp.conf: 2 users" 2 10
+for i in $(seq 50); do [ "$(count_log "$ESP_LOG" "policy: 2 users")" -ge 3 ] && break; sleep 0.1; done
+[ "$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" bob bob-secret 2>&1)" = "login: refused (0101)" ] ||
+	fail "bob's old password still works after it changed: $($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" bob bob-secret 2>&1)"
+[ "$(hashes refused)" -gt "$r1" ] || fail "bob's old password was not checked by scrypt after it changed"
+[ "$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" bob bob-renewed)" = 0 ] || fail "bob's new password does not work"
+[ "$($PEER reply "$SOCKS_PORT" 127.0.0.1 "$PB" alice alice-secret)" = 0 ] || fail "alice cannot reach B after the second reload"
+[ "$(hashes ok)" = $((h3 + 1)) ] || fail "expected one scrypt check (bob's new password), not $(($(hashes ok) - h3))"
+ok "a changed password is forgotten: bob's old one refused by scrypt, his new one checked once, alice's still remembered"

@@ -69,6 +69,13 @@ site_add_peer() {
 	_site_host "$S_PEER" bi $PEER4 2001:db8:1::4 192.0.2.1 2001:db8:1::1
 }
 
+# site_add_stranger: a third host outside, 198.51.100.5, that is neither
+# the client nor the esp (what an FTP bounce would aim at).
+S_STRANGER=dpx$$ STRANGER4=198.51.100.5
+site_add_stranger() {
+	_site_host "$S_STRANGER" bo $STRANGER4 2001:db8:2::5 198.51.100.1 2001:db8:2::1
+}
+
 # site_check_blocked PORT: the client cannot reach the server directly.
 site_check_blocked() {
 	ip netns exec "$S_CLIENT" python3 - "$SERVER4" "$1" <<'PY' ||

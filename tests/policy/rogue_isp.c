@@ -11,11 +11,14 @@
  *   pingflood=MIB  write MIB MiB of PING frames and read nothing;
  *   outside=P,...  accept the esp's OPENs; when the client sends a line,
  *                  ask the esp to connect to each port P of that client
- *                  (OUTSIDE_OPEN), printing "outside P: CODE".
+ *                  (OUTSIDE_OPEN), printing "outside P: CODE"; an entry
+ *                  ADDR/P asks for port P of another IPv4 host instead,
+ *                  printing "outside ADDR/P: CODE".
  *   loginreply=CODE:LOGIN  in its turn among the CONFIGs, a LOGIN_REPLY
  *                  that answers no LOGIN (reference 0) with that code and
  *                  login number.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +46,7 @@ static struct bufferevent *sess_bev;
 static struct event *tick, *flood_ev;
 static size_t flood_left;
 static int outside_ports[16], noutside, outside_asked;
+static char *outside_text[16]; /* each entry as given */
 
 /* Write PING frames straight to TLS, past our own session's limits. */
 static void
@@ -82,7 +86,7 @@ rogue_outsidecb(struct channel *ch, uint8_t code, const struct endpoint *b,
     void *arg)
 {
 	(void)b;
-	printf("outside %d: %u\n", (int)(intptr_t)arg, code);
+	printf("outside %s: %u\n", outside_text[(intptr_t)arg], code);
 	fflush(stdout);
 	if (code == OPEN_OK)
 		channel_close(ch, CHANNEL_RESET, "rogue done");
@@ -94,6 +98,7 @@ rogue_datacb(struct bufferevent *bev, void *arg)
 {
 	struct channel *ch = arg;
 	struct endpoint ep;
+	char host[64], *slash;
 	int i;
 
 	evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
@@ -102,10 +107,18 @@ rogue_datacb(struct bufferevent *bev, void *arg)
 	for (i = 0; i < noutside; i++) {
 		ep = ch->ch_client;
 		ep.ep_port = (uint16_t)outside_ports[i];
+		if ((slash = strchr(outside_text[i], '/')) != NULL) {
+			/* Another host than the client: a bounce. */
+			snprintf(host, sizeof host, "%.*s",
+			    (int)(slash - outside_text[i]), outside_text[i]);
+			ep.ep_atyp = ATYP_IPV4;
+			ep.ep_len = 4;
+			if (inet_pton(AF_INET, host, ep.ep_addr) != 1)
+				ep.ep_len = 0;
+		}
 		if (session_outside_open(sess, &ep, &ch->ch_client, ch->ch_id,
-			rogue_outsidecb,
-			(void *)(intptr_t)outside_ports[i]) == NULL)
-			printf("outside %d: not sent\n", outside_ports[i]);
+			rogue_outsidecb, (void *)(intptr_t)i) == NULL)
+			printf("outside %s: not sent\n", outside_text[i]);
 	}
 }
 
@@ -286,8 +299,14 @@ main(int argc, char **argv)
 			char *p = argv[a] + 8;
 
 			while (*p != '\0' && noutside < 16) {
-				outside_ports[noutside++] = atoi(p);
-				p += strcspn(p, ",");
+				size_t n = strcspn(p, ",");
+				char *slash;
+
+				outside_text[noutside] = strndup(p, n);
+				slash = strchr(outside_text[noutside], '/');
+				outside_ports[noutside++] =
+				    atoi(slash != NULL ? slash + 1 : p);
+				p += n;
 				p += *p == ',';
 			}
 		} else

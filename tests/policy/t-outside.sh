@@ -3,7 +3,9 @@
 # only to the control channel's client, only to a port that client
 # announced, once, and not to the esp host's own addresses unless
 # outside_own_addresses says so. A test isp with valid credentials asks
-# for the announced port, another port, the same port again and port 22.
+# for the announced port on another host (127.0.0.2, where a listener
+# counts connections: a bounce), the announced port, another port, the
+# same port again and port 22.
 . "$(dirname "$0")/../lib.sh"
 ROGUE=$TOP/build/tests/policy/rogue_isp
 [ -x "$ROGUE" ] || fail "$ROGUE is not built (make tests)"
@@ -27,7 +29,7 @@ run() { # OWN: one esp, the rogue isp, one client announcing a port
 	P=$(free_port)
 	bg_start "$T/rogue-$own.out" "$ROGUE" "$T/rogue.conf" "127.0.0.1:$SESSION_PORT" \
 		'allow=127.0.0.1/32\n' 'policy\nanonymous\t1\t1\t*\t127.0.0.1/32\n' \
-		'rules-reset\n' "@$T/rules.cfg" "outside=$((P + 1)),$P,$P,22"
+		'rules-reset\n' "@$T/rules.cfg" "outside=127.0.0.2/$P,$((P + 1)),$P,$P,22"
 	wait_for_log "$ESP_LOG" 'rules "ftp.ini" loaded' 15
 	python3 - "$SOCKS_PORT" "$FTP_PORT" "$P" >"$T/client-$own.out" 2>&1 <<'PY'
 import os, socket, sys, time
@@ -39,36 +41,49 @@ p = int(sys.argv[3])
 ls = socket.socket()
 ls.bind(("127.0.0.1", p))
 ls.listen(8)
-ls.settimeout(1)
+ls.settimeout(0.5)
+other = socket.socket()
+other.bind(("127.0.0.2", p))
+other.listen(8)
+other.settimeout(0.5)
 s.sendall(b"PORT 127,0,0,1,%d,%d\r\n" % (p >> 8, p & 255))
-n, end = 0, time.time() + 4
+n, bounced, end = 0, 0, time.time() + 4
 while time.time() < end:
-    try:
-        ls.accept()[0].close()
-        n += 1
-    except socket.timeout:
-        pass
+    for l in (ls, other):
+        try:
+            l.accept()[0].close()
+            if l is ls:
+                n += 1
+            else:
+                bounced += 1
+        except socket.timeout:
+            pass
 print("accepted", n, flush=True)
+print("bounced", bounced, flush=True)
 PY
 	wait_for_log "$T/rogue-$own.out" "^outside 22: " 10
 	OUT=$(grep "^outside" "$T/rogue-$own.out" | sort | tr '\n' ' ')
 	ACCEPTED=$(sed -n 's/^accepted //p' "$T/client-$own.out")
+	BOUNCED=$(sed -n 's/^bounced //p' "$T/client-$own.out")
 	PORTS="$((P + 1)) $P"
 }
 
 export TESTS
 run yes
 set -- $PORTS
-want=$(printf 'outside %s: 2\noutside %s: 0\noutside %s: 2\noutside 22: 2\n' "$1" "$2" "$2" | sort | tr '\n' ' ')
+want=$(printf 'outside 127.0.0.2/%s: 2\noutside %s: 2\noutside %s: 0\noutside %s: 2\noutside 22: 2\n' "$2" "$1" "$2" "$2" | sort | tr '\n' ' ')
 [ "$OUT" = "$want" ] ||
 	fail "with own addresses allowed: $OUT; client: $(cat "$T/client-yes.out")"
 [ "$ACCEPTED" = 1 ] || fail "the client was connected to $ACCEPTED times, want 1"
+[ "$BOUNCED" = 0 ] || fail "the other host was connected to $BOUNCED times, want 0"
 grep -q "refused, the client did not announce that port" "$ESP_LOG" || fail "no log line for the unannounced port"
-ok "the esp connects once to the announced port; another port, the same port again and port 22 are refused"
+grep -q "asked to connect to 127.0.0.2:$2 for channel [0-9]*: refused, not that channel's client" "$ESP_LOG" ||
+	fail "no log line for the other host"
+ok "the esp connects once to the announced port; the same port on another host, another port, the same port again and port 22 are refused"
 
 run no
 set -- $PORTS
-want=$(printf 'outside %s: 2\noutside %s: 2\noutside %s: 2\noutside 22: 2\n' "$1" "$2" "$2" | sort | tr '\n' ' ')
+want=$(printf 'outside 127.0.0.2/%s: 2\noutside %s: 2\noutside %s: 2\noutside %s: 2\noutside 22: 2\n' "$2" "$1" "$2" "$2" | sort | tr '\n' ' ')
 [ "$OUT" = "$want" ] ||
 	fail "with own addresses refused: $OUT"
 [ "$ACCEPTED" = 0 ] || fail "the client was connected to $ACCEPTED times, want 0"

@@ -278,12 +278,27 @@ grep -q "the esp could not connect: connection refused" "$ISP_LOG" || fail "isp 
 ok "client port closed: the esp's connect is refused and the server's PORT fails ($(cat "$T/closed.out"))"
 
 # A bounce: PORT naming a third host is refused, and the transfer fails.
-ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" >"$T/bounce.out" 2>&1 <<'PY'
+# The third host is one the esp could reach (outside, beside the client),
+# with a listener that counts connections: the pair must not connect there.
+site_add_stranger
+: >"$T/bounce.hits"
+bg_start "$T/stranger.log" ip netns exec "$S_STRANGER" \
+	socat TCP-LISTEN:10000,bind="$STRANGER4",reuseaddr,fork SYSTEM:"echo hit >>$T/bounce.hits"
+for i in $(seq 50); do
+	ip netns exec "$S_STRANGER" ss -ltn | grep -q "$STRANGER4:10000 " && break
+	sleep 0.1
+done
+ip netns exec "$S_ESP" socat -u OPEN:/dev/null TCP:"$STRANGER4":10000 ||
+	fail "the esp cannot reach the stranger: the bounce check would prove nothing"
+for i in $(seq 20); do [ -s "$T/bounce.hits" ] && break; sleep 0.1; done
+[ "$(wc -l <"$T/bounce.hits")" = 1 ] || fail "the stranger's listener did not count the esp's probe"
+: >"$T/bounce.hits"
+ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook4.conf" -- python3 - "$SERVER4" "$STRANGER4" >"$T/bounce.out" 2>&1 <<'PY'
 import ftplib, sys
 f = ftplib.FTP(sys.argv[1], timeout=20)
 f.login()
 try:
-    print("PORT:", f.sendcmd("PORT 203,0,113,9,39,16"))
+    print("PORT:", f.sendcmd("PORT %s,39,16" % sys.argv[2].replace(".", ",")))
 except ftplib.Error as e:
     print("PORT:", e)
 try:
@@ -294,5 +309,8 @@ f.quit()
 PY
 grep -q "^PORT: 500 Illegal PORT command" "$T/bounce.out" || fail "bounce PORT: $(cat "$T/bounce.out")"
 grep -q "^RETR: 425" "$T/bounce.out" || fail "RETR after the bounce: $(cat "$T/bounce.out")"
-grep -q 'refused announcement .*203.0.113.9' "$ISP_LOG" || fail "isp did not log the bounce"
-ok "bounce refused: $(head -1 "$T/bounce.out"); $(sed -n 2p "$T/bounce.out")"
+grep -qF "refused announcement \"PORT ${STRANGER4//./,},39,16\\r\\n\": announced $STRANGER4 is not the client $CLIENT4 (FTP bounce)" "$ISP_LOG" ||
+	fail "isp did not log the bounce: $(grep -o 'refused announcement.*' "$ISP_LOG")"
+sleep 0.5
+[ ! -s "$T/bounce.hits" ] || fail "the bounce reached its target: $(wc -l <"$T/bounce.hits") connections"
+ok "bounce refused, its target untouched: $(head -1 "$T/bounce.out"); $(sed -n 2p "$T/bounce.out")"

@@ -1412,3 +1412,13 @@ session_peer(const struct session *s)
 {
 	return s->s_peer;
 }
+
+/* How the check of the peer's certificate came out (X509_V_OK if none). */
+long
+session_verify_result(const struct session *s)
+{
+	SSL *ssl =
+	    s->s_bev != NULL ? bufferevent_openssl_get_ssl(s->s_bev) : NULL;
+
+	return ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+}

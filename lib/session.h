@@ -76,6 +76,7 @@ int session_role(const struct session *);
 int session_peer_role(const struct session *);
 struct event_base *session_base(const struct session *);
 const char *session_peer(const struct session *);
+long session_verify_result(const struct session *);
 void session_send_config(struct session *, const void *, size_t);
 void session_send_message(struct session *, uint8_t type, const void *, size_t);
 void session_set_identity(struct session *, const char *);

@@ -195,13 +195,29 @@ agent_up(struct session *s, void *arg)
 	agent_login_start(a);
 }
 
-/* A session ended: if it was the current one, dial again. */
+/*
+ * A session ended: if it was the current one, dial again. While a
+ * launcher waits for the first session, an esp whose certificate does not
+ * verify is an answer, not a delay: the launcher says so and stops.
+ */
 static void
 agent_closed(struct session *s, const char *reason, void *arg)
 {
 	struct agent *a = arg;
+	char why[300];
+	long v;
 
 	(void)reason;
+	if (s == a->a_sess && a->a_ready_fd >= 0 &&
+	    (v = session_verify_result(s)) != X509_V_OK) {
+		snprintf(why, sizeof why,
+		    "the esp's certificate does not verify: %s",
+		    tls_verify_error(v));
+		a->a_sess = NULL;
+		agent_login_reset(a);
+		agent_ready(a, why);
+		return;
+	}
 	if (s != a->a_sess) {
 		/* An older session: the last one may end a stop. */
 		if (a->a_old > 0 && --a->a_old == 0 && a->a_stopping) {

@@ -1209,7 +1209,9 @@ session_tls_error(struct bufferevent *bev, char *buf, size_t len)
 	while ((e = ERR_get_error()) != 0)
 		last = e;
 	buf[0] = '\0';
-	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+	/* "Unspecified" is no verdict: nothing was checked (a PSK peer). */
+	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK &&
+	    v != X509_V_ERR_UNSPECIFIED) {
 		snprintf(buf, len, "certificate verify failed: %s",
 		    tls_verify_error(v));
 		return;
@@ -1413,12 +1415,16 @@ session_peer(const struct session *s)
 	return s->s_peer;
 }
 
-/* How the check of the peer's certificate came out (X509_V_OK if none). */
+/*
+ * How the check of the peer's certificate came out: X509_V_OK when it
+ * passed or nothing was checked (OpenSSL says "unspecified" then too).
+ */
 long
 session_verify_result(const struct session *s)
 {
 	SSL *ssl =
 	    s->s_bev != NULL ? bufferevent_openssl_get_ssl(s->s_bev) : NULL;
+	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 
-	return ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+	return v == X509_V_ERR_UNSPECIFIED ? X509_V_OK : v;
 }

@@ -541,9 +541,6 @@ esp_link_closed(struct session *s, const char *reason, void *arg)
 		policy_free(&l->el_policy);
 	if (l->el_rules != NULL)
 		ruleset_free(l->el_rules);
-	while (l->el_nold_rules > 0)
-		ruleset_free(l->el_old_rules[--l->el_nold_rules]);
-	free(l->el_old_rules);
 	expect_clear(&l->el_expect);
 	free(l);
 	if (e->e_draining && TAILQ_EMPTY(&e->e_links) &&
@@ -707,13 +704,12 @@ esp_link_config(struct session *s, struct esp_link *l, const uint8_t *p,
 		return;
 	}
 	if (len == 12 && memcmp(p, "rules-reset\n", 12) == 0) {
-		/* The isp reloaded: its rule files follow afresh. */
-		if (l->el_rules != NULL) {
-			l->el_old_rules = xrealloc(l->el_old_rules,
-			    (l->el_nold_rules + 1) * sizeof *l->el_old_rules);
-			l->el_old_rules[l->el_nold_rules++] = l->el_rules;
-			l->el_rules = NULL;
-		}
+		/*
+		 * The isp reloaded: its rule files follow afresh. Channels
+		 * scanning with the old ones hold them until they end.
+		 */
+		ruleset_free(l->el_rules);
+		l->el_rules = NULL;
 		return;
 	}
 	if (len > 7 && memcmp(p, "policy\n", 7) == 0) {

@@ -26,9 +26,7 @@ struct login;
 struct login_part;
 struct agent_leg;
 
-#define LOGIN_CACHE_MAX       256  /* accepted logins kept per session */
-#define CONFIG_MAX_RULES      4096 /* allow rules an isp may announce */
-#define CONFIG_MAX_RULE_FILES 64
+#define LOGIN_CACHE_MAX 256 /* accepted logins kept per session */
 
 /* What a login came to. */
 enum login_result { LOGIN_OK, LOGIN_REFUSED, LOGIN_LIMITED };
@@ -44,11 +42,9 @@ struct esp_link {
 	int el_pending; /* another session has this id: probing it first */
 	int el_lane;    /* which of its isp's sessions ([isp] sessions) */
 	struct event *el_probe_ev;
-	struct esp_link *el_probed;    /* the older session being probed */
-	struct ruleset *el_rules;      /* the isp's rule files, once sent */
-	struct ruleset **el_old_rules; /* replaced; live scanners use them */
-	size_t el_nold_rules;
-	struct policy el_policy; /* the isp's users and destinations */
+	struct esp_link *el_probed; /* the older session being probed */
+	struct ruleset *el_rules;   /* the isp's rule files, once sent */
+	struct policy el_policy;    /* the isp's users and destinations */
 	int el_have_policy;
 	struct expect_table el_expect;     /* openings servers announced */
 	TAILQ_HEAD(, login_part) el_parts; /* logins asked, not answered */

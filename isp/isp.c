@@ -174,6 +174,53 @@ isp_tls_unreadable(const struct conf *c)
 	return why;
 }
 
+/*
+ * What the esp is told must fit what it takes: each CONFIG frame at most
+ * FRAME_MAX_PAYLOAD bytes, CONFIG_MAX_RULES served rules and
+ * CONFIG_MAX_RULE_FILES rule files. Refused here rather than by the esp.
+ */
+static int
+isp_check_config_size(const struct isp *i, const struct conf *c, char **cause)
+{
+	struct allow al;
+	char *text, *why = NULL;
+	size_t len;
+	int rc = 0;
+
+	text = policy_text(&i->i_policy, &len);
+	free(text);
+	if (len > FRAME_MAX_PAYLOAD)
+		return conf_error(cause, c, NULL,
+		    "the policy is too large for the esp: %zu bytes, at most "
+		    "%d in one CONFIG frame (fewer users, or shorter allow "
+		    "lists)",
+		    len, FRAME_MAX_PAYLOAD);
+	if (i->i_ruleset != NULL &&
+	    ruleset_count(i->i_ruleset) > CONFIG_MAX_RULE_FILES)
+		return conf_error(cause, c, "isp:rules",
+		    "%zu rule files; the esp takes at most %d",
+		    ruleset_count(i->i_ruleset), CONFIG_MAX_RULE_FILES);
+	text = policy_serves(&i->i_policy);
+	/* "id=ID\nallow=LIST\n", with room for the longest id. */
+	len = strlen("id=\nallow=\n") + sizeof i->i_id + strlen(text);
+	if (len > FRAME_MAX_PAYLOAD)
+		rc = conf_error(cause, c, NULL,
+		    "what the isp serves is too large for the esp: %zu bytes, "
+		    "at most %d in one CONFIG frame",
+		    len, FRAME_MAX_PAYLOAD);
+	else if (allow_parse(&al, text, &why) == 0) {
+		if (al.al_n > CONFIG_MAX_RULES)
+			rc = conf_error(cause, c, NULL,
+			    "the isp serves %zu allow rules; the esp takes at "
+			    "most %d",
+			    al.al_n, CONFIG_MAX_RULES);
+		allow_free(&al);
+	} else
+		free(why);
+	free(text);
+	return rc;
+}
+
 /* Read and check isp.conf. */
 static int
 isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
@@ -236,7 +283,8 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 		goto out;
 	}
 	if ((i->i_rules != NULL && isp_load_rules(i, c, cause) != 0) ||
-	    isp_check_rule_names(i, c, cause) != 0)
+	    isp_check_rule_names(i, c, cause) != 0 ||
+	    isp_check_config_size(i, c, cause) != 0)
 		goto out;
 	if (login_conf_load(i, c, cause) != 0 ||
 	    conf_count(c, "isp:reverse_per_channel", 8, 1, 100000,
@@ -334,7 +382,6 @@ isp_dns(struct isp *i)
 }
 
 static void isp_reload(struct isp *);
-static void isp_keep_ruleset(struct isp *, struct ruleset *);
 static void isp_free(struct isp *);
 
 /* Close every session now. */
@@ -580,8 +627,8 @@ isp_reload(struct isp *i)
 	i->i_sign_key = n.i_sign_key;
 	n.i_sign_cert = NULL;
 	n.i_sign_key = NULL;
-	if (i->i_ruleset != NULL) /* live channels may still scan with it */
-		isp_keep_ruleset(i, i->i_ruleset);
+	/* Channels scanning with the old rules hold them until they end. */
+	ruleset_free(i->i_ruleset);
 	i->i_ruleset = n.i_ruleset;
 	n.i_ruleset = NULL;
 	free(i->i_rules);
@@ -652,15 +699,6 @@ isp_collect(void *arg)
 	isp_unpark(i);
 }
 
-/* Keep a replaced rule set until exit: scanners may point into it. */
-static void
-isp_keep_ruleset(struct isp *i, struct ruleset *rs)
-{
-	i->i_old_rulesets = xrealloc(i->i_old_rulesets,
-	    (i->i_nold_rulesets + 1) * sizeof *i->i_old_rulesets);
-	i->i_old_rulesets[i->i_nold_rulesets++] = rs;
-}
-
 /* Free what main set up; the one teardown path for the daemon. */
 static void
 isp_free(struct isp *i)
@@ -685,10 +723,7 @@ isp_free(struct isp *i)
 	free(i->i_rules);
 	if (i->i_ruleset != NULL)
 		ruleset_free(i->i_ruleset);
-	while (i->i_nold_rulesets > 0)
-		ruleset_free(i->i_old_rulesets[--i->i_nold_rulesets]);
 	free(i->i_tls_skipped);
-	free(i->i_old_rulesets);
 	expect_clear(&i->i_expect);
 	free(i->i_esp);
 	metrics_http_free(i->i_metrics);

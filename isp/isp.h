@@ -66,9 +66,7 @@ struct isp {
 	struct via_conf i_via;  /* vc_kind 0: direct */
 	struct policy i_policy; /* [isp] allow, [policy], users, groups */
 	char *i_rules;
-	struct ruleset *i_ruleset;       /* NULL without [isp] rules */
-	struct ruleset **i_old_rulesets; /* replaced by reloads */
-	size_t i_nold_rulesets;
+	struct ruleset *i_ruleset; /* NULL without [isp] rules */
 	const struct daemon_opts *i_opts;
 	struct expect_table i_expect;
 	struct sockaddr_storage i_data_addr; /* listeners for reverse legs */

@@ -5,9 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_VERSION     3
-#define FRAME_HDR_LEN     12
-#define FRAME_MAX_PAYLOAD 65536 /* hard limit for any frame */
+#define FRAME_VERSION         3
+#define FRAME_HDR_LEN         12
+#define FRAME_MAX_PAYLOAD     65536 /* hard limit for any frame */
+#define CONFIG_MAX_RULES      4096  /* allow rules an isp may announce */
+#define CONFIG_MAX_RULE_FILES 64    /* rule files, one CONFIG frame each */
 #define FRAME_DATA_MAX \
 	(65536 - FRAME_HDR_LEN) /* one frame: 4 full TLS records */
 

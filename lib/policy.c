@@ -327,8 +327,11 @@ policy_parse(struct policy *p, const char *text, size_t len, char **cause)
 			if (allow_parse(&p->p_anon_allow, f[4], &why) != 0)
 				goto bad;
 		} else if (k == 5 && strcmp(f[0], "user") == 0 &&
-		    policy_name_ok(f[1]) && policy_find(p, f[1]) == NULL &&
-		    p->p_nusers < POLICY_MAX_USERS) {
+		    p->p_nusers >= POLICY_MAX_USERS) {
+			xasprintf(&why, "more than %d users", POLICY_MAX_USERS);
+			goto bad;
+		} else if (k == 5 && strcmp(f[0], "user") == 0 &&
+		    policy_name_ok(f[1]) && policy_find(p, f[1]) == NULL) {
 			p->p_users =
 			    xrealloc(p->p_users, (p->p_nusers + 1) * sizeof *u);
 			u = &p->p_users[p->p_nusers++];

@@ -442,13 +442,18 @@ rule_kind_free(struct rule_kind *k)
 	free(k);
 }
 
-/* Free one application. */
+/*
+ * Let go of one application: its rule set and each scanner using it hold
+ * it, so a rule set replaced by a reload goes once its last scanner does.
+ * Scanners end on whichever thread runs their channel.
+ */
 static void
 rule_app_free(struct rule_app *a)
 {
 	size_t i;
 
-	if (a == NULL)
+	if (a == NULL ||
+	    __atomic_sub_fetch(&a->a_refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	for (i = 0; i < a->a_nkinds; i++)
 		rule_kind_free(a->a_kinds[i]);
@@ -463,6 +468,21 @@ rule_app_free(struct rule_app *a)
 	free(a->a_path);
 	free(a->a_text);
 	free(a);
+}
+
+/* A scanner uses the application: it stays until rule_app_release. */
+void
+rule_app_hold(const struct rule_app *a)
+{
+	__atomic_add_fetch(&((struct rule_app *)a)->a_refs, 1,
+	    __ATOMIC_RELAXED);
+}
+
+/* The scanner is done with the application. */
+void
+rule_app_release(const struct rule_app *a)
+{
+	rule_app_free((struct rule_app *)a);
 }
 
 /* A section's keys without the "section:" prefix; free the array only. */
@@ -1088,6 +1108,7 @@ rule_parse_app(struct ruleset *rs, dictionary *d, const char *file,
 		      hl = RULE_HEAP_LIMIT;
 
 	a = xcalloc(1, sizeof *a);
+	a->a_refs = 1;
 	for (s = 0; s < d->size; s++) {
 		if (d->key[s] != NULL && d->key[s][0] == ':') {
 			rule_error(cause, file, NULL, NULL,

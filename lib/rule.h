@@ -40,6 +40,8 @@ size_t ruleset_report_vectors(const struct ruleset *, ruleset_vector_cb,
     void *);
 size_t ruleset_vector_count(const struct ruleset *);
 
+void rule_app_hold(const struct rule_app *);
+void rule_app_release(const struct rule_app *);
 const char *rule_app_name(const struct rule_app *);
 const char *rule_app_file(const struct rule_app *);
 const char *rule_app_text(const struct rule_app *, size_t *len);

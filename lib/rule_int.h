@@ -121,6 +121,7 @@ struct rule_app {
 	 * with fewer than two kinds or a pattern that cannot be combined.
 	 */
 	pcre2_code *a_any[2];
+	int a_refs; /* its rule set, and each scanner using it */
 };
 
 struct ruleset {

@@ -76,6 +76,8 @@ scan_new(const struct rule_app *a, enum rule_dir dir, size_t holdback_max)
 
 	s = xcalloc(1, sizeof *s);
 	s->s_app = a;
+	if (a != NULL)
+		rule_app_hold(a); /* a reload may drop its rule set meanwhile */
 	s->s_dir = dir;
 	if (holdback_max == 0)
 		holdback_max = SCAN_HOLDBACK_DEFAULT;
@@ -122,6 +124,8 @@ scan_free(struct scan *s)
 {
 	if (s == NULL)
 		return;
+	if (s->s_app != NULL)
+		rule_app_release(s->s_app);
 	pcre2_match_data_free(s->s_md);
 	pcre2_match_data_free(s->s_anymd);
 	free(s->s_ov);

@@ -14,6 +14,7 @@
  *                  (OUTSIDE_OPEN), printing "outside P: CODE"; an entry
  *                  ADDR/P asks for port P of another IPv4 host instead,
  *                  printing "outside ADDR/P: CODE".
+ *   tick=MS        send the CONFIGs MS milliseconds apart (default 1000);
  *   loginreply=CODE:LOGIN  in its turn among the CONFIGs, a LOGIN_REPLY
  *                  that answers no LOGIN (reference 0) with that code and
  *                  login number.
@@ -46,6 +47,7 @@ static struct bufferevent *sess_bev;
 static struct event *tick, *flood_ev;
 static size_t flood_left;
 static int outside_ports[16], noutside, outside_asked;
+static int tick_ms = 1000;
 static char *outside_text[16]; /* each entry as given */
 
 /* Write PING frames straight to TLS, past our own session's limits. */
@@ -162,7 +164,7 @@ rogue_loginreply(const char *arg)
 static void
 rogue_tickcb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval tv = { 1, 0 };
+	struct timeval tv = { tick_ms / 1000, (tick_ms % 1000) * 1000 };
 	char *text, *p, *q;
 
 	(void)fd;
@@ -293,7 +295,9 @@ main(int argc, char **argv)
 	}
 	configs = calloc((size_t)argc, sizeof *configs);
 	for (int a = 3; a < argc; a++) {
-		if (strncmp(argv[a], "pingflood=", 10) == 0)
+		if (strncmp(argv[a], "tick=", 5) == 0)
+			tick_ms = atoi(argv[a] + 5);
+		else if (strncmp(argv[a], "pingflood=", 10) == 0)
 			flood_left = (size_t)atoi(argv[a] + 10) << 20;
 		else if (strncmp(argv[a], "outside=", 8) == 0) {
 			char *p = argv[a] + 8;

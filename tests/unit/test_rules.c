@@ -570,6 +570,45 @@ test_malicious(void)
 	evbuffer_free(out);
 }
 
+/*
+ * A scanner holds its rules: a rule set dropped (as a reload does) while
+ * a scanner uses it stays until that scanner goes, and the scanner still
+ * finds announcements meanwhile (ASan checks there is no use after free,
+ * and no leak).
+ */
+static void
+test_held(void)
+{
+	const char *ftp = "[service]\nports = 21\n"
+			  "[pasv]\ndirection = s2c\naction = client-connects\n"
+			  "decode = implied\n"
+			  "pattern = \"^227 (?<port>[0-9]+)\\r\\n\"\n"
+			  "rewrite = \"227 ${new.port}\\r\\n\"\n";
+	struct evbuffer *in = evbuffer_new(), *out = evbuffer_new();
+	struct ruleset *rs;
+	struct scan *s[2];
+	struct announce an;
+	char *cause = NULL;
+	const char *why = NULL;
+	int k;
+
+	rs = ruleset_new();
+	CHECK(ruleset_load_text(rs, "held.ini", ftp, strlen(ftp), &cause) == 0);
+	for (k = 0; k < 2; k++)
+		s[k] = scan_new(ruleset_app(rs, 0), RULE_S2C, 0);
+	ruleset_free(rs); /* replaced: the scanners still hold it */
+	for (k = 0; k < 2; k++) {
+		evbuffer_add(in, "227 2121\r\n", 10);
+		CHECK(scan_feed(s[k], in, out, &an, &why) == SCAN_FOUND);
+		CHECK(an.an_port == 2121);
+		scan_free(s[k]); /* the last one frees the rules */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		evbuffer_drain(out, evbuffer_get_length(out));
+	}
+	evbuffer_free(in);
+	evbuffer_free(out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -587,5 +626,6 @@ main(int argc, char **argv)
 	test_vectors_fail();
 	test_dir();
 	test_malicious();
+	test_held();
 	return unit_done("test_rules");
 }

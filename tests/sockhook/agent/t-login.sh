@@ -3,7 +3,8 @@
 # or by a certificate under the CA that the isp's policy names. A wrong
 # password, a certificate from another CA, or one for a user the policy
 # does not know gets no session: sockhook says why and does not run the
-# command, and both daemons log the refusal.
+# command, and both daemons log the refusal. A password whose stored
+# scrypt cost is below 16384 gets no proof from the agent.
 . "$(dirname "$0")/../../lib.sh"
 SH_MODE=agent
 . "$(dirname "$0")/../common.sh"
@@ -15,10 +16,26 @@ for f in crt key; do mv "$T/carol.$f" "$T/carol-rogue.$f"; done
 pki_ca userca
 pki_cert carol userca isp
 pki_cert dave userca isp
+# A valid SCRAM secret for lowcost with scrypt N = 1024: the isp takes it
+# (it starts with it), but an agent will not send a proof over so cheap a
+# hash, which the esp, relaying it, could guess offline.
+lowhash=$(python3 - <<'PY'
+import base64, hashlib, hmac, os
+salt = os.urandom(16)
+salted = hashlib.scrypt(b"low-secret", salt=salt, n=1024, r=8, p=1, dklen=32)
+ck = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+sk = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+b = lambda x: base64.b64encode(x).decode()
+print("scram$1024$8$1$%s$%s$%s" % (b(salt), b(hashlib.sha256(ck).digest()), b(sk)))
+PY
+)
 ISP_SECTIONS="
 [policy]
 user_ca = $T/userca.crt
 [user carol]
+allow = 127.0.0.1/32
+[user lowcost]
+password = $lowhash
 allow = 127.0.0.1/32
 "
 sh_pair
@@ -61,10 +78,19 @@ agent_conf rogue "cert = $T/carol-rogue.crt\nkey = $T/carol-rogue.key\n"
 refused rogue "login refused for this certificate"
 grep -q 'agent login from 127.0.0.1:[0-9]* for user "carol" refused: certificate verify failed: unable to get local issuer certificate' "$ISP_LOG" ||
 	fail "the isp did not log the foreign certificate: $(grep refused "$ISP_LOG")"
+grep -q 'agent 127.0.0.1:[0-9]*: login failed for user "carol"' "$ESP_LOG" ||
+	fail "the esp did not log the foreign certificate: $(grep 'login failed' "$ESP_LOG")"
 ok "a certificate for carol from another CA: $(cat "$T/rogue.err")"
 
 agent_conf dave "cert = $T/dave.crt\nkey = $T/dave.key\n"
 refused dave "login refused for this certificate"
 grep -q 'for user "dave" refused: no such user' "$ISP_LOG" ||
 	fail "the isp did not log the unknown user"
+grep -q 'agent 127.0.0.1:[0-9]*: login failed for user "dave"' "$ESP_LOG" ||
+	fail "the esp did not log the unknown user: $(grep 'login failed' "$ESP_LOG")"
 ok "a good certificate for a user the policy does not know is refused"
+
+(umask 077; echo low-secret >"$T/low.pass")
+agent_conf lowcost "user = lowcost\npassword_file = $T/low.pass\n"
+refused lowcost "the password's scrypt cost is too low to send a proof through the esp (at least 16384)"
+ok "a password hash with scrypt N = 1024: the agent sends no proof ($(cat "$T/lowcost.err"))"

@@ -7,7 +7,8 @@
 # leaves the user alone keeps the login. The channel open across the
 # reload finishes intact. Restarted with the new password, the agent
 # works again. When the isp itself restarts, the esp asks the agent to
-# log in again, and it does.
+# log in again, and it does. A user removed from the policy loses the
+# login the same way.
 . "$(dirname "$0")/../../lib.sh"
 SH_MODE=agent
 . "$(dirname "$0")/../common.sh"
@@ -135,3 +136,19 @@ isp_start
 wait_for_count "$T/agent2.log" "logged in as shuser by password" 2 20
 fetch_blob e.out || fail "a fetch after the isp came back failed: $(cat "$T/e.out.err")"
 ok "the isp restarts: the agent is asked to log in again, does, and fetches intact"
+
+# shuser leaves the policy: the login ends, and nothing more goes through.
+ISP_SECTIONS=$(printf '%s\n' "$ISP_SECTIONS" | awk '/^\[user shuser\]/ { skip = 1; next } /^\[/ { skip = 0 } !skip')
+reload 1 # the restarted isp's first
+grep -q '^\[user shuser\]' "$T/isp.conf" && fail "shuser is still in the policy"
+wait_for_log "$ISP_LOG" 'agent login of user "shuser" ended: the user is gone from the policy$' 10 ||
+	fail "the isp did not end the removed user's login: $(grep -E 'agent login' "$ISP_LOG" | tail -3)"
+wait_for_log "$T/agent2.log" "login refused: wrong user name or password" 10 ||
+	fail "the agent of a removed user was not refused: $(tail -5 "$T/agent2.log")"
+before=$(count_log "$ISP_LOG" "audit ts=[^ ]* event=channel side=isp .* user=shuser ")
+if fetch_blob r.out; then
+	fail "a fetch went through for a user no longer in the policy"
+fi
+[ "$(count_log "$ISP_LOG" "audit ts=[^ ]* event=channel side=isp .* user=shuser ")" = "$before" ] ||
+	fail "the isp opened a channel for a removed user"
+ok "a user removed from the policy: the login ends, the agent is refused, nothing goes through"

@@ -459,6 +459,8 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 	TAILQ_INSERT_TAIL(&i->i_logins, l, al_entry);
 	log_info("agent login from %s: user \"%s\" logged in by %s", who, name,
 	    x->ax_method == AUTH_SCRAM ? "password" : "certificate");
+	log_debug("agent login from %s: user \"%s\" is login %u", who, name,
+	    l->al_id);
 	agentauth_exchange_free(i, x);
 	agentauth_reply(s, fl->fl_ref, LOGIN_ACCEPTED, l->al_id, out, n);
 }

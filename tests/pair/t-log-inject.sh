@@ -56,3 +56,13 @@ wait_for_log "$ESP_LOG" 'login failed for user "x\\"\\n2026-12-03T00:00:00.000 e
 grep -q '^2026-12-03T00:00:00.000 esp\[info\]: forged' "$ESP_LOG" && fail "a user name forged a log line"
 grep -q $'\x1b' "$ESP_LOG" "$T/esp-audit.log" && fail "a raw ESC from a user name"
 ok "a user name cannot forge a line either"
+
+# The isp, which hears of both (the refusal reported, the login relayed),
+# writes them escaped too.
+wait_for_log "$ISP_LOG" 'event=refusal side=esp .*user="x\\"\\n2026-12-03T00:00:00.000 esp\[info\]: forged\\x1b\[2J"' 10
+grep -qF 'dst="evil.example\n2026-12-03T00:00:00.000 esp[info]: audit' "$ISP_LOG" ||
+	fail "the isp's line for the name is not escaped: $(grep -c evil.example "$ISP_LOG")"
+grep -q '^2026-12-03T00:00:00.000' "$ISP_LOG" && fail "the isp's log holds a forged line"
+grep -q $'\x1b' "$ISP_LOG" && fail "the isp's log holds a raw ESC"
+grep -q $'\r' "$ISP_LOG" && fail "the isp's log holds a raw CR"
+ok "the isp's log holds both, escaped, and no forged line"

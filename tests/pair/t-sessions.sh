@@ -107,6 +107,8 @@ wait_for_log "$ESP_LOG" "listening for SOCKS5" 10
 isp_start
 wait_for_log "$ESP_LOG" 'isp "test-isp" opened session 3; this esp takes 2 per isp \(\[esp\] max_sessions_per_isp\)' 15
 wait_for_count "$ESP_LOG" "isp \"test-isp\" serves" 2 10
+# GOAWAY 6 (refused), with the esp's reason, as the isp heard it.
+wait_for_log "$ISP_LOG" 'peer says goodbye: refused: isp "test-isp" opened session 3; this esp takes 2 per isp' 10
 curl -sS --fail --max-time 30 --socks5-hostname "127.0.0.1:$SOCKS_PORT" \
 	-o "$T/out/two" "http://127.0.0.1:$HTTP_PORT/f3" || fail "transfer with two sessions"
 [ "$(sha "$T/out/two")" = "$(sha "$T/www/f3")" ] || fail "two sessions: SHA-256 differs"

@@ -49,6 +49,9 @@ p1=$!
 i=0
 while [ ! -f "$state" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 port=$(cut -d' ' -f2 "$state")
+# The agent's local door is on loopback only.
+listen=$(ss -Hltn "sport = :$port" | awk '{ print $4 }' | sort -u | tr '\n' ' ')
+[ "$listen" = "127.0.0.1:$port " ] || fail "the agent listens on: $listen"
 chmod 711 "$T" "$XDG_RUNTIME_DIR"
 if setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$state" 2>"$T/err"; then
 	fail "another user read the agent's state"
@@ -74,12 +77,18 @@ got=$(setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 "$T
 grep -q "wrong token (another user, or a stale agent file); refused" "$dir"/*.log ||
 	fail "the agent did not log the wrong token"
 ok "another user with a guessed token, or none, is refused by the agent"
+# nobody gets a config and password file of its own (so that reading
+# them is not what stops it), pointed at this user's runtime directory.
+mkdir -p "$T/nobody"
+sed "s|^password_file *=.*|password_file = $T/nobody/pass|" "$T/sockhook.conf" >"$T/nobody/sockhook.conf"
+cp "$T/shuser.pass" "$T/nobody/pass"
+chown -R nobody:nogroup "$T/nobody"
+chmod 600 "$T/nobody/pass"
 if setpriv --reuid=nobody --regid=nogroup --clear-groups \
-    env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$BIN/sockhook" -c "$T/sockhook.conf" -- true 2>"$T/err"; then
+    env XDG_RUNTIME_DIR="$XDG_RUNTIME_DIR" "$BIN/sockhook" -c "$T/nobody/sockhook.conf" -- true 2>"$T/err"; then
 	fail "another user's launcher used this user's agent directory"
 fi
 grep -q "^sockhook: $dir is not a directory of ours closed to others" "$T/err" ||
-	grep -q "^sockhook: $T/sockhook.conf: .*Permission denied" "$T/err" ||
 	fail "another user's launcher: $(cat "$T/err")"
 ok "another user's sockhook refuses this user's agent: $(cat "$T/err")"
 chmod 700 "$T" "$XDG_RUNTIME_DIR"

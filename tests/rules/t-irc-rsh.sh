@@ -3,7 +3,9 @@
 # scripted client outside (under sockhook) and one on another inside host
 # (the peer, not the IRC server, connects: accept = inside); and an
 # rsh-style stderr back-connection with scripted peers. Both cross a
-# one-port firewall; data is checked by SHA-256.
+# one-port firewall; data is checked by SHA-256. An offer's opening takes
+# only a peer the user may reach: a host outside the user's allow list
+# that connects to it is reset, and the offering client never sees it.
 . "$(dirname "$0")/../lib.sh"
 . "$TESTS/site.sh"
 need_root
@@ -89,6 +91,7 @@ def lines(s):
             yield line
 
 role, host, path = sys.argv[1], sys.argv[2], sys.argv[3]
+to = sys.argv[4].encode() if len(sys.argv) > 4 else b"bob"
 if role == "alice":
     data = open(path, "rb").read()
     s = irc(host, "alice")
@@ -99,14 +102,28 @@ if role == "alice":
     ls.settimeout(60)
     ip = struct.unpack(">I", socket.inet_aton(me))[0]
     time.sleep(1)  # bob is registered by now
-    s.sendall(b"PRIVMSG bob :\x01DCC SEND file.bin %d %d %d\x01\r\n" % (ip, ls.getsockname()[1], len(data)))
-    c, peer = ls.accept()
+    s.sendall(b"PRIVMSG %s :\x01DCC SEND file.bin %d %d %d\x01\r\n" % (to, ip, ls.getsockname()[1], len(data)))
+    try:
+        c, peer = ls.accept()
+    except socket.timeout:
+        raise SystemExit("alice: nobody connected")
     c.sendall(data)
     c.shutdown(socket.SHUT_WR)
     c.settimeout(30)
     while c.recv(4096):
         pass
     print("alice: sent", len(data), "to", peer[0])
+elif role == "eve":
+    # Takes the offer, tells where it points, and connects to nothing.
+    s = irc(host, "eve")
+    open(path + ".ready", "w").close()
+    for line in lines(s):
+        if b"DCC SEND" in line:
+            parts = line.split(b"\x01")[1].split()
+            ip = socket.inet_ntoa(struct.pack(">I", int(parts[3])))
+            print("eve: offer at", ip, int(parts[4]), flush=True)
+            time.sleep(30)
+            break
 else:
     s = irc(host, "bob")
     open(path + ".ready", "w").close()
@@ -140,6 +157,41 @@ grep -q "offer: DCC SEND file.bin $(python3 -c "import socket,struct;print(struc
 	fail "bob did not see the offer rewritten to the isp: $(grep offer "$T/bob.log")"
 grep -q "reverse .*<- $PEER4:" "$ISP_LOG" || fail "the isp did not join bob's connection from $PEER4"
 ok "DCC SEND across ngircd: offer rewritten to the isp, the peer on another inside host joined, 4 MiB intact"
+
+# --- An offer's opening and a host the user may not reach (192.0.2.5 is
+# in no allow list): it is reset, and alice never sees a connection.
+S_MAL=dpm$$
+_site_host "$S_MAL" bi 192.0.2.5 2001:db8:1::5 192.0.2.1 2001:db8:1::1
+bg_start "$T/eve.log" ip netns exec "$S_PEER" python3 "$T/irc.py" eve "$SERVER4" "$T/eve"
+for i in $(seq 100); do [ -f "$T/eve.ready" ] && break; sleep 0.1; done
+[ -f "$T/eve.ready" ] || fail "eve did not register: $(cat "$T/eve.log")"
+ip netns exec "$S_CLIENT" "$BIN/sockhook" -c "$T/hook.conf" -- \
+	python3 "$T/irc.py" alice "$SERVER4" "$T/file" eve >"$T/alice2.log" 2>&1 &
+alice2=$!
+wait_for_log "$T/eve.log" "^eve: offer at" 30
+set -- $(sed -n 's/^eve: offer at \([0-9.]*\) \([0-9]*\)$/\1 \2/p' "$T/eve.log")
+[ "$1" = "$ISP4" ] || fail "eve's offer was not rewritten to the isp: $(cat "$T/eve.log")"
+got=$(ip netns exec "$S_MAL" python3 - "$1" "$2" <<'PY'
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    c.settimeout(10)
+    d = c.recv(65536)
+    print("data %d" % len(d) if d else "closed")
+except ConnectionResetError:
+    print("reset")
+except OSError as e:
+    print("error", e)
+PY
+)
+[ "$got" = reset ] || fail "a host outside the allow list at the offer's opening: $got"
+sleep 1
+grep -q "alice: sent" "$T/alice2.log" && fail "alice's file went to a host outside the allow list"
+kill "$alice2" 2>/dev/null
+wait "$alice2" 2>/dev/null
+grep -q "reverse [0-9.:]* for channel [0-9]*: refused a connection from 192\.0\.2\.5:[0-9]*: not an address the user may reach" "$ISP_LOG" ||
+	fail "the isp did not log the stranger at the opening: $(grep 192.0.2.5 "$ISP_LOG")"
+ok "a host outside the user's allow list at the DCC opening: reset, alice saw no connection, the isp says: not an address the user may reach"
 
 # --- rsh-style: the client announces a stderr port ("digits NUL").
 cat >"$T/rsh.py" <<'PY'

@@ -67,6 +67,35 @@ grep -q 'refused announcement "PORT 10,9,8,7,1,281\\r\\n": it does not decode' "
 	fail "no log line for the undecodable PORT"
 ok "undecodable, IAC-hidden, spaced, LPRT and not-honoured PORTs all reach the server as PORT to port 0"
 
+# Implicit TLS on the control port (a ClientHello as the first bytes,
+# from a real TLS client): its first line becomes QUIT, so the server
+# never sees a handshake record (what follows the first LF byte is
+# scanned as lines like any other), and the client's handshake fails.
+: >"$T/ftp.log"
+TESTS=$TESTS python3 - "$SOCKS_PORT" "$FTP_PORT" >"$T/tls.out" 2>&1 <<'PY'
+import os, socket, ssl, sys
+sys.path.insert(0, os.environ["TESTS"] + "/tools")
+from peer import socks_connect
+s, code = socks_connect(int(sys.argv[1]), "127.0.0.1", int(sys.argv[2]))
+s.settimeout(10)
+print("greeting", s.recv(100))
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+try:
+    t = ctx.wrap_socket(s, server_hostname="ftp.test")
+    print("handshake done")
+except (ssl.SSLError, OSError) as e:
+    print("handshake failed:", type(e).__name__)
+PY
+grep -q "^handshake failed" "$T/tls.out" || fail "a TLS handshake on the control port: $(cat "$T/tls.out")"
+for i in $(seq 30); do grep -q QUIT "$T/ftp.log" && break; sleep 0.1; done
+[ "$(head -1 "$T/ftp.log")" = "b'QUIT\\r\\n'" ] || fail "the server's first line is not QUIT: $(cat "$T/ftp.log")"
+grep -q 'x16\\x03' "$T/ftp.log" && fail "the ClientHello reached the server: $(cat "$T/ftp.log")"
+grep -q 'refused announcement "\\x16\\x03.*\[tls\] refuses it' "$ESP_LOG" "$ISP_LOG" ||
+	fail "no log line for the ClientHello: $(grep -h 'refused announcement' "$ESP_LOG" "$ISP_LOG" | tail -2)"
+ok "a TLS ClientHello on the control port: the server's first line is QUIT, no handshake record reaches it, the handshake fails"
+
 # A PORT line that grows past the holdback: the connection is reset.
 : >"$T/ftp.log"
 spaces=$(printf '%5000s' '')

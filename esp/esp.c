@@ -571,7 +571,7 @@ esp_link_rules(struct session *s, struct esp_link *l, const char *p, size_t len)
 	char *name, *cause = NULL, shown[300];
 
 	if (nl == NULL || (size_t)(nl - p) + 2 > len || nl[1] != '\n' ||
-	    (size_t)(nl - p) - 11 > 200) {
+	    (size_t)(nl - p) - 11 > CONFIG_MAX_RULE_NAME) {
 		session_fail(s, GOAWAY_PROTOCOL, "malformed rule file frame");
 		return;
 	}

@@ -182,9 +182,11 @@ isp_tls_unreadable(const struct conf *c)
 static int
 isp_check_config_size(const struct isp *i, const struct conf *c, char **cause)
 {
+	const struct rule_app *app;
 	struct allow al;
+	const char *name;
 	char *text, *why = NULL;
-	size_t len;
+	size_t len, k;
 	int rc = 0;
 
 	text = policy_text(&i->i_policy, &len);
@@ -200,6 +202,26 @@ isp_check_config_size(const struct isp *i, const struct conf *c, char **cause)
 		return conf_error(cause, c, "isp:rules",
 		    "%zu rule files; the esp takes at most %d",
 		    ruleset_count(i->i_ruleset), CONFIG_MAX_RULE_FILES);
+	for (k = 0; i->i_ruleset != NULL && k < ruleset_count(i->i_ruleset);
+	     k++) {
+		/* As dial_send_rules sends it: "rules-file=NAME\n\n" TEXT. */
+		app = ruleset_app(i->i_ruleset, k);
+		name = rule_app_file(app);
+		rule_app_text(app, &len);
+		if (strlen(name) > CONFIG_MAX_RULE_NAME)
+			return conf_error(cause, c, "isp:rules",
+			    "%s: a name longer than %d bytes, which the esp "
+			    "refuses",
+			    name, CONFIG_MAX_RULE_NAME);
+		if (strlen("rules-file=\n\n") + strlen(name) + len >
+		    FRAME_MAX_PAYLOAD)
+			return conf_error(cause, c, "isp:rules",
+			    "%s is too large for the esp: %zu bytes, at most "
+			    "%d in one CONFIG frame",
+			    name,
+			    strlen("rules-file=\n\n") + strlen(name) + len,
+			    FRAME_MAX_PAYLOAD);
+	}
 	text = policy_serves(&i->i_policy);
 	/* "id=ID\nallow=LIST\n", with room for the longest id. */
 	len = strlen("id=\nallow=\n") + sizeof i->i_id + strlen(text);
@@ -215,8 +237,13 @@ isp_check_config_size(const struct isp *i, const struct conf *c, char **cause)
 			    "most %d",
 			    al.al_n, CONFIG_MAX_RULES);
 		allow_free(&al);
-	} else
+	} else {
+		rc = conf_error(cause, c, NULL,
+		    "what the isp serves is not an allow list the esp takes: "
+		    "%s",
+		    why);
 		free(why);
+	}
 	free(text);
 	return rc;
 }

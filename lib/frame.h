@@ -10,6 +10,7 @@
 #define FRAME_MAX_PAYLOAD     65536 /* hard limit for any frame */
 #define CONFIG_MAX_RULES      4096  /* allow rules an isp may announce */
 #define CONFIG_MAX_RULE_FILES 64    /* rule files, one CONFIG frame each */
+#define CONFIG_MAX_RULE_NAME  200   /* bytes of a rule file's name */
 #define FRAME_DATA_MAX \
 	(65536 - FRAME_HDR_LEN) /* one frame: 4 full TLS records */
 

@@ -124,12 +124,12 @@ scan_free(struct scan *s)
 {
 	if (s == NULL)
 		return;
-	if (s->s_app != NULL)
-		rule_app_release(s->s_app);
 	pcre2_match_data_free(s->s_md);
 	pcre2_match_data_free(s->s_anymd);
 	free(s->s_ov);
 	free(s->s_buf);
+	if (s->s_app != NULL)
+		rule_app_release(s->s_app);
 	free(s);
 }
 

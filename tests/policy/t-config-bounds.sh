@@ -3,8 +3,9 @@
 # valid credentials that serves 4097 allow rules, or sends 65 rule files,
 # is refused (GOAWAY 6, with the reason in the esp's log), where 4096
 # rules and 64 files are taken; a CONFIG larger than a frame (64 KiB)
-# ends the session. The isp itself refuses, at -t, a policy too large
-# for one CONFIG frame.
+# ends the session. The isp itself refuses, at -t, a policy or a rule
+# file too large for one CONFIG frame, and a rule file name the esp
+# would refuse.
 . "$(dirname "$0")/../lib.sh"
 ROGUE=$TOP/build/tests/policy/rogue_isp
 [ -x "$ROGUE" ] || fail "$ROGUE is not built (make tests)"
@@ -81,3 +82,19 @@ PY
 grep -q "the policy is too large for the esp: [0-9]* bytes, at most 65536 in one CONFIG frame" "$T/big.out" ||
 	fail "isp -t on a large policy: $(cat "$T/big.out")"
 ok "isp -t: $(head -1 "$T/big.out")"
+
+# A rule file too large for one frame, or with a name the esp refuses.
+mkdir -p "$T/bigrules" "$T/longrules"
+{ cat "$TOP/rules/rsh.ini"; for i in $(seq 1200); do echo "; padding line $i of a rule file larger than one CONFIG frame"; done; } >"$T/bigrules/rsh.ini"
+[ "$(wc -c <"$T/bigrules/rsh.ini")" -gt 65536 ] || fail "the padded rule file is not larger than a frame"
+long=$(printf 'r%.0s' $(seq 205))
+cp "$TOP/rules/rsh.ini" "$T/longrules/$long.ini"
+for d in bigrules longrules; do
+	sed "s|^\[isp\]|[isp]\nrules = $T/$d|" "$T/rogue.conf" >"$T/$d.conf"
+	"$BIN/isp" -t -c "$T/$d.conf" >"$T/$d.out" 2>&1 && fail "isp -t took $d: $(cat "$T/$d.out")"
+done
+grep -q "\[isp\] rules: rsh.ini is too large for the esp: [0-9]* bytes, at most 65536 in one CONFIG frame" "$T/bigrules.out" ||
+	fail "isp -t on a large rule file: $(cat "$T/bigrules.out")"
+grep -q "\[isp\] rules: $long.ini: a name longer than 200 bytes, which the esp refuses" "$T/longrules.out" ||
+	fail "isp -t on a long rule file name: $(cat "$T/longrules.out")"
+ok "isp -t: a rule file over 64 KiB, and one with a 209-byte name, refused"

@@ -333,5 +333,12 @@ CONF
 }
 
 # rss_kb PID: resident set size in KiB; peak_kb PID: the high-water mark.
+# metric PORT SERIES: a series' value from the metrics endpoint on
+# 127.0.0.1:PORT (0 when it has none yet), e.g.
+# metric 9100 'dynpass_password_hashes_total{result="ok"}'.
+metric() {
+	curl -sS --fail --max-time 10 "http://127.0.0.1:$1/metrics" |
+		awk -v s="$2" '$1 == s { n = $2 } END { print n + 0 }'
+}
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }

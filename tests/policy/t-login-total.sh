@@ -30,10 +30,7 @@ pair_start
 wait_for_log "$ESP_LOG" "policy: 1 users, anonymous refused" 10
 
 # hashes RESULT: scrypt checks the isp ran, with that result.
-hashes() {
-	curl -sS --fail --max-time 10 "http://127.0.0.1:$IM/metrics" |
-		awk -v r="$1" '$1 == "dynpass_password_hashes_total{result=\"" r "\"}" { n = $2 } END { print n + 0 }'
-}
+hashes() { metric "$IM" "dynpass_password_hashes_total{result=\"$1\"}"; }
 # flood SECONDS: 8 addresses, 6 clients each, wrong passwords; total attempts.
 flood() {
 	local a

@@ -31,10 +31,7 @@ listen = 127.0.0.1:$IM
 [isp]"
 pair_start
 # hashes RESULT: how many password checks ran scrypt, with that result.
-hashes() {
-	curl -sS --fail --max-time 10 "http://127.0.0.1:$IM/metrics" |
-		awk -v r="$1" '$1 == "dynpass_password_hashes_total{result=\"" r "\"}" { n = $2 } END { print n + 0 }'
-}
+hashes() { metric "$IM" "dynpass_password_hashes_total{result=\"$1\"}"; }
 
 # 10 s at 10 MiB/s: long enough to outlast the checks below, even under
 # the sanitizers, where the logins they make are slower.

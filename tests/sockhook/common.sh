@@ -117,6 +117,18 @@ expect_errno() {
 	esac
 }
 
+# agent_refused NAME WHY: sockhook with $T/NAME.conf says
+# "sockhook: agent: WHY (log: ...)" and does not run the command.
+agent_refused() {
+	rm -f "$T/ran"
+	if "$BIN/sockhook" -c "$T/$1.conf" -- touch "$T/ran" 2>"$T/$1.err"; then
+		fail "$1: the agent got a session"
+	fi
+	[ ! -e "$T/ran" ] || fail "$1: the command ran without a session"
+	grep -q "^sockhook: agent: $2 (log: $XDG_RUNTIME_DIR/dynpass/agent-[0-9a-f]*.log)\$" "$T/$1.err" ||
+		fail "$1: wanted \"$2\", got: $(cat "$T/$1.err")"
+}
+
 # fetch_blob OUT: the blob through sockhook into $T/OUT, errors in
 # $T/OUT.err; fails unless it arrived intact.
 fetch_blob() {

@@ -23,16 +23,6 @@ agent_conf() {
 	printf '[sockhook]\nagent = 127.0.0.1:%s\nca = %s\nroute = 127.0.0.1/32\nuser = shuser\npassword_file = %s\n%b' \
 		"$2" "$3" "$T/shuser.pass" "${4:-}" >"$T/$1.conf"
 }
-# refused NAME WHY: the launcher fails with WHY, and the command never runs.
-refused() {
-	rm -f "$T/ran"
-	if "$BIN/sockhook" -c "$T/$1.conf" -- touch "$T/ran" 2>"$T/$1.err"; then
-		fail "$1: the agent got a session"
-	fi
-	[ ! -e "$T/ran" ] || fail "$1: the command ran without a session"
-	grep -q "^sockhook: agent: $2 (log: $XDG_RUNTIME_DIR/dynpass/agent-[0-9a-f]*.log)\$" "$T/$1.err" ||
-		fail "$1: wanted \"$2\", got: $(cat "$T/$1.err")"
-}
 # impostor NAME CERT: a TLS 1.3 server with CERT; its report in $T/NAME.imp.
 impostor() {
 	IMP_PORT=$(free_port)
@@ -50,14 +40,14 @@ impostor_report() {
 
 # The real esp, but the agent trusts another CA.
 agent_conf wrongca "$CLIENT_PORT" "$T/otherca.crt"
-refused wrongca "the esp's certificate does not verify: unable to get local issuer certificate"
+agent_refused wrongca "the esp's certificate does not verify: unable to get local issuer certificate"
 [ "$(count_log "$ESP_LOG" "login")" = 0 ] || fail "the esp saw a login: $(grep login "$ESP_LOG")"
 ok "the real esp under another CA than the agent's ca: $(cat "$T/wrongca.err")"
 
 # An impostor with a certificate from another CA.
 impostor other esp-other
 agent_conf other "$IMP_PORT" "$T/agentca.crt"
-refused other "the esp's certificate does not verify: unable to get local issuer certificate"
+agent_refused other "the esp's certificate does not verify: unable to get local issuer certificate"
 rep=$(impostor_report other)
 case $rep in
 "handshake failed:"*) ;;
@@ -68,7 +58,7 @@ ok "an impostor under another CA learns nothing: $rep"
 # An impostor with a certificate under the agent's CA, for another host.
 impostor elsewhere esp-elsewhere
 agent_conf elsewhere "$IMP_PORT" "$T/agentca.crt"
-refused elsewhere "the esp's certificate does not verify: IP address mismatch"
+agent_refused elsewhere "the esp's certificate does not verify: IP address mismatch"
 rep=$(impostor_report elsewhere)
 case $rep in
 "handshake failed:"*) ;;

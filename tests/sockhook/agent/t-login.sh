@@ -46,20 +46,10 @@ agent_conf() {
 	printf '[sockhook]\nagent = 127.0.0.1:%s\nca = %s\nroute = 127.0.0.1/32\n%b' \
 		"$CLIENT_PORT" "$T/agentca.crt" "$2" >"$T/$1.conf"
 }
-# refused NAME WHY: the launcher fails with WHY, and the command never runs.
-refused() {
-	rm -f "$T/ran"
-	if "$BIN/sockhook" -c "$T/$1.conf" -- touch "$T/ran" 2>"$T/$1.err"; then
-		fail "$1: the login was accepted"
-	fi
-	[ ! -e "$T/ran" ] || fail "$1: the command ran without a session"
-	grep -q "^sockhook: agent: $2 (log: $XDG_RUNTIME_DIR/dynpass/agent-[0-9a-f]*.log)\$" "$T/$1.err" ||
-		fail "$1: wanted \"$2\", got: $(cat "$T/$1.err")"
-}
 
 (umask 077; echo wrong-secret >"$T/wrong.pass")
 agent_conf wrongpw "user = shuser\npassword_file = $T/wrong.pass\n"
-refused wrongpw "login refused: wrong user name or password"
+agent_refused wrongpw "login refused: wrong user name or password"
 grep -q 'agent 127.0.0.1:[0-9]*: login failed for user "shuser"' "$ESP_LOG" ||
 	fail "the esp did not log the failed login"
 grep -q 'agent login from 127.0.0.1:[0-9]* for user "shuser" refused: wrong password' "$ISP_LOG" ||
@@ -75,7 +65,7 @@ grep -q "audit ts=[^ ]* event=channel side=isp channel=[0-9]* user=carol " "$ISP
 ok "a certificate under [policy] user_ca logs carol in; her channel is hers"
 
 agent_conf rogue "cert = $T/carol-rogue.crt\nkey = $T/carol-rogue.key\n"
-refused rogue "login refused for this certificate"
+agent_refused rogue "login refused for this certificate"
 grep -q 'agent login from 127.0.0.1:[0-9]* for user "carol" refused: certificate verify failed: unable to get local issuer certificate' "$ISP_LOG" ||
 	fail "the isp did not log the foreign certificate: $(grep refused "$ISP_LOG")"
 grep -q 'agent 127.0.0.1:[0-9]*: login failed for user "carol"' "$ESP_LOG" ||
@@ -83,7 +73,7 @@ grep -q 'agent 127.0.0.1:[0-9]*: login failed for user "carol"' "$ESP_LOG" ||
 ok "a certificate for carol from another CA: $(cat "$T/rogue.err")"
 
 agent_conf dave "cert = $T/dave.crt\nkey = $T/dave.key\n"
-refused dave "login refused for this certificate"
+agent_refused dave "login refused for this certificate"
 grep -q 'for user "dave" refused: no such user' "$ISP_LOG" ||
 	fail "the isp did not log the unknown user"
 grep -q 'agent 127.0.0.1:[0-9]*: login failed for user "dave"' "$ESP_LOG" ||
@@ -92,5 +82,5 @@ ok "a good certificate for a user the policy does not know is refused"
 
 (umask 077; echo low-secret >"$T/low.pass")
 agent_conf lowcost "user = lowcost\npassword_file = $T/low.pass\n"
-refused lowcost "the password's scrypt cost is too low to send a proof through the esp (at least 16384)"
+agent_refused lowcost "the password's scrypt cost is too low to send a proof through the esp (at least 16384)"
 ok "a password hash with scrypt N = 1024: the agent sends no proof ($(cat "$T/lowcost.err"))"

@@ -114,7 +114,19 @@ ok "behind NAT, through the agent: HTTP, passive FTP and active FTP (curl -P -),
 grep -qa "$marker" "$T/agent.pcap" && fail "the payload marker crossed the café in clear"
 grep -qa "$password" "$T/agent.pcap" && fail "the password crossed the café in clear"
 grep -qa "pub/big" "$T/agent.pcap" && fail "the FTP commands crossed the café in clear"
-ok "a capture on the café side ($(stat -c %s "$T/agent.pcap") bytes) holds neither the marker, the FTP commands nor the password"
+# has_dest PCAP: the inside FTP server's address and port as SOCKS and
+# OPEN carry them (6 bytes: no chance match in megabytes of ciphertext),
+# or its address as text, anywhere in the capture's bytes.
+has_dest() {
+	python3 - "$1" "$SERVER4" <<'PY'
+import socket, struct, sys
+data = open(sys.argv[1], "rb").read()
+packed = socket.inet_aton(sys.argv[2]) + struct.pack(">H", 21)
+sys.exit(0 if packed in data or sys.argv[2].encode() in data else 1)
+PY
+}
+has_dest "$T/agent.pcap" && fail "the destination $SERVER4 crossed the café in clear"
+ok "a capture on the café side ($(stat -c %s "$T/agent.pcap") bytes) holds neither the marker, the FTP commands, the destination nor the password"
 
 rm -f "$T/got.lftp"
 before=$(count_log "$ESP_LOG" "reverse .*: asking agent .* to connect")
@@ -142,7 +154,8 @@ capture plain get plainweb "$T/plain.conf" "http://$SERVER4:$HTTP_PORT/page" ||
 [ "$(sha "$T/got.plainweb")" = "$want_web" ] || fail "SOCKS door: SHA-256 differs"
 grep -qa "$marker" "$T/plain.pcap" || fail "the capture does not see the payload through the SOCKS door"
 grep -qa "$password" "$T/plain.pcap" || fail "the capture does not see the password through the SOCKS door"
-ok "through the SOCKS door the same capture sees the marker and the password in clear"
+has_dest "$T/plain.pcap" || fail "the capture does not see the destination through the SOCKS door"
+ok "through the SOCKS door the same capture sees the marker, the destination and the password in clear"
 if get plainport "$T/plain.conf" "ftp://$SERVER4/pub/big" -P -; then
 	fail "active FTP through the SOCKS door from behind NAT worked"
 fi

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -383,6 +384,44 @@ test_policy_text(void)
 	free(cause);
 }
 
+/*
+ * What the esp is sent of the policy holds no password secret: neither
+ * the stored form nor any of its fields, and the esp's parsed copy has
+ * no hash for the user.
+ */
+static void
+test_policy_no_secrets(void)
+{
+	struct policy p, q;
+	struct conf *c;
+	char *cause = NULL, *text, conf[600], *hash = kdf_hash("pw"), *f, *save;
+	char *fields;
+	size_t len;
+
+	CHECK(hash != NULL && strncmp(hash, "scram$", 6) == 0);
+	snprintf(conf, sizeof conf,
+	    "[user alice]\npassword = %s\nallow = 10.0.0.0/8:21\n", hash);
+	c = conf_load(put("ns.conf", conf, 0600), &cause);
+	CHECK(policy_load(&p, c, &cause) == 0);
+	text = policy_text(&p, &len);
+	CHECK(strstr(text, "alice") != NULL);
+	CHECK(
+	    strstr(text, "scram$") == NULL && strstr(text, "scrypt$") == NULL);
+	fields = strdup(hash + 6);
+	for (f = strtok_r(fields, "$", &save); f != NULL;
+	     f = strtok_r(NULL, "$", &save))
+		if (strlen(f) >= 16) /* salt, StoredKey, ServerKey */
+			CHECK(strstr(text, f) == NULL);
+	free(fields);
+	CHECK(policy_parse(&q, text, len, &cause) == 0);
+	CHECK(q.p_nusers == 1 && q.p_users[0].pu_hash == NULL);
+	policy_free(&q);
+	free(text);
+	policy_free(&p);
+	conf_free(c);
+	free(hash);
+}
+
 /* A user naming a missing group: the message names it (and reads no freed memory). */
 static void
 test_policy_groups(void)
@@ -418,6 +457,7 @@ main(void)
 	test_policy_groups();
 	test_hostport();
 	test_policy_text();
+	test_policy_no_secrets();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;

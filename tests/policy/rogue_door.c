@@ -4,7 +4,10 @@
  * OPEN, as a real esp would, then tries to reuse what it saw: the same
  * OPEN again, its tag for another destination, and, once the isp has
  * dialled again, the OPEN and the whole login exchange on the new
- * session. One line per attempt: "NAME: RESULT".
+ * session. It also asks the agent for reverse connections (OUTSIDE_OPEN)
+ * no isp approved: without a tag, with a forged one, to another host,
+ * and for a channel that is not there. One line per attempt:
+ * "NAME: RESULT".
  *
  * usage: rogue_door CONF SESSION_PORT CLIENT_PORT CERT KEY OTHER_PORT
  *
@@ -12,6 +15,7 @@
  * first login steps at once, prints "flood: C continue, B busy" when all
  * are answered, and exits.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,7 @@
 
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/rand.h>
 
 #include "conf.h"
 #include "end.h"
@@ -108,6 +113,43 @@ reconnectcb(evutil_socket_t fd, short what, void *arg)
 	session_close(isp, "rogue wants a new session");
 }
 
+/* The agent answered a reverse connection we asked for. */
+static void
+outside_resultcb(struct channel *ch, uint8_t code, const struct endpoint *b,
+    void *arg)
+{
+	char buf[16];
+
+	(void)b;
+	snprintf(buf, sizeof buf, "%u", code);
+	say(arg, buf);
+	if (code == OPEN_OK)
+		channel_close(ch, CHANNEL_RESET, "rogue done");
+}
+
+/* Ask the agent to connect to ip:other_port for its channel ref. */
+static void
+try_outside(const char *name, uint32_t ref, const char *ip, int tag)
+{
+	struct frame_open ao;
+
+	memset(&ao, 0, sizeof ao);
+	ao.fo_dst.ep_atyp = ATYP_IPV4;
+	ao.fo_dst.ep_len = 4;
+	inet_pton(AF_INET, ip, ao.fo_dst.ep_addr);
+	ao.fo_dst.ep_port = other_port;
+	ao.fo_client = ao.fo_dst;
+	ao.fo_ref = ref;
+	if (tag) {
+		ao.fo_auth = OPEN_AUTH_TAG;
+		ao.fo_secret_len = OPTAG_LEN;
+		RAND_bytes(ao.fo_secret, OPTAG_LEN);
+	}
+	if (session_open(agent, FRAME_OUTSIDE_OPEN, &ao, outside_resultcb,
+		(void *)name) == NULL)
+		say(name, "not sent");
+}
+
 /* The isp answered the agent's own OPEN: relay it, then try the rest. */
 static void
 first_resultcb(struct channel *to, uint8_t code, const struct endpoint *b,
@@ -128,6 +170,11 @@ first_resultcb(struct channel *to, uint8_t code, const struct endpoint *b,
 	end_link(from, to);
 	replay_open("replayed open", 0);
 	replay_open("changed destination", other_port);
+	try_outside("outside without a tag", from->ch_id, "127.0.0.1", 0);
+	try_outside("outside with a forged tag", from->ch_id, "127.0.0.1", 1);
+	try_outside("outside to another host", from->ch_id, "127.0.0.2", 1);
+	try_outside("outside for no channel", from->ch_id + 1000, "127.0.0.1",
+	    1);
 	event_base_once(base, -1, EV_TIMEOUT, reconnectcb, NULL, &tv);
 }
 
@@ -204,8 +251,7 @@ isp_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 		flood_busy += r.flr_code == LOGIN_BUSY;
 		if (flood_cont + flood_busy < flood)
 			return;
-		printf("flood: %d continue, %d busy\n", flood_cont,
-		    flood_busy);
+		printf("flood: %d continue, %d busy\n", flood_cont, flood_busy);
 		fflush(stdout);
 		event_base_loopexit(base, NULL);
 		return;
@@ -237,8 +283,8 @@ isp_up(struct session *s, void *arg)
 	(void)s;
 	(void)arg;
 	for (i = 0; i < flood; i++) {
-		snprintf(first, sizeof first, "n,,n=alice,r=floodfloodflood%05d",
-		    i);
+		snprintf(first, sizeof first,
+		    "n,,n=alice,r=floodfloodflood%05d", i);
 		to_isp(1000 + (uint32_t)i, 1, (const uint8_t *)first,
 		    strlen(first));
 	}

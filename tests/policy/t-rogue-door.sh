@@ -3,7 +3,10 @@
 # it saw: the agent's OPEN again on a second channel, its tag for another
 # destination, the OPEN on the isp's next session, and the recorded login
 # exchange (client-first and proof) replayed to the isp are all refused,
-# each with the isp's own reason. The agent's own connection works.
+# each with the isp's own reason. Nor can it make the agent connect
+# anywhere: reverse connections no isp approved (no tag, a forged tag,
+# another host, no such channel) are refused by the agent, each with its
+# reason. The agent's own connection works.
 . "$(dirname "$0")/../lib.sh"
 . "$TESTS/pki.sh"
 ROGUE=$TOP/build/tests/policy/rogue_door
@@ -73,3 +76,17 @@ grep -q "for user \"alice\" refused: wrong password" "$ISP_LOG" ||
 	fail "the isp did not log the replayed proof"
 ok "the recorded login exchange replayed to the isp is refused: the proof is for another nonce"
 [ "$(grep -c 'logged in by password' "$ISP_LOG")" = 1 ] || fail "the isp accepted more than one login"
+
+# Reverse connections the rogue asked of the agent on its own.
+for what in "outside without a tag" "outside with a forged tag" "outside to another host" "outside for no channel"; do
+	grep -qx "$what: 2" "$T/rogue.log" || fail "$what: $(grep '^outside' "$T/rogue.log")"
+done
+alog=$(ls "$XDG_RUNTIME_DIR"/dynpass/agent-*.log)
+for why in "no approval from an isp of this login" "not the program that announced" "not a channel of a program here"; do
+	grep -q "reverse connection to 127\.0\.0\.[12]:$PB for channel [0-9]* refused: $why" $alog ||
+		fail "the agent did not log \"$why\": $(grep 'reverse' $alog)"
+done
+[ "$(grep -c 'refused: no approval from an isp of this login' $alog)" = 2 ] ||
+	fail "want 2 refusals for no approval: $(grep reverse $alog)"
+grep -q "reverse .*: connecting" $alog && fail "the agent connected for the rogue: $(grep reverse $alog)"
+ok "reverse connections no isp approved (no tag, a forged tag, another host, no such channel) are refused by the agent"

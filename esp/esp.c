@@ -614,7 +614,6 @@ esp_link_policy(struct session *s, struct esp_link *l, const char *p,
 		policy_free(&l->el_policy);
 	l->el_policy = np;
 	l->el_have_policy = 1;
-	login_link_forget(l, 0); /* passwords may have changed */
 	log_info("session with %s: isp \"%s\" policy: %zu users, anonymous "
 		 "%s",
 	    session_peer(s), l->el_id, np.p_nusers,
@@ -710,6 +709,11 @@ esp_link_config(struct session *s, struct esp_link *l, const uint8_t *p,
 		 */
 		ruleset_free(l->el_rules);
 		l->el_rules = NULL;
+		return;
+	}
+	if (len == 13 && memcmp(p, "logins-reset\n", 13) == 0) {
+		/* A password changed or went at the isp's reload. */
+		login_link_forget(l, 0);
 		return;
 	}
 	if (len > 7 && memcmp(p, "policy\n", 7) == 0) {

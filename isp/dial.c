@@ -492,6 +492,12 @@ dial_send_config(struct uplink *u)
 		session_send_config(s, cfg, (size_t)n);
 		free(cfg);
 	}
+	/* A password changed or went since this esp was told: it forgets
+	 * the logins it accepted (a new session starts with none). */
+	if (u->u_logins_gen != i->i_logins_gen && u->u_sent_config)
+		session_send_config(s, "logins-reset\n", 13);
+	u->u_logins_gen = i->i_logins_gen;
+	u->u_sent_config = 1;
 	cfg = policy_text(&i->i_policy, &len);
 	if (len > FRAME_MAX_PAYLOAD)
 		log_warnx("the policy is too large to send to the esp (%zu "
@@ -542,6 +548,7 @@ dial_sess_up(struct session *s, void *arg)
 	if (u->u_worker != NULL)
 		log_debug("esp %s: session on worker %d", u->u_name,
 		    u->u_worker->w_id);
+	u->u_sent_config = 0; /* a new session: the esp remembers no login */
 	dial_send_config(u);
 }
 

@@ -640,7 +640,8 @@ isp_reload(struct isp *i)
 		audit_set_self(i->i_id);
 		return;
 	}
-	login_carry(&i->i_policy, &n.i_policy);
+	if (login_carry(&i->i_policy, &n.i_policy))
+		i->i_logins_gen++; /* the esps forget what they accepted */
 	policy_free(&i->i_policy);
 	i->i_policy = n.i_policy;
 	memset(&n.i_policy, 0, sizeof n.i_policy);

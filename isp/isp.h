@@ -46,6 +46,8 @@ struct uplink {
 	struct via_req *u_via;
 	struct event *u_redial;
 	struct event *u_config; /* a reload's CONFIG, on the worker */
+	unsigned u_logins_gen;  /* i_logins_gen the esp was last told */
+	int u_sent_config;      /* this session had its first CONFIG */
 	unsigned u_attempts;
 	TAILQ_HEAD(, isp_auth) u_auths; /* logins the esp is waiting for */
 	time_t u_notice_sec;            /* the esp's reports this second */
@@ -87,6 +89,7 @@ struct isp {
 	int i_nworkers;   /* [isp] workers */
 	struct workers *i_workers;
 	unsigned i_next_worker; /* the next uplink's, round the workers */
+	unsigned i_logins_gen;  /* reloads that changed or removed a password */
 	size_t i_login_queue;
 	char *i_dummy_hash; /* what unknown users are checked against */
 	unsigned char i_login_key[32];
@@ -134,7 +137,7 @@ void login_free(struct isp *);
 struct login_req *login_check(struct isp *, const char *user, const void *,
     size_t, const struct endpoint *client, login_cb, void *);
 void login_cancel(struct login_req *);
-void login_carry(const struct policy *old, struct policy *);
+int login_carry(const struct policy *old, struct policy *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t, int honour, uint32_t login, uint64_t counter);
 void agentauth_init(struct isp *);

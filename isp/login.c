@@ -199,14 +199,25 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
  * A reload's new policy keeps each user's remembered password while the
  * user's hash is unchanged, so logins after a reload cost no scrypt; a
  * changed (or removed) password is forgotten with the old policy.
+ * Returns 1 if some user's password changed or went: the esps must then
+ * forget the logins they accepted.
  */
-void
+int
 login_carry(const struct policy *old, struct policy *new)
 {
-	const struct policy_user *o;
+	const struct policy_user *o, *u2;
 	struct policy_user *u;
 	size_t n;
+	int changed = 0;
 
+	for (n = 0; n < old->p_nusers; n++) {
+		o = &old->p_users[n];
+		u2 = policy_find(new, o->pu_name);
+		if (o->pu_hash != NULL &&
+		    (u2 == NULL || u2->pu_hash == NULL ||
+			strcmp(o->pu_hash, u2->pu_hash) != 0))
+			changed = 1;
+	}
 	for (n = 0; n < new->p_nusers; n++) {
 		u = &new->p_users[n];
 		o = policy_find(old, u->pu_name);
@@ -216,6 +227,7 @@ login_carry(const struct policy *old, struct policy *new)
 		memcpy(u->pu_seen, o->pu_seen, sizeof u->pu_seen);
 		u->pu_seen_ok = 1;
 	}
+	return changed;
 }
 
 /* Forget a check: its callback will not run. */

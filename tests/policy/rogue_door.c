@@ -76,7 +76,7 @@ to_isp(uint32_t ref, uint8_t step, const uint8_t *msg, size_t len)
 	session_send_message(isp, FRAME_LOGIN, buf, n);
 }
 
-/* The result of a replayed OPEN. */
+/* The result of an OPEN or OUTSIDE_OPEN we made up. */
 static void
 replay_resultcb(struct channel *ch, uint8_t code, const struct endpoint *b,
     void *arg)
@@ -113,20 +113,6 @@ reconnectcb(evutil_socket_t fd, short what, void *arg)
 	session_close(isp, "rogue wants a new session");
 }
 
-/* The agent answered a reverse connection we asked for. */
-static void
-outside_resultcb(struct channel *ch, uint8_t code, const struct endpoint *b,
-    void *arg)
-{
-	char buf[16];
-
-	(void)b;
-	snprintf(buf, sizeof buf, "%u", code);
-	say(arg, buf);
-	if (code == OPEN_OK)
-		channel_close(ch, CHANNEL_RESET, "rogue done");
-}
-
 /* Ask the agent to connect to ip:other_port for its channel ref. */
 static void
 try_outside(const char *name, uint32_t ref, const char *ip, int tag)
@@ -145,7 +131,7 @@ try_outside(const char *name, uint32_t ref, const char *ip, int tag)
 		ao.fo_secret_len = OPTAG_LEN;
 		RAND_bytes(ao.fo_secret, OPTAG_LEN);
 	}
-	if (session_open(agent, FRAME_OUTSIDE_OPEN, &ao, outside_resultcb,
+	if (session_open(agent, FRAME_OUTSIDE_OPEN, &ao, replay_resultcb,
 		(void *)name) == NULL)
 		say(name, "not sent");
 }

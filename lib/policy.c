@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <openssl/crypto.h>
 
 #include "conf.h"
@@ -148,6 +149,52 @@ policy_take(struct policy_user *u, const struct conf *c, const char *sec,
 	}
 }
 
+/* A new, zeroed user at the end of the list. */
+static struct policy_user *
+policy_add_user(struct policy *p, const char *name)
+{
+	struct policy_user *u;
+
+	if (p->p_nusers == p->p_cap) {
+		p->p_cap = p->p_cap == 0 ? 16 : p->p_cap * 2;
+		p->p_users = xrealloc(p->p_users, p->p_cap * sizeof *u);
+	}
+	u = &p->p_users[p->p_nusers++];
+	memset(u, 0, sizeof *u);
+	u->pu_name = xstrdup(name);
+	return u;
+}
+
+/* qsort order of two users: by name. */
+static int
+policy_cmp(const void *a, const void *b)
+{
+	const struct policy_user *const *x = a, *const *y = b;
+
+	return strcmp((*x)->pu_name, (*y)->pu_name);
+}
+
+/*
+ * The list is complete: index it by name for policy_find. Returns the
+ * name of a user listed twice, or NULL.
+ */
+static const char *
+policy_index(struct policy *p)
+{
+	size_t i;
+
+	free(p->p_byname);
+	p->p_byname = xcalloc(p->p_nusers + 1, sizeof *p->p_byname);
+	for (i = 0; i < p->p_nusers; i++)
+		p->p_byname[i] = &p->p_users[i];
+	qsort(p->p_byname, p->p_nusers, sizeof *p->p_byname, policy_cmp);
+	for (i = 1; i < p->p_nusers; i++)
+		if (strcmp(p->p_byname[i - 1]->pu_name,
+			p->p_byname[i]->pu_name) == 0)
+			return p->p_byname[i]->pu_name;
+	return NULL;
+}
+
 /* Read one [user NAME] section, merging its groups. */
 static int
 policy_load_user(struct policy *p, const struct conf *c, const char *sec,
@@ -161,10 +208,7 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 	if (!policy_name_ok(name))
 		return conf_error(cause, c, sec,
 		    "user names are 1 to 64 of a-z 0-9 . _ -");
-	p->p_users = xrealloc(p->p_users, (p->p_nusers + 1) * sizeof *u);
-	u = &p->p_users[p->p_nusers++];
-	memset(u, 0, sizeof *u);
-	u->pu_name = xstrdup(name);
+	u = policy_add_user(p, name);
 	snprintf(key, sizeof key, "%s:password", sec);
 	if ((v = conf_str(c, key, NULL)) == NULL &&
 	    conf_str(c, "policy:user_ca", NULL) == NULL)
@@ -267,6 +311,7 @@ policy_load(struct policy *p, const struct conf *c, char **cause)
 		free(why);
 		return -1;
 	}
+	policy_index(p); /* sections are unique: no name twice */
 	return 0;
 }
 
@@ -279,22 +324,25 @@ policy_load(struct policy *p, const struct conf *c, char **cause)
 char *
 policy_text(const struct policy *p, size_t *len)
 {
-	char *out, *line;
+	struct evbuffer *b = evbuffer_new();
+	char *out;
 	size_t i;
 
-	xasprintf(&out, "policy\nanonymous\t%d\t%d\t%s\t%s\n", p->p_anonymous,
-	    p->p_anon_reverse, p->p_anon_rules ? p->p_anon_rules : "*",
-	    p->p_anon_allow_text);
+	evbuffer_add_printf(b, "policy\nanonymous\t%d\t%d\t%s\t%s\n",
+	    p->p_anonymous, p->p_anon_reverse,
+	    p->p_anon_rules ? p->p_anon_rules : "*", p->p_anon_allow_text);
 	for (i = 0; i < p->p_nusers; i++) {
 		const struct policy_user *u = &p->p_users[i];
 
-		xasprintf(&line, "%suser\t%s\t%d\t%s\t%s\n", out, u->pu_name,
+		evbuffer_add_printf(b, "user\t%s\t%d\t%s\t%s\n", u->pu_name,
 		    u->pu_reverse, u->pu_rules ? u->pu_rules : "*",
 		    u->pu_allow_text ? u->pu_allow_text : "none");
-		free(out);
-		out = line;
 	}
-	*len = strlen(out);
+	*len = evbuffer_get_length(b);
+	out = xmalloc(*len + 1);
+	evbuffer_remove(b, out, *len);
+	out[*len] = '\0';
+	evbuffer_free(b);
 	return out;
 }
 
@@ -304,6 +352,7 @@ policy_parse(struct policy *p, const char *text, size_t len, char **cause)
 {
 	char *copy = xstrndup(text, len), *line, *save = NULL, *f[6];
 	char *fs, *why = NULL;
+	const char *twice;
 	struct policy_user *u;
 	int k, rc = -1;
 
@@ -331,12 +380,8 @@ policy_parse(struct policy *p, const char *text, size_t len, char **cause)
 			xasprintf(&why, "more than %d users", POLICY_MAX_USERS);
 			goto bad;
 		} else if (k == 5 && strcmp(f[0], "user") == 0 &&
-		    policy_name_ok(f[1]) && policy_find(p, f[1]) == NULL) {
-			p->p_users =
-			    xrealloc(p->p_users, (p->p_nusers + 1) * sizeof *u);
-			u = &p->p_users[p->p_nusers++];
-			memset(u, 0, sizeof *u);
-			u->pu_name = xstrdup(f[1]);
+		    policy_name_ok(f[1])) {
+			u = policy_add_user(p, f[1]);
 			u->pu_reverse = strcmp(f[2], "1") == 0;
 			if (strcmp(f[3], "*") != 0)
 				u->pu_rules = xstrdup(f[3]);
@@ -345,6 +390,10 @@ policy_parse(struct policy *p, const char *text, size_t len, char **cause)
 				goto bad;
 		} else
 			goto bad;
+	}
+	if ((twice = policy_index(p)) != NULL) {
+		xasprintf(&why, "user %s listed twice", twice);
+		goto bad;
 	}
 	rc = 0;
 	goto out;
@@ -358,15 +407,24 @@ out:
 	return rc;
 }
 
-/* A user by name. */
+/* A user by name: a binary search of the index. */
 const struct policy_user *
 policy_find(const struct policy *p, const char *name)
 {
-	size_t i;
+	size_t lo = 0, hi = p->p_nusers, mid;
+	int d;
 
-	for (i = 0; i < p->p_nusers; i++)
-		if (strcmp(p->p_users[i].pu_name, name) == 0)
-			return &p->p_users[i];
+	if (p->p_byname == NULL)
+		return NULL; /* no user yet */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((d = strcmp(name, p->p_byname[mid]->pu_name)) == 0)
+			return p->p_byname[mid];
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return NULL;
 }
 
@@ -507,6 +565,7 @@ policy_free(struct policy *p)
 		u->pu_seen_ok = 0;
 	}
 	free(p->p_users);
+	free(p->p_byname);
 	free(p->p_anon_allow_text);
 	allow_free(&p->p_anon_allow);
 	free(p->p_anon_rules);

@@ -37,7 +37,9 @@ struct policy_user {
 struct policy {
 	struct policy_user *p_users;
 	size_t p_nusers;
-	int p_anonymous; /* clients without a login are served */
+	size_t p_cap;                  /* room in p_users */
+	struct policy_user **p_byname; /* sorted by name, once complete */
+	int p_anonymous;               /* clients without a login are served */
 	int p_anon_reverse;
 	char *p_anon_allow_text; /* the flat [isp] allow */
 	struct allow p_anon_allow;

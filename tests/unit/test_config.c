@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "addr.h"
 #include "allow.h"
 #include "conf.h"
@@ -422,6 +424,63 @@ test_policy_no_secrets(void)
 	free(hash);
 }
 
+/*
+ * Many users: the text round trip keeps each, policy_find finds each by
+ * name and nothing else, and a name listed twice is refused by name.
+ */
+static void
+test_policy_many(void)
+{
+	struct policy q, none;
+	struct evbuffer *b = evbuffer_new();
+	char *cause = NULL, *text, name[32];
+	size_t len, i;
+
+	/* In an order that is not sorted. */
+	evbuffer_add_printf(b, "policy\nanonymous\t0\t1\t*\tnone\n");
+	for (i = 0; i < POLICY_MAX_USERS; i++)
+		evbuffer_add_printf(b, "user\tu%zu\t1\t*\t10.%zu.0.0/16\n",
+		    (i * 7919) % POLICY_MAX_USERS, i % 256);
+	len = evbuffer_get_length(b);
+	text = (char *)evbuffer_pullup(b, -1);
+	CHECK(policy_parse(&q, text, len, &cause) == 0);
+	CHECK(q.p_nusers == POLICY_MAX_USERS);
+	for (i = 0; i < POLICY_MAX_USERS; i++) {
+		snprintf(name, sizeof name, "u%zu", i);
+		CHECK(policy_find(&q, name) != NULL &&
+		    strcmp(policy_find(&q, name)->pu_name, name) == 0);
+	}
+	CHECK(policy_find(&q, "u10000") == NULL);
+	CHECK(policy_find(&q, "u") == NULL);
+	CHECK(policy_find(&q, "") == NULL);
+	CHECK(policy_allow(&q, "u77") == &policy_find(&q, "u77")->pu_allow);
+	text = policy_text(&q, &len);
+	policy_free(&q);
+	CHECK(policy_parse(&q, text, len, &cause) == 0);
+	CHECK(
+	    q.p_nusers == POLICY_MAX_USERS && policy_find(&q, "u9999") != NULL);
+	policy_free(&q);
+	free(text);
+	/* One more is refused, and so is a name twice. */
+	evbuffer_add_printf(b, "user\tu10000\t1\t*\tnone\n");
+	len = evbuffer_get_length(b);
+	CHECK(policy_parse(&q, (char *)evbuffer_pullup(b, -1), len, &cause) ==
+	    -1);
+	CHECK_STR_CONTAINS(cause, "more than 10000 users");
+	free(cause);
+	evbuffer_free(b);
+	text = "policy\nanonymous\t0\t1\t*\tnone\nuser\tbob\t1\t*\tnone\n"
+	       "user\talice\t1\t*\tnone\nuser\tbob\t0\t*\tnone\n";
+	CHECK(policy_parse(&q, text, strlen(text), &cause) == -1);
+	CHECK_STR_CONTAINS(cause, "malformed policy: user bob listed twice");
+	free(cause);
+	text = "policy\nanonymous\t1\t1\t*\tnone\n";
+	CHECK(policy_parse(&none, text, strlen(text), &cause) == 0);
+	CHECK(policy_find(&none, "bob") == NULL);
+	CHECK(policy_allow(&none, "") == &none.p_anon_allow);
+	policy_free(&none);
+}
+
 /* A user naming a missing group: the message names it (and reads no freed memory). */
 static void
 test_policy_groups(void)
@@ -457,6 +516,7 @@ main(void)
 	test_policy_groups();
 	test_hostport();
 	test_policy_text();
+	test_policy_many();
 	test_policy_no_secrets();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -46,6 +46,7 @@ for line in f:
         c.sendall(b"221 bye\r\n")
         break
 PY
+_PIDS="$_PIDS $!"
 wait_for_log "$T/ftpd.log" "^listening" 10
 # The client: its control connection opens now; it waits for "go".
 export TESTS
@@ -70,6 +71,7 @@ s.sendall(b"QUIT\r\n")
 print("quit", f.readline().decode().strip(), flush=True)
 PY
 cpid=$!
+_PIDS="$_PIDS $cpid"
 wait_for_log "$T/client.out" "^control 0 220 ready" 10
 
 reloads=0

@@ -352,8 +352,14 @@ esp_notice(const char *user, const struct endpoint *client,
 	n.fn_dst = *dst;
 	snprintf(n.fn_user, sizeof n.fn_user, "%s", user != NULL ? user : "");
 	snprintf(n.fn_why, sizeof n.fn_why, "%s", why);
-	if ((len = frame_notice_encode(buf, sizeof buf, &n)) == 0)
-		return;
+	if ((len = frame_notice_encode(buf, sizeof buf, &n)) == 0) {
+		/* A name the protocol cannot carry (a NUL): say only the port. */
+		memset(n.fn_dst.ep_addr, 0, sizeof n.fn_dst.ep_addr);
+		n.fn_dst.ep_atyp = 0;
+		n.fn_dst.ep_len = 0;
+		if ((len = frame_notice_encode(buf, sizeof buf, &n)) == 0)
+			return;
+	}
 	/* To one session of each isp. */
 	TAILQ_FOREACH(l, &e->e_links, el_entry)
 	if (esp_link_noticeable(l, NULL) &&

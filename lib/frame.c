@@ -88,13 +88,36 @@ frame_type_name(uint8_t t)
 	return "?";
 }
 
-/* Encode an endpoint; returns bytes written or 0 if it does not fit. */
+/* Would endpoint_decode take this type, length and address? */
+static int
+endpoint_valid(uint8_t atyp, uint8_t len, const uint8_t *addr)
+{
+	switch (atyp) {
+	case ATYP_IPV4:
+		return len == 4;
+	case ATYP_IPV6:
+		return len == 16;
+	case ATYP_NAME:
+		return len != 0 && memchr(addr, '\0', len) == NULL;
+	case 0: /* unspecified */
+		return len == 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Encode an endpoint; returns bytes written, or 0 if it does not fit or
+ * is one the peer's decoder would refuse (so that a client's malformed
+ * name can never make this side send a frame that ends the session).
+ */
 static size_t
 endpoint_encode(uint8_t *p, size_t room, const struct endpoint *ep)
 {
 	size_t need = 2 + (size_t)ep->ep_len + 2;
 
-	if (need > room)
+	if (need > room ||
+	    !endpoint_valid(ep->ep_atyp, ep->ep_len, ep->ep_addr))
 		return 0;
 	p[0] = ep->ep_atyp;
 	p[1] = ep->ep_len;
@@ -116,26 +139,8 @@ endpoint_decode(const uint8_t *p, size_t len, struct endpoint *ep)
 	need = 2 + (size_t)ep->ep_len + 2;
 	if (need > len)
 		return 0;
-	switch (ep->ep_atyp) {
-	case ATYP_IPV4:
-		if (ep->ep_len != 4)
-			return 0;
-		break;
-	case ATYP_IPV6:
-		if (ep->ep_len != 16)
-			return 0;
-		break;
-	case ATYP_NAME:
-		if (ep->ep_len == 0 || memchr(p + 2, '\0', ep->ep_len) != NULL)
-			return 0;
-		break;
-	case 0: /* unspecified */
-		if (ep->ep_len != 0)
-			return 0;
-		break;
-	default:
+	if (!endpoint_valid(ep->ep_atyp, ep->ep_len, p + 2))
 		return 0;
-	}
 	memset(ep->ep_addr, 0, sizeof ep->ep_addr);
 	memcpy(ep->ep_addr, p + 2, ep->ep_len);
 	ep->ep_port = get16(p + 2 + ep->ep_len);

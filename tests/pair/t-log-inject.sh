@@ -66,3 +66,17 @@ grep -q '^2026-12-03T00:00:00.000' "$ISP_LOG" && fail "the isp's log holds a for
 grep -q $'\x1b' "$ISP_LOG" && fail "the isp's log holds a raw ESC"
 grep -q $'\r' "$ISP_LOG" && fail "the isp's log holds a raw CR"
 ok "the isp's log holds both, escaped, and no forged line"
+
+# A name with a NUL byte is refused at the door like any other bad name,
+# and the refusal still reaches the isp (as its port: a NUL cannot cross
+# the protocol). Before, the esp sent the name as it came, the isp took
+# the NOTICE for a malformed frame and ended the session: one request
+# from any client took down every isp's session.
+code=$($LOGINS name "$SOCKS_PORT" "b'a\\x00b'" 81)
+[ "$code" = 8 ] || fail "a name with a NUL: reply $code, want 8 (not a host name)"
+wait_for_log "$ISP_LOG" 'event=refusal side=esp .*dst=- .*end="not a host name"' 10
+grep -q 'malformed NOTICE' "$ISP_LOG" "$ESP_LOG" && fail "a NUL in a name ended the session: $(grep 'malformed NOTICE' "$ISP_LOG" "$ESP_LOG")"
+grep -q 'GOAWAY\|session .* closed' "$ESP_LOG" && fail "the esp lost its session: $(grep 'GOAWAY\|closed' "$ESP_LOG")"
+code=$($LOGINS name "$SOCKS_PORT" "b'localhost'" 1)
+[ "$code" = 5 ] || fail "after the NUL name, a request got reply $code, want 5 (refused by the server: the session is up)"
+ok "a name with a NUL: reply 8, the isp audits the refusal by port, and the session stays up (the next request reaches the server)"

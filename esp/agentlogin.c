@@ -91,6 +91,8 @@ agentlogin_finish(struct esp_agent *a)
 	if (a->a_limited)
 		ratelimit_release(a->a_esp->e_logins, a->a_rlkey);
 	a->a_limited = 0;
+	if (a->a_login_timer != NULL)
+		evtimer_del(a->a_login_timer);
 	metrics_add2(M_LOGINS,
 	    a->a_method == AUTH_SCRAM ? "agent_password" : "agent_certificate",
 	    ok > 0 ? "ok" : "refused", 1);
@@ -127,6 +129,27 @@ agentlogin_refuse(struct esp_agent *a, uint8_t code, const char *why)
 	a->a_login = 0;
 }
 
+/*
+ * A login under way for [esp] agent_login_timeout: the agent (or an isp)
+ * stopped answering. End the session, which frees its login slot.
+ */
+static void
+agentlogin_timeoutcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct esp_agent *a = arg;
+	char why[128];
+
+	(void)fd;
+	(void)what;
+	if (a->a_login != 1)
+		return;
+	snprintf(why, sizeof why,
+	    "the login took longer than %d.%03d s ([esp] agent_login_timeout)",
+	    a->a_esp->e_agent_login_ms / 1000,
+	    a->a_esp->e_agent_login_ms % 1000);
+	session_fail(a->a_sess, GOAWAY_TIMEOUT, why);
+}
+
 /* Step 1: pick the isps, one leg each, and pass the message on. */
 static void
 agentlogin_start(struct esp_agent *a, const struct frame_login *fl)
@@ -134,6 +157,7 @@ agentlogin_start(struct esp_agent *a, const struct frame_login *fl)
 	struct esp *e = a->a_esp;
 	struct esp_link *l, *decoy = NULL;
 	struct agent_leg *leg;
+	struct timeval tv;
 	char text[SCRAM_MSG_MAX];
 	const char *why;
 	size_t i;
@@ -158,7 +182,6 @@ agentlogin_start(struct esp_agent *a, const struct frame_login *fl)
 		agentlogin_refuse(a, LOGIN_DENIED, "malformed login");
 		return;
 	}
-	ratelimit_key((struct sockaddr *)&a->a_sa, a->a_rlkey);
 	if ((why = ratelimit_take(e->e_logins, a->a_rlkey)) != NULL) {
 		agentlogin_refuse(a, LOGIN_BUSY, why);
 		return;
@@ -187,6 +210,12 @@ agentlogin_start(struct esp_agent *a, const struct frame_login *fl)
 		agentlogin_refuse(a, LOGIN_BUSY, "no session to an isp");
 		return;
 	}
+	if (a->a_login_timer == NULL)
+		a->a_login_timer =
+		    evtimer_new(e->e_base, agentlogin_timeoutcb, a);
+	tv.tv_sec = e->e_agent_login_ms / 1000;
+	tv.tv_usec = (e->e_agent_login_ms % 1000) * 1000;
+	evtimer_add(a->a_login_timer, &tv);
 	for (i = 0; i < a->a_nlegs; i++) {
 		leg = &a->a_legs[i];
 		leg->ag_agent = a;
@@ -403,4 +432,7 @@ agentlogin_forget(struct esp_agent *a)
 	if (a->a_limited)
 		ratelimit_release(a->a_esp->e_logins, a->a_rlkey);
 	a->a_limited = 0;
+	if (a->a_login_timer != NULL)
+		event_free(a->a_login_timer);
+	a->a_login_timer = NULL;
 }

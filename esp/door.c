@@ -89,16 +89,39 @@ door_drained(struct session *s, void *arg)
 	session_close(s, "drained");
 }
 
-/* Agents still in their TLS handshake or HELLO. */
-static unsigned
-door_handshakes(struct esp *e)
+/*
+ * Is there room for one more agent from this source? If not, why (a
+ * line for the log). Counted: every agent, and those from the source's
+ * address (its /64 for IPv6, as the login limits count).
+ */
+static const char *
+door_room(struct esp *e, const uint8_t key[16])
 {
+	static char why[128];
 	struct esp_agent *a;
-	unsigned n = 0;
+	unsigned n = 0, same = 0, shaking = 0;
 
 	TAILQ_FOREACH(a, &e->e_agents, a_entry)
-	n += !a->a_up;
-	return n;
+	{
+		n++;
+		shaking += !a->a_up;
+		same += memcmp(a->a_rlkey, key, sizeof a->a_rlkey) == 0;
+	}
+	if (shaking >= e->e_max_agent_handshakes)
+		snprintf(why, sizeof why,
+		    "%u agents in their handshake ([esp] max_agent_handshakes)",
+		    shaking);
+	else if (n >= e->e_max_agents)
+		snprintf(why, sizeof why,
+		    "%u agents connected ([esp] max_agents)", n);
+	else if (same >= e->e_max_agents_per_source)
+		snprintf(why, sizeof why,
+		    "%u agents from that address ([esp] "
+		    "max_agents_per_source)",
+		    same);
+	else
+		return NULL;
+	return why;
 }
 
 /* An agent connected to the client door: start TLS. */
@@ -110,14 +133,15 @@ door_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa)
 	struct bufferevent *bev;
 	struct tlswire *wire;
 	char peer[ADDR_STRLEN];
+	uint8_t key[16];
+	const char *why;
 	SSL *ssl;
 
 	addr_str(sa, peer, sizeof peer);
-	if (door_handshakes(e) >= e->e_max_agent_handshakes) {
-		log_warnx_limited(&busy,
-		    "agent from %s refused: %u agents in their handshake "
-		    "([esp] max_agent_handshakes)",
-		    peer, e->e_max_agent_handshakes);
+	ratelimit_key(sa, key);
+	if ((why = door_room(e, key)) != NULL) {
+		log_warnx_limited(&busy, "agent from %s refused: %s", peer,
+		    why);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -138,6 +162,7 @@ door_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa)
 	a = xcalloc(1, sizeof *a);
 	a->a_esp = e;
 	a->a_serial = ++e->e_agent_serials;
+	memcpy(a->a_rlkey, key, sizeof a->a_rlkey);
 	snprintf(a->a_peer, sizeof a->a_peer, "%s", peer);
 	memcpy(&a->a_sa, sa,
 	    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)

@@ -38,11 +38,13 @@ static const char *const esp_known_keys[] = { "esp:session_listen",
 	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
 	"esp:probe_timeout", "esp:outside_own_addresses",
 	"esp:max_sessions_per_isp", "esp:max_session_handshakes",
-	"esp:max_agent_handshakes", "esp:login_inflight_per_source",
-	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
-	"isp *:psk_file", "metrics:listen", "session:window",
-	"session:channel_window", "session:channel_window_max", "session:queue",
-	"session:keepalive", "session:dead_after", "session:stall_timeout",
+	"esp:max_agent_handshakes", "esp:max_agents",
+	"esp:max_agents_per_source", "esp:agent_login_timeout",
+	"esp:login_inflight_per_source", "esp:login_rate_per_source",
+	"esp:login_inflight", "esp:login_rate", "isp *:psk_file",
+	"metrics:listen", "session:window", "session:channel_window",
+	"session:channel_window_max", "session:queue", "session:keepalive",
+	"session:dead_after", "session:stall_timeout",
 	"session:handshake_timeout", "session:max_channels", "tls:psk_file",
 	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
 	"log:syslog", "log:verbose", "log:audit", "log:audit_format",
@@ -166,6 +168,12 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 		&e->e_max_sess_handshakes, cause) != 0 ||
 	    conf_count(c, "esp:max_agent_handshakes", 256, 1, 100000,
 		&e->e_max_agent_handshakes, cause) != 0 ||
+	    conf_count(c, "esp:max_agents", 1024, 1, 1000000, &e->e_max_agents,
+		cause) != 0 ||
+	    conf_count(c, "esp:max_agents_per_source", 64, 1, 1000000,
+		&e->e_max_agents_per_source, cause) != 0 ||
+	    conf_duration(c, "esp:agent_login_timeout", 30000,
+		&e->e_agent_login_ms, cause) != 0 ||
 	    conf_count(c, "esp:login_inflight_per_source", 2, 1, 10000,
 		&e->e_login_limits.rc_src_inflight, cause) != 0 ||
 	    conf_count(c, "esp:login_rate_per_source", 30, 1, 1000000,

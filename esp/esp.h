@@ -83,10 +83,11 @@ struct esp_agent {
 	struct sockaddr_storage a_sa;
 	struct endpoint a_client; /* the agent's address, as we see it */
 	int a_up;
-	int a_login;   /* 0 none yet, 1 under way, 2 done */
-	int a_limited; /* holds a login slot of the rate limits */
-	uint8_t a_rlkey[16];
-	uint32_t a_ref; /* the agent's number for its login */
+	int a_login;                 /* 0 none yet, 1 under way, 2 done */
+	int a_limited;               /* holds a login slot of the rate limits */
+	struct event *a_login_timer; /* [esp] agent_login_timeout */
+	uint8_t a_rlkey[16];         /* its source, as the limits count it */
+	uint32_t a_ref;              /* the agent's number for its login */
 	uint8_t a_method;
 	char a_user[FRAME_USER_MAX + 1]; /* who the isps accepted; "" none */
 	struct agent_leg a_legs[OPTAG_MAX_LEGS];
@@ -109,6 +110,8 @@ struct esp {
 	TAILQ_HEAD(, esp_agent) e_agents;
 	uint64_t e_agent_serials;
 	unsigned e_max_agent_handshakes;
+	unsigned e_max_agents, e_max_agents_per_source;
+	int e_agent_login_ms;
 	struct tls_conf e_tls;
 	struct session_params e_params;
 	struct privdrop e_priv; /* [daemon] */

@@ -572,7 +572,7 @@ frame_goaway_str(uint8_t c)
 {
 	static const char *s[] = { "shutting down", "protocol error",
 		"version mismatch", "flow control violation", "internal error",
-		"keepalive timeout", "refused" };
+		"timeout", "refused" };
 
 	return c < sizeof s / sizeof s[0] ? s[c] : "unknown";
 }

@@ -1,0 +1,68 @@
+#!/bin/bash
+# Places at the esp's client door are bounded, and a login cannot hold
+# one forever. Agents that finish TLS and HELLO and then sit there count
+# against [esp] max_agents and max_agents_per_source; the rest are closed
+# at once with a clear line. An agent that sends the first step of a
+# login and never the second (each such login holds one of the two slots
+# [esp] login_inflight_per_source gives its address) has its session
+# ended after [esp] agent_login_timeout, and its address can log in
+# again. Before, two stalled logins locked their address out for good,
+# and 32 addresses every agent.
+. "$(dirname "$0")/../../lib.sh"
+SH_MODE=agent
+. "$(dirname "$0")/../common.sh"
+need_cmd curl
+FLOOD=$TOP/build/tests/sockhook/agentflood
+[ -x "$FLOOD" ] || fail "$FLOOD is not built (make tests)"
+sh_pair
+sed -i "s|^client_listen = .*|&\nmax_agents = 8\nmax_agents_per_source = 5\nagent_login_timeout = 3s|" "$T/esp.conf"
+kill "$ESP_PID"
+wait "$ESP_PID" 2>/dev/null
+esp_start
+wait_for_log "$ISP_LOG" "session with .* up" 15
+wait_for_log "$ESP_LOG" "isp \".*\" serves" 15
+fdcount() { ls "/proc/$1/fd" | wc -l; }
+base=$(fdcount "$ESP_PID")
+
+# A: 10 agents from 127.0.0.1 (5 fit), then 10 from 127.0.0.2 (3 fit).
+"$FLOOD" "$T/agentca.crt" "$CLIENT_PORT" 127.0.0.1 10 8 >"$T/a1.log" 2>&1 &
+a1=$!
+wait_for_count "$T/a1.log" "^(up|refused)$" 10 10
+[ "$(count_log "$T/a1.log" "^up$")" = 5 ] || fail "127.0.0.1: $(sort "$T/a1.log" | uniq -c | tr '\n' ' '), want 5 up"
+grep -q "agent from 127.0.0.1:[0-9]* refused: 5 agents from that address (\[esp\] max_agents_per_source)" "$ESP_LOG" ||
+	fail "the esp did not say why it refused the sixth agent from 127.0.0.1"
+sleep 1.1 # one line a second for these refusals
+"$FLOOD" "$T/agentca.crt" "$CLIENT_PORT" 127.0.0.2 10 6 >"$T/a2.log" 2>&1 &
+a2=$!
+wait_for_count "$T/a2.log" "^(up|refused)$" 10 10
+[ "$(count_log "$T/a2.log" "^up$")" = 3 ] || fail "127.0.0.2: $(sort "$T/a2.log" | uniq -c | tr '\n' ' '), want 3 up"
+grep -q "agent from 127.0.0.2:[0-9]* refused: 8 agents connected (\[esp\] max_agents)" "$ESP_LOG" ||
+	fail "the esp did not say why it refused the ninth agent"
+n=$(fdcount "$ESP_PID")
+[ "$n" -le $((base + 8)) ] || fail "the esp holds $n descriptors (from $base) for 8 agents"
+ok "20 idle agents: 5 from one address, 8 in all are held ($n fds, from $base); the rest refused with the limit named"
+wait $a1 $a2
+sleep 0.5
+n=$(fdcount "$ESP_PID")
+[ "$n" -le $((base + 1)) ] || fail "the esp holds $n descriptors (from $base) after the agents left"
+
+# B: two logins from 127.0.0.3 stop after the first step.
+"$FLOOD" "$T/agentca.crt" "$CLIENT_PORT" 127.0.0.3 2 8 shuser >"$T/b1.log" 2>&1 &
+b1=$!
+wait_for_count "$T/b1.log" "^continue$" 2 10
+"$FLOOD" "$T/agentca.crt" "$CLIENT_PORT" 127.0.0.3 1 1 shuser >"$T/b2.log" 2>&1
+grep -qx busy "$T/b2.log" || fail "a third login from 127.0.0.3 beside two stalled ones: $(cat "$T/b2.log"), want busy"
+wait_for_count "$T/b1.log" "peer says goodbye: timeout: the login took longer than 3.000 s \(\[esp\] agent_login_timeout\)" 2 8
+wait_for_count "$T/b1.log" "^closed: " 2 2
+wait_for_count "$ESP_LOG" "session with 127.0.0.3:[0-9]* failed: the login took longer than 3.000 s \(\[esp\] agent_login_timeout\)" 2 2
+"$FLOOD" "$T/agentca.crt" "$CLIENT_PORT" 127.0.0.3 1 1 shuser >"$T/b3.log" 2>&1
+grep -qx continue "$T/b3.log" || fail "a login from 127.0.0.3 after the stalled ones were closed: $(cat "$T/b3.log"), want continue"
+ok "two logins stalled after the first step: a third is told busy; after 3 s both sessions end and the address logs in again"
+wait $b1
+
+# C: an agent that did log in keeps its session past the timeout.
+hooked sh -c "sleep 4; curl -sS --fail --max-time 20 -o $T/out http://127.0.0.1:$HTTP_PORT/blob" ||
+	fail "a fetch 4 s into a logged-in session failed: $(tail -3 "$XDG_RUNTIME_DIR"/dynpass/*.log)"
+[ "$(sha "$T/out")" = "$BLOB_SHA" ] || fail "blob: SHA-256 differs"
+grep -q "user shuser logged in by password" "$ESP_LOG" || fail "the agent did not log in"
+ok "a logged-in agent's session outlives agent_login_timeout: 1 MiB fetched after 4 s, intact"

@@ -21,6 +21,7 @@
 #include "agent.h"
 #include "connector.h"
 #include "log.h"
+#include "procnet.h"
 #include "socks5.h"
 #include "xmalloc.h"
 
@@ -52,7 +53,8 @@ struct local {
 
 /* What the agent keeps of an open channel: for reverse connections. */
 struct local_chan {
-	uint64_t lc_counter; /* its OPEN's */
+	uint64_t lc_counter;     /* its OPEN's */
+	struct endpoint lc_door; /* the door, as the program connected to it */
 	uint8_t lc_used[LOCAL_MAX_REVERSE][OPTAG_LEN];
 	size_t lc_nused;
 };
@@ -168,6 +170,8 @@ local_open(struct local *l, const struct socks5_request *r)
 	struct agent *a = l->l_agent;
 	struct frame_open o;
 	struct local_chan *lc;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
 	uint64_t counter = 0;
 	size_t n = 0;
 	char dst[ADDR_STRLEN];
@@ -201,6 +205,9 @@ local_open(struct local *l, const struct socks5_request *r)
 	}
 	lc = xcalloc(1, sizeof *lc);
 	lc->lc_counter = counter;
+	if (getsockname(bufferevent_getfd(l->l_bev), (struct sockaddr *)&ss,
+		&sl) == 0)
+		addr_to_endpoint((struct sockaddr *)&ss, &lc->lc_door);
 	l->l_ch->ch_closed = local_chan_closed;
 	l->l_ch->ch_closed_arg = lc;
 	l->l_state = LOCAL_WAIT;
@@ -430,6 +437,7 @@ local_rev_refusal(struct agent *a, struct channel *ctl,
     const struct frame_open *fo)
 {
 	struct local_chan *lc;
+	const char *why;
 	size_t i;
 
 	if (ctl == NULL || ctl->ch_outside || ctl->ch_state != CHANNEL_OPEN ||
@@ -452,6 +460,10 @@ local_rev_refusal(struct agent *a, struct channel *ctl,
 			return "that approval was used already";
 	if (lc->lc_nused == LOCAL_MAX_REVERSE)
 		return "too many reverse connections on one channel";
+	/* Approved for what went by on the channel: the program's own? */
+	if (!procnet_owner_listens(&ctl->ch_client, &lc->lc_door, &fo->fo_dst,
+		&why))
+		return why;
 	memcpy(lc->lc_used[lc->lc_nused++], fo->fo_secret, OPTAG_LEN);
 	return NULL;
 }

@@ -867,6 +867,7 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	struct frame_open o;
 	struct channel *ch;
 	int outside = type == FRAME_OUTSIDE_OPEN;
+	uint8_t code;
 	void (*cb)(struct session *, struct channel *,
 	    const struct frame_open *, void *);
 
@@ -901,9 +902,9 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 	if (s->s_goaway_sent || o.fo_command != 1 || cb == NULL ||
 	    (outside &&
 		(o.fo_user[0] != '\0' || o.fo_auth == OPEN_AUTH_PASSWORD))) {
+		code = o.fo_command != 1 ? OPEN_BAD_COMMAND : OPEN_FAILURE;
 		OPENSSL_cleanse(&o, sizeof o);
-		channel_refuse(ch,
-		    o.fo_command != 1 ? OPEN_BAD_COMMAND : OPEN_FAILURE);
+		channel_refuse(ch, code);
 		return 0;
 	}
 	cb(s, ch, &o, s->s_arg);
@@ -913,11 +914,16 @@ session_on_open(struct session *s, uint8_t type, uint32_t id, const uint8_t *p,
 
 /* Handle OPEN_RESULT (to the opener) or OUTSIDE_OPEN_RESULT. */
 static int
-session_on_open_result(uint8_t type, struct channel *ch, const uint8_t *p,
-    size_t len, const char **why)
+session_on_open_result(struct session *s, uint8_t type, struct channel *ch,
+    const uint8_t *p, size_t len, const char **why)
 {
 	struct frame_open_result r;
 
+	/* Only the side that sends OPEN (or OUTSIDE_OPEN) gets its result. */
+	if (s->s_opener != (type == FRAME_OPEN_RESULT)) {
+		*why = "OPEN_RESULT from the wrong side";
+		return -1;
+	}
 	if (ch == NULL)
 		return 0; /* the client left; its RST is on the way */
 	if (frame_open_result_decode(p, len, &r) != FRAME_OK ||
@@ -1058,7 +1064,8 @@ session_dispatch(struct session *s, const struct frame_hdr *h,
 		break;
 	case FRAME_OPEN_RESULT:
 	case FRAME_OUTSIDE_OPEN_RESULT:
-		rc = session_on_open_result(h->fh_type, ch, p, h->fh_len, why);
+		rc = session_on_open_result(s, h->fh_type, ch, p, h->fh_len,
+		    why);
 		break;
 	case FRAME_FIN:
 		if (ch != NULL)

@@ -684,6 +684,103 @@ test_link(void)
 	spin(10);
 }
 
+static int pending_cancels;
+
+/* isp side: a connect under way; the result callback cancels it. */
+static void
+pending_cancel(struct channel *ch, uint8_t code, const struct endpoint *b,
+    void *arg)
+{
+	(void)ch;
+	(void)code;
+	(void)b;
+	(void)arg;
+	pending_cancels++;
+}
+
+static void
+pending_open(struct session *s, struct channel *ch, const struct frame_open *o,
+    void *arg)
+{
+	(void)s;
+	(void)o;
+	(void)arg;
+	ch->ch_result = pending_cancel;
+}
+
+/*
+ * The peer's own channel is not for it to answer: an esp that sends
+ * OPEN_RESULT for the OPEN it sent ends the session, and the isp's
+ * connect is never taken for done. After GOAWAY an OPEN is refused as a
+ * failure (1), not as an unknown command.
+ */
+static void
+test_result_direction(void)
+{
+	static const struct session_cb cb = { .sc_closed = on_closed,
+		.sc_open = pending_open };
+	struct bufferevent *pair[2];
+	struct frame_open_result r;
+	struct frame_open o;
+	struct session *s;
+	uint8_t b[128];
+	char text[256] = "";
+	size_t n, rn;
+	int ok, failed;
+
+	memset(&o, 0, sizeof o);
+	o.fo_window = 1 << 16;
+	o.fo_command = 1;
+	o.fo_dst.ep_atyp = ATYP_IPV4;
+	o.fo_dst.ep_len = 4;
+	n = frame_open_encode(b, sizeof b, &o);
+	memset(&r, 0, sizeof r);
+	r.for_code = OPEN_OK;
+	r.for_window = 1 << 16;
+	r.for_bound.ep_atyp = ATYP_IPV4;
+	r.for_bound.ep_len = 4;
+
+	bufferevent_pair_new(base, 0, pair);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	s = session_new(base, pair[0], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "result",
+	    &params, &cb, NULL);
+	session_start(s);
+	session_connected(s);
+	raw_hello(pair[1], FRAME_ROLE_ESP);
+	closed_count = 0;
+	pending_cancels = 0;
+	raw_frame(pair[1], FRAME_OPEN, 1, b, (uint32_t)n, (uint32_t)n);
+	spin(20);
+	rn = frame_open_result_encode(b + 64, 64, &r);
+	raw_frame(pair[1], FRAME_OPEN_RESULT, 1, b + 64, (uint32_t)rn,
+	    (uint32_t)rn);
+	spin(50);
+	CHECK(goaway_code(pair[1], text, sizeof text) == GOAWAY_PROTOCOL);
+	CHECK_STR_CONTAINS(text, "OPEN_RESULT from the wrong side");
+	CHECK(closed_count == 1);
+	CHECK(pending_cancels <= 1); /* the session's end, never an OK */
+	bufferevent_free(pair[1]);
+	spin(10);
+
+	/* After GOAWAY: OPEN refused with code 1. */
+	bufferevent_pair_new(base, 0, pair);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	s = session_new(base, pair[0], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "drain",
+	    &params, &cb, NULL);
+	session_start(s);
+	session_connected(s);
+	raw_hello(pair[1], FRAME_ROLE_ESP);
+	spin(20);
+	session_goaway(s, GOAWAY_NORMAL, "draining");
+	raw_frame(pair[1], FRAME_OPEN, 1, b, (uint32_t)n, (uint32_t)n);
+	spin(50);
+	open_results(pair[1], &ok, &failed);
+	CHECK(ok == 0 && failed == 1);
+	session_close(s, "test over");
+	bufferevent_free(pair[1]);
+	spin(10);
+}
+
 int
 main(void)
 {
@@ -692,6 +789,7 @@ main(void)
 	test_bad_input();
 	test_window_violation();
 	test_max_channels();
+	test_result_direction();
 	test_flow_control();
 	test_link();
 	event_base_free(base);

@@ -412,6 +412,14 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 
 	endpoint_str(&fl->fl_client, who, sizeof who);
 	x = agentauth_exchange_find(i, session_serial(s), fl->fl_ref);
+	if (x != NULL && monotime_ms() - x->ax_start_ms >= AGENTAUTH_TTL_MS) {
+		log_warnx("agent login from %s: the second step came %d s "
+			  "or more after the first; refused",
+		    who, AGENTAUTH_TTL_MS / 1000);
+		agentauth_exchange_free(i, x);
+		agentauth_reply(s, fl->fl_ref, LOGIN_DENIED, 0, NULL, 0);
+		return;
+	}
 	if (x == NULL || x->ax_method != fl->fl_method) {
 		log_warnx("agent login from %s: a second step without a "
 			  "first; refused",

@@ -344,17 +344,36 @@ esp_link_noticeable(struct esp_link *l, void *arg)
 	return l->el_up && !l->el_pending && session_is_up(l->el_sess);
 }
 
-/* A refusal at the esp goes to every isp too, for the inside's audit. */
+/*
+ * A refusal at the esp goes to every isp too, for the inside's audit: at
+ * most ESP_NOTICES a second (what an isp takes), so that a client who
+ * floods refused requests cannot fill the sessions' queues. The esp's
+ * own audit has every one.
+ */
+#define ESP_NOTICES 50
 static void
 esp_notice(const char *user, const struct endpoint *client,
     const struct endpoint *dst, const char *why, void *arg)
 {
+	static struct log_limit over;
 	struct esp *e = arg;
 	struct frame_notice n;
 	struct esp_link *l;
 	uint8_t buf[700];
+	time_t now = time(NULL);
 	size_t len;
 
+	if (now != e->e_notice_sec) {
+		e->e_notice_sec = now;
+		e->e_notices = 0;
+	}
+	if (++e->e_notices > ESP_NOTICES) {
+		log_warnx_limited(&over,
+		    "more than %d refusals a second: the isps are told of %d "
+		    "a second; this esp's audit has them all",
+		    ESP_NOTICES, ESP_NOTICES);
+		return;
+	}
 	memset(&n, 0, sizeof n);
 	n.fn_client = *client;
 	n.fn_dst = *dst;

@@ -3,6 +3,7 @@
 #define DP_ESP_H
 
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -112,6 +113,8 @@ struct esp {
 	unsigned e_max_agent_handshakes;
 	unsigned e_max_agents, e_max_agents_per_source;
 	int e_agent_login_ms;
+	time_t e_notice_sec; /* refusals told to the isps this second */
+	unsigned e_notices;
 	struct tls_conf e_tls;
 	struct session_params e_params;
 	struct privdrop e_priv; /* [daemon] */

@@ -9,6 +9,11 @@
  *   refused         the esp closed it before that
  *   continue|busy|denied   the answer to the first login step
  *   closed: WHY     the esp ended a session that was up
+ *   opens: R refused, K other    (AGENTFLOOD_OPENS, below)
+ *
+ * With AGENTFLOOD_OPENS=K (and no USER) each session, once up, asks for K
+ * connections to a name the esp refuses ("bad name", port 80), at most
+ * 500 at a time, and reports when all K are answered.
  *
  * usage: agentflood CA PORT SOURCE N SECONDS [USER]
  */
@@ -31,9 +36,60 @@
 struct flooder {
 	struct session *f_sess;
 	int f_up;
+	int f_sent, f_refused, f_other;
 };
 
 static const char *user;
+static int opens;
+
+static void flood_open(struct flooder *);
+static void say(const char *);
+
+/* The answer to one of the OPENs: count it, and send the next. */
+static void
+flood_resultcb(struct channel *ch, uint8_t code, const struct endpoint *b,
+    void *arg)
+{
+	struct flooder *f = arg;
+	char line[64];
+
+	(void)b;
+	if (code == OPEN_BAD_ADDRTYPE)
+		f->f_refused++;
+	else {
+		f->f_other++;
+		if (code == OPEN_OK)
+			channel_close(ch, CHANNEL_RESET, "flood");
+	}
+	if (f->f_refused + f->f_other == opens) {
+		snprintf(line, sizeof line, "opens: %d refused, %d other",
+		    f->f_refused, f->f_other);
+		say(line);
+	} else if (f->f_sent < opens)
+		flood_open(f);
+}
+
+/* One OPEN for a name no esp takes. */
+static void
+flood_open(struct flooder *f)
+{
+	struct frame_open o;
+
+	memset(&o, 0, sizeof o);
+	o.fo_command = 1;
+	o.fo_window = 1 << 16;
+	o.fo_dst.ep_atyp = ATYP_NAME;
+	o.fo_dst.ep_len = 8;
+	memcpy(o.fo_dst.ep_addr, "bad name", 8);
+	o.fo_dst.ep_port = 80;
+	o.fo_client.ep_atyp = ATYP_IPV4;
+	o.fo_client.ep_len = 4;
+	o.fo_client.ep_addr[0] = 127;
+	o.fo_client.ep_addr[3] = 1;
+	o.fo_client.ep_port = 4000;
+	if (session_open(f->f_sess, FRAME_OPEN, &o, flood_resultcb, f) != NULL)
+		f->f_sent++;
+}
 
 /* Print one event. */
 static void
@@ -68,6 +124,8 @@ flood_up(struct session *s, void *arg)
 
 	f->f_up = 1;
 	say("up");
+	while (user == NULL && f->f_sent < opens && f->f_sent < 500)
+		flood_open(f);
 	if (user == NULL)
 		return;
 	if (scram_client_start(&sc, user, "not-the-password", 16, msg,
@@ -163,6 +221,8 @@ main(int argc, char **argv)
 	n = atoi(argv[4]);
 	tv.tv_sec = atoi(argv[5]);
 	user = argc == 7 ? argv[6] : NULL;
+	if (getenv("AGENTFLOOD_OPENS") != NULL)
+		opens = atoi(getenv("AGENTFLOOD_OPENS"));
 	memset(&src, 0, sizeof src);
 	src.sin_family = AF_INET;
 	memset(&dst, 0, sizeof dst);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -264,9 +265,34 @@ daemon_dns_base(struct event_base *base)
 }
 
 /*
+ * Every connection takes a descriptor or two: raise the soft limit on
+ * open files to the hard one (systemd's LimitNOFILE), as far as the
+ * kernel allows, so that a busy relay is not held to the default 1024.
+ */
+static void
+daemon_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	want = rl.rlim_max;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && want > 1048576) {
+		rl.rlim_cur = 1048576; /* an unlimited hard limit */
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_debug("open files: up to %llu",
+		    (unsigned long long)rl.rlim_cur);
+}
+
+/*
  * The event base: with epoll's changelist, turning a socket's write
  * interest on and off within one loop turn costs no epoll_ctl. Every
- * process that relays (the esp, the isp, a client agent) starts here.
+ * process that relays (the esp, the isp, a client agent) starts here,
+ * and gets its full allowance of descriptors.
  */
 struct event_base *
 daemon_event_base(void)
@@ -279,6 +305,7 @@ daemon_event_base(void)
 	 * instead of returning it to the kernel and faulting it back in.
 	 * What is kept is bounded by the flow-control windows.
 	 */
+	daemon_nofile();
 	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if ((cfg = event_config_new()) == NULL)

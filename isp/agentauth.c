@@ -236,7 +236,9 @@ agentauth_scram_first(struct isp *i, struct agentauth_exchange *x,
 	    scram_server_user(cfirst, x->ax_user, sizeof x->ax_user) != 0)
 		return -1;
 	u = policy_find(&i->i_policy, x->ax_user);
+	/* A user refused for now ([isp] login_failures) gets the dummy's. */
 	x->ax_known = u != NULL && u->pu_hash != NULL &&
+	    !login_locked(i, (struct policy_user *)u) &&
 	    scram_secret_parse(u->pu_hash, &ss, &old) == 0;
 	if (!x->ax_known)
 		scram_secret_dummy(x->ax_user, i->i_login_key,
@@ -403,6 +405,7 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 {
 	struct agentauth_exchange *x;
 	struct agentauth_login *l;
+	struct policy_user *u;
 	unsigned char key[OPTAG_KEY_LEN], basis[32];
 	uint8_t out[FRAME_LOGIN_MSG_MAX];
 	char cfinal[SCRAM_MSG_MAX], who[ADDR_STRLEN], name[300];
@@ -429,13 +432,15 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 		return;
 	}
 	if (x->ax_method == AUTH_SCRAM) {
+		u = (struct policy_user *)policy_find(&i->i_policy, x->ax_user);
 		if (agentauth_text(fl, cfinal, sizeof cfinal) == 0 &&
 		    scram_server_final(&x->ax_scram, cfinal, (char *)out,
 			sizeof out, key) == 0 &&
-		    x->ax_known) {
+		    x->ax_known && !login_locked(i, u)) {
 			rc = 0;
 			n = strlen((char *)out);
-		}
+		} else if (x->ax_known)
+			login_failed(i, u, "SCRAM");
 	} else
 		rc = certlogin_server_finish(&x->ax_cert, fl->fl_msg,
 		    fl->fl_msglen, out, sizeof out, &n, key, &why);

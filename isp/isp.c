@@ -33,19 +33,19 @@ static const char *const isp_known_keys[] = { "isp:esp", "isp:allow",
 	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
 	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
 	"isp:reverse_per_channel", "isp:reverse_per_user",
-	"isp:reverse_per_session", "isp:login_queue", "isp:sessions",
-	"isp:workers", "isp:login_cert", "isp:login_key", "policy:anonymous",
-	"policy:reverse", "policy:rules", "policy:user_ca", "user *:password",
-	"user *:groups", "user *:allow", "user *:rules", "user *:reverse",
-	"group *:allow", "group *:rules", "group *:reverse", "log:audit",
-	"session:window", "session:channel_window",
-	"session:channel_window_max", "session:queue", "session:keepalive",
-	"session:max_channels", "session:dead_after", "session:stall_timeout",
-	"session:handshake_timeout", "tls:psk_file", "tls:psk_identity",
-	"tls:cert", "tls:key", "tls:ca", "tls:peer_name", "log:syslog",
-	"log:verbose", "log:audit_format", "log:file", "daemon:user",
-	"daemon:group", "daemon:chroot", "daemon:allow_root", "metrics:listen",
-	NULL };
+	"isp:reverse_per_session", "isp:login_queue", "isp:login_failures",
+	"isp:login_failure_window", "isp:sessions", "isp:workers",
+	"isp:login_cert", "isp:login_key", "policy:anonymous", "policy:reverse",
+	"policy:rules", "policy:user_ca", "user *:password", "user *:groups",
+	"user *:allow", "user *:rules", "user *:reverse", "group *:allow",
+	"group *:rules", "group *:reverse", "log:audit", "session:window",
+	"session:channel_window", "session:channel_window_max", "session:queue",
+	"session:keepalive", "session:max_channels", "session:dead_after",
+	"session:stall_timeout", "session:handshake_timeout", "tls:psk_file",
+	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
+	"log:syslog", "log:verbose", "log:audit_format", "log:file",
+	"daemon:user", "daemon:group", "daemon:chroot", "daemon:allow_root",
+	"metrics:listen", NULL };
 
 /* Load the rule files of [isp] rules and check their test vectors. */
 static int
@@ -672,6 +672,8 @@ isp_reload(struct isp *i)
 	i->i_connect_timeout_ms = n.i_connect_timeout_ms;
 	i->i_backoff_max_ms = n.i_backoff_max_ms;
 	i->i_drain_ms = n.i_drain_ms;
+	i->i_login_fail_max = n.i_login_fail_max;
+	i->i_login_fail_ms = n.i_login_fail_ms;
 	via_conf_clear(&i->i_via);
 	i->i_via = n.i_via;
 	memset(&n.i_via, 0, sizeof n.i_via);

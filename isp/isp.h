@@ -91,7 +91,9 @@ struct isp {
 	unsigned i_next_worker; /* the next uplink's, round the workers */
 	unsigned i_logins_gen;  /* reloads that changed or removed a password */
 	size_t i_login_queue;
-	char *i_dummy_hash; /* what unknown users are checked against */
+	unsigned i_login_fail_max; /* [isp] login_failures per user, */
+	int i_login_fail_ms;       /* within login_failure_window */
+	char *i_dummy_hash;        /* what unknown users are checked against */
 	unsigned char i_login_key[32];
 	X509_STORE *i_user_ca; /* [policy] user_ca: certificate logins */
 	X509 *i_sign_cert;     /* [isp] login_cert: signs agents' msg 2 */
@@ -137,6 +139,8 @@ void login_free(struct isp *);
 struct login_req *login_check(struct isp *, const char *user, const void *,
     size_t, const struct endpoint *client, login_cb, void *);
 void login_cancel(struct login_req *);
+int login_locked(struct isp *, struct policy_user *);
+void login_failed(struct isp *, struct policy_user *, const char *how);
 int login_carry(const struct policy *old, struct policy *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t, int honour, uint32_t login, uint64_t counter);

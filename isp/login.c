@@ -22,6 +22,7 @@
 #include "kdfpool.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "xmalloc.h"
 
 struct login_req {
@@ -47,7 +48,49 @@ login_conf_load(struct isp *i, const struct conf *c, char **cause)
 	if (conf_count(c, "isp:login_queue", 64, 1, 100000, &v, cause) != 0)
 		return -1;
 	i->i_login_queue = v;
+	if (conf_count(c, "isp:login_failures", 20, 1, 1000000,
+		&i->i_login_fail_max, cause) != 0 ||
+	    conf_duration(c, "isp:login_failure_window", 60000,
+		&i->i_login_fail_ms, cause) != 0)
+		return -1;
 	return 0;
+}
+
+/*
+ * Is the user's password refused for now? After [isp] login_failures
+ * failed checks within login_failure_window, every login of the user,
+ * by password or SCRAM, is refused until the window is over: checked
+ * against the dummy hash, so that it costs and looks like any refusal,
+ * and the right password is refused too. An esp that guesses on (a
+ * taken-over one) gets login_failures guesses a window, in all.
+ */
+int
+login_locked(struct isp *i, struct policy_user *u)
+{
+	if (u == NULL || u->pu_fails == 0)
+		return 0;
+	if (monotime_ms() - u->pu_fail_since >= (uint64_t)i->i_login_fail_ms) {
+		u->pu_fails = 0;
+		return 0;
+	}
+	return u->pu_fails >= i->i_login_fail_max;
+}
+
+/* A failed check of the user's password (how: "password", "SCRAM"). */
+void
+login_failed(struct isp *i, struct policy_user *u, const char *how)
+{
+	if (u == NULL || u->pu_hash == NULL)
+		return;
+	(void)login_locked(i, u); /* a window that is over starts again */
+	if (u->pu_fails++ == 0)
+		u->pu_fail_since = monotime_ms();
+	if (u->pu_fails == i->i_login_fail_max)
+		log_warnx("user %s: %u failed logins (the last by %s) within "
+			  "%d.%03d s: the user's logins are refused until that "
+			  "time is over ([isp] login_failures)",
+		    u->pu_name, u->pu_fails, how, i->i_login_fail_ms / 1000,
+		    i->i_login_fail_ms % 1000);
 }
 
 /* Start the worker threads; make the cache key and the dummy hash. */
@@ -139,7 +182,8 @@ login_donecb(int ok, void *arg)
 		memcpy(u->pu_seen, r->lr_mac, sizeof u->pu_seen);
 		u->pu_seen_ok = 1;
 		code = AUTH_OK;
-	}
+	} else
+		login_failed(r->lr_isp, u, "password");
 	r->lr_job = NULL;
 	metrics_add2(M_LOGINS, "password", code == AUTH_OK ? "ok" : "refused",
 	    1);
@@ -161,10 +205,12 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 	struct login_req *r;
 	unsigned char mac[32];
 	uint8_t src[16];
+	int locked;
 
 	u = (struct policy_user *)policy_find(&i->i_policy, user);
+	locked = login_locked(i, u);
 	login_mac(i, pw, len, mac);
-	if (u != NULL && u->pu_seen_ok &&
+	if (!locked && u != NULL && u->pu_seen_ok &&
 	    CRYPTO_memcmp(mac, u->pu_seen, sizeof mac) == 0) {
 		OPENSSL_cleanse(mac, sizeof mac);
 		metrics_add2(M_LOGINS, "password", "ok", 1);
@@ -175,7 +221,7 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 	r->lr_isp = i;
 	snprintf(r->lr_user, sizeof r->lr_user, "%s", user);
 	/* A user with only a certificate has no password to match. */
-	r->lr_known = u != NULL && u->pu_hash != NULL;
+	r->lr_known = !locked && u != NULL && u->pu_hash != NULL;
 	r->lr_hash = xstrdup(r->lr_known ? u->pu_hash : i->i_dummy_hash);
 	memcpy(r->lr_mac, mac, sizeof mac);
 	OPENSSL_cleanse(mac, sizeof mac);
@@ -221,8 +267,12 @@ login_carry(const struct policy *old, struct policy *new)
 	for (n = 0; n < new->p_nusers; n++) {
 		u = &new->p_users[n];
 		o = policy_find(old, u->pu_name);
-		if (u->pu_hash == NULL || o == NULL || !o->pu_seen_ok ||
-		    o->pu_hash == NULL || strcmp(o->pu_hash, u->pu_hash) != 0)
+		if (u->pu_hash == NULL || o == NULL || o->pu_hash == NULL ||
+		    strcmp(o->pu_hash, u->pu_hash) != 0)
+			continue;
+		u->pu_fails = o->pu_fails; /* a reload does not reset them */
+		u->pu_fail_since = o->pu_fail_since;
+		if (!o->pu_seen_ok)
 			continue;
 		memcpy(u->pu_seen, o->pu_seen, sizeof u->pu_seen);
 		u->pu_seen_ok = 1;

@@ -32,6 +32,8 @@ struct policy_user {
 	unsigned char
 	    pu_seen[32]; /* isp: keyed hash of the last good password */
 	int pu_seen_ok;
+	uint64_t pu_fail_since; /* isp: its failed logins, from this time */
+	unsigned pu_fails;
 };
 
 struct policy {

@@ -16,7 +16,8 @@
 #include "monotime.h"
 #include "xmalloc.h"
 
-#define EXPECT_MAX 4096 /* at most this many pending at once */
+#define EXPECT_MAX        4096 /* at most this many pending at once */
+#define EXPECT_PER_PARENT 16   /* ... from one control channel */
 
 struct expect {
 	uint8_t ex_client[16]; /* client address, IPv4 as mapped IPv6 */
@@ -82,6 +83,26 @@ expect_prune(struct expect_table *t)
 		expect_remove(t, e);
 }
 
+/*
+ * The oldest opening of one control channel, if that channel holds
+ * EXPECT_PER_PARENT already: so that one channel's announcements (a
+ * hostile server's flood of 227s) replace its own, not other clients'.
+ */
+static struct expect *
+expect_oldest_of(struct expect_table *t, uint64_t owner, uint32_t parent)
+{
+	struct expect *e, *first = NULL;
+	size_t n = 0;
+
+	TAILQ_FOREACH(e, &t->et_list, ex_entry)
+	if (e->ex_owner == owner && e->ex_parent == parent) {
+		if (first == NULL)
+			first = e;
+		n++;
+	}
+	return n >= EXPECT_PER_PARENT ? first : NULL;
+}
+
 /* Admit one connection from client to endpoint, for the table's ttl. */
 void
 expect_add(struct expect_table *t, const struct sockaddr *client,
@@ -96,7 +117,7 @@ expect_add_from(struct expect_table *t, const struct sockaddr *client,
     const struct sockaddr *endpoint, const char *user, uint64_t owner,
     uint32_t parent)
 {
-	struct expect *e = xcalloc(1, sizeof *e);
+	struct expect *e = xcalloc(1, sizeof *e), *old;
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
 	if (expect_key(client, e->ex_client, NULL) != 0 ||
@@ -108,7 +129,9 @@ expect_add_from(struct expect_table *t, const struct sockaddr *client,
 	e->ex_owner = owner;
 	e->ex_parent = parent;
 	expect_prune(t);
-	if (t->et_count >= EXPECT_MAX)
+	if ((old = expect_oldest_of(t, owner, parent)) != NULL)
+		expect_remove(t, old); /* a channel's many: its oldest goes */
+	else if (t->et_count >= EXPECT_MAX)
 		expect_remove(t, TAILQ_FIRST(&t->et_list));
 	e->ex_expires = monotime_ms() + (uint64_t)t->et_ttl_ms;
 	TAILQ_INSERT_TAIL(&t->et_list, e, ex_entry);

@@ -101,15 +101,36 @@ main(void)
 	    v4(&d, "192.0.2.3", 50003), "alice", 7));
 	CHECK(t.et_count == 0);
 
-	/* The table is bounded. */
+	/* The table is bounded (16 from each control channel here). */
 	for (int i = 0; i < 5000; i++)
-		expect_add(&t, v4(&c, "198.51.100.3", 1),
-		    v4(&d, "192.0.2.3", 1024 + i), "alice", 7);
+		expect_add_from(&t, v4(&c, "198.51.100.3", 1),
+		    v4(&d, "192.0.2.3", 1024 + i), "alice", 7,
+		    (uint32_t)i / 16);
 	CHECK(t.et_count == 4096);
 	CHECK(expect_take(&t, v4(&c, "198.51.100.3", 1),
 	    v4(&d, "192.0.2.3", 1024 + 4999), "alice", 7));
 	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
 	    v4(&d, "192.0.2.3", 1024), "alice", 7));
+	expect_clear(&t);
+
+	/*
+	 * One control channel's flood replaces its own openings only: bob's
+	 * one, announced first, is still there after alice's 5000.
+	 */
+	expect_add_from(&t, v4(&c, "198.51.100.4", 1),
+	    v4(&d, "192.0.2.4", 2000), "bob", 8, 3);
+	for (int i = 0; i < 5000; i++)
+		expect_add_from(&t, v4(&c, "198.51.100.3", 1),
+		    v4(&d, "192.0.2.3", 1024 + i), "alice", 7, 5);
+	CHECK(t.et_count == 17);
+	CHECK(expect_take(&t, v4(&c, "198.51.100.4", 1),
+	    v4(&d, "192.0.2.4", 2000), "bob", 8));
+	CHECK(expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 1024 + 4999), "alice", 7));
+	CHECK(expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 1024 + 4984), "alice", 7));
+	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 1024 + 4983), "alice", 7));
 	expect_clear(&t);
 	return unit_done("expect");
 }

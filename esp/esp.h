@@ -112,6 +112,7 @@ struct esp {
 	uint64_t e_agent_serials;
 	unsigned e_max_agent_handshakes;
 	unsigned e_max_agents, e_max_agents_per_source;
+	unsigned e_max_agent_channels; /* [esp] max_channels_per_agent */
 	int e_agent_login_ms;
 	time_t e_notice_sec; /* refusals told to the isps this second */
 	unsigned e_notices;

@@ -123,6 +123,13 @@ relay_open(struct session *s, struct channel *ch, const struct frame_open *o,
 		relay_refuse(a, ch, o, OPEN_BAD_ADDRTYPE, "not a host name");
 		return;
 	}
+	/* One agent does not take every channel of an isp's session. */
+	if (session_channels(a->a_sess) > a->a_esp->e_max_agent_channels) {
+		relay_refuse(a, ch, o, OPEN_FAILURE,
+		    "too many connections from this agent ([esp] "
+		    "max_channels_per_agent)");
+		return;
+	}
 	l = esp_route(a->a_esp, &o->fo_dst, &o->fo_client, user, NULL, 0, a,
 	    &code);
 	if (l == NULL) {

@@ -7,7 +7,9 @@
 # [esp] login_inflight_per_source gives its address) has its session
 # ended after [esp] agent_login_timeout, and its address can log in
 # again. Before, two stalled logins locked their address out for good,
-# and 32 addresses every agent.
+# and 32 addresses every agent. One agent holds at most
+# [esp] max_channels_per_agent connections, so that it cannot take every
+# channel of an isp's session.
 . "$(dirname "$0")/../../lib.sh"
 SH_MODE=agent
 . "$(dirname "$0")/../common.sh"
@@ -15,7 +17,7 @@ need_cmd curl
 FLOOD=$TOP/build/tests/sockhook/agentflood
 [ -x "$FLOOD" ] || fail "$FLOOD is not built (make tests)"
 sh_pair
-sed -i "s|^client_listen = .*|&\nmax_agents = 8\nmax_agents_per_source = 5\nagent_login_timeout = 3s|" "$T/esp.conf"
+sed -i "s|^client_listen = .*|&\nmax_agents = 8\nmax_agents_per_source = 5\nagent_login_timeout = 3s\nmax_channels_per_agent = 20|" "$T/esp.conf"
 kill "$ESP_PID"
 wait "$ESP_PID" 2>/dev/null
 esp_start
@@ -79,6 +81,24 @@ grep -q "more than 50 refusals a second: the isps are told of 50 a second; this 
 grep -q "reports more than 50 refusals a second" "$ISP_LOG" && fail "the esp sent the isp more than 50 a second"
 tail -n +$((isp_mark + 1)) "$ISP_LOG" | grep "session with .* closed\|GOAWAY" && fail "the isp's session ended"
 ok "5000 refused requests from one agent: the esp audits 5000, the isp $isp_n (50 a second at most), and the session stays up"
+
+# E: one agent's program holds 25 connections: 20 are taken.
+hooked python3 - "$HTTP_PORT" >"$T/e.log" 2>&1 <<'PY'
+import socket, sys
+ok, failed, socks = 0, 0, []
+for _ in range(25):
+    try:
+        socks.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10))
+        ok += 1
+    except OSError as e:
+        failed += 1
+        err = e
+print("ok %d failed %d" % (ok, failed), flush=True)
+PY
+grep -qx "ok 20 failed 5" "$T/e.log" || fail "25 connections through one agent at a limit of 20: $(cat "$T/e.log")"
+[ "$(count_log "$ESP_LOG" 'refused: too many connections from this agent \(\[esp\] max_channels_per_agent\)|-> 127.0.0.1:[0-9]+: too many connections from this agent \(\[esp\] max_channels_per_agent\)')" = 5 ] ||
+	fail "the esp did not name the limit 5 times: $(grep 'too many conn' "$ESP_LOG")"
+ok "25 connections from one agent at max_channels_per_agent = 20: 20 taken, 5 refused with the limit named"
 
 # C: an agent that did log in keeps its session past the timeout.
 hooked sh -c "sleep 4; curl -sS --fail --max-time 20 -o $T/out http://127.0.0.1:$HTTP_PORT/blob" ||

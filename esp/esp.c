@@ -348,11 +348,12 @@ esp_link_noticeable(struct esp_link *l, void *arg)
 
 /*
  * A refusal at the esp goes to every isp too, for the inside's audit: at
- * most ESP_NOTICES a second (what an isp takes), so that a client who
+ * most ESP_NOTICES a second (half what an isp takes, so that a second's
+ * worth that arrives late still fits), so that a client who
  * floods refused requests cannot fill the sessions' queues. The esp's
  * own audit has every one.
  */
-#define ESP_NOTICES 50
+#define ESP_NOTICES 25
 static void
 esp_notice(const char *user, const struct endpoint *client,
     const struct endpoint *dst, const char *why, void *arg)

@@ -5,6 +5,9 @@
  * OPEN_RESULT code and exits.
  *
  *   rogue_esp CONF PORT USER[:PASSWORD] HOST:PORT [...]   (USER - anonymous)
+ *
+ * With ROGUE_NOTICES=N it first sends N NOTICEs at once (refusals it
+ * says it made), more than an isp writes in a second.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -103,12 +106,31 @@ rogue_ask(void)
 	}
 }
 
-/* The isp's session is up: start asking. */
+/* The isp's session is up: the NOTICEs, if asked for; start asking. */
 static void
 rogue_upcb(struct session *s, void *arg)
 {
-	(void)s;
+	struct frame_notice n;
+	uint8_t buf[600];
+	size_t len;
+	int i, count;
+
 	(void)arg;
+	count =
+	    getenv("ROGUE_NOTICES") != NULL ? atoi(getenv("ROGUE_NOTICES")) : 0;
+	memset(&n, 0, sizeof n);
+	n.fn_client.ep_atyp = ATYP_IPV4;
+	n.fn_client.ep_len = 4;
+	n.fn_client.ep_addr[0] = 127;
+	n.fn_client.ep_addr[3] = 1;
+	n.fn_dst = n.fn_client;
+	n.fn_dst.ep_port = 9;
+	snprintf(n.fn_why, sizeof n.fn_why, "rogue says so");
+	for (i = 0; i < count; i++) {
+		n.fn_client.ep_port = (uint16_t)(10000 + i);
+		if ((len = frame_notice_encode(buf, sizeof buf, &n)) > 0)
+			session_send_message(s, FRAME_NOTICE, buf, len);
+	}
 	rogue_ask();
 }
 

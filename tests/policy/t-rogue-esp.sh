@@ -2,7 +2,8 @@
 # A taken-over esp cannot widen access: a test esp that holds valid session
 # credentials but ignores policy is refused by the isp, which checks every
 # login itself and every open against its own policy. Without alice's
-# password the esp cannot act as alice.
+# password the esp cannot act as alice. Nor can it flood the isp's audit
+# with refusals it claims: the isp writes 50 a second.
 . "$(dirname "$0")/../lib.sh"
 ROGUE=$TOP/build/tests/policy/rogue_esp
 [ -x "$ROGUE" ] || fail "$ROGUE is not built (make tests)"
@@ -26,7 +27,7 @@ password = $(pwhash alice-secret)
 allow = 127.0.0.1/32:$PA
 "
 isp_conf "$T/isp.conf"
-bg_start "$T/rogue.log" "$ROGUE" "$T/rogue.conf" "$SESSION_PORT" \
+ROGUE_NOTICES=300 bg_start "$T/rogue.log" "$ROGUE" "$T/rogue.conf" "$SESSION_PORT" \
 	alice "127.0.0.1:$PA" alice:guessed "127.0.0.1:$PA" \
 	alice:alice-secret "127.0.0.1:$PA" alice:alice-secret "127.0.0.1:$PB" \
 	- "127.0.0.1:$PA" mallory "127.0.0.1:$PA"
@@ -49,3 +50,8 @@ grep -q "open .* -> 127.0.0.1:$PB refused: not allowed by policy" "$ISP_LOG" || 
 grep -q "audit ts=[^ ]* event=channel side=isp channel=[0-9]* user=alice .*dst=127.0.0.1:$PB .*end=\"not allowed by policy\"" "$ISP_LOG" ||
 	fail "no audit line for the refusal on the isp"
 ok "the isp refused what the rogue esp asked beyond the policy (forbidden destination, anonymous, unknown user)"
+n=$(grep -c 'audit .*event=refusal side=esp .*end="rogue says so"' "$ISP_LOG")
+[ "$n" -ge 50 ] && [ "$n" -le 100 ] || fail "the isp wrote $n of 300 NOTICEs sent at once"
+grep -q "esp .* reports more than 50 refusals a second; not all are in the audit" "$ISP_LOG" ||
+	fail "the isp did not say it dropped reports"
+ok "300 NOTICEs at once from the test esp: the isp writes $n (50 a second) and says so"

@@ -238,7 +238,7 @@ agentauth_scram_first(struct isp *i, struct agentauth_exchange *x,
 	u = policy_find(&i->i_policy, x->ax_user);
 	/* A user refused for now ([isp] login_failures) gets the dummy's. */
 	x->ax_known = u != NULL && u->pu_hash != NULL &&
-	    !login_locked(i, (struct policy_user *)u) &&
+	    !loginlimit_locked(i, (struct policy_user *)u) &&
 	    scram_secret_parse(u->pu_hash, &ss, &old) == 0;
 	if (!x->ax_known)
 		scram_secret_dummy(x->ax_user, i->i_login_key,
@@ -436,11 +436,11 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 		if (agentauth_text(fl, cfinal, sizeof cfinal) == 0 &&
 		    scram_server_final(&x->ax_scram, cfinal, (char *)out,
 			sizeof out, key) == 0 &&
-		    x->ax_known && !login_locked(i, u)) {
+		    x->ax_known && !loginlimit_locked(i, u)) {
 			rc = 0;
 			n = strlen((char *)out);
 		} else if (x->ax_known)
-			login_failed(i, u, "SCRAM");
+			loginlimit_failed(i, u, "SCRAM");
 	} else
 		rc = certlogin_server_finish(&x->ax_cert, fl->fl_msg,
 		    fl->fl_msglen, out, sizeof out, &n, key, &why);

@@ -139,8 +139,8 @@ void login_free(struct isp *);
 struct login_req *login_check(struct isp *, const char *user, const void *,
     size_t, const struct endpoint *client, login_cb, void *);
 void login_cancel(struct login_req *);
-int login_locked(struct isp *, struct policy_user *);
-void login_failed(struct isp *, struct policy_user *, const char *how);
+int loginlimit_locked(struct isp *, struct policy_user *);
+void loginlimit_failed(struct isp *, struct policy_user *, const char *how);
 int login_carry(const struct policy *old, struct policy *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t, int honour, uint32_t login, uint64_t counter);

@@ -22,7 +22,6 @@
 #include "kdfpool.h"
 #include "log.h"
 #include "metrics.h"
-#include "monotime.h"
 #include "xmalloc.h"
 
 struct login_req {
@@ -54,43 +53,6 @@ login_conf_load(struct isp *i, const struct conf *c, char **cause)
 		&i->i_login_fail_ms, cause) != 0)
 		return -1;
 	return 0;
-}
-
-/*
- * Is the user's password refused for now? After [isp] login_failures
- * failed checks within login_failure_window, every login of the user,
- * by password or SCRAM, is refused until the window is over: checked
- * against the dummy hash, so that it costs and looks like any refusal,
- * and the right password is refused too. An esp that guesses on (a
- * taken-over one) gets login_failures guesses a window, in all.
- */
-int
-login_locked(struct isp *i, struct policy_user *u)
-{
-	if (u == NULL || u->pu_fails == 0)
-		return 0;
-	if (monotime_ms() - u->pu_fail_since >= (uint64_t)i->i_login_fail_ms) {
-		u->pu_fails = 0;
-		return 0;
-	}
-	return u->pu_fails >= i->i_login_fail_max;
-}
-
-/* A failed check of the user's password (how: "password", "SCRAM"). */
-void
-login_failed(struct isp *i, struct policy_user *u, const char *how)
-{
-	if (u == NULL || u->pu_hash == NULL)
-		return;
-	(void)login_locked(i, u); /* a window that is over starts again */
-	if (u->pu_fails++ == 0)
-		u->pu_fail_since = monotime_ms();
-	if (u->pu_fails == i->i_login_fail_max)
-		log_warnx("user %s: %u failed logins (the last by %s) within "
-			  "%d.%03d s: the user's logins are refused until that "
-			  "time is over ([isp] login_failures)",
-		    u->pu_name, u->pu_fails, how, i->i_login_fail_ms / 1000,
-		    i->i_login_fail_ms % 1000);
 }
 
 /* Start the worker threads; make the cache key and the dummy hash. */
@@ -183,7 +145,7 @@ login_donecb(int ok, void *arg)
 		u->pu_seen_ok = 1;
 		code = AUTH_OK;
 	} else
-		login_failed(r->lr_isp, u, "password");
+		loginlimit_failed(r->lr_isp, u, "password");
 	r->lr_job = NULL;
 	metrics_add2(M_LOGINS, "password", code == AUTH_OK ? "ok" : "refused",
 	    1);
@@ -208,7 +170,7 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 	int locked;
 
 	u = (struct policy_user *)policy_find(&i->i_policy, user);
-	locked = login_locked(i, u);
+	locked = loginlimit_locked(i, u);
 	login_mac(i, pw, len, mac);
 	if (!locked && u != NULL && u->pu_seen_ok &&
 	    CRYPTO_memcmp(mac, u->pu_seen, sizeof mac) == 0) {

@@ -1,0 +1,47 @@
+/*
+ * Failed logins per user, at the isp ([isp] login_failures within
+ * login_failure_window): the one bound on password guessing that holds
+ * against a taken-over esp, which limits at the esp cannot stop. Shared
+ * by password checks (isp/login.c) and agents' SCRAM logins
+ * (isp/agentauth.c).
+ */
+#include "isp.h"
+#include "log.h"
+#include "monotime.h"
+
+/*
+ * Is the user's password refused for now? After [isp] login_failures
+ * failed checks within login_failure_window, every login of the user,
+ * by password or SCRAM, is refused until the window is over: checked
+ * against the dummy hash, so that it costs and looks like any refusal,
+ * and the right password is refused too. An esp that guesses on (a
+ * taken-over one) gets login_failures guesses a window, in all.
+ */
+int
+loginlimit_locked(struct isp *i, struct policy_user *u)
+{
+	if (u == NULL || u->pu_fails == 0)
+		return 0;
+	if (monotime_ms() - u->pu_fail_since >= (uint64_t)i->i_login_fail_ms) {
+		u->pu_fails = 0;
+		return 0;
+	}
+	return u->pu_fails >= i->i_login_fail_max;
+}
+
+/* A failed check of the user's password (how: "password", "SCRAM"). */
+void
+loginlimit_failed(struct isp *i, struct policy_user *u, const char *how)
+{
+	if (u == NULL || u->pu_hash == NULL)
+		return;
+	(void)loginlimit_locked(i, u); /* a window that is over starts again */
+	if (u->pu_fails++ == 0)
+		u->pu_fail_since = monotime_ms();
+	if (u->pu_fails == i->i_login_fail_max)
+		log_warnx("user %s: %u failed logins (the last by %s) within "
+			  "%d.%03d s: the user's logins are refused until that "
+			  "time is over ([isp] login_failures)",
+		    u->pu_name, u->pu_fails, how, i->i_login_fail_ms / 1000,
+		    i->i_login_fail_ms % 1000);
+}

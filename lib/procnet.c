@@ -3,7 +3,7 @@
  * agent asked for a reverse connection to port X of this host (an isp
  * approved it for a channel's announcement) connects only if the process
  * behind that channel, the one holding its connection to the agent's
- * door, also holds a socket listening on X. An announcement put into the
+ * door, also holds every socket listening on X. An announcement put into the
  * stream on the way (by a taken-over esp) cannot then point the agent at
  * another program's port.
  */
@@ -113,7 +113,10 @@ struct procnet_find {
 	const struct endpoint *pf_prog, *pf_door, *pf_dst;
 	unsigned long pf_ctl;
 	unsigned long pf_listen[PROCNET_MAX_LISTEN];
+	int pf_owned[PROCNET_MAX_LISTEN]; /* held by a holder of pf_ctl */
 	size_t pf_nlisten;
+	int pf_more; /* more listeners than pf_listen holds */
+	int pf_seen; /* a process holding pf_ctl was found */
 };
 
 /* Read one table. */
@@ -133,61 +136,90 @@ procnet_table(const char *path, int v6, struct procnet_find *f)
 		    procnet_same(&ps.ps_remote, f->pf_door))
 			f->pf_ctl = ps.ps_inode;
 		else if (ps.ps_state == PROCNET_LISTEN &&
-		    procnet_takes(&ps.ps_local, f->pf_dst) &&
-		    f->pf_nlisten < PROCNET_MAX_LISTEN)
-			f->pf_listen[f->pf_nlisten++] = ps.ps_inode;
+		    procnet_takes(&ps.ps_local, f->pf_dst)) {
+			if (f->pf_nlisten < PROCNET_MAX_LISTEN)
+				f->pf_listen[f->pf_nlisten++] = ps.ps_inode;
+			else
+				f->pf_more = 1;
+		}
 	}
 	fclose(fp);
 }
 
-/* Does one process hold the program's socket and a listener? */
-static int
-procnet_process(const char *pid, const struct procnet_find *f)
+/* The socket inode a descriptor of this folder is, or 0. */
+static unsigned long
+procnet_fd_inode(DIR *dir, const char *name)
 {
-	char path[64], link[64];
+	char link[64];
+	unsigned long ino;
+	ssize_t n;
+
+	if ((n = readlinkat(dirfd(dir), name, link, sizeof link - 1)) <= 0)
+		return 0;
+	link[n] = '\0';
+	return sscanf(link, "socket:[%lu]", &ino) == 1 ? ino : 0;
+}
+
+/*
+ * One process: if it holds the program's socket, mark the listeners it
+ * holds as the program's.
+ */
+static void
+procnet_process(const char *pid, struct procnet_find *f)
+{
+	char path[64];
 	struct dirent *d;
 	unsigned long ino;
-	int ctl = 0, listen = 0;
-	ssize_t n;
+	int ctl = 0;
 	size_t i;
 	DIR *dir;
 
 	snprintf(path, sizeof path, "/proc/%.16s/fd", pid);
 	if ((dir = opendir(path)) == NULL)
-		return 0;
-	while ((d = readdir(dir)) != NULL && !(ctl && listen)) {
-		if ((n = readlinkat(dirfd(dir), d->d_name, link,
-			 sizeof link - 1)) <= 0)
-			continue;
-		link[n] = '\0';
-		if (sscanf(link, "socket:[%lu]", &ino) != 1)
-			continue;
-		ctl |= ino == f->pf_ctl;
-		for (i = 0; i < f->pf_nlisten; i++)
-			listen |= ino == f->pf_listen[i];
+		return;
+	while (!ctl && (d = readdir(dir)) != NULL)
+		ctl = procnet_fd_inode(dir, d->d_name) == f->pf_ctl;
+	if (ctl) {
+		f->pf_seen = 1;
+		rewinddir(dir);
+		while ((d = readdir(dir)) != NULL) {
+			if ((ino = procnet_fd_inode(dir, d->d_name)) == 0)
+				continue;
+			for (i = 0; i < f->pf_nlisten; i++)
+				f->pf_owned[i] |= ino == f->pf_listen[i];
+		}
 	}
 	closedir(dir);
-	return ctl && listen;
 }
 
 /*
  * Does the process that holds the socket from prog to door (a program's
- * connection to the agent) also listen where dst would connect? 1 if so;
- * else 0 and why. What cannot be seen counts as no.
+ * connection to the agent) hold every socket listening where dst would
+ * connect? Then a connection there reaches that program and no other.
+ * 1 if so; else 0 and why. What cannot be seen counts as no.
  */
 int
 procnet_owner_listens(const struct endpoint *prog, const struct endpoint *door,
     const struct endpoint *dst, const char **why)
 {
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+		0xff };
 	struct procnet_find f;
+	struct endpoint to = *dst;
 	struct dirent *d;
+	size_t i, owned = 0;
 	DIR *dir;
-	int found = 0;
 
+	if (to.ep_atyp == ATYP_IPV6 &&
+	    memcmp(to.ep_addr, mapped, sizeof mapped) == 0) {
+		to.ep_atyp = ATYP_IPV4; /* as the kernel will connect */
+		to.ep_len = 4;
+		memmove(to.ep_addr, to.ep_addr + 12, 4);
+	}
 	memset(&f, 0, sizeof f);
 	f.pf_prog = prog;
 	f.pf_door = door;
-	f.pf_dst = dst;
+	f.pf_dst = &to;
 	procnet_table("/proc/net/tcp", 0, &f);
 	procnet_table("/proc/net/tcp6", 1, &f);
 	if (f.pf_ctl == 0) {
@@ -198,15 +230,27 @@ procnet_owner_listens(const struct endpoint *prog, const struct endpoint *door,
 		*why = "nothing listens there";
 		return 0;
 	}
+	if (f.pf_more) {
+		*why = "too many sockets listen there";
+		return 0;
+	}
 	if ((dir = opendir("/proc")) == NULL) {
 		*why = "cannot read /proc";
 		return 0;
 	}
-	while (!found && (d = readdir(dir)) != NULL)
+	while ((d = readdir(dir)) != NULL)
 		if (isdigit((unsigned char)d->d_name[0]))
-			found = procnet_process(d->d_name, &f);
+			procnet_process(d->d_name, &f);
 	closedir(dir);
-	if (!found)
+	for (i = 0; i < f.pf_nlisten; i++)
+		owned += f.pf_owned[i] != 0;
+	if (!f.pf_seen)
+		*why = "cannot see the program's process";
+	else if (owned == 0)
 		*why = "the program does not listen there";
-	return found;
+	else if (owned < f.pf_nlisten)
+		*why = "another program listens there too";
+	else
+		return 1;
+	return 0;
 }

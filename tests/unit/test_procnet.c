@@ -75,17 +75,24 @@ test_parse(void)
 	CHECK(procnet_parse("", 0, &ps) == -1);
 }
 
-/* A TCP socket on 127.0.0.1 (or any), listening, and its endpoint. */
+/*
+ * A TCP socket on 127.0.0.1 (or any), listening, and its endpoint; at
+ * ep's port if share (SO_REUSEPORT, as another socket there).
+ */
 static int
-listener(const char *ip, struct endpoint *ep)
+listener_at(const char *ip, struct endpoint *ep, int share)
 {
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof sin;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
 	inet_pton(AF_INET, ip, &sin.sin_addr);
+	if (share) {
+		sin.sin_port = htons(ep->ep_port);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+	}
 	if (fd == -1 || bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
 	    listen(fd, 4) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &sl) != 0)
@@ -96,15 +103,22 @@ listener(const char *ip, struct endpoint *ep)
 	return fd;
 }
 
+/* A listener on a port of its own. */
+static int
+listener(const char *ip, struct endpoint *ep)
+{
+	return listener_at(ip, ep, 0);
+}
+
 /* Live sockets: who holds the program's connection, and who listens. */
 static void
 test_owner(void)
 {
-	struct endpoint door, prog, mine, wild, theirs, none;
+	struct endpoint door, prog, mine, wild, theirs, none, shared, mapped;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	const char *why = NULL;
-	int dfd, cfd, afd, mfd, wfd, nfd, up[2], go[2];
+	int dfd, cfd, afd, mfd, wfd, nfd, sfd, up[2], go[2];
 	pid_t child;
 	char c;
 
@@ -120,13 +134,18 @@ test_owner(void)
 	wfd = listener("0.0.0.0", &wild);
 	nfd = listener("127.0.0.1", &none);
 	close(nfd); /* a port nothing listens on */
+	sfd = listener("127.0.0.1", &shared);
+	close(sfd); /* a port this process and the child share */
+	sfd = listener_at("127.0.0.1", &shared, 1);
 
 	/* Another process listens on a port of its own. */
 	CHECK(pipe(up) == 0);
 	CHECK(pipe(go) == 0);
 	if ((child = fork()) == 0) {
 		int fd = listener("127.0.0.1", &theirs);
+		int fd2 = listener_at("127.0.0.1", &shared, 1);
 
+		(void)fd2;
 		close(cfd); /* the program's connection is not its */
 		if (write(up[1], &theirs.ep_port, sizeof theirs.ep_port) < 0 ||
 		    read(go[0], &c, 1) < 0)
@@ -140,6 +159,18 @@ test_owner(void)
 
 	CHECK(procnet_owner_listens(&prog, &door, &mine, &why) == 1);
 	CHECK(procnet_owner_listens(&prog, &door, &wild, &why) == 1);
+	/* The same address as a v4-mapped IPv6 one. */
+	memset(&mapped, 0, sizeof mapped);
+	mapped.ep_atyp = ATYP_IPV6;
+	mapped.ep_len = 16;
+	mapped.ep_addr[10] = mapped.ep_addr[11] = 0xff;
+	memcpy(mapped.ep_addr + 12, mine.ep_addr, 4);
+	mapped.ep_port = mine.ep_port;
+	CHECK(procnet_owner_listens(&prog, &door, &mapped, &why) == 1);
+	/* A port another process listens on too (SO_REUSEPORT). */
+	CHECK(procnet_owner_listens(&prog, &door, &shared, &why) == 0);
+	CHECK(why != NULL &&
+	    strcmp(why, "another program listens there too") == 0);
 	CHECK(procnet_owner_listens(&prog, &door, &theirs, &why) == 0);
 	CHECK(why != NULL &&
 	    strcmp(why, "the program does not listen there") == 0);
@@ -159,6 +190,7 @@ test_owner(void)
 	close(dfd);
 	close(mfd);
 	close(wfd);
+	close(sfd);
 }
 
 int

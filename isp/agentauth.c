@@ -236,9 +236,12 @@ agentauth_scram_first(struct isp *i, struct agentauth_exchange *x,
 	    scram_server_user(cfirst, x->ax_user, sizeof x->ax_user) != 0)
 		return -1;
 	u = policy_find(&i->i_policy, x->ax_user);
-	/* A user refused for now ([isp] login_failures) gets the dummy's. */
+	/*
+	 * A user refused for now ([isp] login_failures) still gets its own
+	 * salt (a changed one would tell the esp the user exists); step 2
+	 * refuses it.
+	 */
 	x->ax_known = u != NULL && u->pu_hash != NULL &&
-	    !loginlimit_locked(i, (struct policy_user *)u) &&
 	    scram_secret_parse(u->pu_hash, &ss, &old) == 0;
 	if (!x->ax_known)
 		scram_secret_dummy(x->ax_user, i->i_login_key,

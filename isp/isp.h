@@ -140,6 +140,7 @@ struct login_req *login_check(struct isp *, const char *user, const void *,
     size_t, const struct endpoint *client, login_cb, void *);
 void login_cancel(struct login_req *);
 int loginlimit_locked(struct isp *, struct policy_user *);
+int loginlimit_room(struct isp *, struct policy_user *);
 void loginlimit_failed(struct isp *, struct policy_user *, const char *how);
 int login_carry(const struct policy *old, struct policy *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,

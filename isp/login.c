@@ -31,6 +31,7 @@ struct login_req {
 	char *lr_hash; /* what was checked; must still be the user's */
 	unsigned char lr_mac[32];
 	int lr_known;
+	int lr_counted; /* in its user's pu_checking */
 	login_cb lr_cb;
 	void *lr_arg;
 };
@@ -179,11 +180,22 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 		cb(AUTH_OK, arg);
 		return NULL;
 	}
+	if (!locked && u != NULL && u->pu_hash != NULL &&
+	    !loginlimit_room(i, u)) {
+		OPENSSL_cleanse(mac, sizeof mac);
+		metrics_add2(M_LOGINS, "password", "busy", 1);
+		cb(AUTH_BUSY, arg);
+		return NULL;
+	}
 	r = xcalloc(1, sizeof *r);
 	r->lr_isp = i;
 	snprintf(r->lr_user, sizeof r->lr_user, "%s", user);
 	/* A user with only a certificate has no password to match. */
 	r->lr_known = !locked && u != NULL && u->pu_hash != NULL;
+	if (r->lr_known) {
+		u->pu_checking++;
+		r->lr_counted = 1;
+	}
 	r->lr_hash = xstrdup(r->lr_known ? u->pu_hash : i->i_dummy_hash);
 	memcpy(r->lr_mac, mac, sizeof mac);
 	OPENSSL_cleanse(mac, sizeof mac);
@@ -234,6 +246,7 @@ login_carry(const struct policy *old, struct policy *new)
 			continue;
 		u->pu_fails = o->pu_fails; /* a reload does not reset them */
 		u->pu_fail_since = o->pu_fail_since;
+		u->pu_checking = o->pu_checking;
 		if (!o->pu_seen_ok)
 			continue;
 		memcpy(u->pu_seen, o->pu_seen, sizeof u->pu_seen);
@@ -242,12 +255,19 @@ login_carry(const struct policy *old, struct policy *new)
 	return changed;
 }
 
-/* Forget a check: its callback will not run. */
+/* Forget a check: its callback will not run (any more). */
 void
 login_cancel(struct login_req *r)
 {
+	struct policy_user *u;
+
 	if (r == NULL)
 		return;
+	if (r->lr_counted &&
+	    (u = (struct policy_user *)policy_find(&r->lr_isp->i_policy,
+		 r->lr_user)) != NULL &&
+	    u->pu_checking > 0)
+		u->pu_checking--;
 	if (r->lr_job != NULL)
 		kdfpool_cancel(r->lr_job);
 	OPENSSL_cleanse(r->lr_mac, sizeof r->lr_mac);

@@ -29,6 +29,26 @@ loginlimit_locked(struct isp *i, struct policy_user *u)
 	return u->pu_fails >= i->i_login_fail_max;
 }
 
+/*
+ * May one more check of the user's password start? Checks under way
+ * count as failures until they end, so that a burst of guesses at once
+ * (a taken-over esp needs no answer to send the next) gets no more than
+ * login_failures checks either; the rest are answered busy, unchecked.
+ */
+int
+loginlimit_room(struct isp *i, struct policy_user *u)
+{
+	static struct log_limit full;
+
+	if (u == NULL || u->pu_fails + u->pu_checking < i->i_login_fail_max)
+		return 1;
+	log_warnx_limited(&full,
+	    "user %s: %u password checks under way and %u failed: not "
+	    "checking more at once ([isp] login_failures)",
+	    u->pu_name, u->pu_checking, u->pu_fails);
+	return 0;
+}
+
 /* A failed check of the user's password (how: "password", "SCRAM"). */
 void
 loginlimit_failed(struct isp *i, struct policy_user *u, const char *how)

@@ -34,6 +34,7 @@ struct policy_user {
 	int pu_seen_ok;
 	uint64_t pu_fail_since; /* isp: its failed logins, from this time */
 	unsigned pu_fails;
+	unsigned pu_checking; /* isp: checks of its password under way */
 };
 
 struct policy {

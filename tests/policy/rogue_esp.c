@@ -7,9 +7,11 @@
  *   rogue_esp CONF PORT USER[:PASSWORD] HOST:PORT [...]   (USER - anonymous)
  *
  * With ROGUE_NOTICES=N it first sends N NOTICEs at once (refusals it
- * says it made), more than an isp writes in a second.
+ * says it made), more than an isp writes in a second. With
+ * ROGUE_PARALLEL=1 it sends every OPEN at once, answers in any order.
  */
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +31,28 @@ static SSL_CTX *ctx;
 static struct tls_conf tc;
 static struct session_params sp;
 static char **asks;
-static int nasks, next_ask;
+static int nasks, next_ask, answered, parallel;
 static struct session *sess;
 
 static void rogue_ask(void);
 
-/* One result: print it and ask the next. */
+/* One result: print it and ask the next (or, all at once, end). */
 static void
 rogue_resultcb(struct channel *ch, uint8_t code, const struct endpoint *b,
     void *arg)
 {
+	int at = (int)(intptr_t)arg;
+
 	(void)b;
-	printf("%s %s: %u\n", asks[next_ask - 2], asks[next_ask - 1], code);
+	printf("%s %s: %u\n", asks[at], asks[at + 1], code);
 	fflush(stdout);
-	(void)arg;
 	if (code == OPEN_OK)
 		channel_close(ch, CHANNEL_RESET, "rogue done");
-	rogue_ask();
+	answered += 2;
+	if (!parallel)
+		rogue_ask();
+	else if (answered >= nasks)
+		event_base_loopexit(base, NULL);
 }
 
 /* Ask for the next destination, ignoring every policy. */
@@ -58,6 +65,7 @@ rogue_ask(void)
 	socklen_t sl;
 	char *host, *port, user[200];
 	const char *pw;
+	int at;
 
 	if (next_ask >= nasks) {
 		event_base_loopexit(base, NULL);
@@ -85,6 +93,7 @@ rogue_ask(void)
 		*host = '\0';
 		pw = host + 1;
 	}
+	at = next_ask;
 	next_ask += 2;
 	memset(&o, 0, sizeof o);
 	o.fo_dst = dst;
@@ -100,7 +109,8 @@ rogue_ask(void)
 		o.fo_secret_len = OPTAG_ISP_LEN;
 		memset(o.fo_secret, 0x41, OPTAG_ISP_LEN);
 	}
-	if (session_open(sess, FRAME_OPEN, &o, rogue_resultcb, NULL) == NULL) {
+	if (session_open(sess, FRAME_OPEN, &o, rogue_resultcb,
+		(void *)(intptr_t)at) == NULL) {
 		fprintf(stderr, "rogue: session not usable\n");
 		exit(2);
 	}
@@ -131,7 +141,10 @@ rogue_upcb(struct session *s, void *arg)
 		if ((len = frame_notice_encode(buf, sizeof buf, &n)) > 0)
 			session_send_message(s, FRAME_NOTICE, buf, len);
 	}
-	rogue_ask();
+	parallel = getenv("ROGUE_PARALLEL") != NULL;
+	do
+		rogue_ask();
+	while (parallel && next_ask < nasks);
 }
 
 /* The session ended early. */

@@ -30,8 +30,7 @@ struct login_req {
 	char lr_user[FRAME_USER_MAX + 1];
 	char *lr_hash; /* what was checked; must still be the user's */
 	unsigned char lr_mac[32];
-	int lr_known;
-	int lr_counted; /* in its user's pu_checking */
+	int lr_known; /* checked against its hash, and in its pu_checking */
 	login_cb lr_cb;
 	void *lr_arg;
 };
@@ -168,20 +167,20 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 	struct login_req *r;
 	unsigned char mac[32];
 	uint8_t src[16];
-	int locked;
+	int known;
 
 	u = (struct policy_user *)policy_find(&i->i_policy, user);
-	locked = loginlimit_locked(i, u);
+	/* Known: its password is checked (a locked user's is not). */
+	known = !loginlimit_locked(i, u) && u != NULL && u->pu_hash != NULL;
 	login_mac(i, pw, len, mac);
-	if (!locked && u != NULL && u->pu_seen_ok &&
+	if (known && u->pu_seen_ok &&
 	    CRYPTO_memcmp(mac, u->pu_seen, sizeof mac) == 0) {
 		OPENSSL_cleanse(mac, sizeof mac);
 		metrics_add2(M_LOGINS, "password", "ok", 1);
 		cb(AUTH_OK, arg);
 		return NULL;
 	}
-	if (!locked && u != NULL && u->pu_hash != NULL &&
-	    !loginlimit_room(i, u)) {
+	if (known && !loginlimit_room(i, u)) {
 		OPENSSL_cleanse(mac, sizeof mac);
 		metrics_add2(M_LOGINS, "password", "busy", 1);
 		cb(AUTH_BUSY, arg);
@@ -191,11 +190,9 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 	r->lr_isp = i;
 	snprintf(r->lr_user, sizeof r->lr_user, "%s", user);
 	/* A user with only a certificate has no password to match. */
-	r->lr_known = !locked && u != NULL && u->pu_hash != NULL;
-	if (r->lr_known) {
+	r->lr_known = known;
+	if (known)
 		u->pu_checking++;
-		r->lr_counted = 1;
-	}
 	r->lr_hash = xstrdup(r->lr_known ? u->pu_hash : i->i_dummy_hash);
 	memcpy(r->lr_mac, mac, sizeof mac);
 	OPENSSL_cleanse(mac, sizeof mac);
@@ -263,7 +260,7 @@ login_cancel(struct login_req *r)
 
 	if (r == NULL)
 		return;
-	if (r->lr_counted &&
+	if (r->lr_known &&
 	    (u = (struct policy_user *)policy_find(&r->lr_isp->i_policy,
 		 r->lr_user)) != NULL &&
 	    u->pu_checking > 0)

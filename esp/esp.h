@@ -178,4 +178,6 @@ void relay_open(struct session *, struct channel *, const struct frame_open *,
 int relay_outside(struct esp_link *, struct channel *, struct channel *ctl,
     const struct frame_open *, uint64_t agent, uint32_t agent_channel);
 
+extern const char *const esp_known_keys[]; /* esp/keys.c */
+
 #endif

@@ -159,4 +159,6 @@ void agentauth_free_all(struct isp *);
 int ruletest_main(const char *rulefile, const char *capture);
 int query_main(struct isp *, const char *user, const char *hostport);
 
+extern const char *const isp_known_keys[]; /* isp/keys.c */
+
 #endif

@@ -47,6 +47,7 @@ $(FUZZ_OUT)/fuzz_socks: $(call fobj,esp/socks.c)
 $(FUZZ_OUT)/fuzz_sockhook_conf: $(call fobj,sockhook/config.c)
 $(FUZZ_OUT)/fuzz_agent: $(call fobj,sockhook/agentstate.c)
 $(FUZZ_OUT)/fuzz_agentauth: $(call fobj,isp/agentauth.c isp/loginlimit.c)
+$(FUZZ_OUT)/fuzz_config: $(call fobj,esp/keys.c isp/keys.c)
 
 $(FUZZ_BIN): $(FUZZ_OUT)/fuzz_%: $(FUZZ_OUT)/obj/tests/fuzz/fuzz_%.o \
     $(FUZZ_LIB_A)

@@ -33,45 +33,9 @@
 #include "via.h"
 #include "xmalloc.h"
 
-/* As in esp/esp.c: keep in step with it. */
-static const char *const fuzz_esp_keys[] = { "esp:session_listen",
-	"esp:socks_listen", "esp:client_listen", "client_tls:cert",
-	"client_tls:key", "esp:socks_timeout", "esp:open_timeout",
-	"esp:drain_timeout", "esp:connect_timeout", "esp:max_handshakes",
-	"esp:probe_timeout", "esp:outside_own_addresses",
-	"esp:max_sessions_per_isp", "esp:max_session_handshakes",
-	"esp:max_agent_handshakes", "esp:max_agents",
-	"esp:max_agents_per_source", "esp:agent_login_timeout",
-	"esp:max_channels_per_agent", "esp:login_inflight_per_source",
-	"esp:login_rate_per_source", "esp:login_inflight", "esp:login_rate",
-	"isp *:psk_file", "metrics:listen", "session:window",
-	"session:channel_window", "session:channel_window_max", "session:queue",
-	"session:keepalive", "session:dead_after", "session:stall_timeout",
-	"session:handshake_timeout", "session:max_channels", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", "log:audit", "log:audit_format",
-	"log:file", "daemon:user", "daemon:group", "daemon:chroot",
-	"daemon:allow_root", NULL };
-
-/* As in isp/isp.c: keep in step with it. */
-static const char *const fuzz_isp_keys[] = { "isp:esp", "isp:allow",
-	"isp:rules", "isp:id", "isp:connect_timeout", "isp:reconnect_max",
-	"isp:drain_timeout", "isp:expect_timeout", "isp:listen_timeout",
-	"isp:data_address", "isp:holdback", "isp:via", "isp:login_threads",
-	"isp:reverse_per_channel", "isp:reverse_per_user",
-	"isp:reverse_per_session", "isp:login_queue", "isp:login_failures",
-	"isp:login_failure_window", "isp:sessions", "isp:workers",
-	"isp:login_cert", "isp:login_key", "policy:anonymous", "policy:reverse",
-	"policy:rules", "policy:user_ca", "user *:password", "user *:groups",
-	"user *:allow", "user *:rules", "user *:reverse", "group *:allow",
-	"group *:rules", "group *:reverse", "log:audit", "session:window",
-	"session:channel_window", "session:channel_window_max", "session:queue",
-	"session:keepalive", "session:max_channels", "session:dead_after",
-	"session:stall_timeout", "session:handshake_timeout", "tls:psk_file",
-	"tls:psk_identity", "tls:cert", "tls:key", "tls:ca", "tls:peer_name",
-	"log:syslog", "log:verbose", "log:audit_format", "log:file",
-	"daemon:user", "daemon:group", "daemon:chroot", "daemon:allow_root",
-	"metrics:listen", NULL };
+/* The daemons' own lists (esp/keys.c, isp/keys.c), linked in. */
+extern const char *const esp_known_keys[];
+extern const char *const isp_known_keys[];
 
 static char fuzz_dir[256];  /* the private folder */
 static char fuzz_path[300]; /* the input, as a file in it */
@@ -433,10 +397,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(cause);
 		return 0;
 	}
-	if (conf_check_keys(c, fuzz_esp_keys, &cause) != 0)
+	if (conf_check_keys(c, esp_known_keys, &cause) != 0)
 		free(cause);
 	cause = NULL;
-	if (conf_check_keys(c, fuzz_isp_keys, &cause) != 0)
+	if (conf_check_keys(c, isp_known_keys, &cause) != 0)
 		free(cause);
 	cause = NULL;
 	if (daemon_log_conf(c, &o, &cause) != 0)

@@ -155,6 +155,8 @@ esp_load(struct esp *e, const char *path, const struct daemon_opts *o,
 		&e->e_max_agents_per_source, cause) != 0 ||
 	    conf_count(c, "esp:max_channels_per_agent", 1024, 1, 1000000,
 		&e->e_max_agent_channels, cause) != 0 ||
+	    conf_count(c, "esp:max_connections_per_source", 1024, 1, 1000000,
+		&e->e_max_conns_per_source, cause) != 0 ||
 	    conf_duration(c, "esp:agent_login_timeout", 30000,
 		&e->e_agent_login_ms, cause) != 0 ||
 	    conf_count(c, "esp:login_inflight_per_source", 2, 1, 10000,
@@ -972,6 +974,7 @@ esp_free(struct esp *e)
 	free(e->e_client_key);
 	tls_conf_clear(&e->e_tls);
 	ratelimit_free(e->e_logins);
+	srccount_free(e->e_conns);
 	OPENSSL_cleanse(e->e_login_key, sizeof e->e_login_key);
 	if (e->e_base != NULL) {
 		daemon_signals_free();
@@ -1020,6 +1023,7 @@ main(int argc, char **argv)
 	if (RAND_bytes(e.e_login_key, sizeof e.e_login_key) != 1)
 		fatalx("cannot make the login cache key");
 	e.e_logins = ratelimit_new(&e.e_login_limits);
+	e.e_conns = srccount_new();
 	audit_set_refusal_hook(esp_notice, &e);
 	if (e.e_tls.tc_warning != NULL)
 		log_warnx("%s", e.e_tls.tc_warning);

@@ -20,6 +20,7 @@
 #include "ratelimit.h"
 #include "rule.h"
 #include "session.h"
+#include "srccount.h"
 #include "tls.h"
 
 struct socks_client;
@@ -127,6 +128,8 @@ struct esp {
 	struct timeval e_open_timeout; /* how long a client waits for the isp */
 	unsigned e_max_clients;
 	size_t e_nclients; /* SOCKS clients still in their handshake */
+	unsigned e_max_conns_per_source; /* SOCKS connections, one address */
+	struct srccount *e_conns;        /* SOCKS connections per address */
 	TAILQ_HEAD(esp_links, esp_link) e_links;
 	TAILQ_HEAD(, socks_client) e_clients;
 	struct event *e_drain_ev;

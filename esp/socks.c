@@ -50,6 +50,8 @@ struct socks_client {
 	uint8_t sc_pass[FRAME_SECRET_MAX]; /* until the request is sent */
 	size_t sc_passlen;
 	struct sockaddr_storage sc_sa;
+	uint8_t sc_key[16]; /* its source, as e_conns counts it */
+	int sc_placed;      /* holds a place there */
 	struct endpoint sc_dst;
 	char sc_addr[ADDR_STRLEN];
 	TAILQ_ENTRY(socks_client) sc_entry;
@@ -60,13 +62,41 @@ static void socks_eventcb(struct bufferevent *, short, void *);
 static void socks_timercb(evutil_socket_t, short, void *);
 static void socks_close_after_reply(struct socks_client *);
 
+/* The key a client's source is counted by, from its address. */
+static void
+socks_key(const struct endpoint *ep, uint8_t key[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+
+	memset(key, 0, 16);
+	if (addr_from_endpoint(ep, &ss, &sl) == 0)
+		ratelimit_key((struct sockaddr *)&ss, key);
+}
+
+/* A client's channel ended: its source's place is free again. */
+static void
+socks_release(struct channel *ch, void *arg)
+{
+	struct esp *e = arg;
+	uint8_t key[16];
+
+	socks_key(&ch->ch_client, key);
+	srccount_release(e->e_conns, key);
+}
+
 /* Accept a client on the SOCKS door. */
 void
 socks_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa,
     int salen)
 {
+	static struct log_limit full;
 	struct socks_client *c;
+	struct endpoint src;
 	struct timeval tv;
+	uint8_t key[16];
+	char peer[ADDR_STRLEN];
+	unsigned held;
 	int one = 1;
 
 	(void)salen;
@@ -77,11 +107,25 @@ socks_accept(struct esp *e, evutil_socket_t fd, const struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
+	addr_to_endpoint(sa, &src);
+	socks_key(&src, key);
+	if (srccount_take(e->e_conns, key, e->e_max_conns_per_source, &held) !=
+	    0) {
+		addr_str(sa, peer, sizeof peer);
+		log_warnx_limited(&full,
+		    "socks: client %s refused: %u connections from that "
+		    "address ([esp] max_connections_per_source)",
+		    peer, held);
+		evutil_closesocket(fd);
+		return;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c = xcalloc(1, sizeof *c);
 	c->sc_esp = e;
 	addr_str(sa, c->sc_addr, sizeof c->sc_addr);
-	addr_to_endpoint(sa, &c->sc_client);
+	c->sc_client = src;
+	memcpy(c->sc_key, key, sizeof c->sc_key);
+	c->sc_placed = 1;
 	memcpy(&c->sc_sa, sa,
 	    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 				      : sizeof(struct sockaddr_in));
@@ -118,6 +162,8 @@ socks_client_free(struct socks_client *c)
 	}
 	TAILQ_REMOVE(&c->sc_esp->e_clients, c, sc_entry);
 	c->sc_esp->e_nclients--;
+	if (c->sc_placed)
+		srccount_release(c->sc_esp->e_conns, c->sc_key);
 	if (c->sc_bev != NULL)
 		bufferevent_free(c->sc_bev);
 	event_free(c->sc_timer);
@@ -212,6 +258,10 @@ socks_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 	log_debug("%s opened", ch->ch_desc);
 	socks_reply(c, OPEN_OK, bound);
 	outside_scan(c->sc_link, ch, NULL, 0);
+	/* The source's place goes with the connection to the channel. */
+	ch->ch_release = socks_release;
+	ch->ch_release_arg = c->sc_esp;
+	c->sc_placed = 0;
 	bev = c->sc_bev;
 	c->sc_bev = NULL;
 	socks_client_free(c);

@@ -785,6 +785,8 @@ channel_close(struct channel *ch, enum channel_close_how how,
 	if ((give = ch->ch_rx.wr_buffered) > 0)
 		session_rx_written(ch->ch_sess, give);
 	window_rx_discard(&ch->ch_rx);
+	if ((closed = ch->ch_release) != NULL)
+		closed(ch, ch->ch_release_arg);
 	session_channel_gone(ch->ch_sess, ch);
 	free(ch->ch_desc);
 	free(ch);

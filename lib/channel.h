@@ -74,6 +74,8 @@ struct channel {
 	void *ch_result_arg;
 	channel_closed_cb ch_closed;
 	void *ch_closed_arg;
+	channel_closed_cb ch_release; /* the client's place, let go last */
+	void *ch_release_arg;
 	struct endpoint ch_dst;           /* what was asked for */
 	struct endpoint ch_client;        /* who asked, as the esp saw it */
 	char ch_user[FRAME_USER_MAX + 1]; /* SOCKS login; "" anonymous */

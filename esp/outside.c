@@ -142,7 +142,7 @@ outside_refusal(struct esp_link *l, struct channel *ctl,
 	if (!outside_take_port(oc, fo->fo_dst.ep_port))
 		return "the client did not announce that port";
 	if (oc->oc_agent == 0 && !l->el_esp->e_outside_own &&
-	    endpoint_is_local(&fo->fo_dst))
+	    endpoint_is_local(&fo->fo_dst) != 0)
 		return "one of this host's own addresses ([esp] "
 		       "outside_own_addresses = no)";
 	return NULL;

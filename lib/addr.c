@@ -226,7 +226,11 @@ endpoint_same_host(const struct endpoint *a, const struct endpoint *b)
 	    a->ep_len == b->ep_len && memcmp(pa, pb, a->ep_len) == 0;
 }
 
-/* Is this one of this host's own addresses (loopback included)? */
+/*
+ * Is this one of this host's own addresses (loopback included)? 1 yes,
+ * 0 no, -1 cannot tell (the list of addresses could not be read): a
+ * caller refuses on -1 whichever answer it wants.
+ */
 int
 endpoint_is_local(const struct endpoint *ep)
 {
@@ -236,10 +240,10 @@ endpoint_is_local(const struct endpoint *ep)
 
 	if ((ep->ep_atyp == ATYP_IPV4 && ep->ep_addr[0] == 127) ||
 	    (ep->ep_atyp == ATYP_IPV6 &&
-		IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)ep->ep_addr)))
+		memcmp(ep->ep_addr, &in6addr_loopback, 16) == 0))
 		return 1;
 	if (getifaddrs(&ifs) != 0)
-		return 1; /* cannot tell: refuse */
+		return -1;
 	for (i = ifs; i != NULL && !own; i = i->ifa_next) {
 		if (i->ifa_addr == NULL ||
 		    (i->ifa_addr->sa_family != AF_INET &&

@@ -446,8 +446,12 @@ local_rev_refusal(struct agent *a, struct channel *ctl,
 	lc = ctl->ch_closed_arg;
 	if (!endpoint_same_host(&fo->fo_dst, &ctl->ch_client))
 		return "not the program that announced";
-	if (!endpoint_is_local(&fo->fo_dst))
+	switch (endpoint_is_local(&fo->fo_dst)) {
+	case 0:
 		return "not an address of this host";
+	case -1:
+		return "this host's addresses cannot be read";
+	}
 	if (!agent_login_proven(a))
 		return "no isp of this login proved itself (a certificate "
 		       "login without [sockhook] isp_ca)";

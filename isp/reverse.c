@@ -290,6 +290,42 @@ reverse_timeoutcb(evutil_socket_t fd, short what, void *arg)
 	isp_unlock();
 }
 
+/*
+ * The esp did not answer the OUTSIDE_OPEN within listen_timeout: give up
+ * on it as on a refusal, so that a silent esp holds neither the client's
+ * announcement nor a place under reverse_per_*.
+ */
+static void
+reverse_asktimeoutcb_body(evutil_socket_t fd, short what, void *arg)
+{
+	struct reverse *r = arg;
+	struct channel *data = r->r_data;
+	struct ctl *c = r->r_ctl;
+
+	(void)fd;
+	(void)what;
+	log_warnx("reverse %s: the esp did not answer within %d ms; the "
+		  "peer's connection will fail",
+	    r->r_desc, r->r_isp->i_listen_ms);
+	r->r_data = NULL;
+	reverse_free(r);
+	if (data != NULL) {
+		data->ch_result = NULL;
+		channel_close(data, CHANNEL_RESET, "the esp did not answer");
+	}
+	if (c != NULL)
+		reverse_neutral(c, 1);
+}
+
+/* reverse_asktimeoutcb_body, under the isp lock (on the session's worker). */
+static void
+reverse_asktimeoutcb(evutil_socket_t fd, short what, void *arg)
+{
+	isp_lock();
+	reverse_asktimeoutcb_body(fd, what, arg);
+	isp_unlock();
+}
+
 /* Do two addresses name the same host? (IPv4-mapped as IPv4.) */
 static int
 reverse_same_host(const struct sockaddr *a, const struct sockaddr *b)
@@ -419,6 +455,10 @@ reverse_resultcb_body(struct channel *data, uint8_t code,
 	char at[ADDR_STRLEN];
 
 	(void)bound;
+	if (r->r_timer != NULL) { /* the wait for this answer */
+		event_free(r->r_timer);
+		r->r_timer = NULL;
+	}
 	if (c == NULL) {
 		/* The control channel is gone; nothing to rewrite. */
 		r->r_data = NULL;
@@ -540,6 +580,7 @@ reverse_start(struct ctl *c, const struct announce *an)
 	struct reverse *r;
 	struct sockaddr_storage dst;
 	struct endpoint ep;
+	struct timeval tv;
 	const char *why = NULL;
 	char at[ADDR_STRLEN];
 
@@ -579,6 +620,11 @@ reverse_start(struct ctl *c, const struct announce *an)
 		reverse_neutral(c, 1);
 		return;
 	}
+	r->r_timer = evtimer_new(session_base(c->c_ch->ch_sess),
+	    reverse_asktimeoutcb, r);
+	tv.tv_sec = c->c_isp->i_listen_ms / 1000;
+	tv.tv_usec = (c->c_isp->i_listen_ms % 1000) * 1000;
+	evtimer_add(r->r_timer, &tv);
 	log_info("reverse %s: asking the esp to connect", r->r_desc);
 	audit_announce(c->c_ch, 0, an->an_text, "honoured",
 	    "reverse connection asked");

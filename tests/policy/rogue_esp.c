@@ -9,12 +9,17 @@
  * With ROGUE_NOTICES=N it first sends N NOTICEs at once (refusals it
  * says it made), more than an isp writes in a second. With
  * ROGUE_PARALLEL=1 it sends every OPEN at once, answers in any order.
+ * With ROGUE_SEND=TEXT it writes TEXT on the first channel opened, as its
+ * client, and never answers an OUTSIDE_OPEN the isp then asks for (it
+ * prints each); it exits ROGUE_HOLD seconds (default 5) later.
  */
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
@@ -36,6 +41,47 @@ static struct session *sess;
 
 static void rogue_ask(void);
 
+/* ROGUE_SEND: write the text on the channel as its client; hold on. */
+static void
+rogue_send(struct channel *ch)
+{
+	const char *text = getenv("ROGUE_SEND");
+	struct timeval tv = { 5, 0 };
+	int sv[2];
+
+	if (getenv("ROGUE_HOLD") != NULL)
+		tv.tv_sec = atoi(getenv("ROGUE_HOLD"));
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+		perror("rogue: socketpair");
+		exit(2);
+	}
+	evutil_make_socket_nonblocking(sv[0]);
+	channel_attach(ch,
+	    bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE));
+	if (write(sv[1], text, strlen(text)) != (ssize_t)strlen(text)) {
+		perror("rogue: write");
+		exit(2);
+	}
+	printf("sent\n");
+	fflush(stdout);
+	event_base_loopexit(base, &tv);
+}
+
+/* OUTSIDE_OPEN: print it, and never answer. */
+static void
+rogue_outsidecb(struct session *s, struct channel *ch,
+    const struct frame_open *fo, void *arg)
+{
+	char dst[ADDR_STRLEN];
+
+	(void)s;
+	(void)ch;
+	(void)arg;
+	printf("outside open asked for %s\n",
+	    endpoint_str(&fo->fo_dst, dst, sizeof dst));
+	fflush(stdout);
+}
+
 /* One result: print it and ask the next (or, all at once, end). */
 static void
 rogue_resultcb(struct channel *ch, uint8_t code, const struct endpoint *b,
@@ -46,6 +92,10 @@ rogue_resultcb(struct channel *ch, uint8_t code, const struct endpoint *b,
 	(void)b;
 	printf("%s %s: %u\n", asks[at], asks[at + 1], code);
 	fflush(stdout);
+	if (code == OPEN_OK && getenv("ROGUE_SEND") != NULL) {
+		rogue_send(ch);
+		return;
+	}
 	if (code == OPEN_OK)
 		channel_close(ch, CHANNEL_RESET, "rogue done");
 	answered += 2;
@@ -160,6 +210,9 @@ rogue_closedcb(struct session *s, const char *why, void *arg)
 
 static const struct session_cb rogue_cb = { .sc_up = rogue_upcb,
 	.sc_closed = rogue_closedcb };
+static const struct session_cb rogue_send_cb = { .sc_up = rogue_upcb,
+	.sc_closed = rogue_closedcb,
+	.sc_outside_open = rogue_outsidecb };
 
 /* The isp connected. */
 static void
@@ -180,7 +233,8 @@ rogue_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
 	    BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	sess = session_new(base, bev, FRAME_ROLE_ESP, FRAME_ROLE_ISP, "isp",
-	    &sp, &rogue_cb, NULL);
+	    &sp, getenv("ROGUE_SEND") != NULL ? &rogue_send_cb : &rogue_cb,
+	    NULL);
 	session_start(sess);
 }
 

@@ -484,13 +484,18 @@ agent_main(const char *conf, int lease, int ready_fd, int verbose)
 	    (unsigned)ntohs(a.a_state.as_addr.sin_port));
 	agent_dial(&a);
 	event_base_dispatch(a.a_base);
-	if (agent_exit_code != 0 || !lease) {
+	{
 		struct agentstate cur;
 
-		/* Only our own state: another agent may have taken over. */
+		/*
+		 * Whatever stopped it: a state left behind names a port that
+		 * anyone may take. Only our own: another agent may have
+		 * taken over.
+		 */
 		if (agentstate_read(a.a_paths.ap_state, &cur) == 0 &&
 		    cur.as_pid == getpid())
 			unlink(a.a_paths.ap_state);
+		explicit_bzero(&cur, sizeof cur);
 	}
 	log_info("agent stopped");
 	agent_free(&a);

@@ -250,6 +250,40 @@ socks_request(const struct socks_dest *d, unsigned char *buf)
 	return n;
 }
 
+/*
+ * Is the agent that fd reached this user's? Its state file may be stale
+ * (the agent died) and its port taken by another user: the token and the
+ * destination go only to a port that this user's socket listens on.
+ */
+static int
+socks_agent_ours(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof sin;
+	uid_t uid;
+
+	if (real.getpeername(fd, (struct sockaddr *)&sin, &sl) != 0 ||
+	    sin.sin_family != AF_INET) {
+		shlog_warnx("cannot tell where the agent's connection goes: %s",
+		    strerror(errno));
+		return 0;
+	}
+	if (listenuid_get(&sin, &uid) != 0) {
+		shlog_warnx("cannot tell who listens on the agent's port %u "
+			    "(%s): not sending the token",
+		    (unsigned)ntohs(sin.sin_port), strerror(errno));
+		return 0;
+	}
+	if (uid != getuid()) {
+		shlog_warnx("the agent's port %u is another user's (uid %u): "
+			    "the agent is gone and its state is stale; not "
+			    "sending the token",
+		    (unsigned)ntohs(sin.sin_port), (unsigned)uid);
+		return 0;
+	}
+	return 1;
+}
+
 /* Ask the ESP (already connected on fd) for dest. On failure errno is
  * what a direct connect would have given. */
 int
@@ -261,7 +295,7 @@ socks_handshake(int fd, const struct socks_dest *d, int64_t deadline)
 
 	n = socks_request(d, buf);
 	if (sh_conf.agent) {
-		if (route_agent_token(token) != 0) {
+		if (!socks_agent_ours(fd) || route_agent_token(token) != 0) {
 			errno = ENETUNREACH;
 			return -1;
 		}

@@ -307,14 +307,16 @@ scan_any(struct scan *s, struct scan_cand *best)
 /*
  * Choose the leftmost match of all entries (the first entry on a tie).
  * Returns 0, with best->c_ent s_nents for none; or SCAN_ERROR for a PCRE2
- * error or a match longer than the holdback.
+ * error (nothing more may go: best->c_start 0) or when the leftmost match
+ * is longer than the holdback (what comes before it may go). Every entry
+ * is tried first, so no other entry's announcement comes before that.
  */
 static int
 scan_pick(struct scan *s, struct scan_cand *best, const char **why)
 {
 	const struct rule_entry *e;
 	size_t i, start, end;
-	int full, rc;
+	int full, over = 0, rc;
 	char msg[256];
 
 	best->c_ent = s->s_nents;
@@ -327,6 +329,7 @@ scan_pick(struct scan *s, struct scan_cand *best, const char **why)
 		e = &s->s_ents[i];
 		rc = scan_entry(s, e, s->s_ctx, &start, &end, &full);
 		if (rc < 0) {
+			best->c_start = 0;
 			pcre2_get_error_message(rc, (PCRE2_UCHAR *)msg,
 			    sizeof msg);
 			return scan_fail(s, why, "%s: [%s] %s: %s",
@@ -336,23 +339,20 @@ scan_pick(struct scan *s, struct scan_cand *best, const char **why)
 		if (rc == 0 ||
 		    (best->c_ent != s->s_nents && start >= best->c_start))
 			continue;
-		if (end - start > s->s_cap) {
-			best->c_start = start; /* what comes before it may go */
-			return scan_fail(s, why,
-			    "%s: [%s] %s: %s longer than the holdback (%zu "
-			    "bytes)",
-			    s->s_app->a_file, e->re_kind->k_name,
-			    e->re_detect ? "detect" : "pattern",
-			    full ? "an announcement" : "the start of one",
-			    s->s_cap);
-		}
 		best->c_ent = i;
 		best->c_start = start;
 		best->c_full = full;
-		if (full)
+		if ((over = end - start > s->s_cap) == 0 && full)
 			scan_keep(s);
 	}
-	return 0;
+	if (!over)
+		return 0;
+	e = &s->s_ents[best->c_ent];
+	return scan_fail(s, why,
+	    "%s: [%s] %s: %s longer than the holdback (%zu bytes)",
+	    s->s_app->a_file, e->re_kind->k_name,
+	    e->re_detect ? "detect" : "pattern",
+	    best->c_full ? "an announcement" : "the start of one", s->s_cap);
 }
 
 /*

@@ -41,11 +41,11 @@ void scan_set_observer(struct scan *);
  * the announcement stay held until then; feeding again without emitting
  * only appends and returns the same announcement). in may be NULL (just
  * continue with what is held, e.g. after scan_emit). SCAN_ERROR: a PCRE2
- * error such as the match limit, or an announcement whose values do not
- * decode (a byte over 255, a port over 65535); *why says what. The bytes
- * concerned (for a PCRE2 error, everything held) are then passed to out
- * unscanned on the next call, never lost; a caller that wants to fail
- * closed stops there and closes the channel.
+ * error such as the match limit, a match longer than the holdback, or an
+ * announcement whose values do not decode (a byte over 255, a port over
+ * 65535); *why says what. Only bytes before every entry's match are in
+ * out (none after a PCRE2 error); from then on the scanner passes
+ * nothing more, and the caller closes the channel.
  */
 enum scan_result scan_feed(struct scan *, struct evbuffer *in,
     struct evbuffer *out, struct announce *an, const char **why);

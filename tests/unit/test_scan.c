@@ -386,6 +386,52 @@ out:
 	ruleset_free(rs);
 }
 
+/*
+ * One entry's match too long for the holdback, after another entry's
+ * complete announcement in the same read: the error passes nothing from
+ * the announcement on, in either direction, split or whole.
+ */
+static void
+test_overlong_after(void)
+{
+	const struct rule_app *ftp = ruleset_for_port(rules, 21);
+	const char *heads[2][2] = { { "NOOP\r\nEPRT |1|10.9.8.7|1025|",
+					"PORT " },
+		{ "200 ok\r\n229 Entering Extended Passive Mode (|||2121|)",
+		    "227 " } };
+	enum rule_dir dirs[2] = { RULE_C2S, RULE_S2C };
+	size_t splits[] = { 0, 3000, 5100 }, len, pre, i, k;
+	struct evbuffer_ptr p;
+	struct result r;
+	char *buf = malloc(12000);
+
+	for (k = 0; k < 2; k++) {
+		len = strlen(heads[k][0]);
+		memcpy(buf, heads[k][0], len);
+		memset(buf + len, ' ', 5000);
+		len += 5000;
+		memcpy(buf + len, "\r\n", 2);
+		len += 2;
+		memcpy(buf + len, heads[k][1], strlen(heads[k][1]));
+		len += strlen(heads[k][1]);
+		memset(buf + len, ' ', 5000);
+		len += 5000;
+		pre = strchr(heads[k][0], '\n') - heads[k][0] + 1;
+		for (i = 0; i < sizeof splits / sizeof splits[0]; i++) {
+			scan_text(ftp, dirs[k], 0, buf, len,
+			    splits[i] == 0 ? len : splits[i], 0,
+			    (struct sockaddr *)&with4, &r);
+			CHECK(r.errors == 1);
+			p = evbuffer_search(r.out, k == 0 ? "EPRT" : "229",
+			    k == 0 ? 4 : 3, NULL);
+			CHECK(p.pos == -1);
+			CHECK(evbuffer_get_length(r.out) <= pre);
+			evbuffer_free(r.out);
+		}
+	}
+	free(buf);
+}
+
 /* The holdback cap bounds memory and never loses or reorders bytes. */
 static void
 test_holdback(void)
@@ -873,6 +919,7 @@ main(int argc, char **argv)
 	test_context();
 	test_combined();
 	test_holdback();
+	test_overlong_after();
 	test_bounce();
 	test_edges();
 	test_linear();

@@ -14,6 +14,7 @@
 #include "expect.h"
 #include "log.h"
 #include "monotime.h"
+#include "srccount.h"
 #include "xmalloc.h"
 
 #define EXPECT_MAX        4096 /* at most this many pending at once */
@@ -103,6 +104,51 @@ expect_oldest_of(struct expect_table *t, uint64_t owner, uint32_t parent)
 	return n >= EXPECT_PER_PARENT ? first : NULL;
 }
 
+/* A client as the table counts it: its address, an IPv6 /64 as one. */
+static void
+expect_src(const uint8_t client[16], uint8_t key[16])
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+		0xff };
+
+	memcpy(key, client, 16);
+	if (memcmp(client, mapped, 12) != 0)
+		memset(key + 8, 0, 8);
+}
+
+/*
+ * The table is full: the oldest opening of the client holding the most
+ * (the one adding counted too), so that a flood of announcements for one
+ * client, over however many control channels, replaces its own and
+ * never another client's while that one holds more.
+ */
+static struct expect *
+expect_victim(struct expect_table *t, const uint8_t client[16])
+{
+	struct srccount *sc = srccount_new();
+	struct expect *e, *victim = NULL;
+	unsigned most = 0, n;
+	uint8_t k[16];
+
+	expect_src(client, k);
+	srccount_take(sc, k, 0, NULL);
+	TAILQ_FOREACH(e, &t->et_list, ex_entry)
+	{
+		expect_src(e->ex_client, k);
+		srccount_take(sc, k, 0, NULL);
+	}
+	TAILQ_FOREACH(e, &t->et_list, ex_entry)
+	{
+		expect_src(e->ex_client, k);
+		if ((n = srccount_held(sc, k)) > most) {
+			most = n;
+			victim = e;
+		}
+	}
+	srccount_free(sc);
+	return victim;
+}
+
 /* Admit one connection from client to endpoint, for the table's ttl. */
 void
 expect_add(struct expect_table *t, const struct sockaddr *client,
@@ -131,8 +177,9 @@ expect_add_from(struct expect_table *t, const struct sockaddr *client,
 	expect_prune(t);
 	if ((old = expect_oldest_of(t, owner, parent)) != NULL)
 		expect_remove(t, old); /* a channel's many: its oldest goes */
-	else if (t->et_count >= EXPECT_MAX)
-		expect_remove(t, TAILQ_FIRST(&t->et_list));
+	else if (t->et_count >= EXPECT_MAX &&
+	    (old = expect_victim(t, e->ex_client)) != NULL)
+		expect_remove(t, old);
 	e->ex_expires = monotime_ms() + (uint64_t)t->et_ttl_ms;
 	TAILQ_INSERT_TAIL(&t->et_list, e, ex_entry);
 	t->et_count++;

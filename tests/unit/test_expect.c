@@ -102,6 +102,8 @@ main(void)
 	CHECK(t.et_count == 0);
 
 	/* The table is bounded (16 from each control channel here). */
+	expect_clear(&t);
+	expect_init(&t, 60000);
 	for (int i = 0; i < 5000; i++)
 		expect_add_from(&t, v4(&c, "198.51.100.3", 1),
 		    v4(&d, "192.0.2.3", 1024 + i), "alice", 7,
@@ -131,6 +133,50 @@ main(void)
 	    v4(&d, "192.0.2.3", 1024 + 4984), "alice", 7));
 	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
 	    v4(&d, "192.0.2.3", 1024 + 4983), "alice", 7));
+	expect_clear(&t);
+
+	/*
+	 * Over many control channels (16 each, 320 channels), one client's
+	 * flood fills the table: it replaces that client's own openings,
+	 * never bob's, on the same session or on another.
+	 */
+	expect_init(&t, 60000);
+	expect_add_from(&t, v4(&c, "198.51.100.4", 1),
+	    v4(&d, "192.0.2.4", 2000), "bob", 7, 3);
+	expect_add_from(&t, v4(&c, "198.51.100.5", 1),
+	    v4(&d, "192.0.2.5", 2001), "carol", 9, 1);
+	for (int i = 0; i < 5120; i++)
+		expect_add_from(&t, v4(&c, "198.51.100.3", 1),
+		    v4(&d, "192.0.2.3", 1024 + i % 60000), "alice", 7,
+		    10 + (uint32_t)i / 16);
+	CHECK(t.et_count == 4096);
+	CHECK(expect_take(&t, v4(&c, "198.51.100.4", 1),
+	    v4(&d, "192.0.2.4", 2000), "bob", 7));
+	CHECK(expect_take(&t, v4(&c, "198.51.100.5", 1),
+	    v4(&d, "192.0.2.5", 2001), "carol", 9));
+	CHECK(expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 1024 + 5119), "alice", 7));
+	CHECK(!expect_take(&t, v4(&c, "198.51.100.3", 1),
+	    v4(&d, "192.0.2.3", 1024 + 0), "alice", 7));
+	/* IPv6 clients count by /64: one /64's flood replaces its own. */
+	expect_clear(&t);
+	{
+		struct sockaddr_in6 c6 = { .sin6_family = AF_INET6 };
+		char a6[64];
+
+		expect_add_from(&t, v4(&c, "198.51.100.4", 1),
+		    v4(&d, "192.0.2.4", 2000), "bob", 7, 3);
+		for (int i = 0; i < 5000; i++) {
+			snprintf(a6, sizeof a6, "2001:db8:1:2::%x", i + 1);
+			inet_pton(AF_INET6, a6, &c6.sin6_addr);
+			expect_add_from(&t, (struct sockaddr *)&c6,
+			    v4(&d, "192.0.2.3", 1024 + i), "", 7,
+			    10 + (uint32_t)i);
+		}
+		CHECK(t.et_count == 4096);
+		CHECK(expect_take(&t, v4(&c, "198.51.100.4", 1),
+		    v4(&d, "192.0.2.4", 2000), "bob", 7));
+	}
 	expect_clear(&t);
 	return unit_done("expect");
 }

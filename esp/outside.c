@@ -222,7 +222,11 @@ outside_endpoint(const struct announce *an, const struct sockaddr_storage *dfl,
 		((struct sockaddr_in6 *)ep)->sin6_port = htons(an->an_port);
 }
 
-/* Rewrite a refused announcement to port 0 on this address. */
+/*
+ * Rewrite a refused announcement to port 0 on this address; on 0.0.0.0
+ * when there is none (a server reached by name: only the isp knows its
+ * address). Never passed on as it came.
+ */
 static void
 outside_neutral(struct channel *ch, int rx, const struct announce *an,
     const struct sockaddr_storage *at, const char *why)
@@ -232,12 +236,15 @@ outside_neutral(struct channel *ch, int rx, const struct announce *an,
 	log_warnx("%s: refused announcement \"%s\": %s", ch->ch_desc,
 	    an->an_text, why);
 	audit_announce(ch, 1, an->an_text, "refused", why);
-	if (ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&ss)->sin_port = 0;
-	else if (ss.ss_family == AF_INET6)
+	if (ss.ss_family == AF_INET6)
 		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-	channel_announce_done(ch, rx,
-	    ss.ss_family ? (struct sockaddr *)&ss : NULL);
+	else if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else {
+		memset(&ss, 0, sizeof ss);
+		ss.ss_family = AF_INET;
+	}
+	channel_announce_done(ch, rx, (struct sockaddr *)&ss);
 }
 
 /* A server announced an opening: expect the client there, once. */

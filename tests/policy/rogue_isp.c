@@ -14,6 +14,9 @@
  *                  (OUTSIDE_OPEN), printing "outside P: CODE"; an entry
  *                  ADDR/P asks for port P of another IPv4 host instead,
  *                  printing "outside ADDR/P: CODE".
+ *   answer=TEXT    accept the esp's OPENs; whenever a client writes,
+ *                  write TEXT back ("\r" and "\n" as escapes), as a
+ *                  server would, without the isp's own checks;
  *   tick=MS        send the CONFIGs MS milliseconds apart (default 1000);
  *   loginreply=CODE:LOGIN  in its turn among the CONFIGs, a LOGIN_REPLY
  *                  that answers no LOGIN (reference 0) with that code and
@@ -49,6 +52,7 @@ static size_t flood_left;
 static int outside_ports[16], noutside, outside_asked;
 static int tick_ms = 1000;
 static char *outside_text[16]; /* each entry as given */
+static char *answer;           /* answer=, unescaped */
 
 /* Write PING frames straight to TLS, past our own session's limits. */
 static void
@@ -104,6 +108,11 @@ rogue_datacb(struct bufferevent *bev, void *arg)
 	int i;
 
 	evbuffer_drain(bufferevent_get_input(bev), (size_t)-1);
+	if (answer != NULL) {
+		bufferevent_write(bev, answer, strlen(answer));
+		printf("answered\n");
+		fflush(stdout);
+	}
 	if (outside_asked++ || sess == NULL)
 		return;
 	for (i = 0; i < noutside; i++) {
@@ -176,7 +185,8 @@ rogue_tickcb(evutil_socket_t fd, short what, void *arg)
 		printf("done\n");
 		fflush(stdout);
 		event_base_loopexit(base,
-		    &(struct timeval){ flood_left || noutside ? 20 : 5, 0 });
+		    &(struct timeval){
+			flood_left || noutside || answer ? 20 : 5, 0 });
 		return;
 	}
 	if (strncmp(configs[next_config], "loginreply=", 11) == 0) {
@@ -299,7 +309,20 @@ main(int argc, char **argv)
 			tick_ms = atoi(argv[a] + 5);
 		else if (strncmp(argv[a], "pingflood=", 10) == 0)
 			flood_left = (size_t)atoi(argv[a] + 10) << 20;
-		else if (strncmp(argv[a], "outside=", 8) == 0) {
+		else if (strncmp(argv[a], "answer=", 7) == 0) {
+			char *p, *q;
+
+			answer = strdup(argv[a] + 7);
+			for (p = q = answer; *p != '\0'; p++) {
+				if (p[0] == '\\' &&
+				    (p[1] == 'r' || p[1] == 'n')) {
+					*q++ = p[1] == 'n' ? '\n' : '\r';
+					p++;
+				} else
+					*q++ = *p;
+			}
+			*q = '\0';
+		} else if (strncmp(argv[a], "outside=", 8) == 0) {
 			char *p = argv[a] + 8;
 
 			while (*p != '\0' && noutside < 16) {

@@ -31,7 +31,7 @@ UNIT_SRC = $(wildcard tests/unit/*.c)
 AGENT_SRC = sockhook/agent.c $(wildcard sockhook/agent_*.c)
 HOOK_SRC = $(filter-out sockhook/main.c $(AGENT_SRC),$(wildcard sockhook/*.c))
 HOOK_DEP = lib/conf.c lib/allow.c lib/addr.c lib/xmalloc.c lib/log.c lib/escape.c \
-	   lib/monotime.c
+	   lib/monotime.c lib/sockdiag.c
 # Helper programs for scenario tests: tests/AREA/x.c -> build/tests/AREA/x
 HELPER_SRC = $(filter-out tests/unit/% tests/fuzz/%,$(wildcard tests/*/*.c))
 HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))

@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -22,6 +23,7 @@
 #include "connector.h"
 #include "log.h"
 #include "procnet.h"
+#include "sockdiag.h"
 #include "socks5.h"
 #include "xmalloc.h"
 
@@ -328,19 +330,54 @@ local_timercb(evutil_socket_t fd, short what, void *arg)
 	local_free(l);
 }
 
+/*
+ * Is the program that connected one of this user's? Why not, or NULL.
+ * The kernel says whose its socket is (sock_diag): another user's
+ * process is closed at once, before it can hold a handshake's place.
+ */
+static const char *
+local_foreign(evutil_socket_t fd, const struct sockaddr *sa)
+{
+	static char why[96];
+	struct sockaddr_in me;
+	socklen_t sl = sizeof me;
+	uid_t uid;
+
+	if (sa->sa_family != AF_INET ||
+	    getsockname(fd, (struct sockaddr *)&me, &sl) != 0 ||
+	    sockdiag_uid((const struct sockaddr_in *)sa, &me, &uid) != 0) {
+		snprintf(why, sizeof why,
+		    "cannot tell whose process it is (%s)", strerror(errno));
+		return why;
+	}
+	if (uid == getuid())
+		return NULL;
+	snprintf(why, sizeof why, "a process of uid %u, not this user's",
+	    (unsigned)uid);
+	return why;
+}
+
 /* A program connected to the local door. */
 static void
 local_acceptcb(struct evconnlistener *lis, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	static struct log_limit busy;
+	static struct log_limit busy, foreign;
 	struct agent *a = arg;
 	struct local *l;
 	struct timeval tv = { LOCAL_HANDSHAKE_MS / 1000, 0 };
+	const char *why;
+	char peer[ADDR_STRLEN];
 	int one = 1;
 
 	(void)lis;
 	(void)salen;
+	if ((why = local_foreign(fd, sa)) != NULL) {
+		log_warnx_limited(&foreign, "local %s: %s; refused",
+		    addr_str(sa, peer, sizeof peer), why);
+		evutil_closesocket(fd);
+		return;
+	}
 	if (a->a_nlocals >= LOCAL_MAX_HANDSHAKES) {
 		log_warnx_limited(&busy,
 		    "local: %zu programs in their handshake; refusing one",

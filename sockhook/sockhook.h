@@ -180,7 +180,6 @@ int route_decide(const struct sockaddr *, socklen_t, struct socks_dest *,
 int route_esp_addr(int family, int v6only, struct sockaddr_storage *,
     socklen_t *);
 int route_agent_token(char *out);
-int listenuid_get(const struct sockaddr_in *, uid_t *);
 
 /* Connecting through the ESP. */
 int proxy_blocking(int fd, const struct socks_dest *);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "monotime.h"
+#include "sockdiag.h"
 #include "sockhook.h"
 
 /* Wait for events on fd until the deadline; 0 when ready. */
@@ -268,7 +269,7 @@ socks_agent_ours(int fd)
 		    strerror(errno));
 		return 0;
 	}
-	if (listenuid_get(&sin, &uid) != 0) {
+	if (sockdiag_uid(&sin, NULL, &uid) != 0) {
 		shlog_warnx("cannot tell who listens on the agent's port %u "
 			    "(%s): not sending the token",
 		    (unsigned)ntohs(sin.sin_port), strerror(errno));

@@ -44,7 +44,7 @@ grep -q "no command uses this agent: stopping" "$dir"/*.log || fail "no stop lin
 ok "the agent stopped after its last command, and removed its state"
 
 # Another local user: cannot read the state, and a guessed token fails.
-hooked sh -c "sleep 4" &
+hooked sh -c "sleep 9" &
 p1=$!
 i=0
 while [ ! -f "$state" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -62,21 +62,61 @@ cat >"$T/knock.py" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 tok = sys.argv[2].encode()
-if sys.argv[3] == "none":
-    s.sendall(b"\x05\x01\x00")
-    print(s.recv(2).hex())
-else:
-    s.sendall(b"\x05\x01\x02" + b"\x01\x05agent" + bytes([len(tok)]) + tok)
-    print(s.recv(4).hex())
+try:
+    if sys.argv[3] == "none":
+        s.sendall(b"\x05\x01\x00")
+        got = s.recv(2)
+    else:
+        s.sendall(b"\x05\x01\x02" + b"\x01\x05agent" + bytes([len(tok)]) + tok)
+        got = s.recv(4)
+except ConnectionResetError:
+    got = b""
+print(got.hex() or "closed")
 PY
+# Another user's process is closed at once, whatever it sends: the
+# kernel says whose its socket is.
 got=$(setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 "$T/knock.py" "$port" \
 	"$(printf '%064d' 0)" login) || fail "knock failed"
-[ "$got" = 05020101 ] || fail "a wrong token got $got, wanted a refused login (05020101)"
+[ "$got" = closed ] || fail "another user with a guessed token got $got, wanted the connection closed"
 got=$(setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 "$T/knock.py" "$port" x none)
+[ "$got" = closed ] || fail "another user with no token got $got, wanted the connection closed"
+grep -q "local 127.0.0.1:[0-9]*: a process of uid $(id -u nobody), not this user's; refused" "$dir"/*.log ||
+	fail "the agent did not log the other user's process"
+grep -q "wrong token" "$dir"/*.log && fail "the other user's token was looked at"
+# The user's own process still needs the token.
+got=$(/usr/bin/python3 "$T/knock.py" "$port" "$(printf '%064d' 0)" login) || fail "knock failed"
+[ "$got" = 05020101 ] || fail "a wrong token got $got, wanted a refused login (05020101)"
+got=$(/usr/bin/python3 "$T/knock.py" "$port" x none)
 [ "$got" = 05ff ] || fail "no token offered got $got, wanted 05ff"
 grep -q "wrong token (another user, or a stale agent file); refused" "$dir"/*.log ||
 	fail "the agent did not log the wrong token"
-ok "another user with a guessed token, or none, is refused by the agent"
+ok "another user's process is closed at once (its uid logged); the user's own with a wrong token, or none, is refused"
+# 300 connections from another user, held: none takes a handshake's
+# place (256), the user's command goes through meanwhile, and the log
+# gets a line a second.
+cat >"$T/hold.py" <<'PY'
+import socket, sys, time
+held = []
+for _ in range(300):
+    try:
+        held.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2))
+    except OSError:
+        pass
+print("held", len(held), flush=True)
+time.sleep(3)
+PY
+before=$(cat "$dir"/*.log | grep -c "not this user's; refused")
+setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 "$T/hold.py" "$port" >"$T/hold.out" 2>&1 &
+hp=$!
+wait_for_log "$T/hold.out" "^held 300$" 20
+SOCKHOOK_CONF=$T/sockhook.conf SOCKHOOK_AGENT_STATE=$state LD_PRELOAD=$HOOKLIB \
+	curl -sS -o "$T/e.out" "$url" || fail "curl failed beside another user's 300 connections"
+[ "$(sha "$T/e.out")" = "$BLOB_SHA" ] || fail "SHA-256 differs"
+wait $hp
+lines=$(( $(cat "$dir"/*.log | grep -c "not this user's; refused") - before ))
+[ "$lines" -le 6 ] || fail "the agent logged $lines lines for another user's 300 connections"
+grep -q "programs in their handshake; refusing one" "$dir"/*.log && fail "another user's connections took handshake places"
+ok "300 connections held by another user: no handshake place taken, 1 MiB fetched meanwhile (by hash), $lines log lines"
 # nobody gets a config and password file of its own (so that reading
 # them is not what stops it), pointed at this user's runtime directory.
 mkdir -p "$T/nobody"

@@ -6,6 +6,7 @@
  * in a helper thread, and when the outcome is known puts either that
  * socket (success) or the program's own, unconnected socket (failure) on
  * the descriptor, moving epoll registrations along (fdtab_replace). */
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -299,6 +300,7 @@ proxy_start(int fd, const struct socks_dest *d)
 	struct job *j;
 	pthread_t t;
 	pthread_attr_t attr;
+	sigset_t all, old;
 	int gate, fl, cloexec, rc;
 	char buf[300];
 
@@ -337,7 +339,11 @@ proxy_start(int fd, const struct socks_dest *d)
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* The program's signals are for its own threads, never this one. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&t, &attr, proxy_thread, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (rc == 0) {
 		errno = EINPROGRESS;

@@ -8,6 +8,10 @@
  * a new socket that gets the same descriptor number), cancel (start a
  * non-blocking connect to port $NB_CANCEL_PORT, close at once, then
  * connect a new socket that gets the same descriptor number),
+ * signal-pending (start a non-blocking connect, then block SIGUSR1 and
+ * send it to the process while the connect is pending: prints "main" if
+ * its handler ran on the main thread once unblocked, "other" if another
+ * thread, such as the hook's, took it),
  * fclose-pending (start a non-blocking connect, close it with fclose
  * while it is still pending, open /dev/null at the same number, wait
  * $NB_WAIT_MS and check the descriptor still holds /dev/null: prints
@@ -18,6 +22,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +34,15 @@
 #include <unistd.h>
 
 static const char *nb_mode;
+static volatile sig_atomic_t nb_sig_tid;
+
+/* SIGUSR1: note the thread that ran it. */
+static void
+nb_sigcb(int sig)
+{
+	(void)sig;
+	nb_sig_tid = (sig_atomic_t)gettid();
+}
 
 /* Exit with the name of an errno. */
 static void
@@ -203,6 +217,30 @@ main(int argc, char **argv)
 				return 1;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 		}
+	}
+	if (strcmp(nb_mode, "signal-pending") == 0) {
+		sigset_t usr1;
+		int fd;
+
+		signal(SIGUSR1, nb_sigcb);
+		if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1)
+			nb_errno("socket", errno);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    errno != EINPROGRESS)
+			nb_errno("connect", errno);
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
+		kill(getpid(), SIGUSR1);
+		usleep(200000);
+		sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+		usleep(100000);
+		printf("%s\n",
+		    nb_sig_tid == 0              ? "none"
+			: nb_sig_tid == getpid() ? "main"
+						 : "other");
+		return nb_sig_tid == getpid() ? 0 : 8;
 	}
 	if (strcmp(nb_mode, "fclose-pending") == 0) {
 		struct stat st;

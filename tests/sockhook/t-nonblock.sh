@@ -110,3 +110,9 @@ NB_WAIT_MS=2000 "$BIN/sockhook" -c "$T/silent.conf" -- "$NB" fclose-pending 127.
 	>"$T/pending.out" 2>"$T/pending.err" || fail "fclose-pending: $(cat "$T/pending.out" "$T/pending.err")"
 [ "$(cat "$T/pending.out")" = kept ] || fail "fclose-pending: $(cat "$T/pending.out")"
 ok "a pending connect closed behind the hook's back: the reused descriptor keeps its new file"
+# The hook's thread for a pending connect never runs the program's signal
+# handlers: a signal the main thread blocks waits for it.
+"$BIN/sockhook" -c "$T/silent.conf" -- "$NB" signal-pending 127.0.0.1 "$HTTP_PORT" / \
+	>"$T/signal.out" 2>"$T/signal.err" || fail "signal-pending: $(cat "$T/signal.out" "$T/signal.err")"
+[ "$(cat "$T/signal.out")" = main ] || fail "signal-pending: the handler ran on: $(cat "$T/signal.out")"
+ok "a signal sent while a connect is pending runs its handler on the program's thread, not the hook's"

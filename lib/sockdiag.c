@@ -18,14 +18,13 @@
 #define SOCKDIAG_LISTEN 10 /* TCP_LISTEN, as the kernel numbers states */
 
 /*
- * The owner of the IPv4 TCP socket bound to local and connected to
- * remote, or with remote NULL the one listening at local (the one a
- * connection there reaches). 0 and *uid, or -1 with errno (ENOENT: no
- * such socket).
+ * Ask the kernel for one socket of family (AF_INET, or AF_INET6 with the
+ * IPv4 addresses as v4-mapped: a dual-stack socket) bound to local and
+ * connected to remote, or listening at local with remote NULL.
  */
-int
-sockdiag_uid(const struct sockaddr_in *local, const struct sockaddr_in *remote,
-    uid_t *uid)
+static int
+sockdiag_ask(int family, const struct sockaddr_in *local,
+    const struct sockaddr_in *remote, uid_t *uid)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -38,21 +37,30 @@ sockdiag_uid(const struct sockaddr_in *local, const struct sockaddr_in *remote,
 	struct nlmsghdr *h;
 	struct inet_diag_msg *m;
 	ssize_t n;
-	int fd, err = ENOENT;
+	int fd, err;
 
 	memset(&req, 0, sizeof req);
 	req.nlh.nlmsg_len = sizeof req;
 	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	req.nlh.nlmsg_flags = NLM_F_REQUEST;
-	req.r.sdiag_family = AF_INET;
+	req.r.sdiag_family = (uint8_t)family;
 	req.r.sdiag_protocol = IPPROTO_TCP;
 	req.r.idiag_states =
 	    remote != NULL ? ~(1U << SOCKDIAG_LISTEN) : 1U << SOCKDIAG_LISTEN;
 	req.r.id.idiag_sport = local->sin_port;
-	req.r.id.idiag_src[0] = local->sin_addr.s_addr;
-	if (remote != NULL) {
+	if (remote != NULL)
 		req.r.id.idiag_dport = remote->sin_port;
-		req.r.id.idiag_dst[0] = remote->sin_addr.s_addr;
+	if (family == AF_INET) {
+		req.r.id.idiag_src[0] = local->sin_addr.s_addr;
+		if (remote != NULL)
+			req.r.id.idiag_dst[0] = remote->sin_addr.s_addr;
+	} else {
+		req.r.id.idiag_src[2] = htonl(0xffff);
+		req.r.id.idiag_src[3] = local->sin_addr.s_addr;
+		if (remote != NULL) {
+			req.r.id.idiag_dst[2] = htonl(0xffff);
+			req.r.id.idiag_dst[3] = remote->sin_addr.s_addr;
+		}
 	}
 	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
 	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
@@ -90,4 +98,46 @@ sockdiag_uid(const struct sockaddr_in *local, const struct sockaddr_in *remote,
 	}
 	errno = err != 0 ? err : ENOENT;
 	return -1;
+}
+
+/*
+ * The owner of the TCP socket bound to local and connected to remote
+ * (IPv4 addresses; the socket itself may be an IPv6 one that reached
+ * them v4-mapped), or with remote NULL the one listening at local (the
+ * one a connection there reaches). 0 and *uid, or -1 with errno (ENOENT:
+ * no such socket).
+ */
+int
+sockdiag_uid(const struct sockaddr_in *local, const struct sockaddr_in *remote,
+    uid_t *uid)
+{
+	if (sockdiag_ask(AF_INET, local, remote, uid) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	return sockdiag_ask(AF_INET6, local, remote, uid);
+}
+
+/* An IPv4 address, or an IPv6 one that maps it, as sockaddr_in; -1 if not. */
+int
+sockdiag_v4(const struct sockaddr *sa, struct sockaddr_in *out)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+		0xff };
+
+	memset(out, 0, sizeof *out);
+	out->sin_family = AF_INET;
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, sa, sizeof *out);
+		return 0;
+	}
+	if (sa->sa_family != AF_INET6 ||
+	    memcmp(&s6->sin6_addr, mapped, sizeof mapped) != 0) {
+		errno = EAFNOSUPPORT;
+		return -1;
+	}
+	memcpy(&out->sin_addr, (const uint8_t *)&s6->sin6_addr + 12, 4);
+	out->sin_port = s6->sin6_port;
+	return 0;
 }

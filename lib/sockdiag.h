@@ -12,5 +12,6 @@
 
 int sockdiag_uid(const struct sockaddr_in *local,
     const struct sockaddr_in *remote, uid_t *uid);
+int sockdiag_v4(const struct sockaddr *, struct sockaddr_in *);
 
 #endif

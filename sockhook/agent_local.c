@@ -339,13 +339,13 @@ static const char *
 local_foreign(evutil_socket_t fd, const struct sockaddr *sa)
 {
 	static char why[96];
-	struct sockaddr_in me;
+	struct sockaddr_in me, peer;
 	socklen_t sl = sizeof me;
 	uid_t uid;
 
-	if (sa->sa_family != AF_INET ||
+	if (sockdiag_v4(sa, &peer) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&me, &sl) != 0 ||
-	    sockdiag_uid((const struct sockaddr_in *)sa, &me, &uid) != 0) {
+	    sockdiag_uid(&peer, &me, &uid) != 0) {
 		snprintf(why, sizeof why,
 		    "cannot tell whose process it is (%s)", strerror(errno));
 		return why;

@@ -259,12 +259,13 @@ socks_request(const struct socks_dest *d, unsigned char *buf)
 static int
 socks_agent_ours(int fd)
 {
+	struct sockaddr_storage ss;
 	struct sockaddr_in sin;
-	socklen_t sl = sizeof sin;
+	socklen_t sl = sizeof ss;
 	uid_t uid;
 
-	if (real.getpeername(fd, (struct sockaddr *)&sin, &sl) != 0 ||
-	    sin.sin_family != AF_INET) {
+	if (real.getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    sockdiag_v4((struct sockaddr *)&ss, &sin) != 0) {
 		shlog_warnx("cannot tell where the agent's connection goes: %s",
 		    strerror(errno));
 		return 0;

@@ -679,7 +679,7 @@ dial_sess_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 	a->ia_up = u;
 	a->ia_ref = fa.fa_ref;
 	TAILQ_INSERT_TAIL(&u->u_auths, a, ia_entry);
-	r = login_check(u->u_isp, fa.fa_user, fa.fa_secret, fa.fa_secret_len,
+	r = login_check(u->u_isp, u, fa.fa_user, fa.fa_secret, fa.fa_secret_len,
 	    &fa.fa_client, dial_authdonecb, a);
 	OPENSSL_cleanse(&fa, sizeof fa);
 	if (r != NULL)
@@ -694,7 +694,7 @@ dial_sess_open(struct session *s, struct channel *ch,
 	struct uplink *u = arg;
 
 	(void)s;
-	inside_open(u->u_isp, ch, o);
+	inside_open(u->u_isp, u, ch, o);
 }
 
 /* All channels finished after GOAWAY. */

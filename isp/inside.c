@@ -261,7 +261,8 @@ inside_logincb(uint8_t code, void *arg)
  * check of the password the OPEN carries, never on the esp's word.
  */
 void
-inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
+inside_open(struct isp *i, struct uplink *up, struct channel *ch,
+    const struct frame_open *o)
 {
 	struct inside *in = xcalloc(1, sizeof *in);
 	struct login_req *r;
@@ -297,7 +298,7 @@ inside_open(struct isp *i, struct channel *ch, const struct frame_open *o)
 		return;
 	}
 	/* NULL means the answer came at once: in may be gone. */
-	r = login_check(i, o->fo_user, o->fo_secret, o->fo_secret_len,
+	r = login_check(i, up, o->fo_user, o->fo_secret, o->fo_secret_len,
 	    &o->fo_client, inside_logincb, in);
 	if (r != NULL)
 		in->in_login = r;

@@ -300,7 +300,9 @@ isp_load(struct isp *i, const char *path, const struct daemon_opts *o,
 	    conf_count(c, "isp:reverse_per_user", 64, 1, 1000000,
 		&i->i_rev_per_user, cause) != 0 ||
 	    conf_count(c, "isp:reverse_per_session", 1024, 1, 1000000,
-		&i->i_rev_per_session, cause) != 0)
+		&i->i_rev_per_session, cause) != 0 ||
+	    conf_count(c, "isp:session_login_rate", 600, 1, 10000000,
+		&i->i_session_checks, cause) != 0)
 		goto out;
 	if (conf_duration(c, "isp:connect_timeout", 10000,
 		&i->i_connect_timeout_ms, cause) != 0 ||
@@ -654,6 +656,7 @@ isp_reload(struct isp *i)
 	i->i_backoff_max_ms = n.i_backoff_max_ms;
 	i->i_drain_ms = n.i_drain_ms;
 	i->i_login_fail_max = n.i_login_fail_max;
+	i->i_session_checks = n.i_session_checks;
 	i->i_login_fail_ms = n.i_login_fail_ms;
 	via_conf_clear(&i->i_via);
 	i->i_via = n.i_via;

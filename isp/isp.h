@@ -51,6 +51,8 @@ struct uplink {
 	unsigned u_attempts;
 	TAILQ_HEAD(, isp_auth) u_auths; /* logins the esp is waiting for */
 	time_t u_notice_sec;            /* the esp's reports this second */
+	uint64_t u_checks_since;        /* this minute of password checks */
+	unsigned u_checks;              /* ... started in it (scrypt) */
 	unsigned u_notices;
 	int u_removed; /* gone from [isp] esp: draining, then freed */
 	TAILQ_ENTRY(uplink) u_entry;
@@ -91,6 +93,7 @@ struct isp {
 	unsigned i_next_worker; /* the next uplink's, round the workers */
 	unsigned i_logins_gen;  /* reloads that changed or removed a password */
 	size_t i_login_queue;
+	unsigned i_session_checks; /* [isp] session_login_rate, a minute */
 	unsigned i_login_fail_max; /* [isp] login_failures per user, */
 	int i_login_fail_ms;       /* within login_failure_window */
 	char *i_dummy_hash;        /* what unknown users are checked against */
@@ -132,15 +135,17 @@ void dial_adopt(struct isp *, struct isp *from, struct uplink *);
 int dial_sessions(struct isp *);
 void dial_send_config(struct uplink *);
 void dial_post_config(struct uplink *);
-void inside_open(struct isp *, struct channel *, const struct frame_open *);
+void inside_open(struct isp *, struct uplink *, struct channel *,
+    const struct frame_open *);
 int login_conf_load(struct isp *, const struct conf *, char **cause);
 int login_init(struct isp *, char **cause);
 void login_free(struct isp *);
-struct login_req *login_check(struct isp *, const char *user, const void *,
-    size_t, const struct endpoint *client, login_cb, void *);
+struct login_req *login_check(struct isp *, struct uplink *, const char *user,
+    const void *, size_t, const struct endpoint *, login_cb, void *);
 void login_cancel(struct login_req *);
 int loginlimit_locked(struct isp *, struct policy_user *);
 int loginlimit_room(struct isp *, struct policy_user *);
+int loginlimit_session(struct isp *, struct uplink *);
 void loginlimit_failed(struct isp *, struct policy_user *, const char *how);
 int login_carry(const struct policy *old, struct policy *);
 void reverse_attach(struct isp *, struct channel *, const struct rule_app *,

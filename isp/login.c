@@ -160,8 +160,8 @@ login_donecb(int ok, void *arg)
  * queue is full). Returns NULL when cb has already run.
  */
 struct login_req *
-login_check(struct isp *i, const char *user, const void *pw, size_t len,
-    const struct endpoint *client, login_cb cb, void *arg)
+login_check(struct isp *i, struct uplink *up, const char *user, const void *pw,
+    size_t len, const struct endpoint *client, login_cb cb, void *arg)
 {
 	struct policy_user *u;
 	struct login_req *r;
@@ -180,7 +180,7 @@ login_check(struct isp *i, const char *user, const void *pw, size_t len,
 		cb(AUTH_OK, arg);
 		return NULL;
 	}
-	if (known && !loginlimit_room(i, u)) {
+	if ((known && !loginlimit_room(i, u)) || !loginlimit_session(i, up)) {
 		OPENSSL_cleanse(mac, sizeof mac);
 		metrics_add2(M_LOGINS, "password", "busy", 1);
 		cb(AUTH_BUSY, arg);

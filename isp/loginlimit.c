@@ -65,3 +65,34 @@ loginlimit_failed(struct isp *i, struct policy_user *u, const char *how)
 		    u->pu_name, u->pu_fails, how, i->i_login_fail_ms / 1000,
 		    i->i_login_fail_ms % 1000);
 }
+
+/*
+ * May one more password check (scrypt) start for this esp session? At
+ * most [isp] session_login_rate a minute, whatever the user: the per-user
+ * limit above bounds guesses at one user, this bounds the CPU one esp
+ * can spend, over users the policy does not know, locked ones and many
+ * names. An honest esp stays under it (its own login_rate, 600 a minute
+ * by default, bounds what it sends on).
+ */
+int
+loginlimit_session(struct isp *i, struct uplink *u)
+{
+	static struct log_limit full;
+	uint64_t now = monotime_ms();
+
+	if (u == NULL)
+		return 1;
+	if (u->u_checks == 0 || now - u->u_checks_since >= 60000) {
+		u->u_checks = 0;
+		u->u_checks_since = now;
+	}
+	if (u->u_checks < i->i_session_checks) {
+		u->u_checks++;
+		return 1;
+	}
+	log_warnx_limited(&full,
+	    "session with esp %s: %u password checks within a minute: "
+	    "answering busy ([isp] session_login_rate)",
+	    u->u_name, u->u_checks);
+	return 0;
+}

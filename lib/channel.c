@@ -148,8 +148,8 @@ channel_attach_end(struct channel *ch, struct end *e)
 		    ch->ch_outside ? "reverse" : "forward", 1);
 	}
 	channel_read_resume(ch);
-	if (evbuffer_get_length(e->e_ops->input(e)) > 0)
-		session_ready(ch->ch_sess, ch);
+	/* Input, or an end that finished before we were joined: FIN. */
+	session_ready(ch->ch_sess, ch);
 	if (ch->ch_peer_fin) /* the peer finished before we were joined */
 		channel_try_shutdown(ch);
 }
@@ -391,7 +391,8 @@ channel_has_work(struct channel *ch)
 {
 	size_t have;
 
-	if (ch->ch_state != CHANNEL_OPEN || ch->ch_fin_sent)
+	if (ch->ch_state != CHANNEL_OPEN || ch->ch_fin_sent ||
+	    ch->ch_failev != NULL)
 		return 0;
 	have = evbuffer_get_length(channel_tx_source(ch));
 	if (have > 0)
@@ -499,7 +500,9 @@ channel_pump(struct channel *ch, struct evbuffer *out, struct window_tx *stx)
 	size_t have;
 	uint32_t want;
 
-	if (ch->ch_state != CHANNEL_OPEN || ch->ch_fin_sent)
+	/* A reset is coming: nothing more goes out, a FIN least of all. */
+	if (ch->ch_state != CHANNEL_OPEN || ch->ch_fin_sent ||
+	    ch->ch_failev != NULL)
 		return CHANNEL_IDLE;
 	in = channel_tx_source(ch);
 	have = evbuffer_get_length(in);
@@ -563,7 +566,8 @@ channel_rx_drained(struct channel *ch)
 static void
 channel_try_shutdown(struct channel *ch)
 {
-	if (!ch->ch_peer_fin || ch->ch_wr_shut || !channel_rx_drained(ch) ||
+	if (!ch->ch_peer_fin || ch->ch_wr_shut || ch->ch_failev != NULL ||
+	    !channel_rx_drained(ch) ||
 	    evbuffer_get_length(ch->ch_end->e_ops->output(ch->ch_end)) > 0)
 		return;
 	ch->ch_end->e_ops->shutdown(ch->ch_end);

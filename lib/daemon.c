@@ -249,7 +249,10 @@ daemon_signals_free(void)
 
 /*
  * A resolver on base: resolv.conf's servers, idle when unused; without
- * resolv.conf, names still resolve through /etc/hosts. NULL on failure.
+ * resolv.conf, names still resolve through /etc/hosts. Names are looked
+ * up as given, never with resolv.conf's search list: a name the policy
+ * allowed must be the name that resolves, not NAME.SEARCHDOMAIN when
+ * NAME does not exist. NULL on failure.
  */
 struct evdns_base *
 daemon_dns_base(struct event_base *base)
@@ -261,6 +264,8 @@ daemon_dns_base(struct event_base *base)
 		EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (dns == NULL && (dns = evdns_base_new(base, 0)) != NULL)
 		evdns_base_load_hosts(dns, NULL);
+	if (dns != NULL)
+		evdns_base_search_clear(dns);
 	return dns;
 }
 

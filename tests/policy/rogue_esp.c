@@ -11,7 +11,8 @@
  * ROGUE_PARALLEL=1 it sends every OPEN at once, answers in any order.
  * With ROGUE_SEND=TEXT it writes TEXT on the first channel opened, as its
  * client, and never answers an OUTSIDE_OPEN the isp then asks for (it
- * prints each); it exits ROGUE_HOLD seconds (default 5) later.
+ * prints each); it exits ROGUE_HOLD seconds (default 5) later. With
+ * ROGUE_SEND_FIN=1 it ends its side right after the text (FIN).
  */
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -62,6 +63,8 @@ rogue_send(struct channel *ch)
 		perror("rogue: write");
 		exit(2);
 	}
+	if (getenv("ROGUE_SEND_FIN") != NULL)
+		shutdown(sv[1], SHUT_WR);
 	printf("sent\n");
 	fflush(stdout);
 	event_base_loopexit(base, &tv);

@@ -684,6 +684,107 @@ test_link(void)
 	spin(10);
 }
 
+/* The isp accepts a little later: an open still pending at the esp. */
+static void
+isp_accept_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct bufferevent *p[2];
+	struct endpoint bound = { 0 };
+
+	(void)fd;
+	(void)what;
+	bufferevent_pair_new(base, 0, p);
+	server_end = p[1];
+	bufferevent_setcb(server_end, NULL, NULL, server_event, NULL);
+	bufferevent_enable(server_end, EV_READ);
+	isp_ch = arg;
+	channel_accept(isp_ch, p[0], &bound);
+}
+
+/* isp side: answer the open 50 ms from now. */
+static void
+isp_open_later(struct session *s, struct channel *ch,
+    const struct frame_open *o, void *arg)
+{
+	struct timeval tv = { 0, 50000 };
+
+	(void)s;
+	(void)o;
+	(void)arg;
+	event_base_once(base, -1, EV_TIMEOUT, isp_accept_now, ch, &tv);
+}
+
+/*
+ * An agent's FIN that arrives before its channel is joined to the isp's
+ * still reaches the server once joined; and when the server then closes,
+ * both channels of the link go, on both sessions.
+ */
+static void
+test_link_early_fin(void)
+{
+	static const struct session_cb icb = { .sc_open = isp_open_later };
+	static const struct session_cb dcb = { .sc_open = relay_open };
+	static const struct session_cb ecb = { 0 };
+	struct bufferevent *p1[2], *p2[2];
+	struct session *agent, *door, *isp;
+	struct endpoint dst = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
+	struct endpoint cl = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
+	struct channel *ch;
+	int i;
+
+	server_end = client_end = NULL;
+	server_eof = 0;
+	result_code = -1;
+	bufferevent_pair_new(base, 0, p1);
+	bufferevent_pair_new(base, 0, p2);
+	agent = session_new(base, p1[0], FRAME_ROLE_AGENT, FRAME_ROLE_ESP,
+	    "agent", &params, &ecb, NULL);
+	door = session_new(base, p1[1], FRAME_ROLE_ESP, FRAME_ROLE_AGENT,
+	    "door", &params, &dcb, NULL);
+	relay_up = session_new(base, p2[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP,
+	    "esp", &params, &ecb, NULL);
+	isp = session_new(base, p2[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
+	    &params, &icb, NULL);
+	session_start(agent);
+	session_start(door);
+	session_start(relay_up);
+	session_start(isp);
+	session_connected(agent);
+	session_connected(door);
+	session_connected(relay_up);
+	session_connected(isp);
+	spin(20);
+	ch = session_open_channel(agent, &dst, &cl, NULL, NULL, 0, esp_result,
+	    NULL);
+	CHECK(ch != NULL);
+	if (ch == NULL)
+		return;
+	session_send(agent, FRAME_FIN, ch->ch_id, NULL, 0);
+	for (i = 0; i < 100 && !server_eof; i++)
+		spin(5);
+	CHECK(result_code == OPEN_OK);
+	CHECK(server_eof);
+	/* The server closes too: nothing is left on the esp's sessions. */
+	if (server_end != NULL)
+		bufferevent_flush(server_end, EV_WRITE, BEV_FINISHED);
+	for (i = 0; i < 100 &&
+	     (session_channels(relay_up) > 0 || session_channels(door) > 0);
+	     i++)
+		spin(5);
+	CHECK(session_channels(relay_up) == 0);
+	CHECK(session_channels(door) == 0);
+
+	session_close(agent, "test over");
+	session_close(door, "test over");
+	session_close(relay_up, "test over");
+	session_close(isp, "test over");
+	if (client_end != NULL)
+		bufferevent_free(client_end);
+	if (server_end != NULL)
+		bufferevent_free(server_end);
+	spin(10);
+}
+
 static int pending_cancels;
 
 /* isp side: a connect under way; the result callback cancels it. */
@@ -792,6 +893,7 @@ main(void)
 	test_result_direction();
 	test_flow_control();
 	test_link();
+	test_link_early_fin();
 	event_base_free(base);
 	return unit_done("session");
 }

@@ -639,19 +639,36 @@ channel_end_written(struct channel *ch, size_t n, int empty)
 
 #define CHANNEL_STALL_MIN (64 << 10) /* holding less never counts */
 
+/* Reset a channel that holds its session up, saying why. */
+void
+channel_stall_reset(struct channel *ch, int period_ms)
+{
+	log_warnx("%s: took %llu bytes in %d ms and holds %u: resetting it, "
+		  "as its session is short of credit ([session] "
+		  "stall_timeout)",
+	    ch->ch_desc, (unsigned long long)ch->ch_stall_took, period_ms,
+	    ch->ch_rx.wr_buffered);
+	channel_reset_later(ch, "stalled: the session was short of credit");
+}
+
 /*
  * The session is short of credit: does this channel hold it up? It does
  * when, over the last period, its end took less than the channel holds
  * now: draining what it holds would take longer than a period. Such a
  * channel is reset (RST both ways: the client sees an error, nothing is
- * cut short in silence). Periods start at the first check; 1 if reset.
+ * cut short in silence) when it holds CHANNEL_STALL_MIN or more; a
+ * smaller one is left to the session, which resets as many of those as
+ * it takes (many small stalls hold a session up as well). Periods start
+ * at the first check. Returns what a slow channel holds, else 0; *small
+ * says it was left to the caller.
  */
-int
-channel_stall_check(struct channel *ch, uint64_t now_ms, int period_ms)
+uint32_t
+channel_stall_check(struct channel *ch, uint64_t now_ms, int period_ms,
+    int *small)
 {
 	uint32_t held = ch->ch_rx.wr_buffered;
-	uint64_t took;
 
+	*small = 0;
 	if (ch->ch_state != CHANNEL_OPEN || ch->ch_failev != NULL)
 		return 0;
 	if (ch->ch_stall_t0 == 0 || now_ms < ch->ch_stall_t0) {
@@ -659,22 +676,18 @@ channel_stall_check(struct channel *ch, uint64_t now_ms, int period_ms)
 		ch->ch_stall_mark = ch->ch_rx_written;
 		return 0;
 	}
-	if (now_ms - ch->ch_stall_t0 >= (uint64_t)period_ms) {
-		took = ch->ch_rx_written - ch->ch_stall_mark;
-		ch->ch_stall_t0 = now_ms;
-		ch->ch_stall_mark = ch->ch_rx_written;
-		if (held >= CHANNEL_STALL_MIN && took < held) {
-			log_warnx("%s: took %llu bytes in %d ms and holds %u: "
-				  "resetting it, as its session is short of "
-				  "credit ([session] stall_timeout)",
-			    ch->ch_desc, (unsigned long long)took, period_ms,
-			    held);
-			channel_reset_later(ch,
-			    "stalled: the session was short of credit");
-			return 1;
-		}
-	}
-	return 0;
+	if (now_ms - ch->ch_stall_t0 < (uint64_t)period_ms)
+		return 0;
+	ch->ch_stall_took = ch->ch_rx_written - ch->ch_stall_mark;
+	ch->ch_stall_t0 = now_ms;
+	ch->ch_stall_mark = ch->ch_rx_written;
+	if (held == 0 || ch->ch_stall_took >= held)
+		return 0;
+	if (held >= CHANNEL_STALL_MIN)
+		channel_stall_reset(ch, period_ms);
+	else
+		*small = 1;
+	return held;
 }
 
 /* Bytes read from the end not yet framed, scanned or not. */

@@ -96,6 +96,7 @@ struct channel {
 	uint64_t ch_rx_written; /* peer -> end, written out, in all */
 	uint64_t ch_stall_t0;   /* this check period began (ms), or 0 */
 	uint64_t ch_stall_mark; /* ch_rx_written then */
+	uint64_t ch_stall_took; /* ... and how much its end took in it */
 
 	uint64_t ch_bytes_out; /* local socket -> peer */
 	uint64_t ch_bytes_in;  /* peer -> local socket */
@@ -130,7 +131,9 @@ enum channel_pump_result channel_pump(struct channel *, struct evbuffer *,
     struct window_tx *);
 void channel_close(struct channel *, enum channel_close_how, const char *);
 void channel_reset_later(struct channel *, const char *);
-int channel_stall_check(struct channel *, uint64_t now_ms, int period_ms);
+uint32_t channel_stall_check(struct channel *, uint64_t now_ms, int period_ms,
+    int *small);
+void channel_stall_reset(struct channel *, int period_ms);
 
 /* What an end reports (lib/end.h). */
 void channel_end_readable(struct channel *);

@@ -1344,19 +1344,42 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 	session_check_stalls(s);
 }
 
-/* The clock and period of one stall check. */
+/* One stall check: its clock and period, and what it found. */
 struct session_stall {
 	uint64_t now_ms;
 	int period_ms;
+	uint64_t slow;          /* held by slow channels found */
+	struct channel **small; /* slow ones left to the session */
+	size_t nsmall, cap;
 };
 
 /* One channel of a session short of credit: reset it if it stalls. */
 static void
 session_stall_one(struct channel *ch, void *arg)
 {
-	const struct session_stall *st = arg;
+	struct session_stall *st = arg;
+	uint32_t held;
+	int small;
 
-	channel_stall_check(ch, st->now_ms, st->period_ms);
+	held = channel_stall_check(ch, st->now_ms, st->period_ms, &small);
+	st->slow += held;
+	if (!small)
+		return;
+	if (st->nsmall == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 64;
+		st->small = xrealloc(st->small, st->cap * sizeof *st->small);
+	}
+	st->small[st->nsmall++] = ch;
+}
+
+/* Most held first. */
+static int
+session_stall_cmp(const void *a, const void *b)
+{
+	uint32_t x = (*(struct channel *const *)a)->ch_rx.wr_buffered;
+	uint32_t y = (*(struct channel *const *)b)->ch_rx.wr_buffered;
+
+	return x < y ? 1 : x > y ? -1 : 0;
 }
 
 /*
@@ -1364,19 +1387,47 @@ session_stall_one(struct channel *ch, void *arg)
  * and not yet written out, so the peer can send little or nothing on any
  * channel. Channels that drain slower than [session] stall_timeout lets
  * them are reset (channel_stall_check), so that a few connections whose
- * readers stopped cannot hold up all the others.
+ * readers stopped cannot hold up all the others; if those are not
+ * enough, as many small slow ones are reset, the biggest first, as bring
+ * the session back under three quarters and give the peer its credit
+ * back (so many small stalls cannot hold it up either).
  */
 static void
 session_check_stalls(struct session *s)
 {
 	uint32_t held = s->s_rx.wr_buffered + s->s_rx.wr_unacked;
+	uint32_t limit = s->s_rx.wr_size / 4 * 3, quarter = s->s_rx.wr_size / 4;
+	uint64_t big, need, got;
 	struct session_stall st;
+	size_t i;
 
-	if (s->s_params.sp_stall_ms <= 0 || held < s->s_rx.wr_size / 4 * 3)
+	if (s->s_params.sp_stall_ms <= 0 || held < limit)
 		return;
+	memset(&st, 0, sizeof st);
 	st.now_ms = monotime_ms();
 	st.period_ms = s->s_params.sp_stall_ms;
 	chanmap_walk(&s->s_chans, session_stall_one, &st);
+	if (st.nsmall == 0) {
+		free(st.small);
+		return;
+	}
+	big = st.slow;
+	for (i = 0; i < st.nsmall; i++)
+		big -= st.small[i]->ch_rx.wr_buffered;
+	/*
+	 * Enough to bring what channels hold under three quarters, and for
+	 * the freed credit to go back at once (WINDOW waits for a quarter).
+	 */
+	need =
+	    s->s_rx.wr_buffered >= limit ? s->s_rx.wr_buffered - limit + 1 : 0;
+	if (quarter > s->s_rx.wr_unacked && quarter - s->s_rx.wr_unacked > need)
+		need = quarter - s->s_rx.wr_unacked;
+	qsort(st.small, st.nsmall, sizeof *st.small, session_stall_cmp);
+	for (got = big, i = 0; i < st.nsmall && got < need; i++) {
+		got += st.small[i]->ch_rx.wr_buffered;
+		channel_stall_reset(st.small[i], st.period_ms);
+	}
+	free(st.small);
 }
 
 /* The last keepalive round trip in microseconds, or -1. */

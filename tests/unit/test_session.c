@@ -785,6 +785,126 @@ test_link_early_fin(void)
 	spin(10);
 }
 
+static struct bufferevent *small_ends[32];
+static int small_nends;
+
+/* isp side for the small-stall test: accept onto pairs nobody reads. */
+static void
+small_open(struct session *s, struct channel *ch, const struct frame_open *o,
+    void *arg)
+{
+	struct bufferevent *p[2];
+	struct endpoint bound = { 0 };
+
+	(void)s;
+	(void)o;
+	(void)arg;
+	bufferevent_pair_new(base, 0, p);
+	if (small_nends < 32)
+		small_ends[small_nends++] = p[1];
+	channel_accept(ch, p[0], &bound);
+}
+
+static uint64_t session_credit; /* session WINDOWs seen by rst_frames */
+
+/* The ids of the channels the session reset (RST frames it wrote). */
+static int
+rst_frames(struct bufferevent *raw, uint32_t *ids, int max)
+{
+	struct evbuffer *in = bufferevent_get_input(raw);
+	struct frame_hdr h;
+	const char *why;
+	uint8_t *p;
+	int n = 0;
+
+	while (evbuffer_get_length(in) >= FRAME_HDR_LEN) {
+		p = evbuffer_pullup(in, FRAME_HDR_LEN);
+		if (frame_hdr_decode(p, FRAME_HDR_LEN, &h, &why) != FRAME_OK ||
+		    evbuffer_get_length(in) < FRAME_HDR_LEN + h.fh_len)
+			break;
+		if (h.fh_type == FRAME_RST && n < max)
+			ids[n++] = h.fh_chan;
+		if (h.fh_type == FRAME_WINDOW && h.fh_chan == 0 &&
+		    h.fh_len == 4) {
+			p = evbuffer_pullup(in, FRAME_HDR_LEN + 4);
+			session_credit += (uint32_t)p[FRAME_HDR_LEN] << 24 |
+			    (uint32_t)p[FRAME_HDR_LEN + 1] << 16 |
+			    (uint32_t)p[FRAME_HDR_LEN + 2] << 8 |
+			    p[FRAME_HDR_LEN + 3];
+		}
+		evbuffer_drain(in, FRAME_HDR_LEN + h.fh_len);
+	}
+	return n;
+}
+
+/*
+ * Many channels whose readers stopped, each holding less than the 64 KiB
+ * that makes one count as a stall, together fill the session: as many
+ * are reset, the biggest first, as bring it back under three quarters of
+ * its window and free a quarter, so that the credit goes back in one
+ * WINDOW (52 + 5 x 48 KiB); the rest are left alone.
+ */
+static void
+test_stall_small(void)
+{
+	static const struct session_cb cb = { .sc_open = small_open };
+	static uint8_t junk[FRAME_DATA_MAX];
+	struct session_params pr = params;
+	struct bufferevent *pair[2];
+	struct frame_open o;
+	struct session *s;
+	uint32_t ids[64], id;
+	uint8_t b[128];
+	size_t n, i, size;
+	int nrst = 0, k, big_reset = 0;
+
+	pr.sp_window = 1 << 20;
+	pr.sp_chan_window = 64 << 10;
+	pr.sp_stall_ms = 300;
+	small_nends = 0;
+	session_credit = 0;
+	bufferevent_pair_new(base, 0, pair);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	s = session_new(base, pair[0], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "small",
+	    &pr, &cb, NULL);
+	session_start(s);
+	session_connected(s);
+	raw_hello(pair[1], FRAME_ROLE_ESP);
+	memset(&o, 0, sizeof o);
+	o.fo_window = 1 << 20;
+	o.fo_command = 1;
+	o.fo_dst.ep_atyp = ATYP_IPV4;
+	o.fo_dst.ep_len = 4;
+	n = frame_open_encode(b, sizeof b, &o);
+	/* 20 channels of 48 KiB (channel 1 a little more): 960 KiB held. */
+	for (id = 1; id <= 39; id += 2) {
+		raw_frame(pair[1], FRAME_OPEN, id, b, (uint32_t)n, (uint32_t)n);
+		size = id == 1 ? (52 << 10) : (48 << 10);
+		for (i = 0; i < size; i += 4096)
+			raw_frame(pair[1], FRAME_DATA, id, junk, 4096, 4096);
+	}
+	for (k = 0; k < 12 && nrst < 6; k++) {
+		spin(100);
+		nrst += rst_frames(pair[1], ids + nrst, 64 - nrst);
+	}
+	spin(700); /* a period more: no further resets once under */
+	nrst += rst_frames(pair[1], ids + nrst, 64 - nrst);
+	for (k = 0; k < nrst; k++)
+		big_reset |= ids[k] == 1;
+	CHECK(small_nends == 20);
+	CHECK(nrst == 6);
+	CHECK(session_credit >= 292 << 10); /* the credit went back */
+	CHECK(big_reset); /* the one holding the most went first */
+	if (nrst != 6)
+		fprintf(stderr, "%d channels reset\n", nrst);
+	CHECK(session_channels(s) == 20 - (size_t)nrst);
+	session_close(s, "test over");
+	bufferevent_free(pair[1]);
+	for (k = 0; k < small_nends; k++)
+		bufferevent_free(small_ends[k]);
+	spin(10);
+}
+
 static int pending_cancels;
 
 /* isp side: a connect under way; the result callback cancels it. */
@@ -894,6 +1014,7 @@ main(void)
 	test_flow_control();
 	test_link();
 	test_link_early_fin();
+	test_stall_small();
 	event_base_free(base);
 	return unit_done("session");
 }

@@ -502,6 +502,30 @@ session_channel_gone(struct session *s, struct channel *ch)
 }
 
 /*
+ * The id for a new channel of ours: the next of our parity that is free.
+ * After 2^31 opens the ids wrap round; 0 is never one, nor an id still
+ * in use (at most sp_max_channels are).
+ */
+static uint32_t
+session_next_id(struct session *s)
+{
+	uint32_t id;
+
+	do {
+		id = s->s_next_id;
+		s->s_next_id += 2;
+	} while (id == 0 || chanmap_find(&s->s_chans, id) != NULL);
+	return id;
+}
+
+/* Where the next channel ids start: for tests of the wrap round. */
+void
+session_set_next_id(struct session *s, uint32_t id)
+{
+	s->s_next_id = id;
+}
+
+/*
  * Send OPEN (the opener: to a destination beyond the peer) or
  * OUTSIDE_OPEN (the other side: to an endpoint a client announced on
  * channel o->fo_ref) for a new channel of ours. The caller fills in the
@@ -528,9 +552,8 @@ session_open(struct session *s, uint8_t type, struct frame_open *o,
 		o->fo_ref = 0;
 	if ((n = frame_open_encode(buf, sizeof buf, o)) == 0)
 		return NULL;
-	ch = channel_new(s, s->s_next_id, s->s_params.sp_chan_window,
+	ch = channel_new(s, session_next_id(s), s->s_params.sp_chan_window,
 	    s->s_params.sp_chan_window_max, 0, type == FRAME_OUTSIDE_OPEN, o);
-	s->s_next_id += 2;
 	channel_expect(ch, cb, arg);
 	chanmap_insert(&s->s_chans, ch);
 	session_send(s, type, ch->ch_id, buf, n);

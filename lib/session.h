@@ -84,6 +84,7 @@ const char *session_identity(const struct session *);
 void session_set_lane(struct session *, int);
 int session_peer_lane(const struct session *);
 size_t session_channels(const struct session *);
+void session_set_next_id(struct session *, uint32_t);
 int session_peer_goaway(const struct session *);
 uint64_t session_serial(const struct session *);
 int64_t session_rtt_us(const struct session *);

@@ -905,6 +905,84 @@ test_stall_small(void)
 	spin(10);
 }
 
+static int wrap_results;
+
+/* Count the answers to the wrap test's opens. */
+static void
+wrap_result(struct channel *ch, uint8_t code, const struct endpoint *b,
+    void *arg)
+{
+	(void)ch;
+	(void)code;
+	(void)b;
+	(void)arg;
+	wrap_results++;
+}
+
+/*
+ * Channel ids wrap round after 2^31 opens: never onto an id in use, and
+ * never 0; the peer takes every one, with no GOAWAY.
+ */
+static void
+test_id_wrap(void)
+{
+	static const struct session_cb icb = { .sc_open = small_open,
+		.sc_closed = on_closed };
+	static const struct session_cb ecb = { .sc_closed = on_closed };
+	struct bufferevent *sp[2];
+	struct session *se, *si;
+	struct endpoint dst = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
+	struct endpoint cl = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
+	struct frame_open o;
+	struct channel *a, *b, *c, *d, *e;
+	int k;
+
+	small_nends = 0;
+	closed_count = 0;
+	wrap_results = 0;
+	bufferevent_pair_new(base, 0, sp);
+	se = session_new(base, sp[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP, "esp",
+	    &params, &ecb, NULL);
+	si = session_new(base, sp[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
+	    &params, &icb, NULL);
+	session_start(se);
+	session_start(si);
+	session_connected(se);
+	session_connected(si);
+	spin(20);
+	a = session_open_channel(se, &dst, &cl, NULL, NULL, 0, wrap_result,
+	    NULL);
+	session_set_next_id(se, 0xfffffffdu);
+	b = session_open_channel(se, &dst, &cl, NULL, NULL, 0, wrap_result,
+	    NULL);
+	c = session_open_channel(se, &dst, &cl, NULL, NULL, 0, wrap_result,
+	    NULL);
+	d = session_open_channel(se, &dst, &cl, NULL, NULL, 0, wrap_result,
+	    NULL);
+	CHECK(a != NULL && a->ch_id == 1);
+	CHECK(b != NULL && b->ch_id == 0xfffffffdu);
+	CHECK(c != NULL && c->ch_id == 0xffffffffu);
+	CHECK(d != NULL && d->ch_id == 3); /* 1 is in use */
+	/* The other side's ids are even: 0 is skipped. */
+	memset(&o, 0, sizeof o);
+	o.fo_dst = dst;
+	o.fo_client = cl;
+	session_set_next_id(si, 0xfffffffeu);
+	CHECK(session_open(si, FRAME_OUTSIDE_OPEN, &o, wrap_result, NULL) !=
+	    NULL);
+	e = session_open(si, FRAME_OUTSIDE_OPEN, &o, wrap_result, NULL);
+	CHECK(e != NULL && e->ch_id == 2);
+	for (k = 0; k < 20 && wrap_results < 6; k++)
+		spin(10);
+	CHECK(wrap_results == 6);
+	CHECK(closed_count == 0 && session_is_up(se) && session_is_up(si));
+	session_close(se, "test over");
+	session_close(si, "test over");
+	for (k = 0; k < small_nends; k++)
+		bufferevent_free(small_ends[k]);
+	spin(10);
+}
+
 static int pending_cancels;
 
 /* isp side: a connect under way; the result callback cancels it. */
@@ -1015,6 +1093,7 @@ main(void)
 	test_link();
 	test_link_early_fin();
 	test_stall_small();
+	test_id_wrap();
 	event_base_free(base);
 	return unit_done("session");
 }

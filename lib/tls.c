@@ -31,6 +31,8 @@
 #include <openssl/x509v3.h>
 
 #include "conf.h"
+#include "escape.h"
+#include "log.h"
 #include "xmalloc.h"
 
 #define TLS_EXPIRY_WARN_DAYS 30
@@ -273,14 +275,50 @@ tls_cert_role(X509 *x)
 	return 0;
 }
 
-/* A certificate's subject common name into buf; -1 if none. */
+/*
+ * A certificate's subject common name into buf: exactly one, as UTF-8,
+ * whole (never cut to fit), with no NUL byte inside; -1 otherwise.
+ */
 static int
 tls_cert_cn(X509 *x, char *buf, size_t len)
 {
-	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-	    NID_commonName, buf, (int)len);
+	X509_NAME *name = X509_get_subject_name(x);
+	unsigned char *u = NULL;
+	int i, n;
 
-	return n > 0 && (size_t)n < len ? 0 : -1;
+	if ((i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
+	    X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0)
+		return -1;
+	n = ASN1_STRING_to_UTF8(&u,
+	    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	if (n <= 0 || (size_t)n >= len || memchr(u, '\0', (size_t)n) != NULL) {
+		OPENSSL_free(u);
+		return -1;
+	}
+	memcpy(buf, u, (size_t)n);
+	buf[n] = '\0';
+	OPENSSL_free(u);
+	return 0;
+}
+
+/*
+ * Is id one of the names in list (space- or comma-separated)? At the
+ * esp in certificate mode, [tls] peer_name lists the isps it accepts.
+ */
+static int
+tls_name_listed(const char *list, const char *id)
+{
+	size_t n = strlen(id), m;
+	const char *p = list;
+
+	while (*p != '\0') {
+		p += strspn(p, " \t,");
+		m = strcspn(p, " \t,");
+		if (m == n && m > 0 && strncmp(p, id, n) == 0)
+			return 1;
+		p += m;
+	}
+	return 0;
 }
 
 /* What a role's certificate must say, for messages. */
@@ -326,6 +364,42 @@ tls_check_certs(const struct conf *c, struct tls_conf *tc, char **cause)
 	rc = tls_check_dates(c, tc, "tls:ca", tc->tc_ca, x, cause);
 	X509_free(x);
 	return rc;
+}
+
+/*
+ * The esp in certificate mode: [tls] peer_name must list the isps it
+ * accepts, by the common names of their certificates, so that another
+ * client certificate under the same CA (an agent's user's, a device's)
+ * is not taken for an isp.
+ */
+static int
+tls_check_peer_names(const struct conf *c, struct tls_conf *tc, char **cause)
+{
+	char id[TLS_ID_MAX + 2];
+	const char *p;
+	size_t m;
+
+	if (tc->tc_peer_name == NULL)
+		return conf_error(cause, c, "tls:peer_name",
+		    "missing: in certificate mode, the isps this esp accepts, "
+		    "by their certificates' common names (e.g. peer_name = "
+		    "isp-a isp-b)");
+	for (p = tc->tc_peer_name; *p != '\0'; p += m) {
+		p += strspn(p, " \t,");
+		if ((m = strcspn(p, " \t,")) == 0)
+			continue;
+		snprintf(id, sizeof id, "%.*s",
+		    (int)(m < sizeof id - 1 ? m : sizeof id - 1), p);
+		if (m > TLS_ID_MAX || !tls_id_valid(id))
+			return conf_error(cause, c, "tls:peer_name",
+			    "\"%.*s\" is not an isp id (1 to 64 of a-z 0-9 . _ "
+			    "-)",
+			    (int)(m > 80 ? 80 : m), p);
+	}
+	if (strspn(tc->tc_peer_name, " \t,") == strlen(tc->tc_peer_name))
+		return conf_error(cause, c, "tls:peer_name",
+		    "empty: name the isps this esp accepts");
+	return 0;
 }
 
 /* Read the [tls] section (and an esp's [isp NAME] keys); check the files. */
@@ -382,6 +456,8 @@ tls_conf_load(const struct conf *c, struct tls_conf *tc, int role, char **cause)
 	if (tc->tc_psk_identity != NULL)
 		return conf_error(cause, c, "tls:psk_identity",
 		    "only with a pre-shared key; remove it");
+	if (role == TLS_ROLE_ESP && tls_check_peer_names(c, tc, cause) != 0)
+		return -1;
 	if (access(tc->tc_cert, R_OK) != 0)
 		return conf_error(cause, c, "tls:cert", "%s: %s", tc->tc_cert,
 		    strerror(errno));
@@ -512,6 +588,20 @@ tls_psk_use_cb(SSL *ssl, const EVP_MD *md, const unsigned char **id,
 	return 1;
 }
 
+/* Say which identity a peer offered that is not configured (a line a second). */
+static void
+tls_psk_unknown(const unsigned char *id, size_t idlen)
+{
+	static struct log_limit unknown;
+	char shown[4 * 64 + 4];
+
+	esc_bytes(shown, sizeof shown, id, idlen > 64 ? 64 : idlen, 0);
+	log_warnx_limited(&unknown,
+	    "tls: a peer offered the pre-shared key identity \"%s\", which is "
+	    "not configured here",
+	    shown);
+}
+
 /* Server side: the key of the offered identity; the binder proves it. */
 static int
 tls_psk_find_cb(SSL *ssl, const unsigned char *id, size_t idlen,
@@ -530,6 +620,7 @@ tls_psk_find_cb(SSL *ssl, const unsigned char *id, size_t idlen,
 		SSL_set_ex_data(ssl, tls_exidx, &tc->tc_psks[i]);
 		return 1;
 	}
+	tls_psk_unknown(id, idlen);
 	return 1; /* unknown identity: no PSK, so the handshake fails */
 }
 
@@ -688,7 +779,7 @@ tls_peer_check(SSL *ssl, const struct tls_conf *tc, char *id, size_t idlen,
 	    tc->tc_role == TLS_ROLE_ESP ? TLS_ROLE_ISP : TLS_ROLE_ESP;
 	const struct tls_psk *p;
 	X509 *x;
-	char cn[TLS_ID_MAX + 1];
+	char cn[256];
 
 	if (tls_conf_psk_mode(tc)) {
 		if (!SSL_session_reused(ssl)) {
@@ -713,6 +804,12 @@ tls_peer_check(SSL *ssl, const struct tls_conf *tc, char *id, size_t idlen,
 		    "the peer's certificate was not verified");
 		return -1;
 	}
+	if (X509_check_ca(x) != 0) {
+		snprintf(why, whylen,
+		    "the peer's certificate is a CA's, not an %s's",
+		    peer_role == TLS_ROLE_ESP ? "esp" : "isp");
+		return -1;
+	}
 	if (tls_cert_role(x) != peer_role) {
 		snprintf(why, whylen,
 		    "the peer's certificate is not for an %s: %s",
@@ -725,6 +822,14 @@ tls_peer_check(SSL *ssl, const struct tls_conf *tc, char *id, size_t idlen,
 		snprintf(why, whylen,
 		    "the peer's certificate has no usable common name (an "
 		    "isp's is its id: 1 to 64 of a-z 0-9 . _ -)");
+		return -1;
+	}
+	if (peer_role == TLS_ROLE_ISP && tc->tc_role == TLS_ROLE_ESP &&
+	    (tc->tc_peer_name == NULL ||
+		!tls_name_listed(tc->tc_peer_name, cn))) {
+		snprintf(why, whylen,
+		    "isp \"%s\" is not one this esp accepts ([tls] peer_name)",
+		    cn);
 		return -1;
 	}
 	snprintf(id, idlen, "%s", cn);

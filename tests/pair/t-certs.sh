@@ -22,7 +22,8 @@ http_start "$T/www"
 ESP_ADDR=127.0.0.1 SOCKS_ADDR=127.0.0.1 SESSION_PORT=$(free_port) SOCKS_PORT=$(free_port)
 ALLOW="127.0.0.1/32:$HTTP_PORT"
 ISP_ID=isp.test
-ESP_TLS_TEXT=$(pki_tls esp.test ca)
+ESP_TLS_TEXT="$(pki_tls esp.test ca)
+peer_name = isp.test"
 esp_conf "$T/esp.conf"
 ISP_TLS_TEXT="$(pki_tls isp.test ca)
 peer_name = esp.test"
@@ -70,7 +71,8 @@ ok "the esp's name is always checked: a certificate for another name is refused"
 
 # With no peer_name, a certificate naming the dialled address is right.
 kill "$ESP_PID"
-ESP_TLS_TEXT=$(pki_tls esp-ip ca)
+ESP_TLS_TEXT="$(pki_tls esp-ip ca)
+peer_name = isp.test"
 esp_conf "$T/esp.conf"
 ESP_LOG=$T/esp2.log
 esp_start
@@ -126,6 +128,37 @@ wait_for_log "$ESP_LOG" "TLS peer refused: the peer's certificate is not for an 
 grep -q 'isp "plain.test"' "$ESP_LOG" && fail "the esp took a role-less certificate for an isp"
 ok "an isp with a role-less certificate is refused by the esp"
 
+# Only the isps [tls] peer_name lists: another client certificate under
+# the same CA (a user's, a device's) is no isp; nor is one with two
+# common names, nor a CA's certificate with clientAuth.
+pki_cert carol.test ca isp
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/twocn.key" \
+	-out "$T/twocn.csr" -subj "/CN=isp.test/CN=rogue" 2>/dev/null || fail "cannot make twocn"
+printf 'extendedKeyUsage = clientAuth\n' >"$T/twocn.ext"
+openssl x509 -req -in "$T/twocn.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial \
+	-days 30 -extfile "$T/twocn.ext" -out "$T/twocn.crt" 2>/dev/null || fail "cannot sign twocn"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/caleaf.key" \
+	-out "$T/caleaf.csr" -subj "/CN=isp.test" 2>/dev/null || fail "cannot make caleaf"
+printf 'basicConstraints = critical, CA:TRUE\nextendedKeyUsage = clientAuth\n' >"$T/caleaf.ext"
+openssl x509 -req -in "$T/caleaf.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial \
+	-days 30 -extfile "$T/caleaf.ext" -out "$T/caleaf.crt" 2>/dev/null || fail "cannot sign caleaf"
+served=$(grep -c ' serves' "$ESP_LOG")
+for c in carol.test twocn caleaf; do
+	timeout 10 openssl s_client -connect "127.0.0.1:$SESSION_PORT" -tls1_3 \
+		-cert "$T/$c.crt" -key "$T/$c.key" -CAfile "$T/ca.crt" \
+		-verify_hostname esp-ip.test </dev/null >"$T/sclient-$c.log" 2>&1
+done
+wait_for_log "$ESP_LOG" 'TLS peer refused: isp "carol.test" is not one this esp accepts \(\[tls\] peer_name\)' 10
+wait_for_log "$ESP_LOG" "TLS peer refused: the peer's certificate has no usable common name" 10
+wait_for_log "$ESP_LOG" "TLS peer refused: the peer's certificate is a CA's, not an isp's" 10
+[ "$(grep -c ' serves' "$ESP_LOG")" = "$served" ] ||
+	fail "the esp took one of them for an isp: $(grep 'serves' "$ESP_LOG")"
+sed '/^peer_name/d' "$T/esp.conf" >"$T/esp-nolist.conf"
+"$BIN/esp" -t -c "$T/esp-nolist.conf" >"$T/t.out" 2>&1 && fail "esp -t took certificates without peer_name"
+grep -qF "esp-nolist.conf: [tls] peer_name: missing: in certificate mode, the isps this esp accepts, by their certificates' common names (e.g. peer_name = isp-a isp-b)" "$T/t.out" ||
+	fail "esp -t message: $(cat "$T/t.out")"
+ok "the esp takes only the isps peer_name lists: carol's certificate, one with two common names and a CA's are refused; -t wants peer_name"
+
 # A certificate good for both roles is neither's.
 cp "$T/isp.conf" "$T/isp-dual.conf"
 sed -i "s#^cert = .*#cert = $T/dual.test.crt#; s#^key = .*#key = $T/dual.test.key#; s#^id .*#id = dual.test#" "$T/isp-dual.conf"
@@ -143,11 +176,13 @@ pki_cert old.test ca esp "DNS:old.test" 20200101000000Z 20200201000000Z
 soon=$(date -u -d '+10 days' +%Y%m%d%H%M%SZ)
 now=$(date -u -d '-1 day' +%Y%m%d%H%M%SZ)
 pki_cert soon.test ca esp "DNS:soon.test" "$now" "$soon"
-ESP_TLS_TEXT=$(pki_tls old.test ca) esp_conf "$T/esp-old.conf"
+ESP_TLS_TEXT="$(pki_tls old.test ca)
+peer_name = isp.test" esp_conf "$T/esp-old.conf"
 "$BIN/esp" -t -c "$T/esp-old.conf" >"$T/t.out" 2>&1 && fail "esp -t accepted an expired certificate"
 grep -qF "esp-old.conf: [tls] cert: $T/old.test.crt expired on Feb  1 00:00:00 2020 GMT; renew it" "$T/t.out" ||
 	fail "esp -t message: $(cat "$T/t.out")"
-ESP_TLS_TEXT=$(pki_tls soon.test ca) esp_conf "$T/esp-soon.conf"
+ESP_TLS_TEXT="$(pki_tls soon.test ca)
+peer_name = isp.test" esp_conf "$T/esp-soon.conf"
 "$BIN/esp" -t -c "$T/esp-soon.conf" >"$T/t.out" 2>&1 || fail "esp -t refused a certificate valid for 10 days: $(cat "$T/t.out")"
 grep -qE "esp-soon.conf: warning: .*soon.test.crt expires in (9|10) days" "$T/t.out" ||
 	fail "no expiry warning: $(cat "$T/t.out")"

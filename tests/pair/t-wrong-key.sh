@@ -31,6 +31,16 @@ ok "backoff grows ($d1 s, then $d3 s)"
 code=$($PEER reply "$SOCKS_PORT" 127.0.0.1 80)
 [ "$code" = 3 ] || fail "reply $code without a session, want 3"
 
+# The right key under an identity the esp does not know: the esp names it.
+kill "$ISP_PID"
+ISP_ID=nosuch ISP_PSK=$T/pair.psk isp_conf "$T/isp-nosuch.conf"
+ISP_LOG=$T/isp-nosuch.log
+bg_start "$ISP_LOG" "$BIN/isp" -v -c "$T/isp-nosuch.conf"
+wait_for_log "$ESP_LOG" 'tls: a peer offered the pre-shared key identity "nosuch", which is not configured here' 10
+grep -q "session with .* up" "$ISP_LOG" && fail "a session came up under an unknown identity"
+kill "$BG_PID"
+ok "an unknown PSK identity: no session, and the esp names the identity offered"
+
 # A key others or the group can read: refused at startup, and by -t.
 chmod 644 "$T/pair.psk"
 "$BIN/esp" -t -c "$T/esp.conf" >"$T/t.out" 2>&1 && fail "esp -t accepted a world-readable key"

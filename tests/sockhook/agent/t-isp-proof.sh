@@ -34,7 +34,8 @@ pki_cert carol userca isp
 NETNS_ESP=$S_ESP NETNS_ISP=$S_ISP
 ESP_ADDR=$ESP4 SOCKS_ADDR=$ESP4 SOCKS_PORT=1080
 ISP_ID=isp.test
-ESP_TLS_TEXT=$(pki_tls esp.test ca)
+ESP_TLS_TEXT="$(pki_tls esp.test ca)
+peer_name = isp.test"
 ISP_TLS_TEXT="$(pki_tls isp.test ca)
 peer_name = esp.test"
 site_agent_door

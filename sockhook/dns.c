@@ -4,15 +4,24 @@
  * never used on real networks). The table is shared memory set up when
  * the library loads, so a process and the children it forks agree on it,
  * even for names one of them adds later. It is lock-free: entries are
- * claimed with an atomic counter and published with a ready flag. */
+ * claimed with an atomic counter and published with a ready flag.
+ *
+ * Entry i's address is DNS_NET + 1 + (base + i * stride) mod DNS_SPAN,
+ * with base and stride drawn at random when the table is made: a
+ * placeholder says nothing about which name holds it, so an address from
+ * a web page or a hostile resolver cannot be aimed at an inside name. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "sockhook.h"
 
 #define DNS_ENTRIES 16384
+#define DNS_SPAN    131070U /* 198.18.0.1 to 198.19.255.254 */
 
 struct dns_entry {
 	int ready;
@@ -21,21 +30,78 @@ struct dns_entry {
 
 struct dns_table {
 	unsigned count;
+	uint32_t base, stride, inverse; /* the keyed order of addresses */
 	struct dns_entry e[DNS_ENTRIES];
 };
 
 static struct dns_table *dns_tab;
 
-/* Map the shared table. */
+/* x to the power -1 modulo DNS_SPAN (x coprime to it). */
+static uint32_t
+dns_inverse(uint32_t x)
+{
+	int64_t t = 0, nt = 1, r = DNS_SPAN, nr = x, q, tmp;
+
+	while (nr != 0) {
+		q = r / nr;
+		tmp = t - q * nt;
+		t = nt;
+		nt = tmp;
+		tmp = r - q * nr;
+		r = nr;
+		nr = tmp;
+	}
+	return (uint32_t)(t < 0 ? t + DNS_SPAN : t);
+}
+
+/* Random bytes from the kernel; -1 if there are none. */
+static int
+dns_random(void *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if (getrandom(buf, len, GRND_NONBLOCK) == (ssize_t)len)
+		return 0;
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Map the shared table and draw its order of addresses. */
 void
 dns_init(void)
 {
+	uint32_t r[2];
 	void *p;
 
+	if (dns_random(r, sizeof r) != 0)
+		return; /* no placeholders rather than guessable ones */
 	p = mmap(NULL, sizeof *dns_tab, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p != MAP_FAILED)
-		dns_tab = p;
+	if (p == MAP_FAILED)
+		return;
+	dns_tab = p;
+	dns_tab->base = r[0] % DNS_SPAN;
+	/* DNS_SPAN is 2 * 3 * 5 * 17 * 257: a stride sharing none of them. */
+	dns_tab->stride = r[1] % DNS_SPAN;
+	while (dns_tab->stride % 2 == 0 || dns_tab->stride % 3 == 0 ||
+	    dns_tab->stride % 5 == 0 || dns_tab->stride % 17 == 0 ||
+	    dns_tab->stride % 257 == 0)
+		dns_tab->stride = (dns_tab->stride + 1) % DNS_SPAN;
+	dns_tab->inverse = dns_inverse(dns_tab->stride);
+}
+
+/* The placeholder of entry i (host order). */
+static uint32_t
+dns_addr_of(unsigned i)
+{
+	return DNS_NET + 1 +
+	    (uint32_t)(((uint64_t)dns_tab->base +
+			   (uint64_t)i * dns_tab->stride) %
+		DNS_SPAN);
 }
 
 /* Lower-case name without a trailing dot into buf; -1 if unusable. */
@@ -100,18 +166,22 @@ dns_lookup(const char *name, uint32_t *addr)
 	for (i = 0; i < count; i++) {
 		if (__atomic_load_n(&dns_tab->e[i].ready, __ATOMIC_ACQUIRE) &&
 		    strcmp(dns_tab->e[i].name, n) == 0) {
-			*addr = DNS_NET + 1 + i;
+			*addr = dns_addr_of(i);
 			return 0;
 		}
 	}
-	i = __atomic_fetch_add(&dns_tab->count, 1, __ATOMIC_ACQ_REL);
-	if (i >= DNS_ENTRIES) {
-		shlog_warnx("more than %d inside names", DNS_ENTRIES);
-		return -1;
-	}
+	/* Claim the next entry; the count never passes DNS_ENTRIES. */
+	i = __atomic_load_n(&dns_tab->count, __ATOMIC_ACQUIRE);
+	do {
+		if (i >= DNS_ENTRIES) {
+			shlog_warnx("more than %d inside names", DNS_ENTRIES);
+			return -1;
+		}
+	} while (!__atomic_compare_exchange_n(&dns_tab->count, &i, i + 1, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
 	memcpy(dns_tab->e[i].name, n, strlen(n) + 1);
 	__atomic_store_n(&dns_tab->e[i].ready, 1, __ATOMIC_RELEASE);
-	*addr = DNS_NET + 1 + i;
+	*addr = dns_addr_of(i);
 	return 0;
 }
 
@@ -126,11 +196,14 @@ dns_is_placeholder(uint32_t addr)
 const char *
 dns_reverse(uint32_t addr, char *buf, size_t len)
 {
-	uint32_t i;
+	uint32_t i, o;
 
 	if (dns_tab == NULL || !dns_is_placeholder(addr) || addr == DNS_NET)
 		return NULL;
-	i = addr - DNS_NET - 1;
+	if ((o = addr - DNS_NET - 1) >= DNS_SPAN)
+		return NULL;
+	i = (uint32_t)((uint64_t)((o + DNS_SPAN - dns_tab->base) % DNS_SPAN) *
+	    dns_tab->inverse % DNS_SPAN);
 	if (i >= DNS_ENTRIES ||
 	    !__atomic_load_n(&dns_tab->e[i].ready, __ATOMIC_ACQUIRE))
 		return NULL;

@@ -37,6 +37,69 @@ hook_hostent(struct hostent *h, char *buf, size_t len, const char *name,
 	return 0;
 }
 
+static uint32_t hook_placeholder(const struct sockaddr *, socklen_t);
+
+/* Is name an address written out (the program's own, not an answer)? */
+static int
+hook_numeric(const char *name)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, name, &a4) == 1 ||
+	    inet_pton(AF_INET6, name, &a6) == 1;
+}
+
+/*
+ * An answer for an outside name never holds a placeholder address: those
+ * are this process's to give, and a hostile resolver that answered with
+ * one would aim the connect at an inside name. They are dropped; 0, or
+ * EAI_NONAME when none is left.
+ */
+static int
+hook_ai_clean(const char *node, struct addrinfo **res)
+{
+	struct addrinfo **pp = res, *ai;
+
+	while ((ai = *pp) != NULL) {
+		if (hook_placeholder(ai->ai_addr, ai->ai_addrlen) == 0) {
+			pp = &ai->ai_next;
+			continue;
+		}
+		shlog_warnx("%s: an answer in 198.18.0.0/15 from outside, "
+			    "dropped (such addresses stand for inside names)",
+		    node);
+		*pp = ai->ai_next;
+		ai->ai_next = NULL;
+		freeaddrinfo(ai);
+	}
+	return *res == NULL ? EAI_NONAME : 0;
+}
+
+/* The same for a hostent: 0, or -1 when no address is left. */
+static int
+hook_he_clean(const char *name, struct hostent *h)
+{
+	char **src, **dst;
+	uint32_t a;
+
+	if (h == NULL || h->h_addrtype != AF_INET || h->h_length != 4)
+		return 0;
+	for (src = dst = h->h_addr_list; *src != NULL; src++) {
+		memcpy(&a, *src, 4);
+		if (dns_is_placeholder(ntohl(a))) {
+			shlog_warnx("%s: an answer in 198.18.0.0/15 from "
+				    "outside, dropped (such addresses stand "
+				    "for inside names)",
+			    name);
+			continue;
+		}
+		*dst++ = *src;
+	}
+	*dst = NULL;
+	return h->h_addr_list[0] == NULL ? -1 : 0;
+}
+
 /* getaddrinfo(3): an inside name gets its placeholder address. */
 HOOK int
 getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -48,9 +111,15 @@ getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 	int family, rc;
 
 	real_ready();
-	if (node == NULL || !dns_is_inside(node) ||
+	if (node == NULL ||
 	    (hints != NULL && (hints->ai_flags & AI_NUMERICHOST)))
 		return real.getaddrinfo(node, service, hints, res);
+	if (!dns_is_inside(node)) {
+		if ((rc = real.getaddrinfo(node, service, hints, res)) != 0 ||
+		    hook_numeric(node))
+			return rc;
+		return hook_ai_clean(node, res);
+	}
 	memset(&h, 0, sizeof h);
 	if (hints != NULL)
 		h = *hints;
@@ -135,8 +204,15 @@ gethostbyname(const char *name)
 	uint32_t a;
 
 	real_ready();
-	if (!dns_is_inside(name))
-		return real.gethostbyname(name);
+	if (!dns_is_inside(name)) {
+		struct hostent *h = real.gethostbyname(name);
+
+		if (!hook_numeric(name) && hook_he_clean(name, h) != 0) {
+			h_errno = HOST_NOT_FOUND;
+			return NULL;
+		}
+		return h;
+	}
 	if (dns_lookup(name, &a) != 0 ||
 	    hook_hostent(&hook_he, hook_hebuf, sizeof hook_hebuf, name,
 		htonl(a)) != 0) {
@@ -151,8 +227,15 @@ HOOK struct hostent *
 gethostbyname2(const char *name, int af)
 {
 	real_ready();
-	if (!dns_is_inside(name))
-		return real.gethostbyname2(name, af);
+	if (!dns_is_inside(name)) {
+		struct hostent *h = real.gethostbyname2(name, af);
+
+		if (!hook_numeric(name) && hook_he_clean(name, h) != 0) {
+			h_errno = HOST_NOT_FOUND;
+			return NULL;
+		}
+		return h;
+	}
 	if (af != AF_INET) {
 		h_errno = NO_DATA;
 		return NULL;
@@ -169,9 +252,16 @@ gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
 	int rc;
 
 	real_ready();
-	if (!dns_is_inside(name))
-		return real.gethostbyname2_r(name, af, ret, buf, len, result,
+	if (!dns_is_inside(name)) {
+		rc = real.gethostbyname2_r(name, af, ret, buf, len, result,
 		    herr);
+		if (rc == 0 && *result != NULL && !hook_numeric(name) &&
+		    hook_he_clean(name, *result) != 0) {
+			*result = NULL;
+			*herr = HOST_NOT_FOUND;
+		}
+		return rc;
+	}
 	*result = NULL;
 	if (af != AF_INET) {
 		*herr = NO_DATA;
@@ -196,8 +286,17 @@ gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t len,
     struct hostent **result, int *herr)
 {
 	real_ready();
-	if (!dns_is_inside(name))
-		return real.gethostbyname_r(name, ret, buf, len, result, herr);
+	if (!dns_is_inside(name)) {
+		int rc =
+		    real.gethostbyname_r(name, ret, buf, len, result, herr);
+
+		if (rc == 0 && *result != NULL && !hook_numeric(name) &&
+		    hook_he_clean(name, *result) != 0) {
+			*result = NULL;
+			*herr = HOST_NOT_FOUND;
+		}
+		return rc;
+	}
 	return gethostbyname2_r(name, AF_INET, ret, buf, len, result, herr);
 }
 

@@ -32,9 +32,49 @@ try:
     assert ipaddress.ip_address(r) not in net, r
 except socket.gaierror:
     pass
+# Placeholders follow no order a page could guess, and map back.
+addrs = [socket.gethostbyname("n%d.corp.test" % i) for i in range(40)]
+assert len(set(addrs)) == 40 and all(ipaddress.ip_address(x) in net for x in addrs), addrs
+seq = [str(ipaddress.ip_address("198.18.0.0") + i) for i in range(1, 43)]
+assert not set(addrs) <= set(seq), addrs
+for i, x in enumerate(addrs):
+    assert socket.gethostbyaddr(x)[0] == "n%d.corp.test" % i, (i, x)
 print("lookups: placeholder", a, "and", b)
+print("first placeholder", addrs[0])
 PY
 ok "getaddrinfo, gethostbyname, getnameinfo and gethostbyaddr use placeholders"
+hooked python3 -c '
+import socket; print("first placeholder", socket.gethostbyname("n0.corp.test"))' >"$T/p2.out" ||
+	fail "second lookup failed"
+hooked python3 -c '
+import socket; print("first placeholder", socket.gethostbyname("n0.corp.test"))' >"$T/p3.out" ||
+	fail "third lookup failed"
+[ "$(cat "$T/p2.out")" != "$(cat "$T/p3.out")" ] ||
+	fail "two programs gave the same name the same placeholder: $(cat "$T/p2.out")"
+ok "placeholders are in a random order, new for each program ($(cat "$T/p2.out"), then $(cat "$T/p3.out" | cut -d' ' -f3))"
+
+# An outside name whose answer is in 198.18.0.0/15 (a hostile resolver's
+# aim at an inside name) is dropped: the lookup finds nothing.
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	printf '127.0.0.1 localhost\n198.18.0.1 evil.test\n' >"$T/hosts"
+	unshare --mount --propagation private sh -c "mount --bind '$T/hosts' /etc/hosts &&
+		exec '$BIN/sockhook' -c '$T/sockhook.conf' -- python3 -c '
+import socket
+for f in (lambda: socket.getaddrinfo(\"evil.test\", 80, socket.AF_INET), lambda: socket.gethostbyname(\"evil.test\")):
+    try:
+        r = f()
+        raise SystemExit(\"evil.test answered: %r\" % (r,))
+    except socket.gaierror:
+        pass
+print(\"dropped\")
+'" >"$T/evil.out" 2>"$T/evil.err" || fail "outside answer in the range: $(cat "$T/evil.out" "$T/evil.err")"
+	grep -qx dropped "$T/evil.out" || fail "outside answer: $(cat "$T/evil.out")"
+	grep -q "evil.test: an answer in 198.18.0.0/15 from outside, dropped" "$T/evil.err" ||
+		fail "no line for the dropped answer: $(cat "$T/evil.err")"
+	ok "an outside name answered with 198.18.0.1 finds nothing, and sockhook says why"
+else
+	echo "skip: an outside answer in 198.18.0.0/15 (needs root for a private /etc/hosts)"
+fi
 
 # Fetch by name: the esp is asked for the name, not an address.
 hooked python3 -c '

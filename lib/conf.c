@@ -394,6 +394,30 @@ conf_secret(const char *key)
 	return colon != NULL && strcmp(colon + 1, "password") == 0;
 }
 
+/*
+ * One line of -T: a password as "(set, not shown)", and the password in
+ * a URL's user part (via = http://user:secret@proxy) as "****".
+ */
+static void
+conf_dump_value(FILE *f, const char *name, const char *key, const char *v)
+{
+	const char *scheme, *at, *colon;
+
+	if (conf_secret(key)) {
+		fprintf(f, "%s = (set, not shown)\n", name);
+		return;
+	}
+	if ((scheme = strstr(v, "://")) != NULL &&
+	    (at = strchr(scheme + 3, '@')) != NULL &&
+	    (colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3))) !=
+		NULL) {
+		fprintf(f, "%s = %.*s****%s\n", name, (int)(colon + 1 - v), v,
+		    at);
+		return;
+	}
+	fprintf(f, "%s = %s\n", name, v);
+}
+
 /* Print one section's keys: the file's values, then the defaults. */
 static void
 conf_dump_section(const struct conf *c, const char *sec, FILE *f)
@@ -410,10 +434,8 @@ conf_dump_section(const struct conf *c, const char *sec, FILE *f)
 		iniparser_getseckeys(c->c_dict, sec, keys);
 	}
 	for (j = 0; j < n; j++)
-		fprintf(f, "%s = %s\n", keys[j] + len + 1,
-		    conf_secret(keys[j])
-			? "(set, not shown)"
-			: iniparser_getstring(c->c_dict, keys[j], ""));
+		conf_dump_value(f, keys[j] + len + 1, keys[j],
+		    iniparser_getstring(c->c_dict, keys[j], ""));
 	free(keys);
 	for (i = 0; i < cd->cd_n; i++)
 		if (strncmp(cd->cd_key[i], sec, len) == 0 &&

@@ -48,6 +48,15 @@ done
 grep -q 'scram\$\|scrypt\$' "$T/user.dump" && fail "isp -T printed a password hash"
 ok "isp -T: password = (set, not shown)"
 
+# A proxy's password in via: the user part shows, the password does not.
+sed 's/^\[isp\]$/[isp]\nvia = http:\/\/proxyuser:Pr0xySecret@127.0.0.1:3128/' "$T/isp.conf" >"$T/via.conf"
+grep -q "^via = " "$T/via.conf" || fail "no via line in the test config"
+"$BIN/isp" -T -c "$T/via.conf" >"$T/via.dump" 2>&1 || fail "isp -T with via: $(cat "$T/via.dump")"
+grep -q "Pr0xySecret" "$T/via.dump" && fail "isp -T printed the proxy's password"
+grep -qx "via = http://proxyuser:\*\*\*\*@127.0.0.1:3128" "$T/via.dump" ||
+	fail "isp -T: the via line: $(grep via "$T/via.dump")"
+ok "isp -T: via = http://proxyuser:****@127.0.0.1:3128"
+
 # A broken file: -t's message, nothing on standard output.
 sed 's/^keepalive *=.*/keepalive = soon/' "$T/esp.conf" >"$T/bad.conf"
 "$BIN/esp" -T -c "$T/bad.conf" >"$T/out" 2>"$T/err" && fail "esp -T accepted a bad file"

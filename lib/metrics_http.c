@@ -1,7 +1,8 @@
 /*
  * The metrics endpoint: GET /metrics over plain HTTP with libevent's
- * evhttp, on [metrics] listen. Requests are small and slow clients are
- * cut off: headers up to 8 KiB, no body, 10 s to finish.
+ * evhttp, on [metrics] listen. Requests are small and idle clients are
+ * cut off: headers up to 8 KiB, no body, 10 s without a byte (evhttp's
+ * timeout restarts with each read, so it is no deadline per request).
  */
 #include "metrics_http.h"
 

@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "escape.h"
 #include "xmalloc.h"
 
 #define STATUS_TIMEOUT  5
@@ -132,7 +133,7 @@ static void
 status_line(FILE *f, const char *title, const struct status_sample *s, size_t n,
     const char *name, int bytes, double scale, const char *unit)
 {
-	char buf[32];
+	char buf[32], v1[300], v2[300];
 	size_t i;
 	int any = 0;
 
@@ -140,8 +141,10 @@ status_line(FILE *f, const char *title, const struct status_sample *s, size_t n,
 	for (i = 0; i < n; i++) {
 		if (strcmp(s[i].name, name) != 0)
 			continue;
-		fprintf(f, "%s %s%s%s ", any ? "," : "", s[i].v1,
-		    s[i].v2[0] ? "/" : "", s[i].v2);
+		/* What the endpoint says is printed escaped: no terminal codes. */
+		fprintf(f, "%s %s%s%s ", any ? "," : "",
+		    esc_str(v1, sizeof v1, s[i].v1), s[i].v2[0] ? "/" : "",
+		    esc_str(v2, sizeof v2, s[i].v2));
 		if (bytes)
 			fprintf(f, "%s",
 			    status_bytes(s[i].value, buf, sizeof buf));
@@ -186,7 +189,7 @@ status_show(FILE *f, const char *prog, const char *url, char *text)
 	}
 	for (i = 0; i < n; i++) {
 		if (strcmp(s[i].name, "dynpass_build_info") == 0)
-			snprintf(version, sizeof version, "%s", s[i].v2);
+			esc_str(version, sizeof version, s[i].v2);
 		if (strcmp(s[i].name, "dynpass_channels") == 0)
 			open += s[i].value;
 	}
@@ -274,6 +277,9 @@ status_print(const char *prog, const struct listen_set *ls, FILE *f)
 		goto out;
 	}
 	evhttp_connection_set_timeout(conn, STATUS_TIMEOUT);
+	/* Whatever listens there may not be the daemon: a bounded answer. */
+	evhttp_connection_set_max_body_size(conn, STATUS_MAX_BODY);
+	evhttp_connection_set_max_headers_size(conn, 64 << 10);
 	req = evhttp_request_new(status_donecb, &sf);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", host);
 	if (evhttp_make_request(conn, req, EVHTTP_REQ_GET, "/metrics") != 0) {

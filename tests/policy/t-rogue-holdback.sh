@@ -17,17 +17,17 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("listening", flush=True)
 s.settimeout(30)
 c, _ = s.accept()
-c.sendall(b"220 test server\r\n")
 c.settimeout(10)
 got = b""
 try:
+    c.sendall(b"220 test server\r\n")
     while True:
         d = c.recv(65536)
         if not d:
             print("eof after %d bytes: %r" % (len(got), got[:40]), flush=True)
             break
         got += d
-except ConnectionResetError:
+except (ConnectionResetError, BrokenPipeError):
     print("reset after %d bytes" % len(got), flush=True)
 ' "$FTP_PORT"
 wait_for_log "$T/srv.log" listening 10

@@ -589,15 +589,56 @@ agent_channel_closed(struct channel *ch, void *arg)
 	    ch->ch_peer_fin ? "fin" : "reset");
 }
 
+/* The sessions of a relayed path (and relay_up, the esp toward the isp). */
+struct relay_path {
+	struct session *rp_agent, *rp_door, *rp_isp;
+};
+
+/* Agent -> door (the esp's relay) -> relay_up -> isp, all up. */
+static void
+relay_path_up(struct relay_path *rp, const struct session_cb *icb)
+{
+	static const struct session_cb dcb = { .sc_open = relay_open };
+	static const struct session_cb ecb = { 0 };
+	struct bufferevent *p1[2], *p2[2];
+
+	bufferevent_pair_new(base, 0, p1);
+	bufferevent_pair_new(base, 0, p2);
+	rp->rp_agent = session_new(base, p1[0], FRAME_ROLE_AGENT,
+	    FRAME_ROLE_ESP, "agent", &params, &ecb, NULL);
+	rp->rp_door = session_new(base, p1[1], FRAME_ROLE_ESP, FRAME_ROLE_AGENT,
+	    "door", &params, &dcb, NULL);
+	relay_up = session_new(base, p2[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP,
+	    "esp", &params, &ecb, NULL);
+	rp->rp_isp = session_new(base, p2[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP,
+	    "isp", &params, icb, NULL);
+	session_start(rp->rp_agent);
+	session_start(rp->rp_door);
+	session_start(relay_up);
+	session_start(rp->rp_isp);
+	session_connected(rp->rp_agent);
+	session_connected(rp->rp_door);
+	session_connected(relay_up);
+	session_connected(rp->rp_isp);
+	spin(20);
+}
+
+/* Close the four sessions. */
+static void
+relay_path_down(struct relay_path *rp)
+{
+	session_close(rp->rp_agent, "test over");
+	session_close(rp->rp_door, "test over");
+	session_close(relay_up, "test over");
+	session_close(rp->rp_isp, "test over");
+}
+
 /* A stalled server behind two relayed sessions: credit holds end to end. */
 static void
 test_link(void)
 {
 	static const struct session_cb icb = { .sc_open = isp_open };
-	static const struct session_cb dcb = { .sc_open = relay_open };
-	static const struct session_cb ecb = { 0 };
-	struct bufferevent *p1[2], *p2[2];
-	struct session *agent, *door, *isp;
+	struct relay_path rp;
 	struct endpoint dst = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
 	struct endpoint cl = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
 	struct evbuffer *got;
@@ -610,27 +651,9 @@ test_link(void)
 	esp_ch = NULL;
 	server_end = client_end = NULL;
 	result_code = -1;
-	bufferevent_pair_new(base, 0, p1);
-	bufferevent_pair_new(base, 0, p2);
-	agent = session_new(base, p1[0], FRAME_ROLE_AGENT, FRAME_ROLE_ESP,
-	    "agent", &params, &ecb, NULL);
-	door = session_new(base, p1[1], FRAME_ROLE_ESP, FRAME_ROLE_AGENT,
-	    "door", &params, &dcb, NULL);
-	relay_up = session_new(base, p2[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP,
-	    "esp", &params, &ecb, NULL);
-	isp = session_new(base, p2[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
-	    &params, &icb, NULL);
-	session_start(agent);
-	session_start(door);
-	session_start(relay_up);
-	session_start(isp);
-	session_connected(agent);
-	session_connected(door);
-	session_connected(relay_up);
-	session_connected(isp);
-	spin(20);
-	CHECK(session_open_channel(agent, &dst, &cl, NULL, NULL, 0, esp_result,
-		  NULL) != NULL);
+	relay_path_up(&rp, &icb);
+	CHECK(session_open_channel(rp.rp_agent, &dst, &cl, NULL, NULL, 0,
+		  esp_result, NULL) != NULL);
 	spin(40);
 	CHECK(result_code == OPEN_OK);
 	if (esp_ch == NULL || server_end == NULL)
@@ -675,10 +698,7 @@ test_link(void)
 
 	evbuffer_free(got);
 	free(data);
-	session_close(agent, "test over");
-	session_close(door, "test over");
-	session_close(relay_up, "test over");
-	session_close(isp, "test over");
+	relay_path_down(&rp);
 	bufferevent_free(client_end);
 	bufferevent_free(server_end);
 	spin(10);
@@ -723,10 +743,7 @@ static void
 test_link_early_fin(void)
 {
 	static const struct session_cb icb = { .sc_open = isp_open_later };
-	static const struct session_cb dcb = { .sc_open = relay_open };
-	static const struct session_cb ecb = { 0 };
-	struct bufferevent *p1[2], *p2[2];
-	struct session *agent, *door, *isp;
+	struct relay_path rp;
 	struct endpoint dst = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
 	struct endpoint cl = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
 	struct channel *ch;
@@ -735,31 +752,13 @@ test_link_early_fin(void)
 	server_end = client_end = NULL;
 	server_eof = 0;
 	result_code = -1;
-	bufferevent_pair_new(base, 0, p1);
-	bufferevent_pair_new(base, 0, p2);
-	agent = session_new(base, p1[0], FRAME_ROLE_AGENT, FRAME_ROLE_ESP,
-	    "agent", &params, &ecb, NULL);
-	door = session_new(base, p1[1], FRAME_ROLE_ESP, FRAME_ROLE_AGENT,
-	    "door", &params, &dcb, NULL);
-	relay_up = session_new(base, p2[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP,
-	    "esp", &params, &ecb, NULL);
-	isp = session_new(base, p2[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
-	    &params, &icb, NULL);
-	session_start(agent);
-	session_start(door);
-	session_start(relay_up);
-	session_start(isp);
-	session_connected(agent);
-	session_connected(door);
-	session_connected(relay_up);
-	session_connected(isp);
-	spin(20);
-	ch = session_open_channel(agent, &dst, &cl, NULL, NULL, 0, esp_result,
-	    NULL);
+	relay_path_up(&rp, &icb);
+	ch = session_open_channel(rp.rp_agent, &dst, &cl, NULL, NULL, 0,
+	    esp_result, NULL);
 	CHECK(ch != NULL);
 	if (ch == NULL)
 		return;
-	session_send(agent, FRAME_FIN, ch->ch_id, NULL, 0);
+	session_send(rp.rp_agent, FRAME_FIN, ch->ch_id, NULL, 0);
 	for (i = 0; i < 100 && !server_eof; i++)
 		spin(5);
 	CHECK(result_code == OPEN_OK);
@@ -768,16 +767,14 @@ test_link_early_fin(void)
 	if (server_end != NULL)
 		bufferevent_flush(server_end, EV_WRITE, BEV_FINISHED);
 	for (i = 0; i < 100 &&
-	     (session_channels(relay_up) > 0 || session_channels(door) > 0);
+	     (session_channels(relay_up) > 0 ||
+		 session_channels(rp.rp_door) > 0);
 	     i++)
 		spin(5);
 	CHECK(session_channels(relay_up) == 0);
-	CHECK(session_channels(door) == 0);
+	CHECK(session_channels(rp.rp_door) == 0);
 
-	session_close(agent, "test over");
-	session_close(door, "test over");
-	session_close(relay_up, "test over");
-	session_close(isp, "test over");
+	relay_path_down(&rp);
 	if (client_end != NULL)
 		bufferevent_free(client_end);
 	if (server_end != NULL)

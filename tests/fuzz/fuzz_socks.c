@@ -103,6 +103,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	TAILQ_INIT(&fz.f_esp.e_links);
 	TAILQ_INIT(&fz.f_esp.e_clients);
 	fz.f_esp.e_max_clients = 16;
+	fz.f_esp.e_max_conns_per_source = 1024;
+	fz.f_esp.e_conns = srccount_new();
 	fz.f_esp.e_socks_timeout_ms = 10000;
 	fz.f_esp.e_open_timeout.tv_sec = 10;
 	fz.f_link.el_esp = &fz.f_esp;

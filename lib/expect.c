@@ -14,6 +14,7 @@
 #include "expect.h"
 #include "log.h"
 #include "monotime.h"
+#include "ratelimit.h"
 #include "srccount.h"
 #include "xmalloc.h"
 
@@ -104,18 +105,6 @@ expect_oldest_of(struct expect_table *t, uint64_t owner, uint32_t parent)
 	return n >= EXPECT_PER_PARENT ? first : NULL;
 }
 
-/* A client as the table counts it: its address, an IPv6 /64 as one. */
-static void
-expect_src(const uint8_t client[16], uint8_t key[16])
-{
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
-		0xff };
-
-	memcpy(key, client, 16);
-	if (memcmp(client, mapped, 12) != 0)
-		memset(key + 8, 0, 8);
-}
-
 /*
  * The table is full: the oldest opening of the client holding the most
  * (the one adding counted too), so that a flood of announcements for one
@@ -130,16 +119,16 @@ expect_victim(struct expect_table *t, const uint8_t client[16])
 	unsigned most = 0, n;
 	uint8_t k[16];
 
-	expect_src(client, k);
+	ratelimit_key16(client, k);
 	srccount_take(sc, k, 0, NULL);
 	TAILQ_FOREACH(e, &t->et_list, ex_entry)
 	{
-		expect_src(e->ex_client, k);
+		ratelimit_key16(e->ex_client, k);
 		srccount_take(sc, k, 0, NULL);
 	}
 	TAILQ_FOREACH(e, &t->et_list, ex_entry)
 	{
-		expect_src(e->ex_client, k);
+		ratelimit_key16(e->ex_client, k);
 		if ((n = srccount_held(sc, k)) > most) {
 			most = n;
 			victim = e;

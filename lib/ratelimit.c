@@ -73,33 +73,56 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
+/*
+ * The key of a source from a 16-byte address (IPv4 as mapped IPv6): an
+ * IPv4 address as it is, an IPv6 one cut to its /64.
+ */
+void
+ratelimit_key16(const uint8_t addr[16], uint8_t key[16])
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+		0xff };
+
+	memcpy(key, addr, 16);
+	if (memcmp(addr, mapped, sizeof mapped) != 0)
+		memset(key + 8, 0, 8);
+}
+
 /* The key of a source: IPv4 as mapped IPv6, IPv6 cut to its /64. */
 void
 ratelimit_key(const struct sockaddr *sa, uint8_t key[16])
 {
-	memset(key, 0, 16);
+	uint8_t a[16] = { 0 };
+
 	if (sa->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr,
-		    4);
-	} else if (sa->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		if (!IN6_IS_ADDR_V4MAPPED(
-			&((const struct sockaddr_in6 *)sa)->sin6_addr))
-			memset(key + 8, 0, 8);
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6)
+		memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	else {
+		memset(key, 0, 16);
+		return;
 	}
+	ratelimit_key16(a, key);
 }
 
-/* The bucket index of a key. */
-static size_t
-ratelimit_hash(const uint8_t key[16])
+/* A key's hash (FNV-1a), for the tables of sources. */
+uint32_t
+ratelimit_key_hash(const uint8_t key[16])
 {
 	uint32_t h = 2166136261u;
 	int i;
 
 	for (i = 0; i < 16; i++)
 		h = (h ^ key[i]) * 16777619u;
-	return h % RATELIMIT_BUCKETS;
+	return h;
+}
+
+/* The bucket index of a key. */
+static size_t
+ratelimit_hash(const uint8_t key[16])
+{
+	return ratelimit_key_hash(key) % RATELIMIT_BUCKETS;
 }
 
 /* Find a source; create it when asked. */

@@ -21,6 +21,8 @@ struct ratelimit;
 struct ratelimit *ratelimit_new(const struct ratelimit_conf *);
 void ratelimit_free(struct ratelimit *);
 void ratelimit_key(const struct sockaddr *, uint8_t key[16]);
+void ratelimit_key16(const uint8_t addr[16], uint8_t key[16]);
+uint32_t ratelimit_key_hash(const uint8_t key[16]);
 const char *ratelimit_take(struct ratelimit *, const uint8_t key[16]);
 void ratelimit_release(struct ratelimit *, const uint8_t key[16]);
 size_t ratelimit_sources(const struct ratelimit *);

@@ -1371,7 +1371,7 @@ session_timercb(evutil_socket_t fd, short what, void *arg)
 struct session_stall {
 	uint64_t now_ms;
 	int period_ms;
-	uint64_t slow;          /* held by slow channels found */
+	uint64_t big;           /* held by the slow ones reset already */
 	struct channel **small; /* slow ones left to the session */
 	size_t nsmall, cap;
 };
@@ -1385,9 +1385,10 @@ session_stall_one(struct channel *ch, void *arg)
 	int small;
 
 	held = channel_stall_check(ch, st->now_ms, st->period_ms, &small);
-	st->slow += held;
-	if (!small)
+	if (!small) {
+		st->big += held;
 		return;
+	}
 	if (st->nsmall == st->cap) {
 		st->cap = st->cap ? st->cap * 2 : 64;
 		st->small = xrealloc(st->small, st->cap * sizeof *st->small);
@@ -1420,7 +1421,7 @@ session_check_stalls(struct session *s)
 {
 	uint32_t held = s->s_rx.wr_buffered + s->s_rx.wr_unacked;
 	uint32_t limit = s->s_rx.wr_size / 4 * 3, quarter = s->s_rx.wr_size / 4;
-	uint64_t big, need, got;
+	uint64_t need, got;
 	struct session_stall st;
 	size_t i;
 
@@ -1434,9 +1435,6 @@ session_check_stalls(struct session *s)
 		free(st.small);
 		return;
 	}
-	big = st.slow;
-	for (i = 0; i < st.nsmall; i++)
-		big -= st.small[i]->ch_rx.wr_buffered;
 	/*
 	 * Enough to bring what channels hold under three quarters, and for
 	 * the freed credit to go back at once (WINDOW waits for a quarter).
@@ -1446,7 +1444,7 @@ session_check_stalls(struct session *s)
 	if (quarter > s->s_rx.wr_unacked && quarter - s->s_rx.wr_unacked > need)
 		need = quarter - s->s_rx.wr_unacked;
 	qsort(st.small, st.nsmall, sizeof *st.small, session_stall_cmp);
-	for (got = big, i = 0; i < st.nsmall && got < need; i++) {
+	for (got = st.big, i = 0; i < st.nsmall && got < need; i++) {
 		got += st.small[i]->ch_rx.wr_buffered;
 		channel_stall_reset(st.small[i], st.period_ms);
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ratelimit.h"
 #include "xmalloc.h"
 
 #define SRCCOUNT_BUCKETS 1024
@@ -51,12 +52,8 @@ srccount_free(struct srccount *sc)
 static struct sc_src **
 srccount_bucket(const struct srccount *sc, const uint8_t key[16])
 {
-	uint32_t h = 2166136261u;
-	int i;
-
-	for (i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return (struct sc_src **)&sc->sc_buckets[h % SRCCOUNT_BUCKETS];
+	return (struct sc_src **)&sc
+	    ->sc_buckets[ratelimit_key_hash(key) % SRCCOUNT_BUCKETS];
 }
 
 /* Where a source is in its bucket's list (*pp NULL if absent). */

@@ -61,7 +61,7 @@ ALLOW="$SERVER4/32:21 [$SERVER6]/128:21"
 ISP_EXTRA="rules = $TOP/rules
 listen_timeout = 3s"
 pair_start
-grep -q 'rules "ftp.ini" loaded' "$ESP_LOG" || fail "the esp did not get the ftp rules"
+wait_for_log "$ESP_LOG" 'rules "ftp.ini" loaded' 10
 
 cat >"$T/hook4.conf" <<CONF
 [sockhook]

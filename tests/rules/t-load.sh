@@ -38,6 +38,6 @@ ok "failing vector: $(cat "$T/out")"
 cp "$TOP"/rules/*.ini "$T/rules/"
 pair_start
 for f in ftp irc rsh; do
-	grep -q "rules \"$f.ini\" loaded" "$ESP_LOG" || fail "esp did not load $f.ini from the isp"
+	wait_for_log "$ESP_LOG" "rules \"$f.ini\" loaded" 10
 done
 ok "the esp loaded ftp.ini, irc.ini and rsh.ini from the session"

@@ -62,9 +62,13 @@ int
 audit_open(const char *path, int format, char **cause)
 {
 	FILE *f;
+	int fd;
 
-	if ((f = fopen(path, "a")) == NULL) {
+	if ((fd = log_open_append(path, cause)) == -1)
+		return -1;
+	if ((f = fdopen(fd, "a")) == NULL) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	setvbuf(f, NULL, _IOLBF, 0);

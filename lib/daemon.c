@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -108,11 +109,34 @@ daemon_parse_args(int argc, char **argv, const char *prog, const char *defconf,
 	log_init(prog, 0, o->do_verbose);
 }
 
-/* Can a file be made at path: its folder exists and we may write there? */
+/*
+ * Can a log file be made at path: its folder exists and we may write
+ * there, and what is there already is a file the daemon would take.
+ */
 static int
 daemon_dir_ok(const char *path, char **why)
 {
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	struct stat st;
+
+	if (lstat(path, &st) == 0) {
+		free(dir);
+		if (S_ISLNK(st.st_mode))
+			xasprintf(why,
+			    "%s: a symbolic link; name the file "
+			    "itself",
+			    path);
+		else if (!S_ISREG(st.st_mode))
+			xasprintf(why, "%s: not a regular file", path);
+		else if (st.st_nlink != 1)
+			xasprintf(why,
+			    "%s: a file with more than one link; "
+			    "give it a file of its own",
+			    path);
+		else
+			return 0;
+		return -1;
+	}
 
 	if (slash == dir)
 		slash[1] = '\0';

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "escape.h"
@@ -184,18 +185,53 @@ log_file_chown(uid_t uid, gid_t gid)
 	return log_path != NULL ? fchown(2, uid, gid) : 0;
 }
 
+/*
+ * Open a log or audit file to append, made 0640 when new. It must be a
+ * regular file of one link, not reached through a symbolic link at its
+ * end: the daemon gives the file to its user, and must give no other.
+ */
+int
+log_open_append(const char *path, char **cause)
+{
+	struct stat st;
+	const char *why = NULL;
+	int fd;
+
+	fd = open(path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+	    0640);
+	if (fd == -1) {
+		if (errno == ELOOP)
+			why = "a symbolic link; name the file itself";
+		else
+			why = strerror(errno);
+	} else if (fstat(fd, &st) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if (st.st_nlink != 1)
+		why =
+		    "a file with more than one link; give it a file of its own";
+	else if (fcntl(fd, F_SETFL, O_WRONLY | O_APPEND) != 0)
+		why = strerror(errno);
+	if (why != NULL) {
+		if (asprintf(cause, "%s: %s", path, why) < 0)
+			*cause = NULL;
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Log to a file (appended) instead of standard error: it takes fd 2. */
 int
 log_file_open(const char *path, char **cause)
 {
 	int fd;
 
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-		 0640)) == -1) {
-		if (asprintf(cause, "%s: %s", path, strerror(errno)) < 0)
-			*cause = NULL;
+	if ((fd = log_open_append(path, cause)) == -1)
 		return -1;
-	}
 	fflush(stderr);
 	dup2(fd, 2);
 	close(fd);

@@ -16,6 +16,7 @@ struct log_limit {
 
 void log_init(const char *progname, int use_syslog, int verbose);
 void log_set_syslog(int use_syslog);
+int log_open_append(const char *path, char **cause);
 int log_file_open(const char *path, char **cause);
 int log_file_chown(uid_t, gid_t);
 int log_file_reopen(char **cause);

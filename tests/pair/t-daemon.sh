@@ -114,3 +114,55 @@ esp_conf "$T/nouser.conf"
 [ "$(cat "$T/out")" = "esp: $T/nouser.conf: [daemon] user: no such user \"nosuchuser\" (adduser --system nosuchuser)" ] ||
 	fail "unknown user: $(cat "$T/out")"
 ok "$(cat "$T/out")"
+
+# A log folder that the daemon's user may write in, where a daemon taken
+# over could plant a link to a file of root's: the next start as root
+# neither writes there nor gives that file to the daemon's user.
+mkdir -m 755 "$T/owned"
+chown nobody:nogroup "$T/owned"
+printf 'root only\n' >"$T/secret"
+chmod 600 "$T/secret"
+want=$(sha "$T/secret")
+DAEMON_TEXT="[daemon]
+user  = nobody
+group = nogroup"
+for key in file audit; do
+	for how in symlink hardlink; do
+		rm -f "$T/owned/esp.log"
+		if [ $how = symlink ]; then
+			setpriv --reuid=65534 --regid=65534 --clear-groups ln -s "$T/secret" "$T/owned/esp.log"
+			why="a symbolic link; name the file itself"
+		else
+			# As with fs.protected_hardlinks = 0.
+			ln "$T/secret" "$T/owned/esp.log"
+			why="a file with more than one link; give it a file of its own"
+		fi
+		ESP_EXTRA="[log]
+$key = $T/owned/esp.log
+[esp]"
+		esp_conf "$T/link.conf"
+		"$BIN/esp" -t -c "$T/link.conf" >"$T/out" 2>&1 && fail "-t took a $how as [log] $key"
+		[ "$(cat "$T/out")" = "esp: $T/link.conf: [log] $key: $T/owned/esp.log: $why" ] ||
+			fail "-t, $how as [log] $key: $(cat "$T/out")"
+		"$BIN/esp" -c "$T/link.conf" >"$T/out" 2>&1 && fail "the esp started with a $how as [log] $key"
+		[ "$(cat "$T/out")" = "esp: $T/link.conf: [log] $key: $T/owned/esp.log: $why" ] ||
+			fail "start, $how as [log] $key: $(cat "$T/out")"
+		[ "$(stat -c '%U %a' "$T/secret")" = "root 600" ] && [ "$(sha "$T/secret")" = "$want" ] ||
+			fail "a $how as [log] $key: the file behind it became $(stat -c '%U %a' "$T/secret")"
+		ok "a $how as [log] $key: refused, the file behind it untouched: $why"
+	done
+done
+# A new file is the daemon user's, 0640, not everyone's.
+rm -f "$T/owned/esp.log"
+ESP_EXTRA="[log]
+audit = $T/owned/esp-audit.log
+[esp]"
+esp_conf "$T/new.conf"
+(umask 000 && exec "$BIN/esp" -c "$T/new.conf") >"$T/new.out" 2>&1 &
+NEWPID=$!
+wait_for_log "$T/new.out" "started" 10
+kill "$NEWPID"
+wait "$NEWPID" 2>/dev/null
+[ "$(stat -c '%U %a' "$T/owned/esp-audit.log")" = "nobody 640" ] ||
+	fail "a new audit file under umask 000: $(stat -c '%U %a' "$T/owned/esp-audit.log")"
+ok "a new audit file under umask 000 is nobody's, 0640"

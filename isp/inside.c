@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
@@ -36,6 +37,7 @@ struct inside {
 	uint64_t in_counter; /* its OPEN's counter */
 	uint64_t in_owner;   /* whose expectations this open may take */
 	int in_name_ok;      /* the name itself is allowed: every address is */
+	int in_quiet;        /* refused past the log budget: -1 not decided */
 	char in_dst[ADDR_STRLEN];
 	char in_client[ADDR_STRLEN];
 };
@@ -73,14 +75,47 @@ inside_cancelcb(struct channel *ch, uint8_t code, const struct endpoint *b,
 	isp_unlock();
 }
 
+/*
+ * Is this refusal past the log budget? An esp may send refused OPENs as
+ * fast as it likes: INSIDE_REFUSALS_LOGGED a second are logged and
+ * audited, the rest counted in the metrics and in one line a second.
+ * Decided once per open, under the isp's lock.
+ */
+#define INSIDE_REFUSALS_LOGGED 50
+static int
+inside_quiet(struct inside *in)
+{
+	static struct log_limit quiet;
+	static time_t sec;
+	static unsigned n;
+	time_t now;
+
+	if (in->in_quiet != -1)
+		return in->in_quiet;
+	if ((now = time(NULL)) != sec) {
+		sec = now;
+		n = 0;
+	}
+	in->in_quiet = ++n > INSIDE_REFUSALS_LOGGED;
+	if (in->in_quiet)
+		log_warnx_limited(&quiet,
+		    "more than %d opens refused a second: the rest are "
+		    "counted (dynpass_refusals_total), not logged or audited",
+		    INSIDE_REFUSALS_LOGGED);
+	return in->in_quiet;
+}
+
 /* Refuse the open and free. */
 static void
 inside_fail(struct inside *in, uint8_t code)
 {
 	struct channel *ch = in->in_ch;
 
-	log_info("open %s -> %s refused: %s", in->in_client, in->in_dst,
-	    frame_open_code_str(code));
+	if (!inside_quiet(in))
+		log_info("open %s -> %s refused: %s", in->in_client, in->in_dst,
+		    frame_open_code_str(code));
+	else
+		ch->ch_unaudited = 1;
 	metrics_add(M_REFUSALS, metrics_reason(code), 1);
 	ch->ch_result = NULL;
 	inside_free(in);
@@ -217,8 +252,10 @@ inside_resolved(int err, struct evutil_addrinfo *res, struct inside *in)
 
 	in->in_req = NULL;
 	if (err != 0) {
-		log_info("open %s -> %s: cannot resolve: %s", in->in_client,
-		    in->in_dst, evutil_gai_strerror(err));
+		if (!inside_quiet(in))
+			log_info("open %s -> %s: cannot resolve: %s",
+			    in->in_client, in->in_dst,
+			    evutil_gai_strerror(err));
 		inside_fail(in, OPEN_HOST_UNREACH);
 		return;
 	}
@@ -243,6 +280,11 @@ inside_logincb(uint8_t code, void *arg)
 	char name[300];
 
 	in->in_login = NULL;
+	if (code != AUTH_OK && inside_quiet(in)) {
+		inside_fail(in,
+		    code == AUTH_BUSY ? OPEN_FAILURE : OPEN_NOT_ALLOWED);
+		return;
+	}
 	if (code != AUTH_OK) {
 		log_warnx("open %s -> %s: login for user \"%s\" %s",
 		    in->in_client, in->in_dst,
@@ -271,6 +313,7 @@ inside_open(struct isp *i, struct uplink *up, struct channel *ch,
 
 	in->in_isp = i;
 	in->in_ch = ch;
+	in->in_quiet = -1;
 	in->in_open = *o;
 	OPENSSL_cleanse(in->in_open.fo_secret, sizeof in->in_open.fo_secret);
 	endpoint_str(&o->fo_dst, in->in_dst, sizeof in->in_dst);
@@ -286,10 +329,13 @@ inside_open(struct isp *i, struct uplink *up, struct channel *ch,
 		/* An agent's request: its tag, not the esp's word. */
 		if (agentauth_open_check(i, ch->ch_sess, o, &in->in_agent,
 			&in->in_counter, &why) != 0) {
-			log_warnx("open %s -> %s for user \"%s\" through an "
-				  "agent refused: %s",
-			    in->in_client, in->in_dst,
-			    esc_str(name, sizeof name, o->fo_user), why);
+			if (!inside_quiet(in))
+				log_warnx("open %s -> %s for user \"%s\" "
+					  "through an "
+					  "agent refused: %s",
+				    in->in_client, in->in_dst,
+				    esc_str(name, sizeof name, o->fo_user),
+				    why);
 			inside_fail(in, OPEN_NOT_ALLOWED);
 			return;
 		}
@@ -319,14 +365,16 @@ inside_route(struct inside *in)
 
 	if (o->fo_user[0] != '\0' &&
 	    policy_find(&i->i_policy, o->fo_user) == NULL) {
-		log_warnx("open %s -> %s: unknown user", in->in_client,
-		    in->in_dst);
+		if (!inside_quiet(in))
+			log_warnx("open %s -> %s: unknown user", in->in_client,
+			    in->in_dst);
 		inside_fail(in, OPEN_NOT_ALLOWED);
 		return;
 	}
 	if (o->fo_user[0] == '\0' && !i->i_policy.p_anonymous) {
-		log_warnx("open %s -> %s: anonymous access is off",
-		    in->in_client, in->in_dst);
+		if (!inside_quiet(in))
+			log_warnx("open %s -> %s: anonymous access is off",
+			    in->in_client, in->in_dst);
 		inside_fail(in, OPEN_NOT_ALLOWED);
 		return;
 	}
@@ -341,8 +389,9 @@ inside_route(struct inside *in)
 		return;
 	}
 	if (!endpoint_name_ok(&o->fo_dst)) {
-		log_warnx("open %s -> %s: not a host name", in->in_client,
-		    in->in_dst);
+		if (!inside_quiet(in))
+			log_warnx("open %s -> %s: not a host name",
+			    in->in_client, in->in_dst);
 		inside_fail(in, OPEN_BAD_ADDRTYPE);
 		return;
 	}

@@ -775,8 +775,10 @@ channel_close(struct channel *ch, enum channel_close_how how,
 	 * to the isp (an agent's relayed channel is that one too).
 	 */
 	if (channel_counted(ch)) {
-		audit_channel(ch, session_role(ch->ch_sess) == FRAME_ROLE_ESP,
-		    reason);
+		if (!ch->ch_unaudited)
+			audit_channel(ch,
+			    session_role(ch->ch_sess) == FRAME_ROLE_ESP,
+			    reason);
 		if (ch->ch_state == CHANNEL_OPEN)
 			metrics_add(M_CHANNELS, ch->ch_user, -1);
 	}

@@ -61,13 +61,14 @@ struct channel {
 	struct end *ch_end; /* what the stream is relayed to, once joined */
 	struct window_tx ch_tx;
 	struct window_rx ch_rx;
-	unsigned ch_rd_eof : 1;   /* local side sent EOF */
-	unsigned ch_fin_sent : 1; /* FIN queued to the peer */
-	unsigned ch_peer_fin : 1; /* FIN received */
-	unsigned ch_wr_shut : 1;  /* local write side shut down */
-	unsigned ch_queued : 1;   /* on the session's ready list */
-	unsigned ch_outside : 1;  /* opened by OUTSIDE_OPEN */
-	uint32_t ch_parent;       /* a data channel's control channel, or 0 */
+	unsigned ch_rd_eof : 1;    /* local side sent EOF */
+	unsigned ch_fin_sent : 1;  /* FIN queued to the peer */
+	unsigned ch_peer_fin : 1;  /* FIN received */
+	unsigned ch_wr_shut : 1;   /* local write side shut down */
+	unsigned ch_queued : 1;    /* on the session's ready list */
+	unsigned ch_outside : 1;   /* opened by OUTSIDE_OPEN */
+	unsigned ch_unaudited : 1; /* a refusal past the log budget */
+	uint32_t ch_parent;        /* a data channel's control channel, or 0 */
 	TAILQ_ENTRY(channel) ch_ready;
 	struct channel *ch_hnext;
 	channel_result_cb ch_result;

@@ -13,6 +13,8 @@
  * ends them, and the esp asks their agents to log in again. What waits
  * and what is kept is bounded per session.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,9 +35,10 @@
 #include "tls.h"
 #include "xmalloc.h"
 
-#define AGENTAUTH_EXCHANGES 64    /* waiting for step 2, per session */
-#define AGENTAUTH_LOGINS    4096  /* accepted, per session */
-#define AGENTAUTH_TTL_MS    30000 /* step 2 must come within this */
+#define AGENTAUTH_EXCHANGES       64    /* waiting for step 2, per session */
+#define AGENTAUTH_LOGINS          4096  /* accepted, per session */
+#define AGENTAUTH_TTL_MS          30000 /* step 2 must come within this */
+#define AGENTAUTH_REFUSALS_LOGGED 50    /* refusal lines a second, at most */
 
 /* A login between its two steps. */
 struct agentauth_exchange {
@@ -312,9 +315,34 @@ agentauth_sign_share(struct isp *i, struct agentauth_exchange *x, uint8_t *out,
 		    esc_str(name, sizeof name, x->ax_user), why);
 }
 
+/*
+ * A refused login's line, within the log budget: an esp may send refused
+ * steps as fast as it likes. The rest are counted in the metrics.
+ */
+static void __attribute__((format(printf, 1, 2)))
+agentauth_refused(const char *fmt, ...)
+{
+	static struct log_budget lines;
+	char msg[1024];
+	va_list ap;
+
+	if (!log_budget_take(&lines, AGENTAUTH_REFUSALS_LOGGED)) {
+		log_warnx_limited(&lines.lb_over,
+		    "more than %d agent login steps refused a second: the "
+		    "rest are counted (dynpass_logins_total), not logged",
+		    AGENTAUTH_REFUSALS_LOGGED);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+}
+
 /* Step 1 of a login: remember the exchange, send the challenge. */
 static void
-agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
+agentauth_step1(struct isp *i, struct uplink *u, struct session *s,
+    const struct frame_login *fl)
 {
 	static struct log_limit busy;
 	struct agentauth_exchange *x;
@@ -347,6 +375,11 @@ agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
 	} else if (i->i_user_ca == NULL) {
 		why = "certificate logins are off ([policy] user_ca)";
 		rc = -1;
+	} else if (!loginlimit_session(i, u)) {
+		/* A chain to verify and a share to sign: counted as a check. */
+		agentauth_exchange_free(i, x);
+		agentauth_reply(s, fl->fl_ref, LOGIN_BUSY, 0, NULL, 0);
+		return;
 	} else {
 		rc = certlogin_server_start(&x->ax_cert, fl->fl_msg,
 		    fl->fl_msglen, i->i_user_ca, x->ax_user, sizeof x->ax_user,
@@ -368,7 +401,9 @@ agentauth_step1(struct isp *i, struct session *s, const struct frame_login *fl)
 		if (x->ax_user[0] == '\0' && fl->fl_method == AUTH_CERT)
 			certlogin_peek_user(fl->fl_msg, fl->fl_msglen,
 			    x->ax_user, sizeof x->ax_user);
-		log_warnx("agent login from %s for user \"%s\" refused: %s",
+		agentauth_refused("agent login from %s for user \"%s\" "
+				  "refused: "
+				  "%s",
 		    endpoint_str(&fl->fl_client, who, sizeof who),
 		    esc_str(name, sizeof name, x->ax_user), why);
 		agentauth_exchange_free(i, x);
@@ -419,16 +454,16 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 	endpoint_str(&fl->fl_client, who, sizeof who);
 	x = agentauth_exchange_find(i, session_serial(s), fl->fl_ref);
 	if (x != NULL && monotime_ms() - x->ax_start_ms >= AGENTAUTH_TTL_MS) {
-		log_warnx("agent login from %s: the second step came %d s "
-			  "or more after the first; refused",
+		agentauth_refused("agent login from %s: the second step came "
+				  "%d s or more after the first; refused",
 		    who, AGENTAUTH_TTL_MS / 1000);
 		agentauth_exchange_free(i, x);
 		agentauth_reply(s, fl->fl_ref, LOGIN_DENIED, 0, NULL, 0);
 		return;
 	}
 	if (x == NULL || x->ax_method != fl->fl_method) {
-		log_warnx("agent login from %s: a second step without a "
-			  "first; refused",
+		agentauth_refused("agent login from %s: a second step without "
+				  "a first; refused",
 		    who);
 		metrics_add(M_REFUSALS, "protocol", 1);
 		agentauth_reply(s, fl->fl_ref, LOGIN_DENIED, 0, NULL, 0);
@@ -458,7 +493,8 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 	    x->ax_method == AUTH_SCRAM ? "agent_password" : "agent_certificate",
 	    rc == 0 ? "ok" : "refused", 1);
 	if (rc != 0) {
-		log_warnx("agent login from %s for user \"%s\" refused: %s",
+		agentauth_refused("agent login from %s for user \"%s\" "
+				  "refused: %s",
 		    who, name, why);
 		agentauth_exchange_free(i, x);
 		agentauth_reply(s, fl->fl_ref, LOGIN_DENIED, 0, NULL, 0);
@@ -483,8 +519,8 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 
 /* LOGIN from the esp: one step of an agent's login. */
 void
-agentauth_message(struct isp *i, struct session *s, const uint8_t *p,
-    size_t len)
+agentauth_message(struct isp *i, struct uplink *u, struct session *s,
+    const uint8_t *p, size_t len)
 {
 	struct frame_login fl;
 
@@ -493,7 +529,7 @@ agentauth_message(struct isp *i, struct session *s, const uint8_t *p,
 		return;
 	}
 	if (fl.fl_step == 1)
-		agentauth_step1(i, s, &fl);
+		agentauth_step1(i, u, s, &fl);
 	else
 		agentauth_step2(i, s, &fl);
 }

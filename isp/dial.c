@@ -658,7 +658,7 @@ dial_sess_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 	char who[ADDR_STRLEN], name[300];
 
 	if (type == FRAME_LOGIN) {
-		agentauth_message(u->u_isp, s, p, len);
+		agentauth_message(u->u_isp, u, s, p, len);
 		return;
 	}
 	if (type == FRAME_NOTICE) {

@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/bufferevent.h>
 #include <event2/dns.h>
@@ -85,20 +84,13 @@ inside_cancelcb(struct channel *ch, uint8_t code, const struct endpoint *b,
 static int
 inside_quiet(struct inside *in)
 {
-	static struct log_limit quiet;
-	static time_t sec;
-	static unsigned n;
-	time_t now;
+	static struct log_budget refusals;
 
 	if (in->in_quiet != -1)
 		return in->in_quiet;
-	if ((now = time(NULL)) != sec) {
-		sec = now;
-		n = 0;
-	}
-	in->in_quiet = ++n > INSIDE_REFUSALS_LOGGED;
+	in->in_quiet = !log_budget_take(&refusals, INSIDE_REFUSALS_LOGGED);
 	if (in->in_quiet)
-		log_warnx_limited(&quiet,
+		log_warnx_limited(&refusals.lb_over,
 		    "more than %d opens refused a second: the rest are "
 		    "counted (dynpass_refusals_total), not logged or audited",
 		    INSIDE_REFUSALS_LOGGED);

@@ -152,7 +152,8 @@ void reverse_attach(struct isp *, struct channel *, const struct rule_app *,
     evutil_socket_t, int honour, uint32_t login, uint64_t counter);
 void agentauth_init(struct isp *);
 int agentauth_conf_load(struct isp *, const struct conf *, char **cause);
-void agentauth_message(struct isp *, struct session *, const uint8_t *, size_t);
+void agentauth_message(struct isp *, struct uplink *, struct session *,
+    const uint8_t *, size_t);
 int agentauth_open_check(struct isp *, struct session *,
     const struct frame_open *, uint32_t *login, uint64_t *counter,
     const char **why);

@@ -91,8 +91,8 @@ loginlimit_session(struct isp *i, struct uplink *u)
 		return 1;
 	}
 	log_warnx_limited(&full,
-	    "session with esp %s: %u password checks within a minute: "
-	    "answering busy ([isp] session_login_rate)",
+	    "session with esp %s: %u password or certificate checks "
+	    "within a minute: answering busy ([isp] session_login_rate)",
 	    u->u_name, u->u_checks);
 	return 0;
 }

@@ -176,6 +176,23 @@ log_warnx_limited(struct log_limit *ll, const char *fmt, ...)
 	ll->ll_quiet = 0;
 }
 
+/*
+ * May one more line of this kind be logged this second? A peer that can
+ * cause a line at will must not fill the disk with it; the caller counts
+ * the rest and says so with lb_over. The caller serialises.
+ */
+int
+log_budget_take(struct log_budget *lb, unsigned per_second)
+{
+	time_t now = time(NULL);
+
+	if (now != lb->lb_sec) {
+		lb->lb_sec = now;
+		lb->lb_n = 0;
+	}
+	return ++lb->lb_n <= per_second;
+}
+
 static char *log_path; /* [log] file, or NULL: standard error */
 
 /* Give the log file to the user the daemon becomes, for its reopens. */

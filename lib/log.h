@@ -14,6 +14,13 @@ struct log_limit {
 	unsigned ll_quiet;
 };
 
+/* Lines of one kind a second, past which they are only counted. */
+struct log_budget {
+	time_t lb_sec;
+	unsigned lb_n;
+	struct log_limit lb_over; /* for the line that says so */
+};
+
 void log_init(const char *progname, int use_syslog, int verbose);
 void log_set_syslog(int use_syslog);
 int log_open_append(const char *path, char **cause);
@@ -26,6 +33,7 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx_limited(struct log_limit *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+int log_budget_take(struct log_budget *, unsigned per_second);
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

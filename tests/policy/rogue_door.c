@@ -13,7 +13,10 @@
  *
  * With ROGUE_FLOOD=N in the environment it only floods the isp with N
  * first login steps at once, prints "flood: C continue, B busy" when all
- * are answered, and exits.
+ * are answered, and exits. ROGUE_FLOOD_KIND says which steps: scram
+ * (default; SCRAM first messages for alice), garbage (N malformed SCRAM
+ * first steps and N second steps without a first) or cert (N malformed
+ * certificate first steps); then ", D denied" follows.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -44,7 +47,9 @@ static size_t step1_len, step2_len;
 static uint32_t login_id;
 static struct frame_open saved; /* the first OPEN as the isp got it */
 static int have_saved, replaying;
-static int flood, flood_cont, flood_busy;
+static int flood, flood_cont, flood_busy, flood_denied, flood_want;
+static const char *flood_kind = "scram";
+static uint8_t login_method = AUTH_SCRAM;
 
 /* Print one result. */
 static void
@@ -64,7 +69,7 @@ to_isp(uint32_t ref, uint8_t step, const uint8_t *msg, size_t len)
 
 	memset(&fl, 0, sizeof fl);
 	fl.fl_ref = ref;
-	fl.fl_method = AUTH_SCRAM;
+	fl.fl_method = login_method;
 	fl.fl_step = step;
 	fl.fl_client.ep_atyp = ATYP_IPV4;
 	fl.fl_client.ep_len = 4;
@@ -235,9 +240,15 @@ isp_message(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 	if (flood > 0) {
 		flood_cont += r.flr_code == LOGIN_CONTINUE;
 		flood_busy += r.flr_code == LOGIN_BUSY;
-		if (flood_cont + flood_busy < flood)
+		flood_denied += r.flr_code == LOGIN_DENIED;
+		if (flood_cont + flood_busy + flood_denied < flood_want)
 			return;
-		printf("flood: %d continue, %d busy\n", flood_cont, flood_busy);
+		if (strcmp(flood_kind, "scram") == 0)
+			printf("flood: %d continue, %d busy\n", flood_cont,
+			    flood_busy);
+		else
+			printf("flood: %d continue, %d busy, %d denied\n",
+			    flood_cont, flood_busy, flood_denied);
 		fflush(stdout);
 		event_base_loopexit(base, NULL);
 		return;
@@ -268,11 +279,22 @@ isp_up(struct session *s, void *arg)
 
 	(void)s;
 	(void)arg;
+	flood_want = flood;
+	if (strcmp(flood_kind, "cert") == 0)
+		login_method = AUTH_CERT;
 	for (i = 0; i < flood; i++) {
-		snprintf(first, sizeof first,
-		    "n,,n=alice,r=floodfloodflood%05d", i);
+		if (strcmp(flood_kind, "scram") == 0)
+			snprintf(first, sizeof first,
+			    "n,,n=alice,r=floodfloodflood%05d", i);
+		else
+			snprintf(first, sizeof first, "garbage %05d", i);
 		to_isp(1000 + (uint32_t)i, 1, (const uint8_t *)first,
 		    strlen(first));
+		if (strcmp(flood_kind, "garbage") == 0) {
+			to_isp(100000 + (uint32_t)i, 2, (const uint8_t *)first,
+			    strlen(first));
+			flood_want++;
+		}
 	}
 	if (flood > 0 || ++isp_sessions < 2)
 		return;
@@ -360,6 +382,8 @@ main(int argc, char **argv)
 	other_port = (uint16_t)atoi(argv[6]);
 	if (getenv("ROGUE_FLOOD") != NULL)
 		flood = atoi(getenv("ROGUE_FLOOD"));
+	if (getenv("ROGUE_FLOOD_KIND") != NULL)
+		flood_kind = getenv("ROGUE_FLOOD_KIND");
 	base = event_base_new();
 	if (listen_on(argv[2], NULL) == NULL ||
 	    listen_on(argv[3], (void *)1) == NULL) {

@@ -45,7 +45,7 @@ wait_for_count "$T/rogue.log" "^nobody[0-9]*:guess 127.0.0.1:$PA: [0-9]+$" 40 60
 checked=$(count_log "$T/rogue.log" ": 2$")
 busy=$(count_log "$T/rogue.log" ": 1$")
 [ "$checked" = 8 ] && [ "$busy" = 32 ] || fail "40 at once: $checked refused, $busy busy; want 8 and 32"
-grep -q "session with esp 127.0.0.1:$ROGUE_PORT: 8 password checks within a minute: answering busy (\[isp\] session_login_rate)" "$ISP_LOG" ||
+grep -q "session with esp 127.0.0.1:$ROGUE_PORT: 8 password or certificate checks within a minute: answering busy (\[isp\] session_login_rate)" "$ISP_LOG" ||
 	fail "the isp did not say why it checked no more"
 hashes=$(curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^dynpass_password_hashes_total/ { n += $2 } END { print n + 0 }')
 [ "$hashes" = 8 ] || fail "the isp computed $hashes password hashes, want 8"

@@ -60,6 +60,17 @@ kdf_valid(const char *hash)
 	return old ? 2 : 1;
 }
 
+/* Would a client agent run this hash's cost for a login through the esp? */
+int
+kdf_agent_cost_ok(const char *hash)
+{
+	struct scram_secret ss;
+	int old;
+
+	return scram_secret_parse(hash, &ss, &old) == 0 &&
+	    scram_client_cost_ok(ss.ss_n, ss.ss_r, ss.ss_p);
+}
+
 /* The new form of an old hash (allocated), or NULL. */
 char *
 kdf_convert(const char *hash)

@@ -9,6 +9,7 @@ int kdf_verify(const char *password, const char *hash);
 int kdf_verify_bytes(const void *password, size_t len, const char *hash);
 char *kdf_dummy_hash(void);
 int kdf_valid(const char *hash);
+int kdf_agent_cost_ok(const char *hash);
 char *kdf_convert(const char *hash);
 
 #endif

@@ -237,6 +237,17 @@ policy_load_user(struct policy *p, const struct conf *c, const char *sec,
 		free(warn);
 		free(conv);
 	}
+	if (v != NULL && !kdf_agent_cost_ok(v)) {
+		char *warn = NULL;
+
+		conf_error(&warn, c, key,
+		    "its scrypt cost is not one client agents run (16 to 128 "
+		    "MiB, at most 4 passes): the user can log in by SOCKS "
+		    "password, not through an agent; `isp -P` makes one they "
+		    "run");
+		log_warnx("%s", warn);
+		free(warn);
+	}
 	u->pu_hash = v != NULL ? xstrdup(v) : NULL;
 	snprintf(key, sizeof key, "%s:reverse", sec);
 	if (conf_bool(c, key, 1, &rev, cause) != 0)

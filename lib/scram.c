@@ -38,14 +38,23 @@
 
 #include "xmalloc.h"
 
-#define SCRAM_N      16384 /* 16 MiB with r = 8 */
-#define SCRAM_R      8
-#define SCRAM_P      1
-#define SCRAM_SALT   16
-#define SCRAM_NONCE  18 /* random bytes: 24 base64 characters */
-#define SCRAM_GS2    "n,,"
-#define SCRAM_CBIND  "biws" /* base64("n,,") */
-#define SCRAM_KEYTAG "dynpass agent key"
+#define SCRAM_N 16384 /* 16 MiB with r = 8 */
+#define SCRAM_R 8
+#define SCRAM_P 1
+/*
+ * What a client runs for a server's first message, whatever it asks:
+ * 16 to 128 MiB (128 * N * r bytes) and at most 4 passes. Less would let
+ * a relay guess the password offline cheaply; more would let a server
+ * hold the client's memory and CPU.
+ */
+#define SCRAM_CLIENT_MIN_NR (16384ULL * 8)
+#define SCRAM_CLIENT_MAX_NR (131072ULL * 8)
+#define SCRAM_CLIENT_MAX_P  4
+#define SCRAM_SALT          16
+#define SCRAM_NONCE         18 /* random bytes: 24 base64 characters */
+#define SCRAM_GS2           "n,,"
+#define SCRAM_CBIND         "biws" /* base64("n,,") */
+#define SCRAM_KEYTAG        "dynpass agent key"
 
 /* scrypt through OpenSSL's KDF API. */
 static int
@@ -148,6 +157,14 @@ scram_cost_ok(unsigned long long n, unsigned r, unsigned p)
 {
 	return n >= 1024 && n <= (1 << 20) && (n & (n - 1)) == 0 && r >= 1 &&
 	    r <= 32 && p >= 1 && p <= 16;
+}
+
+/* Is the scrypt cost one a client runs for a server (SCRAM_CLIENT_*)? */
+int
+scram_client_cost_ok(uint64_t n, unsigned r, unsigned p)
+{
+	return n * r >= SCRAM_CLIENT_MIN_NR && n * r <= SCRAM_CLIENT_MAX_NR &&
+	    p <= SCRAM_CLIENT_MAX_P;
 }
 
 /*
@@ -402,6 +419,10 @@ scram_client_final(struct scram_client *c, const char *sfirst, char *out,
 	n = strtoull(i, &end, 10);
 	if (il == 0 || il > 8 || end != i + il ||
 	    sscanf(k, "%u:%u", &r, &p) != 2 || !scram_cost_ok(n, r, p))
+		return -1;
+	*why = "the server asks for a scrypt cost a client does not run (16 "
+	       "to 128 MiB, at most 4 passes)";
+	if (!scram_client_cost_ok(n, r, p))
 		return -1;
 	snprintf(without, sizeof without, "c=" SCRAM_CBIND ",r=%.*s", (int)nl,
 	    nonce);

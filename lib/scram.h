@@ -52,6 +52,7 @@ int scram_secret_check(const struct scram_secret *, const void *pw, size_t len);
 
 int scram_client_start(struct scram_client *, const char *user, const void *pw,
     size_t len, char *out, size_t outlen);
+int scram_client_cost_ok(uint64_t n, unsigned r, unsigned p);
 int scram_client_final(struct scram_client *, const char *server_first,
     char *out, size_t outlen, const char **why);
 int scram_client_verify(struct scram_client *, const char *server_final,

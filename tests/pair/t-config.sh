@@ -109,3 +109,15 @@ expect_ok isp "$T/old.conf"
 grep -qF "$T/old.conf: [user alice] password: in the old scrypt\$ form, with which whoever reads this file could log in as the user through an agent; replace it with: password = scram\$16384\$8\$1\$AAECAwQFBgcICQoLDA0ODw==\$9yXSe6dJkqMRiAJC7GgER5R83qmFs0XprXsWhKQf2Fw=\$26NIqBP8w09jj0NcjHQzyd0bR/GE5nfHv0X6Jk9MaxE=" "$T/out" ||
 	fail "no conversion line for the old form: $(cat "$T/out")"
 ok "an old scrypt\$ password: -t warns and prints its scram\$ form"
+
+# A cost client agents do not run (1 GiB): -t passes it, and says that the
+# user can log in by SOCKS password only.
+{
+	cat "$T/isp.conf"
+	printf '[user alice]\npassword = %s\nallow = 10.1.0.0/16:21\n' \
+		'scram$1048576$8$1$AAECAwQFBgcICQoLDA0ODw==$9yXSe6dJkqMRiAJC7GgER5R83qmFs0XprXsWhKQf2Fw=$26NIqBP8w09jj0NcjHQzyd0bR/GE5nfHv0X6Jk9MaxE='
+} >"$T/cost.conf"
+expect_ok isp "$T/cost.conf"
+grep -qF "$T/cost.conf: [user alice] password: its scrypt cost is not one client agents run (16 to 128 MiB, at most 4 passes): the user can log in by SOCKS password, not through an agent; \`isp -P\` makes one they run" "$T/out" ||
+	fail "no line for a cost agents do not run: $(cat "$T/out")"
+ok "a password of a cost agents do not run: -t says so"

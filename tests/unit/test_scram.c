@@ -244,6 +244,26 @@ test_malformed(void)
 		  "r=AAAAAAAAAAAAAAAAAAAAAAAAAAAA,s=AAAAAAAAAAA=,i=16384,k=8:1",
 		  m3, sizeof m3, &why) == -1);
 	CHECK_STR_CONTAINS(why, "does not extend ours");
+	/*
+	 * Costs a hostile server could ask for: 1 GiB of memory, 16 passes,
+	 * or one eighth of the least a relay should find costly to guess.
+	 */
+	{
+		static const char *costs[] = { "i=1048576,k=8:2",
+			"i=16384,k=8:16", "i=16384,k=1:1", "i=1024,k=8:1" };
+		size_t k;
+
+		for (k = 0; k < sizeof costs / sizeof costs[0]; k++) {
+			CHECK(scram_client_start(&c, "alice", PW, strlen(PW),
+				  m1, sizeof m1) == 0);
+			nonce = strstr(m1, ",r=") + 3;
+			snprintf(buf, sizeof buf, "r=%sZZ,s=AAAAAAAAAAA=,%s",
+			    nonce, costs[k]);
+			CHECK(scram_client_final(&c, buf, m3, sizeof m3,
+				  &why) == -1);
+			CHECK_STR_CONTAINS(why, "a client does not run");
+		}
+	}
 
 	/* Client-final messages the server refuses. */
 	CHECK(scram_client_start(&c, "alice", PW, strlen(PW), m1, sizeof m1) ==

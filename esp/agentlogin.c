@@ -76,6 +76,46 @@ agentlogin_unwait(struct agent_leg *leg)
 		TAILQ_REMOVE(&leg->ag_link->el_legs, leg, ag_entry);
 }
 
+/*
+ * May this refusal be logged and audited? An agent needs no credential
+ * to send LOGINs: AGENTLOGIN_LOGGED a second are, the rest only counted.
+ */
+#define AGENTLOGIN_LOGGED 50
+static int
+agentlogin_loud(void)
+{
+	static struct log_budget lines;
+
+	if (log_budget_take(&lines, AGENTLOGIN_LOGGED))
+		return 1;
+	log_warnx_limited(&lines.lb_over,
+	    "more than %d agent logins refused a second: the rest are counted "
+	    "(dynpass_logins_total), not logged or audited",
+	    AGENTLOGIN_LOGGED);
+	return 0;
+}
+
+/*
+ * One more refused or failed login on the agent's session: past
+ * AGENTLOGIN_MAX_REFUSED the session ends (from the login timer, once
+ * the caller is done with the agent), so that each further try costs a
+ * TLS handshake, as at the SOCKS door.
+ */
+#define AGENTLOGIN_MAX_REFUSED 8
+static void agentlogin_timeoutcb(evutil_socket_t, short, void *);
+static void
+agentlogin_count_refusal(struct esp_agent *a)
+{
+	struct timeval now = { 0, 0 };
+
+	if (++a->a_refused < AGENTLOGIN_MAX_REFUSED)
+		return;
+	if (a->a_login_timer == NULL)
+		a->a_login_timer =
+		    evtimer_new(a->a_esp->e_base, agentlogin_timeoutcb, a);
+	evtimer_add(a->a_login_timer, &now);
+}
+
 /* Every leg has its answer: the login is done, either way. */
 static void
 agentlogin_finish(struct esp_agent *a)
@@ -104,13 +144,16 @@ agentlogin_finish(struct esp_agent *a)
 		    ok == 1 ? "" : "s");
 		return;
 	}
-	log_warnx("agent %s: login failed for user \"%s\"", a->a_peer,
-	    a->a_user);
-	audit_refusal(1, "login_failed", a->a_user, &a->a_client,
-	    &agentlogin_nowhere, "agent login failed");
+	if (agentlogin_loud()) {
+		log_warnx("agent %s: login failed for user \"%s\"", a->a_peer,
+		    a->a_user);
+		audit_refusal(1, "login_failed", a->a_user, &a->a_client,
+		    &agentlogin_nowhere, "agent login failed");
+	}
 	a->a_login = 0;
 	a->a_nlegs = 0;
 	a->a_user[0] = '\0';
+	agentlogin_count_refusal(a);
 }
 
 /* Refuse a login outright (one leg, as far as the agent knows). */
@@ -119,14 +162,20 @@ agentlogin_refuse(struct esp_agent *a, uint8_t code, const char *why)
 {
 	char name[300];
 
-	log_warnx("agent %s: login for user \"%s\" refused: %s", a->a_peer,
-	    esc_str(name, sizeof name, a->a_user), why);
-	audit_refusal(1, "login_refused", a->a_user, &a->a_client,
-	    &agentlogin_nowhere, why);
+	metrics_add2(M_LOGINS,
+	    a->a_method == AUTH_CERT ? "agent_certificate" : "agent_password",
+	    "refused", 1);
+	if (agentlogin_loud()) {
+		log_warnx("agent %s: login for user \"%s\" refused: %s",
+		    a->a_peer, esc_str(name, sizeof name, a->a_user), why);
+		audit_refusal(1, "login_refused", a->a_user, &a->a_client,
+		    &agentlogin_nowhere, why);
+	}
 	a->a_nlegs = 0;
 	agentlogin_to_agent(a, 0, code, 0, NULL, 0);
 	a->a_user[0] = '\0';
 	a->a_login = 0;
+	agentlogin_count_refusal(a);
 }
 
 /*
@@ -141,6 +190,12 @@ agentlogin_timeoutcb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (a->a_refused >= AGENTLOGIN_MAX_REFUSED) {
+		snprintf(why, sizeof why, "%u logins refused on one session",
+		    a->a_refused);
+		session_fail(a->a_sess, GOAWAY_REFUSED, why);
+		return;
+	}
 	if (a->a_login != 1)
 		return;
 	snprintf(why, sizeof why,
@@ -264,6 +319,8 @@ agentlogin_step(struct esp_agent *a, const uint8_t *p, size_t len)
 		session_fail(a->a_sess, GOAWAY_PROTOCOL, "malformed LOGIN");
 		return;
 	}
+	if (a->a_refused >= AGENTLOGIN_MAX_REFUSED)
+		return; /* the session is ending */
 	if (fl.fl_step == 1 && a->a_login == 0 && fl.fl_leg == 0)
 		agentlogin_start(a, &fl);
 	else if (fl.fl_step == 2 && a->a_login == 1)

@@ -87,6 +87,7 @@ struct esp_agent {
 	int a_up;
 	int a_login;                 /* 0 none yet, 1 under way, 2 done */
 	int a_limited;               /* holds a login slot of the rate limits */
+	unsigned a_refused;          /* logins refused or failed on it */
 	struct event *a_login_timer; /* [esp] agent_login_timeout */
 	uint8_t a_rlkey[16];         /* its source, as the limits count it */
 	uint32_t a_ref;              /* the agent's number for its login */

@@ -15,6 +15,9 @@
  * connections to a name the esp refuses ("bad name", port 80), at most
  * 500 at a time, and reports when all K are answered.
  *
+ * With AGENTFLOOD_LOGINS=K (and no USER) each session, once up, sends K
+ * malformed first login steps at once.
+ *
  * usage: agentflood CA PORT SOURCE N SECONDS [USER]
  */
 #include <arpa/inet.h>
@@ -126,6 +129,20 @@ flood_up(struct session *s, void *arg)
 	say("up");
 	while (user == NULL && f->f_sent < opens && f->f_sent < 500)
 		flood_open(f);
+	if (user == NULL && getenv("AGENTFLOOD_LOGINS") != NULL) {
+		int i, k = atoi(getenv("AGENTFLOOD_LOGINS"));
+
+		memset(&fl, 0, sizeof fl);
+		fl.fl_method = AUTH_SCRAM;
+		fl.fl_step = 1;
+		fl.fl_msg = (const uint8_t *)"garbage";
+		fl.fl_msglen = 7;
+		for (i = 0; i < k; i++) {
+			fl.fl_ref = (uint32_t)i + 1;
+			if ((n = frame_login_encode(buf, sizeof buf, &fl)) > 0)
+				session_send_message(s, FRAME_LOGIN, buf, n);
+		}
+	}
 	if (user == NULL)
 		return;
 	if (scram_client_start(&sc, user, "not-the-password", 16, msg,

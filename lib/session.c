@@ -863,12 +863,14 @@ session_on_hello(struct session *s, const uint8_t *p, size_t len,
 static void
 session_refuse_open(struct session *s, uint8_t type, uint32_t id)
 {
+	static struct log_limit full;
 	struct frame_open_result r;
 	uint8_t buf[32];
 	size_t n;
 
-	log_warnx("session with %s: %u channels open: refusing channel %u "
-		  "([session] max_channels)",
+	log_warnx_limited(&full,
+	    "session with %s: %u channels open: refusing channel %u "
+	    "([session] max_channels)",
 	    s->s_peer, s->s_params.sp_max_channels, id);
 	memset(&r, 0, sizeof r);
 	r.for_code = OPEN_FAILURE;
@@ -986,6 +988,9 @@ session_on_goaway(struct session *s, const uint8_t *p, size_t len)
 {
 	char text[1100];
 
+	/* Said once: a peer that repeats it is not heard (nor logged) again. */
+	if (s->s_goaway_rcvd && p[0] == GOAWAY_NORMAL)
+		return;
 	esc_bytes(text, sizeof text, p + 1, len - 1, 0);
 	if (p[0] != GOAWAY_NORMAL)
 		log_warnx("session with %s: peer says goodbye: %s%s%s",

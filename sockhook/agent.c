@@ -28,12 +28,15 @@
 #include "daemon.h"
 #include "dialer.h"
 #include "log.h"
+#include "monotime.h"
 #include "tls.h"
 #include "tlswire.h"
 #include "xmalloc.h"
 
 #define AGENT_BACKOFF_MAX_MS 30000
 #define AGENT_CONNECT_MS     10000
+#define AGENT_LOGIN_MS       60000 /* the esp gives up at 30 s */
+#define AGENT_GOOD_MS        10000 /* a session logged in this long was good */
 #define AGENT_LEASE_CHECK_MS 500
 
 static void agent_dial(struct agent *);
@@ -100,6 +103,18 @@ agent_usable(const struct agent *a)
 {
 	return !a->a_draining && a->a_sess != NULL &&
 	    session_is_up(a->a_sess) && a->a_login == AGENT_LOGIN_DONE;
+}
+
+/*
+ * Did the session that ends serve? Logged in, and up long enough: then
+ * the next one is dialled at once. Otherwise (the esp refuses logins,
+ * answers busy, or ends sessions at once) the delay keeps growing.
+ */
+static int
+agent_session_served(struct agent *a)
+{
+	return a->a_login == AGENT_LOGIN_DONE &&
+	    monotime_ms() - a->a_up_ms >= AGENT_GOOD_MS;
 }
 
 /* The redial timer. */
@@ -183,16 +198,35 @@ agent_handshake(struct session *s, SSL *ssl, char *why, size_t len, void *arg)
 	return 0;
 }
 
-/* HELLO done: log in. */
+/*
+ * The esp did not finish the login in time: this session is no use.
+ * (It counts as a failure: the delay before the next grows.)
+ */
+static void
+agent_login_timeoutcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct agent *a = arg;
+
+	(void)fd;
+	(void)what;
+	if (a->a_sess != NULL && a->a_login == AGENT_LOGIN_RUNNING)
+		session_fail(a->a_sess, GOAWAY_TIMEOUT,
+		    "the esp did not answer the login in 60 s");
+}
+
+/* HELLO done: log in, within AGENT_LOGIN_MS. */
 static void
 agent_up(struct session *s, void *arg)
 {
 	struct agent *a = arg;
+	struct timeval tv = { AGENT_LOGIN_MS / 1000, 0 };
 
 	if (s != a->a_sess)
 		return;
-	a->a_attempts = 0;
+	a->a_up_ms = monotime_ms();
 	agent_login_start(a);
+	if (a->a_login == AGENT_LOGIN_RUNNING)
+		evtimer_add(a->a_login_timer, &tv);
 }
 
 /*
@@ -226,8 +260,11 @@ agent_closed(struct session *s, const char *reason, void *arg)
 		}
 		return;
 	}
+	if (agent_session_served(a))
+		a->a_attempts = 0;
 	a->a_sess = NULL;
 	agent_login_reset(a);
+	evtimer_del(a->a_login_timer);
 	agent_schedule(a);
 }
 
@@ -247,15 +284,22 @@ static void
 agent_goaway(struct session *s, void *arg)
 {
 	struct agent *a = arg;
+	int served;
 
 	if (s != a->a_sess)
 		return;
 	log_info("the esp asks for a new session; channels here finish");
+	served = agent_session_served(a);
 	a->a_sess = NULL;
 	a->a_old++;
 	agent_login_reset(a);
-	a->a_attempts = 0;
-	agent_dial(a);
+	evtimer_del(a->a_login_timer);
+	/* An esp that asks again and again is waited for, as on failure. */
+	if (served) {
+		a->a_attempts = 0;
+		agent_dial(a);
+	} else
+		agent_schedule(a);
 }
 
 /* An old session has no channels left. */
@@ -410,6 +454,8 @@ agent_free(struct agent *a)
 		session_close(a->a_sess, "agent stopping");
 	if (a->a_redial != NULL)
 		event_free(a->a_redial);
+	if (a->a_login_timer != NULL)
+		event_free(a->a_login_timer);
 	if (a->a_lease_ev != NULL)
 		event_free(a->a_lease_ev);
 	agent_login_reset(a);
@@ -479,6 +525,7 @@ agent_main(const char *conf, int lease, int ready_fd, int verbose)
 		event_add(a.a_lease_ev, &tv);
 	}
 	a.a_redial = evtimer_new(a.a_base, agent_redialcb, &a);
+	a.a_login_timer = evtimer_new(a.a_base, agent_login_timeoutcb, &a);
 	log_info("agent %s started for %s: esp %s:%s, local door 127.0.0.1:%u",
 	    DYNPASS_VERSION, conf, a.a_conf.esp_host, a.a_conf.esp_port,
 	    (unsigned)ntohs(a.a_state.as_addr.sin_port));

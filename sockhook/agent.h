@@ -60,7 +60,9 @@ struct agent {
 	/* The session to the esp. */
 	struct dialer *a_dial;
 	struct event *a_redial;
-	unsigned a_attempts;
+	unsigned a_attempts;         /* failed sessions since the last login */
+	struct event *a_login_timer; /* the esp must answer the login */
+	uint64_t a_up_ms;            /* when the session came up */
 	struct session *a_sess; /* current; older ones drain on their own */
 	unsigned a_old;         /* older ones still draining */
 	int a_stopping;         /* exit once they have drained */

@@ -46,6 +46,7 @@ struct local {
 	struct agent *l_agent;
 	struct bufferevent *l_bev;
 	struct event *l_timer;
+	struct event *l_gone; /* waiting for the answer: the program closed */
 	enum local_state l_state;
 	struct channel *l_ch;
 	struct endpoint l_client; /* the program, as it connected */
@@ -85,6 +86,8 @@ local_free(struct local *l)
 	}
 	TAILQ_REMOVE(&l->l_agent->a_locals, l, l_entry);
 	l->l_agent->a_nlocals--;
+	if (l->l_gone != NULL)
+		event_free(l->l_gone);
 	if (l->l_bev != NULL)
 		bufferevent_free(l->l_bev);
 	event_free(l->l_timer);
@@ -149,6 +152,10 @@ local_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 	char dst[ADDR_STRLEN];
 
 	l->l_ch = NULL;
+	if (l->l_gone != NULL) {
+		event_free(l->l_gone);
+		l->l_gone = NULL;
+	}
 	endpoint_str(&ch->ch_dst, dst, sizeof dst);
 	if (code != OPEN_OK) {
 		log_info("%s -> %s: %s", l->l_addr, dst,
@@ -165,6 +172,18 @@ local_resultcb(struct channel *ch, uint8_t code, const struct endpoint *bound,
 	channel_attach(ch, bev);
 }
 
+/* The program left while its OPEN waited for an answer. */
+static void
+local_gonecb(evutil_socket_t fd, short what, void *arg)
+{
+	struct local *l = arg;
+
+	(void)fd;
+	(void)what;
+	log_debug("local %s: left before the answer", l->l_addr);
+	local_free(l);
+}
+
 /* The request: OPEN on the session, tagged under the login. */
 static void
 local_open(struct local *l, const struct socks5_request *r)
@@ -175,6 +194,7 @@ local_open(struct local *l, const struct socks5_request *r)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof ss;
 	uint64_t counter = 0;
+	struct timeval tv;
 	size_t n = 0;
 	char dst[ADDR_STRLEN];
 
@@ -213,7 +233,17 @@ local_open(struct local *l, const struct socks5_request *r)
 	l->l_ch->ch_closed = local_chan_closed;
 	l->l_ch->ch_closed_arg = lc;
 	l->l_state = LOCAL_WAIT;
-	evtimer_del(l->l_timer);
+	/*
+	 * The answer may take as long as a connect may ([sockhook] timeout);
+	 * a program that gives up first is let go at once.
+	 */
+	tv.tv_sec = a->a_conf.timeout_ms / 1000;
+	tv.tv_usec = (a->a_conf.timeout_ms % 1000) * 1000;
+	evtimer_add(l->l_timer, &tv);
+	l->l_gone = event_new(a->a_base, bufferevent_getfd(l->l_bev), EV_CLOSED,
+	    local_gonecb, l);
+	if (l->l_gone != NULL)
+		event_add(l->l_gone, NULL);
 	bufferevent_disable(l->l_bev, EV_READ); /* data waits for the channel */
 	log_debug("%s -> %s: open sent as channel %u", l->l_addr, dst,
 	    l->l_ch->ch_id);
@@ -318,16 +348,31 @@ local_eventcb(struct bufferevent *bev, short what, void *arg)
 	local_free(arg);
 }
 
-/* The handshake took too long. */
+/* The handshake, or the answer to the OPEN, took too long. */
 static void
 local_timercb(evutil_socket_t fd, short what, void *arg)
 {
 	struct local *l = arg;
+	struct channel *ch;
 
 	(void)fd;
 	(void)what;
-	log_info("local %s: handshake timed out", l->l_addr);
-	local_free(l);
+	if (l->l_state != LOCAL_WAIT) {
+		log_info("local %s: handshake timed out", l->l_addr);
+		local_free(l);
+		return;
+	}
+	log_info("local %s: no answer from the esp in %d s; giving up",
+	    l->l_addr, l->l_agent->a_conf.timeout_ms / 1000);
+	ch = l->l_ch;
+	l->l_ch = NULL;
+	ch->ch_result = NULL;
+	channel_close(ch, CHANNEL_RESET, "no answer in time");
+	if (l->l_gone != NULL) {
+		event_free(l->l_gone);
+		l->l_gone = NULL;
+	}
+	local_refuse(l, OPEN_TIMEOUT);
 }
 
 /*
@@ -514,6 +559,7 @@ void
 local_outside_open(struct session *s, struct channel *ch,
     const struct frame_open *fo, void *arg)
 {
+	static struct log_budget refused;
 	struct agent *a = arg;
 	struct channel *ctl = session_channel(s, fo->fo_ref);
 	struct sockaddr_storage ss;
@@ -526,9 +572,16 @@ local_outside_open(struct session *s, struct channel *ch,
 	endpoint_str(&fo->fo_dst, dst, sizeof dst);
 	if ((why = local_rev_refusal(a, ctl, fo)) != NULL ||
 	    addr_from_endpoint(&fo->fo_dst, &ss, &sl) != 0) {
-		log_warnx("reverse connection to %s for channel %u refused: "
-			  "%s",
-		    dst, fo->fo_ref, why != NULL ? why : "not an address");
+		/* The esp may ask again and again: 20 lines a second. */
+		if (log_budget_take(&refused, 20))
+			log_warnx("reverse connection to %s for channel %u "
+				  "refused: %s",
+			    dst, fo->fo_ref,
+			    why != NULL ? why : "not an address");
+		else
+			log_warnx_limited(&refused.lb_over,
+			    "more than 20 reverse connections refused a "
+			    "second; not all are logged");
 		channel_refuse(ch, OPEN_NOT_ALLOWED);
 		return;
 	}

@@ -238,6 +238,7 @@ agent_login_finish(struct agent *a, int busy)
 	}
 	scram_client_clear(&a->a_scram);
 	certlogin_client_clear(&a->a_certbase);
+	evtimer_del(a->a_login_timer);
 	if (ok > 0) {
 		a->a_login = AGENT_LOGIN_DONE;
 		log_info("logged in as %s by %s (%zu of %zu isps)",

@@ -60,6 +60,15 @@ exec 7< <(curl -sS --max-time 30 --proxy "$PX" --limit-rate 20k \
 	-o /dev/null "http://127.0.0.1:$HTTP_PORT/f" 2>&1)
 HOLD=$!
 sleep 1.5
+# Wait for what the figures rest on: the isp's audit of the 2 refusals
+# the esp reported, each side's audit of the 3 closed channels (HTTP, FTP
+# control and data), and the held channel open on each side (2nd to HTTP).
+wait_for_count "$T/isp-audit.log" 'event=refusal side=esp .*fate="reported by the esp"' 2 10
+for side in esp isp; do
+	wait_for_count "$T/$side-audit.log" 'event=channel' 3 10
+done
+wait_for_count "$ESP_LOG" "channel [0-9]+ [^ ]+ -> [^ ]+:$HTTP_PORT opened\$" 2 10
+wait_for_count "$ISP_LOG" "channel [0-9]+ [^ ]+ -> [^ ]+:$HTTP_PORT \([^)]*\) opened\$" 2 10
 
 cat >"$T/scrape.py" <<'PY'
 # scrape.py URL OUT: fetch, parse with prometheus_client, write
@@ -123,6 +132,10 @@ kill "$HOLD" 2>/dev/null
 wait "$HOLD" 2>/dev/null
 exec 7<&-
 sleep 1
+# The held channel's close, audited on each side: 4 channel lines.
+for side in esp isp; do
+	wait_for_count "$T/$side-audit.log" 'event=channel' 4 10
+done
 $PY "$T/scrape.py" "http://127.0.0.1:$EM/metrics" "$T/esp.m" || fail "esp scrape"
 $PY "$T/scrape.py" "http://127.0.0.1:$IM/metrics" "$T/isp.m" || fail "isp scrape"
 [ -z "$(val "$T/esp.m" 'dynpass_channels{user=alice}')" ] ||

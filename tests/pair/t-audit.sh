@@ -33,6 +33,10 @@ fetch() { # NAME CURLARGS...
 fetch active -P -
 fetch passive
 sleep 0.5
+# Channels are audited at close, maybe after curl exits: 2 control, 2 data.
+for s in esp isp; do
+	wait_for_count "$T/$s-audit.log" 'event=channel' 4 10
+done
 
 # check FORMAT FILE SIDE: parse every line; check the fields.
 cat >"$T/check.py" <<'PY'
@@ -97,6 +101,7 @@ wait_for_log "$ISP_LOG" "reloaded" 10
 fetch again
 sleep 0.5
 for s in esp isp; do
+	wait_for_log "$T/$s-audit.log" 'event=channel' 10
 	[ -s "$T/$s-audit.log" ] || fail "$s did not reopen its audit file"
 	grep -q "event=channel" "$T/$s-audit.log" || fail "$s: no channel line after the reopen"
 done
@@ -115,6 +120,9 @@ sleep 1
 fetch active2 -P -
 fetch passive2
 sleep 0.5
+for s in esp isp; do
+	wait_for_count "$T/$s-audit.log" '"event":"channel"' 4 10
+done
 for s in esp isp; do
 	python3 "$T/check.py" json "$T/$s-audit.log" "$s" >"$T/check.out" 2>&1 ||
 		fail "$s audit (JSON): $(cat "$T/check.out")"
@@ -136,6 +144,8 @@ for i in range(300):
 PY
 most=$((25 * ($(date +%s) - t0 + 2)))
 sleep 1
+wait_for_count "$T/isp-audit.log" 'reported by the esp' $((before + 25)) 10
+wait_for_count "$T/esp-audit.log" '"event":"refusal".*"dst":"127\.0\.0\.1:1"' 300 10
 n=$(($(grep -c 'reported by the esp' "$T/isp-audit.log") - before))
 e=$(grep -c '"event":"refusal".*"dst":"127.0.0.1:1"' "$T/esp-audit.log")
 [ "$e" -ge 300 ] || fail "the esp's audit has $e of its 300 refusals"

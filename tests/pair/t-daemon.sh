@@ -43,6 +43,7 @@ audit = $T/logs/isp-audit.log
 ISP_LOG=$T/logs/isp.log
 pair_start
 wait_for_log "$T/notify.log" "^READY=1" 10
+wait_for_count "$T/notify.log" '^READY=1' 2 10
 [ "$(grep -c '^READY=1' "$T/notify.log")" = 2 ] || fail "esp and isp did not both say READY=1: $(cat "$T/notify.log")"
 ok "esp and isp told systemd READY=1 once serving"
 for pid in "$ESP_PID" "$ISP_PID"; do

@@ -82,10 +82,13 @@ sed -i "s/^sessions = 3/sessions = 2/" "$T/isp.conf"
 kill -HUP "$ISP_PID"
 wait_for_log "$ISP_LOG" "reload: esp 127.0.0.1:$SESSION_PORT#2 removed: draining its session" 10
 wait_for_log "$ISP_LOG" "esp 127.0.0.1:$SESSION_PORT#2: session gone; no longer dialled" 10
+n2=$(count_log "$ISP_LOG" "session with 127\.0\.0\.1:$SESSION_PORT#2 up")
 sed -i "s/^sessions = 2/sessions = 4/" "$T/isp.conf"
 kill -HUP "$ISP_PID"
 wait_for_log "$ISP_LOG" "reload: esp 127.0.0.1:$SESSION_PORT#3 added: dialling" 10
 wait_for_count "$ISP_LOG" "session with 127\.0\.0\.1:$SESSION_PORT#3 up" 1 10
+# Lane 2 is dialled anew too: wait for it before counting connections.
+wait_for_count "$ISP_LOG" "session with 127\.0\.0\.1:$SESSION_PORT#2 up" $((n2 + 1)) 10
 # The esp takes 4 per isp by default: lanes 0 to 3 are all in use.
 [ "$(ss -tnH state established "( sport = :$SESSION_PORT )" | wc -l)" = 4 ] ||
 	fail "want 4 session connections after the reload"

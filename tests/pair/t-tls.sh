@@ -55,6 +55,9 @@ refused door11 "$CLIENT_PORT" -tls1_1 -CAfile "$T/doorca.crt"
 refused doorccm "$CLIENT_PORT" -tls1_3 -CAfile "$T/doorca.crt" -ciphersuites TLS_AES_128_CCM_SHA256
 refused doorccm8 "$CLIENT_PORT" -tls1_3 -CAfile "$T/doorca.crt" -ciphersuites TLS_AES_128_CCM_8_SHA256
 ok "agents' door: TLS 1.3 with AES-128-GCM, AES-256-GCM and ChaCha20-Poly1305; TLS 1.2, TLS 1.1 and the CCM suites refused"
+# The esp logs a failed handshake maybe after s_client has exited.
+wait_for_count "$ESP_LOG" "closed: TLS handshake failed: error:0A000102:SSL routines::unsupported protocol" 4 10
+wait_for_count "$ESP_LOG" "closed: TLS handshake failed: error:0A0000C1:SSL routines::no shared cipher" 4 10
 [ "$(count_log "$ESP_LOG" "closed: TLS handshake failed: error:0A000102:SSL routines::unsupported protocol")" = 4 ] ||
 	fail "the esp did not log four refused versions: $(grep -c 'unsupported protocol' "$ESP_LOG")"
 [ "$(count_log "$ESP_LOG" "closed: TLS handshake failed: error:0A0000C1:SSL routines::no shared cipher")" = 4 ] ||

@@ -38,8 +38,8 @@ grep -q "started: .*, 2 workers$" "$ISP_LOG" || fail "the isp did not say it run
 for lane in "" "#1" "#2"; do
 	want=0
 	[ "$lane" = "#1" ] && want=1
-	grep -q "esp 127.0.0.1:$SESSION_PORT$lane: session on worker $want\$" "$ISP_LOG" ||
-		fail "lane '$lane' is not on worker $want: $(grep 'on worker' "$ISP_LOG")"
+	# Logged just after the lane's "up" line: wait for it.
+	wait_for_log "$ISP_LOG" "esp 127\.0\.0\.1:$SESSION_PORT$lane: session on worker $want\$" 10
 done
 names=$(cat /proc/"$ISP_PID"/task/*/comm | sort | tr '\n' ' ')
 case "$names" in *isp-w0*isp-w1*) ;; *) fail "no two worker threads in the isp: $names" ;; esac

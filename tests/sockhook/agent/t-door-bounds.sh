@@ -74,6 +74,9 @@ grep -qx "opens: 5000 refused, 0 other" "$T/d.log" || fail "flood: $(grep opens 
 most=$((25 * ($(date +%s) - t0 + 2))) # 25 in each second the flood touched
 kill $d 2>/dev/null
 sleep 1.2
+# The isp audits each reported refusal when its NOTICE arrives.
+wait_for_count "$ESP_LOG" 'audit .*event=refusal side=esp .*client=127\.0\.0\.1:4000 .*end="not a host name"' 5000 10
+wait_for_count "$ISP_LOG" 'audit .*event=refusal side=esp .*client=127\.0\.0\.1:4000 .*end="not a host name"' 25 10
 esp_n=$(count_log "$ESP_LOG" 'audit .*event=refusal side=esp .*client=127.0.0.1:4000 .*end="not a host name"')
 isp_n=$(count_log "$ISP_LOG" 'audit .*event=refusal side=esp .*client=127.0.0.1:4000 .*end="not a host name"')
 [ "$esp_n" = 5000 ] || fail "the esp's audit has $esp_n of 5000 refusals"

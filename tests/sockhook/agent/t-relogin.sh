@@ -93,6 +93,10 @@ wait "$big" || fail "the download across the reloads failed: $(cat "$T/big.err")
 [ "$(sha "$T/big.out")" = "$(sha "$T/www/big")" ] || fail "the download across the reloads: SHA-256 differs"
 ok "the download open across both reloads completed intact"
 
+# Channels are audited at close, maybe after curl exits: wait for the
+# big download's line, and a.out's and b.out's.
+wait_for_log "$ISP_LOG" 'audit ts=[^ ]+ event=channel side=isp channel=[0-9]+ user=shuser .* bytes_down=3000[0-9]{4} ' 10
+wait_for_count "$ISP_LOG" "audit ts=[^ ]* event=channel side=isp .* user=shuser " 3 10
 before=$(count_log "$ISP_LOG" "audit ts=[^ ]* event=channel side=isp .* user=shuser ")
 if fetch_blob c.out; then
 	fail "a fetch went through on a login that ended"
@@ -145,6 +149,8 @@ wait_for_log "$ISP_LOG" 'agent login of user "shuser" ended: the user is gone fr
 	fail "the isp did not end the removed user's login: $(grep -E 'agent login' "$ISP_LOG" | tail -3)"
 wait_for_log "$T/agent2.log" "login refused: wrong user name or password" 10 ||
 	fail "the agent of a removed user was not refused: $(tail -5 "$T/agent2.log")"
+# e.out's channel, the only one in isp2.log, is audited at its close.
+wait_for_count "$ISP_LOG" "audit ts=[^ ]* event=channel side=isp .* user=shuser " 1 10
 before=$(count_log "$ISP_LOG" "audit ts=[^ ]* event=channel side=isp .* user=shuser ")
 if fetch_blob r.out; then
 	fail "a fetch went through for a user no longer in the policy"

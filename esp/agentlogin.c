@@ -482,10 +482,24 @@ agentlogin_link_gone(struct esp_link *l)
 void
 agentlogin_forget(struct esp_agent *a)
 {
+	struct agent_leg *leg;
+	uint8_t id[4];
 	size_t i;
 
-	for (i = 0; i < a->a_nlegs; i++)
-		agentlogin_unwait(&a->a_legs[i]);
+	for (i = 0; i < a->a_nlegs; i++) {
+		leg = &a->a_legs[i];
+		agentlogin_unwait(leg);
+		/* The isp keeps an accepted login until told it is over. */
+		if (leg->ag_state == LEG_OK && leg->ag_link != NULL &&
+		    leg->ag_login != 0 && leg->ag_link->el_sess != NULL) {
+			id[0] = (uint8_t)(leg->ag_login >> 24);
+			id[1] = (uint8_t)(leg->ag_login >> 16);
+			id[2] = (uint8_t)(leg->ag_login >> 8);
+			id[3] = (uint8_t)leg->ag_login;
+			agentlogin_to_isp(a, leg, FRAME_LOGIN_LEFT, id,
+			    sizeof id);
+		}
+	}
 	if (a->a_limited)
 		ratelimit_release(a->a_esp->e_logins, a->a_rlkey);
 	a->a_limited = 0;

@@ -517,6 +517,30 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 	agentauth_reply(s, fl->fl_ref, LOGIN_ACCEPTED, l->al_id, out, n);
 }
 
+/*
+ * The agent of an accepted login left the esp: the login goes, so that
+ * logins do not pile up on a long session (AGENTAUTH_LOGINS). The esp
+ * could end it anyway, by closing the session.
+ */
+static void
+agentauth_left(struct isp *i, struct session *s, const struct frame_login *fl)
+{
+	struct agentauth_login *l;
+	uint32_t id = (uint32_t)fl->fl_msg[0] << 24 |
+	    (uint32_t)fl->fl_msg[1] << 16 | (uint32_t)fl->fl_msg[2] << 8 |
+	    fl->fl_msg[3];
+	char name[300];
+
+	TAILQ_FOREACH(l, &i->i_logins, al_entry)
+	if (l->al_serial == session_serial(s) && l->al_id == id)
+		break;
+	if (l == NULL)
+		return;
+	log_debug("agent login %u of user \"%s\" over: the agent left", id,
+	    esc_str(name, sizeof name, l->al_user));
+	agentauth_login_free(i, l);
+}
+
 /* LOGIN from the esp: one step of an agent's login. */
 void
 agentauth_message(struct isp *i, struct uplink *u, struct session *s,
@@ -530,6 +554,8 @@ agentauth_message(struct isp *i, struct uplink *u, struct session *s,
 	}
 	if (fl.fl_step == 1)
 		agentauth_step1(i, u, s, &fl);
+	else if (fl.fl_step == FRAME_LOGIN_LEFT)
+		agentauth_left(i, s, &fl);
 	else
 		agentauth_step2(i, s, &fl);
 }

@@ -446,7 +446,10 @@ frame_login_encode(uint8_t *p, size_t room, const struct frame_login *l)
 	return 7 + n + l->fl_msglen;
 }
 
-/* Decode LOGIN: a known method, step 1 or 2, a message of 1 to 16 KiB. */
+/*
+ * Decode LOGIN: a known method, step 1 or 2 with a message of 1 to 16 KiB,
+ * or FRAME_LOGIN_LEFT with a login's number (4 bytes).
+ */
 int
 frame_login_decode(const uint8_t *p, size_t len, struct frame_login *l)
 {
@@ -460,14 +463,16 @@ frame_login_decode(const uint8_t *p, size_t len, struct frame_login *l)
 	l->fl_method = p[5];
 	l->fl_step = p[6];
 	if ((l->fl_method != AUTH_SCRAM && l->fl_method != AUTH_CERT) ||
-	    (l->fl_step != 1 && l->fl_step != 2))
+	    (l->fl_step != 1 && l->fl_step != 2 &&
+		l->fl_step != FRAME_LOGIN_LEFT))
 		return FRAME_BAD;
 	if ((n = endpoint_decode(p + 7, len - 7, &l->fl_client)) == 0 ||
 	    l->fl_client.ep_atyp == ATYP_NAME)
 		return FRAME_BAD;
 	l->fl_msg = p + 7 + n;
 	l->fl_msglen = len - 7 - n;
-	if (l->fl_msglen == 0 || l->fl_msglen > FRAME_LOGIN_MSG_MAX)
+	if (l->fl_msglen == 0 || l->fl_msglen > FRAME_LOGIN_MSG_MAX ||
+	    (l->fl_step == FRAME_LOGIN_LEFT && l->fl_msglen != 4))
 		return FRAME_BAD;
 	return FRAME_OK;
 }

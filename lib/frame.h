@@ -149,13 +149,14 @@ struct frame_auth {
 };
 
 #define FRAME_LOGIN_MSG_MAX 16384
+#define FRAME_LOGIN_LEFT    3 /* step: the agent of login <msg u32> left */
 
 /* LOGIN: one step of an agent's login, relayed by the esp. */
 struct frame_login {
 	uint32_t fl_ref; /* the sender's number for this login */
 	uint8_t fl_leg;  /* which isp's exchange (agent side), else 0 */
 	uint8_t fl_method;
-	uint8_t fl_step;           /* 1, 2 */
+	uint8_t fl_step;           /* 1, 2, or FRAME_LOGIN_LEFT */
 	struct endpoint fl_client; /* the agent, as the esp sees it */
 	const uint8_t *fl_msg;     /* points into the frame */
 	size_t fl_msglen;

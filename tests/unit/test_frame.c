@@ -328,8 +328,17 @@ test_login(void)
 	b[5] = AUTH_PASSWORD; /* not a LOGIN method */
 	CHECK(frame_login_decode(b, n, &dl) == FRAME_BAD);
 	b[5] = AUTH_CERT;
-	b[6] = 3; /* no third step */
+	b[6] = FRAME_LOGIN_LEFT; /* a login's number is 4 bytes, not 6 */
 	CHECK(frame_login_decode(b, n, &dl) == FRAME_BAD);
+	b[6] = 4; /* no fourth step */
+	CHECK(frame_login_decode(b, n, &dl) == FRAME_BAD);
+	l.fl_step = FRAME_LOGIN_LEFT;
+	l.fl_msg = (const uint8_t *)"\0\0\0\52";
+	l.fl_msglen = 4;
+	n = frame_login_encode(b, sizeof b, &l);
+	CHECK(frame_login_decode(b, n, &dl) == FRAME_OK);
+	CHECK(dl.fl_step == FRAME_LOGIN_LEFT && dl.fl_msglen == 4 &&
+	    dl.fl_msg[3] == 42);
 
 	memset(&r, 0, sizeof r);
 	r.flr_ref = 9;

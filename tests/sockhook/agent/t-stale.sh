@@ -26,6 +26,8 @@ SOCKHOOK_CONF=$T/sockhook.conf SOCKHOOK_AGENT_STATE=$state LD_PRELOAD=$HOOKLIB \
 kill -TERM "$fg"
 wait "$fg" 2>/dev/null
 [ ! -e "$state" ] || fail "the agent stopped by SIGTERM left its state"
+# The esp tells the isp, which forgets the login (LOGIN step 3).
+wait_for_log "$ISP_LOG" 'agent login [0-9]+ of user "shuser" over: the agent left' 10
 ok "the agent's own port passes the check (1 MiB by hash); stopped by SIGTERM, it removes its state file"
 
 # Killed: the state stays. (Before any program connected: a port that

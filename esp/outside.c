@@ -233,8 +233,9 @@ outside_neutral(struct channel *ch, int rx, const struct announce *an,
 {
 	struct sockaddr_storage ss = *at;
 
-	log_warnx("%s: refused announcement \"%s\": %s", ch->ch_desc,
-	    an->an_text, why);
+	if (!channel_announce_quiet(ch))
+		log_warnx("%s: refused announcement \"%s\": %s", ch->ch_desc,
+		    an->an_text, why);
 	audit_announce(ch, 1, an->an_text, "refused", why);
 	if (ss.ss_family == AF_INET6)
 		((struct sockaddr_in6 *)&ss)->sin6_port = 0;

@@ -214,8 +214,9 @@ static void
 reverse_refuse(struct ctl *c, int rx, const struct announce *an,
     const char *why)
 {
-	log_warnx("%s: refused announcement \"%s\": %s", c->c_ch->ch_desc,
-	    an->an_text, why);
+	if (!channel_announce_quiet(c->c_ch))
+		log_warnx("%s: refused announcement \"%s\": %s",
+		    c->c_ch->ch_desc, an->an_text, why);
 	audit_announce(c->c_ch, 0, an->an_text, "refused", why);
 	reverse_neutral(c, rx);
 }

@@ -333,6 +333,8 @@ audit_announce(const struct channel *ch, int esp_side, const char *text,
 	struct audit_rec r;
 	char id[16], c[ADDR_STRLEN], d[ADDR_STRLEN];
 
+	if (channel_announce_quiet(ch))
+		return; /* past the channel's log budget */
 	snprintf(id, sizeof id, "%u", ch->ch_id);
 	memset(&r, 0, sizeof r);
 	r.event = "announce";

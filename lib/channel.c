@@ -278,6 +278,36 @@ channel_fail(struct channel *ch, const char *why)
 }
 
 /*
+ * Is this announcement logged and audited? A client or server may send
+ * them as fast as it likes: CHANNEL_ANN_LOGGED a second on a channel and
+ * CHANNEL_ANN_LOGGED_ALL in the process are; the rest are handled the
+ * same, and counted in one line a second.
+ */
+#define CHANNEL_ANN_LOGGED     20
+#define CHANNEL_ANN_LOGGED_ALL 200
+static void
+channel_announce_budget(struct channel *ch)
+{
+	static struct log_budget all;
+
+	ch->ch_ann_quiet =
+	    !log_budget_take(&ch->ch_ann_log, CHANNEL_ANN_LOGGED) ||
+	    !log_budget_take(&all, CHANNEL_ANN_LOGGED_ALL);
+	if (ch->ch_ann_quiet)
+		log_warnx_limited(&all.lb_over,
+		    "%s: announcements past %d a second on a channel or %d in "
+		    "all: handled, not logged or audited",
+		    ch->ch_desc, CHANNEL_ANN_LOGGED, CHANNEL_ANN_LOGGED_ALL);
+}
+
+/* Is the announcement being handled past the log budget? */
+int
+channel_announce_quiet(const struct channel *ch)
+{
+	return ch->ch_ann_quiet;
+}
+
+/*
  * Run a direction's scanner until it needs more input or stops at an
  * announcement, which goes to the owner.
  */
@@ -304,8 +334,11 @@ channel_scan_run(struct channel *ch, int dir)
 		if (r != SCAN_FOUND)
 			break;
 		ch->ch_scan_held[dir] = 1;
-		log_info("%s: announcement \"%s\"%s%s", ch->ch_desc, an.an_text,
-		    an.an_suspect ? ": " : "", an.an_suspect ? an.an_why : "");
+		channel_announce_budget(ch);
+		if (!ch->ch_ann_quiet)
+			log_info("%s: announcement \"%s\"%s%s", ch->ch_desc,
+			    an.an_text, an.an_suspect ? ": " : "",
+			    an.an_suspect ? an.an_why : "");
 		ch->ch_announce(ch, dir, &an, ch->ch_announce_arg);
 	}
 	ch->ch_scan_busy[dir] = 0;

@@ -12,6 +12,7 @@
 #include <event2/bufferevent.h>
 
 #include "frame.h"
+#include "log.h"
 #include "window.h"
 
 struct session;
@@ -92,6 +93,8 @@ struct channel {
 	char ch_fail_why[128];
 	channel_announce_cb ch_announce;
 	void *ch_announce_arg;
+	struct log_budget ch_ann_log; /* announcements logged a second */
+	int ch_ann_quiet;             /* this one is past the budget */
 
 	/* Stall checks while the session is short of credit. */
 	uint64_t ch_rx_written; /* peer -> end, written out, in all */
@@ -122,6 +125,7 @@ void channel_answer(struct channel *, uint8_t code, const struct endpoint *);
 void channel_grant(struct channel *);
 void channel_set_scan(struct channel *, struct scan *rx, struct scan *tx,
     channel_announce_cb, void *);
+int channel_announce_quiet(const struct channel *);
 void channel_announce_done(struct channel *, int rx,
     const struct sockaddr *replacement);
 int channel_on_data(struct channel *, struct evbuffer *, uint32_t);

@@ -172,7 +172,8 @@ expect_add_from(struct expect_table *t, const struct sockaddr *client,
 	e->ex_expires = monotime_ms() + (uint64_t)t->et_ttl_ms;
 	TAILQ_INSERT_TAIL(&t->et_list, e, ex_entry);
 	t->et_count++;
-	log_info("expecting one connection from %s to %s within %d s",
+	/* The announcement's audit line says as much (within its budget). */
+	log_debug("expecting one connection from %s to %s within %d s",
 	    addr_str(client, a, sizeof a), addr_str(endpoint, b, sizeof b),
 	    t->et_ttl_ms / 1000);
 }

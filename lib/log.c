@@ -162,35 +162,39 @@ log_warnx_limited(struct log_limit *ll, const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 	time_t now = time(NULL);
+	time_t last = __atomic_load_n(&ll->ll_last, __ATOMIC_RELAXED);
+	unsigned quiet;
 
-	if (now == ll->ll_last) {
-		ll->ll_quiet++;
+	/* Threads may share a limit: one of them takes the second. */
+	if (now == last ||
+	    !__atomic_compare_exchange_n(&ll->ll_last, &last, now, 0,
+		__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&ll->ll_quiet, 1, __ATOMIC_RELAXED);
 		return;
 	}
+	quiet = __atomic_exchange_n(&ll->ll_quiet, 0, __ATOMIC_RELAXED);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	log_warnx("%s (%u more like it in the second before)", msg,
-	    ll->ll_quiet);
-	ll->ll_last = now;
-	ll->ll_quiet = 0;
+	log_warnx("%s (%u more like it in the second before)", msg, quiet);
 }
 
 /*
  * May one more line of this kind be logged this second? A peer that can
  * cause a line at will must not fill the disk with it; the caller counts
- * the rest and says so with lb_over. The caller serialises.
+ * the rest and says so with lb_over. Threads may share a budget.
  */
 int
 log_budget_take(struct log_budget *lb, unsigned per_second)
 {
 	time_t now = time(NULL);
+	time_t sec = __atomic_load_n(&lb->lb_sec, __ATOMIC_RELAXED);
 
-	if (now != lb->lb_sec) {
-		lb->lb_sec = now;
-		lb->lb_n = 0;
-	}
-	return ++lb->lb_n <= per_second;
+	if (now != sec &&
+	    __atomic_compare_exchange_n(&lb->lb_sec, &sec, now, 0,
+		__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		__atomic_store_n(&lb->lb_n, 0, __ATOMIC_RELAXED);
+	return __atomic_add_fetch(&lb->lb_n, 1, __ATOMIC_RELAXED) <= per_second;
 }
 
 static char *log_path; /* [log] file, or NULL: standard error */

@@ -373,6 +373,7 @@ reverse_acceptcb_body(struct evconnlistener *lis, evutil_socket_t fd,
 	struct reverse *r = arg;
 	struct channel *data = r->r_data;
 	struct bufferevent *bev;
+	static struct log_limit refused;
 	char who[ADDR_STRLEN];
 	struct linger l = { 1, 0 };
 
@@ -380,8 +381,10 @@ reverse_acceptcb_body(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)salen;
 	addr_str(sa, who, sizeof who);
 	if (!reverse_may_accept(r, sa)) {
-		log_warnx("reverse %s: refused a connection from %s: %s",
-		    r->r_desc, who,
+		/* Anyone may connect, again and again: a line a second. */
+		log_warnx_limited(&refused,
+		    "reverse %s: refused a connection from %s: %s", r->r_desc,
+		    who,
 		    r->r_accept & RULE_ACCEPT_INSIDE
 			? "not an address the user may reach"
 			: "not the server of the control connection");

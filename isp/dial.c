@@ -615,33 +615,29 @@ dial_authdonecb(uint8_t code, void *arg)
 
 /*
  * NOTICE from the esp: a request it refused, for our audit, marked as
- * its word. At most DIAL_NOTICES a second are written, so an esp cannot
- * flood the audit; the rest are counted in one log line a second.
+ * its word. At most DIAL_NOTICES a second are written, from all sessions
+ * (an esp may hold several lanes), so an esp cannot flood the audit; the
+ * rest are counted in one log line a second.
  */
 #define DIAL_NOTICES 50
 static void
 dial_notice(struct uplink *u, struct session *s, const uint8_t *p, size_t len)
 {
-	static struct log_limit dropped;
+	static struct log_budget written;
 	struct frame_notice n;
-	time_t now = time(NULL);
 
 	if (frame_notice_decode(p, len, &n) != FRAME_OK) {
 		session_fail(s, GOAWAY_PROTOCOL, "malformed NOTICE");
 		return;
 	}
-	if (now != u->u_notice_sec) {
-		u->u_notice_sec = now;
-		u->u_notices = 0;
-	}
-	if (++u->u_notices > DIAL_NOTICES) {
-		log_warnx_limited(&dropped,
+	metrics_add(M_REFUSALS, "reported_by_esp", 1);
+	if (!log_budget_take(&written, DIAL_NOTICES)) {
+		log_warnx_limited(&written.lb_over,
 		    "esp %s reports more than %d refusals a second; not all "
 		    "are in the audit",
 		    u->u_name, DIAL_NOTICES);
 		return;
 	}
-	metrics_add(M_REFUSALS, "reported_by_esp", 1);
 	audit_reported(session_identity(s), n.fn_user, &n.fn_client, &n.fn_dst,
 	    n.fn_why);
 }

@@ -50,10 +50,8 @@ struct uplink {
 	int u_sent_config;      /* this session had its first CONFIG */
 	unsigned u_attempts;
 	TAILQ_HEAD(, isp_auth) u_auths; /* logins the esp is waiting for */
-	time_t u_notice_sec;            /* the esp's reports this second */
 	uint64_t u_checks_since;        /* this minute of password checks */
 	unsigned u_checks;              /* ... started in it (scrypt) */
-	unsigned u_notices;
 	int u_removed; /* gone from [isp] esp: draining, then freed */
 	TAILQ_ENTRY(uplink) u_entry;
 };

@@ -78,7 +78,7 @@ fuzz_messagecb(struct session *s, uint8_t type, const uint8_t *p, size_t len,
 {
 	(void)arg;
 	if (type == FRAME_LOGIN)
-		agentauth_message(&fuzz_isp, s, p, len);
+		agentauth_message(&fuzz_isp, NULL, s, p, len); /* no rate */
 }
 
 /* An OPEN: its tag checked as inside.c does, then refused. */

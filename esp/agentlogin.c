@@ -489,9 +489,12 @@ agentlogin_forget(struct esp_agent *a)
 	for (i = 0; i < a->a_nlegs; i++) {
 		leg = &a->a_legs[i];
 		agentlogin_unwait(leg);
-		/* The isp keeps an accepted login until told it is over. */
+		/*
+		 * The isp keeps an accepted login until told it is over (an
+		 * isp from before step 3 would take it for a protocol error).
+		 */
 		if (leg->ag_state == LEG_OK && leg->ag_link != NULL &&
-		    leg->ag_login != 0 && leg->ag_link->el_sess != NULL) {
+		    leg->ag_login != 0 && leg->ag_link->el_login_left) {
 			id[0] = (uint8_t)(leg->ag_login >> 24);
 			id[1] = (uint8_t)(leg->ag_login >> 16);
 			id[2] = (uint8_t)(leg->ag_login >> 8);

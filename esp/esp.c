@@ -749,6 +749,8 @@ esp_link_config(struct session *s, struct esp_link *l, const uint8_t *p,
 				  "proved \"%s\", and that is its id",
 			    session_peer(s),
 			    esc_str(said, sizeof said, line + 3), l->el_id);
+		else if (strcmp(line, "login-left=1") == 0)
+			l->el_login_left = 1;
 		else if (strncmp(line, "allow=", 6) == 0 &&
 		    esp_link_serves(s, l, line + 6) != 0) {
 			free(text);

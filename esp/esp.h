@@ -48,6 +48,7 @@ struct esp_link {
 	struct ruleset *el_rules;   /* the isp's rule files, once sent */
 	struct policy el_policy;    /* the isp's users and destinations */
 	int el_have_policy;
+	int el_login_left; /* the isp takes LOGIN step 3 (CONFIG login-left) */
 	struct expect_table el_expect;     /* openings servers announced */
 	TAILQ_HEAD(, login_part) el_parts; /* logins asked, not answered */
 	TAILQ_HEAD(, agent_leg) el_legs;   /* agents' logins asked there */

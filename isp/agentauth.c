@@ -454,6 +454,10 @@ agentauth_step2(struct isp *i, struct session *s, const struct frame_login *fl)
 	endpoint_str(&fl->fl_client, who, sizeof who);
 	x = agentauth_exchange_find(i, session_serial(s), fl->fl_ref);
 	if (x != NULL && monotime_ms() - x->ax_start_ms >= AGENTAUTH_TTL_MS) {
+		metrics_add2(M_LOGINS,
+		    x->ax_method == AUTH_SCRAM ? "agent_password"
+					       : "agent_certificate",
+		    "refused", 1);
 		agentauth_refused("agent login from %s: the second step came "
 				  "%d s or more after the first; refused",
 		    who, AGENTAUTH_TTL_MS / 1000);

@@ -486,7 +486,8 @@ dial_send_config(struct uplink *u)
 	int n;
 
 	serves = policy_serves(&i->i_policy);
-	n = asprintf(&cfg, "id=%s\nallow=%s\n", i->i_id, serves);
+	/* login-left: this isp takes LOGIN step 3 (FRAME_LOGIN_LEFT). */
+	n = asprintf(&cfg, "id=%s\nlogin-left=1\nallow=%s\n", i->i_id, serves);
 	free(serves);
 	if (n > 0) {
 		session_send_config(s, cfg, (size_t)n);

@@ -204,8 +204,9 @@ isp_check_config_size(const struct isp *i, const struct conf *c, char **cause)
 			    FRAME_MAX_PAYLOAD);
 	}
 	text = policy_serves(&i->i_policy);
-	/* "id=ID\nallow=LIST\n", with room for the longest id. */
-	len = strlen("id=\nallow=\n") + sizeof i->i_id + strlen(text);
+	/* "id=ID\nlogin-left=1\nallow=LIST\n", room for the longest id. */
+	len = strlen("id=\nlogin-left=1\nallow=\n") + sizeof i->i_id +
+	    strlen(text);
 	if (len > FRAME_MAX_PAYLOAD)
 		rc = conf_error(cause, c, NULL,
 		    "what the isp serves is too large for the esp: %zu bytes, "

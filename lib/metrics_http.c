@@ -155,8 +155,8 @@ metrics_http_bev(struct event_base *base, void *arg)
 	struct metrics_conn *mc;
 	struct bufferevent *bev;
 
-	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) ==
-	    NULL)
+	/* Options as evhttp's own: it closes the descriptor itself. */
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
 		return NULL;
 	mc = xcalloc(1, sizeof *mc);
 	mc->mc_mh = mh;

@@ -159,7 +159,10 @@ scram_cost_ok(unsigned long long n, unsigned r, unsigned p)
 	    r <= 32 && p >= 1 && p <= 16;
 }
 
-/* Is the scrypt cost one a client runs for a server (SCRAM_CLIENT_*)? */
+/*
+ * Is the scrypt cost one a client runs for a server (SCRAM_CLIENT_*)?
+ * n and r as scram_cost_ok takes them (n * r cannot overflow).
+ */
 int
 scram_client_cost_ok(uint64_t n, unsigned r, unsigned p)
 {

@@ -25,7 +25,9 @@ run_one() {
 	77) skipn=$((skipn + 1)); echo "SKIP $name: $(grep -m1 '^skip:' "$log" | cut -c7-)" ;;
 	*) failn=$((failn + 1)); failed="$failed $name"
 	   echo "FAIL $name (exit $rc, ${secs}s); last lines of $log:"
-	   tail -n 40 "$log" | sed 's/^/    /' ;;
+	   tail -n 40 "$log" | sed 's/^/    /'
+	   # The reason, which the daemons' logs that follow it may push out.
+	   grep -m3 '^FAIL:' "$log" | sed 's/^/    reason: /' ;;
 	esac
 }
 

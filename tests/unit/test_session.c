@@ -51,6 +51,25 @@ on_closed(struct session *s, const char *reason, void *arg)
 
 static const struct session_cb esp_cb = { .sc_closed = on_closed };
 
+/* An esp and an isp session over a bufferevent pair, HELLO done. */
+static void
+pair_up(const struct session_cb *ecb, const struct session_cb *icb,
+    struct session **se, struct session **si)
+{
+	struct bufferevent *sp[2];
+
+	bufferevent_pair_new(base, 0, sp);
+	*se = session_new(base, sp[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP, "esp",
+	    &params, ecb, NULL);
+	*si = session_new(base, sp[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
+	    &params, icb, NULL);
+	session_start(*se);
+	session_start(*si);
+	session_connected(*se);
+	session_connected(*si);
+	spin(20);
+}
+
 /* Write a raw frame to the peer end. */
 static void
 raw_frame(struct bufferevent *raw, uint8_t type, uint32_t chan, const void *p,
@@ -471,7 +490,6 @@ test_flow_control(void)
 {
 	static const struct session_cb icb = { .sc_open = isp_open };
 	static const struct session_cb ecb = { 0 };
-	struct bufferevent *sp[2];
 	struct session *se, *si;
 	struct endpoint dst = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
 	struct endpoint cl = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
@@ -482,16 +500,7 @@ test_flow_control(void)
 
 	for (i = 0; i < total; i++)
 		data[i] = (uint8_t)(i * 31 + (i >> 12));
-	bufferevent_pair_new(base, 0, sp);
-	se = session_new(base, sp[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP, "esp",
-	    &params, &ecb, NULL);
-	si = session_new(base, sp[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
-	    &params, &icb, NULL);
-	session_start(se);
-	session_start(si);
-	session_connected(se);
-	session_connected(si);
-	spin(20);
+	pair_up(&ecb, &icb, &se, &si);
 	CHECK(session_is_up(se) && session_is_up(si));
 	CHECK(session_open_channel(se, &dst, &cl, NULL, NULL, 0, esp_result,
 		  NULL) != NULL);
@@ -926,7 +935,6 @@ test_id_wrap(void)
 	static const struct session_cb icb = { .sc_open = small_open,
 		.sc_closed = on_closed };
 	static const struct session_cb ecb = { .sc_closed = on_closed };
-	struct bufferevent *sp[2];
 	struct session *se, *si;
 	struct endpoint dst = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
 	struct endpoint cl = { .ep_atyp = ATYP_IPV4, .ep_len = 4 };
@@ -937,16 +945,7 @@ test_id_wrap(void)
 	small_nends = 0;
 	closed_count = 0;
 	wrap_results = 0;
-	bufferevent_pair_new(base, 0, sp);
-	se = session_new(base, sp[0], FRAME_ROLE_ESP, FRAME_ROLE_ISP, "esp",
-	    &params, &ecb, NULL);
-	si = session_new(base, sp[1], FRAME_ROLE_ISP, FRAME_ROLE_ESP, "isp",
-	    &params, &icb, NULL);
-	session_start(se);
-	session_start(si);
-	session_connected(se);
-	session_connected(si);
-	spin(20);
+	pair_up(&ecb, &icb, &se, &si);
 	a = session_open_channel(se, &dst, &cl, NULL, NULL, 0, wrap_result,
 	    NULL);
 	session_set_next_id(se, 0xfffffffdu);

@@ -86,13 +86,10 @@ agentlogin_loud(void)
 {
 	static struct log_budget lines;
 
-	if (log_budget_take(&lines, AGENTLOGIN_LOGGED))
-		return 1;
-	log_warnx_limited(&lines.lb_over,
+	return log_budget_spend(&lines, AGENTLOGIN_LOGGED,
 	    "more than %d agent logins refused a second: the rest are counted "
 	    "(dynpass_logins_total), not logged or audited",
 	    AGENTLOGIN_LOGGED);
-	return 0;
 }
 
 /*

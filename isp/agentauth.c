@@ -326,13 +326,11 @@ agentauth_refused(const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
-	if (!log_budget_take(&lines, AGENTAUTH_REFUSALS_LOGGED)) {
-		log_warnx_limited(&lines.lb_over,
-		    "more than %d agent login steps refused a second: the "
-		    "rest are counted (dynpass_logins_total), not logged",
-		    AGENTAUTH_REFUSALS_LOGGED);
+	if (!log_budget_spend(&lines, AGENTAUTH_REFUSALS_LOGGED,
+		"more than %d agent login steps refused a second: the rest "
+		"are counted (dynpass_logins_total), not logged",
+		AGENTAUTH_REFUSALS_LOGGED))
 		return;
-	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);

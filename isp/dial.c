@@ -632,13 +632,11 @@ dial_notice(struct uplink *u, struct session *s, const uint8_t *p, size_t len)
 		return;
 	}
 	metrics_add(M_REFUSALS, "reported_by_esp", 1);
-	if (!log_budget_take(&written, DIAL_NOTICES)) {
-		log_warnx_limited(&written.lb_over,
-		    "esp %s reports more than %d refusals a second; not all "
-		    "are in the audit",
-		    u->u_name, DIAL_NOTICES);
+	if (!log_budget_spend(&written, DIAL_NOTICES,
+		"esp %s reports more than %d refusals a second; not all are "
+		"in the audit",
+		u->u_name, DIAL_NOTICES))
 		return;
-	}
 	audit_reported(session_identity(s), n.fn_user, &n.fn_client, &n.fn_dst,
 	    n.fn_why);
 }

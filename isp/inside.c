@@ -88,12 +88,10 @@ inside_quiet(struct inside *in)
 
 	if (in->in_quiet != -1)
 		return in->in_quiet;
-	in->in_quiet = !log_budget_take(&refusals, INSIDE_REFUSALS_LOGGED);
-	if (in->in_quiet)
-		log_warnx_limited(&refusals.lb_over,
-		    "more than %d opens refused a second: the rest are "
-		    "counted (dynpass_refusals_total), not logged or audited",
-		    INSIDE_REFUSALS_LOGGED);
+	in->in_quiet = !log_budget_spend(&refusals, INSIDE_REFUSALS_LOGGED,
+	    "more than %d opens refused a second: the rest are counted "
+	    "(dynpass_refusals_total), not logged or audited",
+	    INSIDE_REFUSALS_LOGGED);
 	return in->in_quiet;
 }
 

@@ -152,15 +152,11 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-/*
- * A warning that a flood could repeat: at most one line a second for each
- * limit; the lines held back are counted in the next one.
- */
-void
-log_warnx_limited(struct log_limit *ll, const char *fmt, ...)
+/* log_warnx_limited, from a va_list. */
+static void
+log_vwarnx_limited(struct log_limit *ll, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 	time_t now = time(NULL);
 	time_t last = __atomic_load_n(&ll->ll_last, __ATOMIC_RELAXED);
 	unsigned quiet;
@@ -173,16 +169,28 @@ log_warnx_limited(struct log_limit *ll, const char *fmt, ...)
 		return;
 	}
 	quiet = __atomic_exchange_n(&ll->ll_quiet, 0, __ATOMIC_RELAXED);
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	log_warnx("%s (%u more like it in the second before)", msg, quiet);
+}
+
+/*
+ * A warning that a flood could repeat: at most one line a second for each
+ * limit; the lines held back are counted in the next one.
+ */
+void
+log_warnx_limited(struct log_limit *ll, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwarnx_limited(ll, fmt, ap);
+	va_end(ap);
 }
 
 /*
  * May one more line of this kind be logged this second? A peer that can
  * cause a line at will must not fill the disk with it; the caller counts
- * the rest and says so with lb_over. Threads may share a budget.
+ * the rest and says so (log_budget_spend). Threads may share a budget.
  */
 int
 log_budget_take(struct log_budget *lb, unsigned per_second)
@@ -195,6 +203,24 @@ log_budget_take(struct log_budget *lb, unsigned per_second)
 		__ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		__atomic_store_n(&lb->lb_n, 0, __ATOMIC_RELAXED);
 	return __atomic_add_fetch(&lb->lb_n, 1, __ATOMIC_RELAXED) <= per_second;
+}
+
+/*
+ * log_budget_take, and past the budget the line that says so (once a
+ * second, with how many it left out).
+ */
+int
+log_budget_spend(struct log_budget *lb, unsigned per_second, const char *over,
+    ...)
+{
+	va_list ap;
+
+	if (log_budget_take(lb, per_second))
+		return 1;
+	va_start(ap, over);
+	log_vwarnx_limited(&lb->lb_over, over, ap);
+	va_end(ap);
+	return 0;
 }
 
 static char *log_path; /* [log] file, or NULL: standard error */

@@ -34,6 +34,8 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx_limited(struct log_limit *, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int log_budget_take(struct log_budget *, unsigned per_second);
+int log_budget_spend(struct log_budget *, unsigned per_second, const char *over,
+    ...) __attribute__((format(printf, 3, 4)));
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

@@ -573,15 +573,13 @@ local_outside_open(struct session *s, struct channel *ch,
 	if ((why = local_rev_refusal(a, ctl, fo)) != NULL ||
 	    addr_from_endpoint(&fo->fo_dst, &ss, &sl) != 0) {
 		/* The esp may ask again and again: 20 lines a second. */
-		if (log_budget_take(&refused, 20))
+		if (log_budget_spend(&refused, 20,
+			"more than 20 reverse connections refused a second; "
+			"not all are logged"))
 			log_warnx("reverse connection to %s for channel %u "
 				  "refused: %s",
 			    dst, fo->fo_ref,
 			    why != NULL ? why : "not an address");
-		else
-			log_warnx_limited(&refused.lb_over,
-			    "more than 20 reverse connections refused a "
-			    "second; not all are logged");
 		channel_refuse(ch, OPEN_NOT_ALLOWED);
 		return;
 	}

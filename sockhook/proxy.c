@@ -160,21 +160,44 @@ fail:
 	return -1;
 }
 
+/* Start a non-blocking connect; see proxy_start. deadline 0: from now. */
+static int proxy_begin(int fd, const struct socks_dest *d, int64_t deadline);
+
+/* A blocking connect that the program's signal or SO_SNDTIMEO ended early
+ * (why: EINTR or EINPROGRESS) goes on in the background, as the kernel's
+ * would: a later connect says EALREADY, then EISCONN; SO_ERROR the outcome. */
+static int
+proxy_background(int fd, const struct socks_dest *d, int64_t deadline, int why)
+{
+	if (proxy_begin(fd, d, deadline) == 0 || errno != EINPROGRESS)
+		return -1;
+	shlog_debug("connect %s: it goes on in the background",
+	    why == EINTR ? "interrupted by a signal"
+			 : "timed out (SO_SNDTIMEO)");
+	errno = why;
+	return -1;
+}
+
 /* Connect a blocking socket through the ESP, in the calling thread. */
 int
 proxy_blocking(int fd, const struct socks_dest *d)
 {
 	struct sockaddr_storage esp;
 	struct sockaddr unspec;
+	struct blockwait bw;
 	socklen_t len;
 	int64_t deadline = (int64_t)monotime_ms() + sh_conf.timeout_ms;
-	int family, v6only, nfd, err, cloexec;
+	int family, v6only, nfd, err, cloexec, fl, why;
 	char buf[300];
 
 	shlog_debug("connect %s through the esp",
 	    proxy_dest_str(d, buf, sizeof buf));
 	family = proxy_family(fd, &v6only);
 	if (route_esp_addr(family, v6only, &esp, &len) == 0) {
+		/* The socket waits in blockwait, never in the kernel. */
+		fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+		blockwait_begin(&bw, fd);
 		if (socks_connect_esp(fd, (struct sockaddr *)&esp, len,
 			deadline) != 0) {
 			err = errno == ETIMEDOUT ? ETIMEDOUT : ENETUNREACH;
@@ -184,6 +207,8 @@ proxy_blocking(int fd, const struct socks_dest *d)
 			err = errno;
 		else
 			err = 0;
+		why = blockwait_end(&bw);
+		fcntl(fd, F_SETFL, fl);
 		fdtab_lock();
 		if (err == 0)
 			proxy_mark(fd, d, FD_PROXIED, 0);
@@ -193,6 +218,8 @@ proxy_blocking(int fd, const struct socks_dest *d)
 			memset(&unspec, 0, sizeof unspec);
 			unspec.sa_family = AF_UNSPEC;
 			real.connect(fd, &unspec, sizeof unspec);
+			if (why != 0)
+				return proxy_background(fd, d, deadline, why);
 			shlog_debug("connect failed: %s", strerror(err));
 			errno = err;
 			return -1;
@@ -200,8 +227,15 @@ proxy_blocking(int fd, const struct socks_dest *d)
 		return 0;
 	}
 	/* The ESP has no address of this family: use a new socket. */
-	if ((nfd = proxy_dial(fd, d, deadline)) == -1)
+	blockwait_begin(&bw, fd);
+	nfd = proxy_dial(fd, d, deadline);
+	err = errno;
+	if ((why = blockwait_end(&bw)) != 0 && nfd == -1)
+		return proxy_background(fd, d, deadline, why);
+	if (nfd == -1) {
+		errno = err;
 		return -1;
+	}
 	cloexec = (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0;
 	fcntl(nfd, F_SETFL, fcntl(fd, F_GETFL));
 	fdtab_lock();
@@ -245,7 +279,7 @@ static void *
 proxy_thread(void *arg)
 {
 	struct job *j = arg;
-	int64_t deadline = (int64_t)monotime_ms() + sh_conf.timeout_ms;
+	int64_t deadline = j->deadline;
 	int nfd, err = 0, cloexec, fl;
 	char buf[300];
 
@@ -297,6 +331,13 @@ proxy_thread(void *arg)
 int
 proxy_start(int fd, const struct socks_dest *d)
 {
+	return proxy_begin(fd, d, 0);
+}
+
+/* The same, to be done by deadline (0: [sockhook] timeout from now). */
+static int
+proxy_begin(int fd, const struct socks_dest *d, int64_t deadline)
+{
 	struct job *j;
 	pthread_t t;
 	pthread_attr_t attr;
@@ -312,6 +353,9 @@ proxy_start(int fd, const struct socks_dest *d)
 	}
 	j->fd = fd;
 	j->dest = *d;
+	j->deadline = deadline != 0
+	    ? deadline
+	    : (int64_t)monotime_ms() + sh_conf.timeout_ms;
 	if (d->name != NULL)
 		j->dest.name = j->dest.namebuf;
 	fl = fcntl(fd, F_GETFL);

@@ -5,7 +5,9 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -141,6 +143,7 @@ struct job {
 	int gatepeer;           /* the far end of the gate */
 	unsigned long gate_ino; /* the gate's inode: is fd still ours? */
 	int cloexec;
+	int64_t deadline; /* monotime_ms */
 	struct socks_dest dest;
 };
 
@@ -180,6 +183,20 @@ int route_decide(const struct sockaddr *, socklen_t, struct socks_dest *,
 int route_esp_addr(int family, int v6only, struct sockaddr_storage *,
     socklen_t *);
 int route_agent_token(char *out);
+
+/* A program's blocking call waiting as the kernel's would. */
+struct blockwait {
+	int bw_sfd;         /* signalfd for bw_watch, or -1 */
+	sigset_t bw_old;    /* the program's signal mask */
+	sigset_t bw_watch;  /* handled signals it leaves unblocked */
+	int bw_timeo;       /* the socket has SO_SNDTIMEO */
+	int64_t bw_give_up; /* when SO_SNDTIMEO ends the wait; 0 never */
+	int bw_outcome;     /* 0, EINTR or EINPROGRESS */
+};
+
+void blockwait_begin(struct blockwait *, int fd);
+int blockwait_end(struct blockwait *);
+int blockwait_poll(struct pollfd *, int timeout);
 
 /* Connecting through the ESP. */
 int proxy_blocking(int fd, const struct socks_dest *);

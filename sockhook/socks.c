@@ -26,10 +26,10 @@ socks_wait(int fd, short events, int64_t deadline)
 		pfd.fd = fd;
 		pfd.events = events;
 		pfd.revents = 0;
-		n = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		n = blockwait_poll(&pfd, left > 60000 ? 60000 : (int)left);
 		if (n > 0)
 			return 0;
-		if (n == -1 && errno != EINTR)
+		if (n == -2 || (n == -1 && errno != EINTR))
 			return -1;
 	}
 }

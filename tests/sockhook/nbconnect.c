@@ -15,7 +15,13 @@
  * fclose-pending (start a non-blocking connect, close it with fclose
  * while it is still pending, open /dev/null at the same number, wait
  * $NB_WAIT_MS and check the descriptor still holds /dev/null: prints
- * "kept" or "replaced").
+ * "kept" or "replaced"),
+ * intr (a blocking connect that a SIGALRM without SA_RESTART interrupts
+ * after 300 ms: it must fail with EINTR and go on in the background: a
+ * second connect says EALREADY, poll says writable, SO_ERROR the outcome,
+ * a third connect EISCONN), sndtimeo (the same with SO_SNDTIMEO at 300 ms
+ * and EINPROGRESS), restart (SIGALRM every 100 ms with SA_RESTART: the
+ * blocking connect is not interrupted; prints how many signals came).
  * A failed connect prints "errno=NAME" on stderr and exits 3. */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,15 +32,54 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const char *nb_mode;
 static volatile sig_atomic_t nb_sig_tid;
+static volatile sig_atomic_t nb_alarms;
+
+/* SIGALRM: count it. */
+static void
+nb_alarmcb(int sig)
+{
+	(void)sig;
+	nb_alarms++;
+}
+
+/* Milliseconds on the monotonic clock. */
+static long
+nb_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Arm SIGALRM every interval_ms (once if 0), with these sigaction flags. */
+static void
+nb_alarm(int flags, int first_ms, int interval_ms)
+{
+	struct sigaction sa;
+	struct itimerval it;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = nb_alarmcb;
+	sa.sa_flags = flags;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_usec = first_ms * 1000;
+	it.it_interval.tv_usec = interval_ms * 1000;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
 
 /* SIGUSR1: note the thread that ran it. */
 static void
@@ -91,6 +136,46 @@ nb_wait(int fd, int epfd)
 	}
 }
 
+/* A blocking connect cut short by a signal (intr) or SO_SNDTIMEO
+ * (sndtimeo): it goes on, and ends as a non-blocking one does. */
+static void
+nb_cut_short(int fd, const struct addrinfo *ai)
+{
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+	struct timeval tv = { 0, 300000 };
+	socklen_t len = sizeof(int);
+	int want, err = 0;
+	long t0;
+
+	if (strcmp(nb_mode, "intr") == 0) {
+		nb_alarm(0, 300, 0);
+		want = EINTR;
+	} else {
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv))
+			nb_errno("setsockopt", errno);
+		want = EINPROGRESS;
+	}
+	t0 = nb_ms();
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		nb_errno("connect did not stop", 0);
+	if (errno != want)
+		nb_errno("connect", errno);
+	fprintf(stderr, "nbconnect: connect: %s after %ld ms (%d signals)\n",
+	    strerrorname_np(errno), nb_ms() - t0, (int)nb_alarms);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EALREADY)
+		nb_errno("connect again", errno);
+	if (poll(&pfd, 1, 20000) != 1)
+		nb_errno("poll", ETIMEDOUT);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		nb_errno("getsockopt", errno);
+	if (err != 0)
+		nb_errno("connect", err);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EISCONN)
+		nb_errno("connect once done", errno);
+	fprintf(stderr, "nbconnect: connected %ld ms after the first connect\n",
+	    nb_ms() - t0);
+}
+
 /* Connect fd to ai in the chosen style; exits on failure. */
 static void
 nb_connect(int fd, const struct addrinfo *ai)
@@ -99,7 +184,9 @@ nb_connect(int fd, const struct addrinfo *ai)
 	socklen_t len = sizeof(int);
 	int err = 0, epfd = -1, block;
 
-	block = strcmp(nb_mode, "block") == 0 || strcmp(nb_mode, "fork") == 0;
+	block = strcmp(nb_mode, "block") == 0 || strcmp(nb_mode, "fork") == 0 ||
+	    strcmp(nb_mode, "intr") == 0 || strcmp(nb_mode, "sndtimeo") == 0 ||
+	    strcmp(nb_mode, "restart") == 0;
 	if (!block)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (strncmp(nb_mode, "epoll", 5) == 0 &&
@@ -111,6 +198,21 @@ nb_connect(int fd, const struct addrinfo *ai)
 		ev.data.u64 = 1;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
 			nb_errno("epoll_ctl pre", errno);
+	}
+	if (strcmp(nb_mode, "intr") == 0 || strcmp(nb_mode, "sndtimeo") == 0) {
+		nb_cut_short(fd, ai);
+		return;
+	}
+	if (strcmp(nb_mode, "restart") == 0) {
+		nb_alarm(SA_RESTART, 100, 100);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+			nb_errno("connect", errno);
+		nb_alarm(SA_RESTART, 0, 0);
+		fprintf(stderr, "nbconnect: connected after %d signals\n",
+		    (int)nb_alarms);
+		if (nb_alarms == 0)
+			exit(9);
+		return;
 	}
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return;

@@ -116,3 +116,34 @@ ok "a pending connect closed behind the hook's back: the reused descriptor keeps
 	>"$T/signal.out" 2>"$T/signal.err" || fail "signal-pending: $(cat "$T/signal.out" "$T/signal.err")"
 [ "$(cat "$T/signal.out")" = main ] || fail "signal-pending: the handler ran on: $(cat "$T/signal.out")"
 ok "a signal sent while a connect is pending runs its handler on the program's thread, not the hook's"
+
+# A blocking connect is cut short as the kernel's is: by a signal whose
+# handler has no SA_RESTART (EINTR), or by SO_SNDTIMEO (EINPROGRESS); it
+# then goes on in the background (EALREADY, writable, SO_ERROR, EISCONN).
+# A signal with SA_RESTART does not cut it. A door that answers each
+# CONNECT after 3 s shows when connect() returned.
+bg_start "$T/slow.log" /usr/bin/python3 "$TOP/tests/sockhook/slowsocks.py" 3
+wait_for_log "$T/slow.log" listening 10
+SLOW=$(awk '/^listening/ { print $2; exit }' "$T/slow.log")
+printf '[sockhook]\nesp = 127.0.0.1:%s\nroute = 127.0.0.1/32\ntimeout = 20s\n' "$SLOW" >"$T/slow.conf"
+for m in intr sndtimeo; do
+	want=EINTR
+	[ "$m" = sndtimeo ] && want=EINPROGRESS
+	"$BIN/sockhook" -c "$T/slow.conf" -- "$NB" "$m" 127.0.0.1 "$HTTP_PORT" /blob \
+	    >"$T/$m.out" 2>"$T/$m.err" || fail "$m: $(cat "$T/$m.err")"
+	[ "$(sha "$T/$m.out")" = "$BLOB_SHA" ] || fail "$m: SHA-256 differs"
+	ms=$(sed -n "s/^nbconnect: connect: $want after \([0-9]*\) ms.*/\1/p" "$T/$m.err")
+	[ -n "$ms" ] || fail "$m: connect did not fail with $want: $(cat "$T/$m.err")"
+	[ "$ms" -lt 2500 ] || fail "$m: connect returned after $ms ms, when the door answered, not when cut short"
+	ok "$m: a blocking connect ends with $want after $ms ms, goes on in the background, and fetches the blob intact"
+done
+"$BIN/sockhook" -c "$T/slow.conf" -- "$NB" intr 127.0.0.1 "$CLOSED_PORT" / \
+    >/dev/null 2>"$T/intr-refused.err" && fail "intr to a closed port succeeded"
+grep -q "^nbconnect: connect: EINTR after" "$T/intr-refused.err" &&
+    grep -q "nbconnect intr: connect: errno=ECONNREFUSED" "$T/intr-refused.err" ||
+    fail "intr to a closed port: $(cat "$T/intr-refused.err")"
+ok "an interrupted connect to a closed port: EINTR, then SO_ERROR says ECONNREFUSED"
+"$BIN/sockhook" -c "$T/slow.conf" -- "$NB" restart 127.0.0.1 "$HTTP_PORT" /blob \
+    >"$T/restart.out" 2>"$T/restart.err" || fail "restart: $(cat "$T/restart.err")"
+[ "$(sha "$T/restart.out")" = "$BLOB_SHA" ] || fail "restart: SHA-256 differs"
+ok "signals with SA_RESTART do not cut a blocking connect short: $(grep -o 'after [0-9]* signals' "$T/restart.err")"

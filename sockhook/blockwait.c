@@ -23,6 +23,14 @@
 #include "sockhook.h"
 
 static __thread struct blockwait *blockwait_cur;
+static __thread int blockwait_hup_fd = -1;
+
+/* In a helper thread: give up waiting once fd hangs up (-1: never). */
+void
+blockwait_hangup(int fd)
+{
+	blockwait_hup_fd = fd;
+}
 
 /* Does sig have a handler of the program's (not SIG_DFL or SIG_IGN)? */
 static int
@@ -126,7 +134,8 @@ blockwait_signalled(struct blockwait *bw)
 /*
  * poll(2) on one descriptor for the blocking call under way in this thread,
  * if any: -2 with errno EINTR or EINPROGRESS when the program's call must
- * end now. Without one, a plain poll.
+ * end now. In a helper thread, -2 with ECANCELED once the descriptor set
+ * with blockwait_hangup hangs up. Otherwise a plain poll.
  */
 int
 blockwait_poll(struct pollfd *pfd, int timeout)
@@ -136,8 +145,21 @@ blockwait_poll(struct pollfd *pfd, int timeout)
 	int64_t left;
 	int n;
 
-	if (bw == NULL)
+	if (bw == NULL && blockwait_hup_fd == -1)
 		return poll(pfd, 1, timeout);
+	if (bw == NULL) {
+		p[0] = *pfd;
+		p[1].fd = blockwait_hup_fd;
+		p[1].events = 0; /* hangup and errors only */
+		p[1].revents = 0;
+		n = poll(p, 2, timeout);
+		pfd->revents = p[0].revents;
+		if (n > 0 && p[1].revents != 0) {
+			errno = ECANCELED;
+			return -2;
+		}
+		return n > 0 && pfd->revents == 0 ? 0 : n;
+	}
 	if (bw->bw_give_up != 0) {
 		if ((left = bw->bw_give_up - (int64_t)monotime_ms()) <= 0) {
 			bw->bw_outcome = errno = EINPROGRESS;

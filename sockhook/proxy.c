@@ -145,7 +145,8 @@ proxy_dial(int like, const struct socks_dest *d, int64_t deadline)
 	proxy_copy_opts(like, family, fd);
 	if (socks_connect_esp(fd, (struct sockaddr *)&esp, len, deadline) !=
 	    0) {
-		err = errno == ETIMEDOUT ? ETIMEDOUT : ENETUNREACH;
+		err = errno == ETIMEDOUT || errno == ECANCELED ? errno
+							       : ENETUNREACH;
 		shlog_debug("cannot reach the esp: %s", strerror(errno));
 		goto fail;
 	}
@@ -283,8 +284,11 @@ proxy_thread(void *arg)
 	int nfd, err = 0, cloexec, fl;
 	char buf[300];
 
+	/* Once the program has closed the gate everywhere, stop at once. */
+	blockwait_hangup(j->gatepeer);
 	if ((nfd = proxy_dial(j->orig, &j->dest, deadline)) == -1)
 		err = errno;
+	blockwait_hangup(-1);
 	fdtab_lock();
 	/*
 	 * The program may have closed the descriptor behind our back (fclose,

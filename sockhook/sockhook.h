@@ -197,6 +197,7 @@ struct blockwait {
 void blockwait_begin(struct blockwait *, int fd);
 int blockwait_end(struct blockwait *);
 int blockwait_poll(struct pollfd *, int timeout);
+void blockwait_hangup(int fd);
 
 /* Connecting through the ESP. */
 int proxy_blocking(int fd, const struct socks_dest *);

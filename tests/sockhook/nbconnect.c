@@ -15,7 +15,8 @@
  * fclose-pending (start a non-blocking connect, close it with fclose
  * while it is still pending, open /dev/null at the same number, wait
  * $NB_WAIT_MS and check the descriptor still holds /dev/null: prints
- * "kept" or "replaced"),
+ * "kept" or "replaced"), close-pending (start a non-blocking connect,
+ * close it at once, and stay $NB_WAIT_MS before exiting),
  * intr (a blocking connect that a SIGALRM without SA_RESTART interrupts
  * after 300 ms: it must fail with EINTR and go on in the background: a
  * second connect says EALREADY, poll says writable, SO_ERROR the outcome,
@@ -343,6 +344,19 @@ main(int argc, char **argv)
 			: nb_sig_tid == getpid() ? "main"
 						 : "other");
 		return nb_sig_tid == getpid() ? 0 : 8;
+	}
+	if (strcmp(nb_mode, "close-pending") == 0) {
+		const char *w = getenv("NB_WAIT_MS");
+
+		if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK,
+			 0)) == -1)
+			nb_errno("socket", errno);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    errno != EINPROGRESS)
+			nb_errno("connect", errno);
+		close(fd);
+		usleep((useconds_t)(w != NULL ? atoi(w) : 2000) * 1000);
+		return 0;
 	}
 	if (strcmp(nb_mode, "fclose-pending") == 0) {
 		struct stat st;

@@ -147,3 +147,33 @@ ok "an interrupted connect to a closed port: EINTR, then SO_ERROR says ECONNREFU
     >"$T/restart.out" 2>"$T/restart.err" || fail "restart: $(cat "$T/restart.err")"
 [ "$(sha "$T/restart.out")" = "$BLOB_SHA" ] || fail "restart: SHA-256 differs"
 ok "signals with SA_RESTART do not cut a blocking connect short: $(grep -o 'after [0-9]* signals' "$T/restart.err")"
+
+# A program that closes a non-blocking connect's descriptor while it is
+# pending: the hook's helper lets go of its connection to the door (or the
+# agent) at once, not at [sockhook] timeout or when the program exits.
+HOLD=$(free_port)
+bg_start "$T/hold.log" /usr/bin/python3 -c '
+import socket, sys, threading, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("listening", flush=True)
+def hold(c, t0):
+    while c.recv(4096):
+        pass
+    print("closed after %d ms" % ((time.monotonic() - t0) * 1000), flush=True)
+end = time.time() + 30
+s.settimeout(1)
+while time.time() < end:
+    try:
+        c = s.accept()[0]
+    except socket.timeout:
+        continue
+    threading.Thread(target=hold, args=(c, time.monotonic()), daemon=True).start()
+' "$HOLD"
+wait_for_log "$T/hold.log" listening 10
+printf '[sockhook]\nesp = 127.0.0.1:%s\nroute = 127.0.0.1/32:%s\ntimeout = 20s\n' "$HOLD" "$HTTP_PORT" >"$T/hold.conf"
+NB_WAIT_MS=4000 "$BIN/sockhook" -c "$T/hold.conf" -- "$NB" close-pending 127.0.0.1 "$HTTP_PORT" / \
+	2>"$T/hold.err" || fail "close-pending: $(cat "$T/hold.err")"
+wait_for_log "$T/hold.log" "closed after" 10
+ms=$(sed -n 's/^closed after \([0-9]*\) ms/\1/p' "$T/hold.log")
+[ "$ms" -lt 3000 ] || fail "close-pending: the door's connection was held $ms ms, until the program left"
+ok "a pending connect the program closes lets go of the door after $ms ms"

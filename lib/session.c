@@ -467,9 +467,16 @@ session_pump(struct session *s)
 			ch->ch_queued = 1;
 			TAILQ_INSERT_TAIL(&s->s_ready, ch, ch_ready);
 		} else if (channel_has_work(ch)) {
-			/* Blocked on session credit: keep its place. */
+			/*
+			 * Blocked on session credit: keep its place, and stop.
+			 * The channels behind it wait for credit too (or only
+			 * for a FIN, which waits with them): walking them all
+			 * for each WINDOW a peer sends would cost O(channels).
+			 */
 			ch->ch_queued = 1;
 			TAILQ_INSERT_TAIL(&stalled, ch, ch_ready);
+			if (s->s_tx.wt_avail == 0)
+				break;
 		}
 		if (s->s_tx.wt_avail == 0 && r != CHANNEL_MORE &&
 		    TAILQ_EMPTY(&s->s_ready))

@@ -35,7 +35,6 @@
 
 #define AGENT_BACKOFF_MAX_MS 30000
 #define AGENT_CONNECT_MS     10000
-#define AGENT_LOGIN_MS       60000 /* the esp gives up at 30 s */
 #define AGENT_GOOD_MS        10000 /* a session logged in this long was good */
 #define AGENT_LEASE_CHECK_MS 500
 
@@ -206,20 +205,26 @@ static void
 agent_login_timeoutcb(evutil_socket_t fd, short what, void *arg)
 {
 	struct agent *a = arg;
+	char why[128];
 
 	(void)fd;
 	(void)what;
+	snprintf(why, sizeof why,
+	    "the esp did not finish the login in %d.%03d s "
+	    "([sockhook] login_timeout)",
+	    a->a_conf.login_timeout_ms / 1000,
+	    a->a_conf.login_timeout_ms % 1000);
 	if (a->a_sess != NULL && a->a_login == AGENT_LOGIN_RUNNING)
-		session_fail(a->a_sess, GOAWAY_TIMEOUT,
-		    "the esp did not answer the login in 60 s");
+		session_fail(a->a_sess, GOAWAY_TIMEOUT, why);
 }
 
-/* HELLO done: log in, within AGENT_LOGIN_MS. */
+/* HELLO done: log in, within [sockhook] login_timeout. */
 static void
 agent_up(struct session *s, void *arg)
 {
 	struct agent *a = arg;
-	struct timeval tv = { AGENT_LOGIN_MS / 1000, 0 };
+	struct timeval tv = { a->a_conf.login_timeout_ms / 1000,
+		(a->a_conf.login_timeout_ms % 1000) * 1000 };
 
 	if (s != a->a_sess)
 		return;

@@ -15,12 +15,14 @@ static const char *const config_keys[] = { "sockhook:esp", "sockhook:agent",
 	"sockhook:route", "sockhook:dns", "sockhook:user",
 	"sockhook:password_file", "sockhook:timeout", "sockhook:ca",
 	"sockhook:cert", "sockhook:key", "sockhook:isp_ca", "sockhook:isp_name",
-	"sockhook:peer_name", "sockhook:via", "sockhook:linger", NULL };
+	"sockhook:peer_name", "sockhook:via", "sockhook:linger",
+	"sockhook:login_timeout", NULL };
 
 /* Keys that only mean something with agent =. */
 static const char *const config_agent_keys[] = { "sockhook:ca", "sockhook:cert",
 	"sockhook:key", "sockhook:isp_ca", "sockhook:isp_name",
-	"sockhook:peer_name", "sockhook:via", "sockhook:linger", NULL };
+	"sockhook:peer_name", "sockhook:via", "sockhook:linger",
+	"sockhook:login_timeout", NULL };
 
 /* Read the first line of the password file, which only we may read. */
 static int
@@ -169,7 +171,8 @@ config_names(const char *v, const char **why)
 	return n > 0 ? 0 : -1;
 }
 
-/* The agent's keys: the CA, a certificate login, a proxy, the linger. */
+/* The agent's keys: the CA, a certificate login, a proxy, the linger, how
+ * long a login may take. */
 static int
 config_agent(struct config *cf, struct conf *c, char **cause)
 {
@@ -213,6 +216,12 @@ config_agent(struct config *cf, struct conf *c, char **cause)
 		cf->peer_name = strdup(v);
 	if ((v = conf_str(c, "sockhook:via", NULL)) != NULL)
 		cf->via = strdup(v);
+	if (conf_duration(c, "sockhook:login_timeout", 60000,
+		&cf->login_timeout_ms, cause) != 0)
+		return -1;
+	if (cf->login_timeout_ms < 1000 || cf->login_timeout_ms > 600000)
+		return conf_error(cause, c, "sockhook:login_timeout",
+		    "out of range (1s to 10m)");
 	return conf_duration(c, "sockhook:linger", 5000, &cf->linger_ms, cause);
 }
 

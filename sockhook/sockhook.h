@@ -41,6 +41,7 @@ struct config {
 	char *isp_name;                   /* agent: names they must carry */
 	char *via;                        /* agent: reach the esp via a proxy */
 	int linger_ms;                    /* agent: stay this long unused */
+	int login_timeout_ms;             /* agent: the esp answers a login */
 	char *suffix[SOCKHOOK_MAXSUFFIX]; /* dns suffixes, lower case */
 	int nsuffix;
 	char *user, *pass; /* RFC 1929, user NULL when unused */

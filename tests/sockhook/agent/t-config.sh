@@ -60,6 +60,11 @@ check viaesp "esp = 127.0.0.1:1080\nroute = 10.0.0.0/8\nvia = http://127.0.0.1:3
 	"[sockhook] via: only used with agent ="
 check badvia "${base}ca = $T/ca.crt\nvia = gopher://x:1\n" \
 	"[sockhook] via: unknown scheme \"gopher\"; use socks5:// or http://"
+check logintimeout "${base}ca = $T/ca.crt\nlogin_timeout = 90s\n" OK
+check logintimeoutshort "${base}ca = $T/ca.crt\nlogin_timeout = 500ms\n" \
+	"[sockhook] login_timeout: out of range (1s to 10m)"
+check logintimeoutesp "esp = 127.0.0.1:1080\nroute = 10.0.0.0/8\nlogin_timeout = 90s\n" \
+	"[sockhook] login_timeout: only used with agent ="
 printf '[sockhook]\n%bca = %s\n' "$base" "$T/pass" >"$T/badca.conf"
 "$BIN/sockhook" -t -c "$T/badca.conf" >"$T/out" 2>&1 && fail "badca: -t accepted it"
 grep -q "^sockhook: $T/badca.conf: \[sockhook\] ca: $T/pass: cannot load CA: " "$T/out" ||

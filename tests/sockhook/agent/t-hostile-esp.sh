@@ -7,7 +7,9 @@
 #  - answering every login busy, or saying goodbye at once, gets redials
 #    at a growing delay, not twice a second;
 #  - 20000 reverse connections for channels that are not there are
-#    refused with at most 20 lines a second.
+#    refused with at most 20 lines a second;
+#  - a login it never answers ends the session after [sockhook]
+#    login_timeout, and the agent dials again.
 . "$(dirname "$0")/../../lib.sh"
 . "$TESTS/pki.sh"
 need_cmd python3
@@ -19,8 +21,8 @@ printf 'not-the-password\n' >"$T/pw"
 chmod 600 "$T/pw"
 FAKE=$TESTS/sockhook/agent/fakeesp.py
 
-# fake MODE: a fake esp; agent MODE [USER]: an agent for it, in the
-# foreground; sets AGENT_PID and ALOG.
+# fake MODE: a fake esp; agent MODE [USER [LOGIN_TIMEOUT]]: an agent for
+# it, in the foreground; sets AGENT_PID and ALOG.
 fake() {
 	FPORT=$(free_port)
 	bg_start "$T/$1.esp" python3 "$FAKE" "$1" "$FPORT" "$T/esp-door.crt" "$T/esp-door.key"
@@ -32,6 +34,7 @@ agent() {
 		printf '[sockhook]\nagent = 127.0.0.1:%s\nca = %s\nroute = 127.0.0.1/32\ntimeout = 2s\n' \
 			"$FPORT" "$T/agentca.crt"
 		[ -z "${2:-}" ] || printf 'user = %s\npassword_file = %s\n' "$2" "$T/pw"
+		[ -z "${3:-}" ] || printf 'login_timeout = %s\n' "$3"
 	} >"$T/$1.conf"
 	ALOG=$T/$1.agent
 	bg_start "$ALOG" "$BIN/sockhook" agent -v -c "$T/$1.conf"
@@ -115,4 +118,13 @@ n=$(count_log "$ALOG" "reverse connection to 127\.0\.0\.1:22 for channel 99 refu
 grep -q "more than 20 reverse connections refused a second; not all are logged" "$ALOG" || fail "no line for the rest"
 kill -0 "$AGENT_PID" || fail "the agent died"
 ok "20000 reverse connections for no channel: $n lines, and one for the rest"
+stop
+
+# A login the esp never answers.
+fake silent
+agent silent shuser 2s
+wait_for_log "$ALOG" "the esp did not finish the login in 2\.000 s \(\[sockhook\] login_timeout\)" 10
+wait_for_log "$T/silent.esp" "^connection 2$" 10
+kill -0 "$AGENT_PID" || fail "the agent died"
+ok "a login the esp never answers: the session ends after 2 s ([sockhook] login_timeout) and the agent dials again"
 stop

@@ -54,13 +54,16 @@ hook_numeric(const char *name)
  * An answer for an outside name never holds a placeholder address: those
  * are this process's to give, and a hostile resolver that answered with
  * one would aim the connect at an inside name. They are dropped; 0, or
- * EAI_NONAME when none is left.
+ * EAI_NONAME when none is left. Without a dns suffix there are no
+ * placeholders, and the range is an address like any other.
  */
 static int
 hook_ai_clean(const char *node, struct addrinfo **res)
 {
 	struct addrinfo **pp = res, *ai;
 
+	if (sh_conf.nsuffix == 0)
+		return 0;
 	while ((ai = *pp) != NULL) {
 		if (hook_placeholder(ai->ai_addr, ai->ai_addrlen) == 0) {
 			pp = &ai->ai_next;
@@ -83,7 +86,8 @@ hook_he_clean(const char *name, struct hostent *h)
 	char **src, **dst;
 	uint32_t a;
 
-	if (h == NULL || h->h_addrtype != AF_INET || h->h_length != 4)
+	if (sh_conf.nsuffix == 0 || h == NULL || h->h_addrtype != AF_INET ||
+	    h->h_length != 4)
 		return 0;
 	for (src = dst = h->h_addr_list; *src != NULL; src++) {
 		memcpy(&a, *src, 4);

@@ -9,7 +9,11 @@
 
 #define HOOK __attribute__((visibility("default")))
 
-/* Is fd a TCP socket? */
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+/* Is fd a TCP socket (or MPTCP, which is TCP to everyone else)? */
 static int
 hook_is_tcp(int fd)
 {
@@ -22,7 +26,23 @@ hook_is_tcp(int fd)
 	len = sizeof proto;
 	if (real.getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0)
 		return 0;
-	return proto == IPPROTO_TCP;
+	return proto == IPPROTO_TCP || proto == IPPROTO_MPTCP;
+}
+
+/* Is fd, unknown to us, connected or listening already? The kernel says
+ * EISCONN then, and leaves it alone. */
+static int
+hook_is_busy(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int v = 0;
+
+	if (real.getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+		return 1;
+	len = sizeof v;
+	return real.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 &&
+	    v != 0;
 }
 
 /* A connect on a descriptor we already handled: answer like the kernel. */
@@ -64,6 +84,7 @@ HOOK int
 connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct socks_dest d;
+	struct sockaddr_in6 sin6;
 	int rc, err = 0, verdict;
 
 	real_ready();
@@ -74,9 +95,20 @@ connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return rc;
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return real.connect(fd, sa, len);
+	/* The kernel takes IPv6 addresses without a scope id (RFC 2133). */
+	if (sa->sa_family == AF_INET6 && len >= 24 && len < sizeof sin6) {
+		memset(&sin6, 0, sizeof sin6);
+		memcpy(&sin6, sa, len);
+		sa = (const struct sockaddr *)&sin6;
+		len = sizeof sin6;
+	}
 	verdict = route_decide(sa, len, &d, &err);
 	if (verdict == ROUTE_DIRECT || !hook_is_tcp(fd))
 		return real.connect(fd, sa, len);
+	if (fdtab_state(fd) == FD_NONE && hook_is_busy(fd)) {
+		errno = EISCONN;
+		return -1;
+	}
 	if (verdict == ROUTE_DENY) {
 		char buf[128];
 
@@ -97,7 +129,8 @@ sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *sa,
 {
 	real_ready();
 	if ((flags & MSG_FASTOPEN) && sa != NULL &&
-	    (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)) {
+	    (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+	    hook_is_tcp(fd)) {
 		if (connect(fd, sa, len) == -1)
 			return -1;
 		return send(fd, buf, n, flags & ~MSG_FASTOPEN);
@@ -113,7 +146,8 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 	const struct sockaddr *sa;
 
 	real_ready();
-	if ((flags & MSG_FASTOPEN) && msg != NULL && msg->msg_name != NULL) {
+	if ((flags & MSG_FASTOPEN) && msg != NULL && msg->msg_name != NULL &&
+	    hook_is_tcp(fd)) {
 		sa = msg->msg_name;
 		if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
 			if (connect(fd, sa, msg->msg_namelen) == -1)
@@ -125,6 +159,26 @@ sendmsg(int fd, const struct msghdr *msg, int flags)
 		}
 	}
 	return real.sendmsg(fd, msg, flags);
+}
+
+/* sendmmsg(2) with MSG_FASTOPEN connects to the first message's address,
+ * as sendmsg does; the connection then carries them all. */
+HOOK int
+sendmmsg(int fd, struct mmsghdr *vec, unsigned int n, int flags)
+{
+	const struct sockaddr *sa;
+
+	real_ready();
+	if ((flags & MSG_FASTOPEN) && vec != NULL && n > 0 &&
+	    vec[0].msg_hdr.msg_name != NULL && hook_is_tcp(fd)) {
+		sa = vec[0].msg_hdr.msg_name;
+		if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+			if (connect(fd, sa, vec[0].msg_hdr.msg_namelen) == -1)
+				return -1;
+			flags &= ~MSG_FASTOPEN;
+		}
+	}
+	return real.sendmmsg(fd, vec, n, flags);
 }
 
 /* getpeername(2): the original destination, not the ESP. */

@@ -281,7 +281,7 @@ proxy_thread(void *arg)
 {
 	struct job *j = arg;
 	int64_t deadline = j->deadline;
-	int nfd, err = 0, cloexec, fl;
+	int nfd, err = 0, cloexec, fl, v6only;
 	char buf[300];
 
 	/* Once the program has closed the gate everywhere, stop at once. */
@@ -312,6 +312,9 @@ proxy_thread(void *arg)
 		    (fcntl(j->orig, F_GETFL) & ~O_NONBLOCK) | (fl & O_NONBLOCK);
 		if (err == 0) {
 			fcntl(nfd, F_SETFL, fl);
+			/* Options the program set while it waited count too. */
+			proxy_copy_opts(j->orig, proxy_family(j->orig, &v6only),
+			    nfd);
 			if (fdtab_replace(j->fd, nfd, cloexec) == 0)
 				proxy_mark(j->fd, &j->dest, FD_PROXIED, 0);
 			else

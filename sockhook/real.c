@@ -57,6 +57,7 @@ real_resolve(void)
 	real.epoll_ctl = real_sym("epoll_ctl");
 	real.sendto = real_sym("sendto");
 	real.sendmsg = real_sym("sendmsg");
+	real.sendmmsg = real_sym("sendmmsg");
 	real.getaddrinfo = real_sym("getaddrinfo");
 	real.getnameinfo = real_sym("getnameinfo");
 	real.gethostbyname = real_sym("gethostbyname");

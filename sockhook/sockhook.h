@@ -92,6 +92,7 @@ struct real {
 	ssize_t (*sendto)(int, const void *, size_t, int,
 	    const struct sockaddr *, socklen_t);
 	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
 	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
 	    struct addrinfo **);
 	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *,

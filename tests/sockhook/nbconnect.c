@@ -22,12 +22,19 @@
  * second connect says EALREADY, poll says writable, SO_ERROR the outcome,
  * a third connect EISCONN), sndtimeo (the same with SO_SNDTIMEO at 300 ms
  * and EINPROGRESS), restart (SIGALRM every 100 ms with SA_RESTART: the
- * blocking connect is not interrupted; prints how many signals came).
+ * blocking connect is not interrupted; prints how many signals came),
+ * len24 (an IPv6 socket connected to the IPv4-mapped address with an
+ * address length of 24, as RFC 2133 had it), reconnect (once connected:
+ * connect on a dup of it and on a listening socket must say EISCONN and
+ * leave both working), sendmmsg (connect with sendmmsg and MSG_FASTOPEN,
+ * the request in its message), setopt-pending (TCP_NODELAY set while a
+ * non-blocking connect is pending must hold on the connected socket).
  * A failed connect prints "errno=NAME" on stderr and exits 3. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,6 +184,88 @@ nb_cut_short(int fd, const struct addrinfo *ai)
 	    nb_ms() - t0);
 }
 
+/* Connect with sendmmsg(MSG_FASTOPEN), the HTTP request as its data. */
+static void
+nb_sendmmsg(int fd, const struct addrinfo *ai)
+{
+	static char req[1024];
+	struct mmsghdr m;
+	struct iovec iov;
+	const char *host = getenv("NB_HOST"), *path = getenv("NB_PATH");
+
+	snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n",
+	    path != NULL ? path : "/", host != NULL ? host : "x");
+	iov.iov_base = req;
+	iov.iov_len = strlen(req);
+	memset(&m, 0, sizeof m);
+	m.msg_hdr.msg_name = ai->ai_addr;
+	m.msg_hdr.msg_namelen = ai->ai_addrlen;
+	m.msg_hdr.msg_iov = &iov;
+	m.msg_hdr.msg_iovlen = 1;
+	if (sendmmsg(fd, &m, 1, MSG_FASTOPEN) != 1)
+		nb_errno("sendmmsg", errno);
+	if (m.msg_len != iov.iov_len)
+		nb_errno("sendmmsg short", EIO);
+}
+
+/* A connect on a dup of a connected socket, and on a listening one. */
+static void
+nb_reconnect(int fd, const struct addrinfo *ai)
+{
+	struct sockaddr_in any;
+	socklen_t len = sizeof(int);
+	int d, l, v = 0;
+
+	if ((d = dup(fd)) == -1)
+		nb_errno("dup", errno);
+	if (connect(d, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EISCONN)
+		nb_errno("connect on a dup", errno);
+	close(d);
+	if ((l = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		nb_errno("socket", errno);
+	memset(&any, 0, sizeof any);
+	any.sin_family = AF_INET;
+	any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(l, (struct sockaddr *)&any, sizeof any) != 0 ||
+	    listen(l, 1) != 0)
+		nb_errno("listen", errno);
+	if (connect(l, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EISCONN)
+		nb_errno("connect on a listener", errno);
+	if (getsockopt(l, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) != 0 || !v)
+		nb_errno("the listener stopped listening", errno);
+	close(l);
+	fprintf(stderr, "nbconnect: EISCONN on a dup and on a listener\n");
+}
+
+/* TCP_NODELAY set while a non-blocking connect is pending. */
+static void
+nb_setopt_pending(int fd, const struct addrinfo *ai)
+{
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+	socklen_t len = sizeof(int);
+	int one = 1, v = 0, err = 0;
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+	    errno != EINPROGRESS)
+		nb_errno("connect", errno);
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
+		nb_errno("setsockopt", errno);
+	if (poll(&pfd, 1, 20000) != 1)
+		nb_errno("poll", ETIMEDOUT);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+		nb_errno("connect", err ? err : errno);
+	len = sizeof v;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) != 0)
+		nb_errno("getsockopt", errno);
+	if (!v) {
+		fprintf(stderr, "nbconnect: TCP_NODELAY lost\n");
+		exit(10);
+	}
+	fprintf(stderr, "nbconnect: TCP_NODELAY kept\n");
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+}
+
 /* Connect fd to ai in the chosen style; exits on failure. */
 static void
 nb_connect(int fd, const struct addrinfo *ai)
@@ -187,7 +276,9 @@ nb_connect(int fd, const struct addrinfo *ai)
 
 	block = strcmp(nb_mode, "block") == 0 || strcmp(nb_mode, "fork") == 0 ||
 	    strcmp(nb_mode, "intr") == 0 || strcmp(nb_mode, "sndtimeo") == 0 ||
-	    strcmp(nb_mode, "restart") == 0;
+	    strcmp(nb_mode, "restart") == 0 || strcmp(nb_mode, "len24") == 0 ||
+	    strcmp(nb_mode, "sendmmsg") == 0 ||
+	    strcmp(nb_mode, "reconnect") == 0;
 	if (!block)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (strncmp(nb_mode, "epoll", 5) == 0 &&
@@ -202,6 +293,34 @@ nb_connect(int fd, const struct addrinfo *ai)
 	}
 	if (strcmp(nb_mode, "intr") == 0 || strcmp(nb_mode, "sndtimeo") == 0) {
 		nb_cut_short(fd, ai);
+		return;
+	}
+	if (strcmp(nb_mode, "len24") == 0) {
+		struct sockaddr_in6 s6;
+
+		memset(&s6, 0, sizeof s6);
+		s6.sin6_family = AF_INET6;
+		s6.sin6_port =
+		    ((const struct sockaddr_in *)ai->ai_addr)->sin_port;
+		s6.sin6_addr.s6_addr[10] = s6.sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6.sin6_addr.s6_addr[12],
+		    &((const struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+		if (connect(fd, (struct sockaddr *)&s6, 24) != 0)
+			nb_errno("connect", errno);
+		return;
+	}
+	if (strcmp(nb_mode, "sendmmsg") == 0) {
+		nb_sendmmsg(fd, ai);
+		return;
+	}
+	if (strcmp(nb_mode, "reconnect") == 0) {
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+			nb_errno("connect", errno);
+		nb_reconnect(fd, ai);
+		return;
+	}
+	if (strcmp(nb_mode, "setopt-pending") == 0) {
+		nb_setopt_pending(fd, ai);
 		return;
 	}
 	if (strcmp(nb_mode, "restart") == 0) {
@@ -247,6 +366,8 @@ nb_check_peer(int fd, const struct addrinfo *ai)
 	    sizeof wp, NI_NUMERICHOST | NI_NUMERICSERV);
 	getnameinfo((struct sockaddr *)&ss, len, got, sizeof got, gp, sizeof gp,
 	    NI_NUMERICHOST | NI_NUMERICSERV);
+	if (strncmp(got, "::ffff:", 7) == 0) /* len24's IPv4-mapped peer */
+		memmove(got, got + 7, strlen(got + 7) + 1);
 	if (strcmp(want, got) != 0 || strcmp(wp, gp) != 0) {
 		fprintf(stderr, "nbconnect: peer is %s:%s, not %s:%s\n", got,
 		    gp, want, wp);
@@ -267,7 +388,9 @@ nb_fetch(int fd, const char *host, const char *path)
 
 	snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n", path,
 	    host);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+	if (strcmp(nb_mode, "sendmmsg") == 0)
+		; /* the request went with the connect */
+	else if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
 		nb_errno("write", errno);
 	while ((n = read(fd, buf + have, sizeof buf - have - 1)) > 0) {
 		if (inbody) {
@@ -419,8 +542,9 @@ main(int argc, char **argv)
 			exit(6);
 		}
 		usleep(300000); /* let an abandoned connect finish, if any */
-	} else if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC,
-			0)) == -1)
+	} else if ((fd = socket(strcmp(nb_mode, "len24") == 0 ? AF_INET6
+							      : ai->ai_family,
+			SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		nb_errno("socket", errno);
 	nb_connect(fd, ai);
 	nb_check_peer(fd, ai);

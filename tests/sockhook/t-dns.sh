@@ -72,9 +72,29 @@ print(\"dropped\")
 	grep -q "evil.test: an answer in 198.18.0.0/15 from outside, dropped" "$T/evil.err" ||
 		fail "no line for the dropped answer: $(cat "$T/evil.err")"
 	ok "an outside name answered with 198.18.0.1 finds nothing, and sockhook says why"
+	# Without a dns suffix there are no placeholders: the range is an
+	# address like any other (as with fake-ip resolvers), and is kept.
+	grep -v '^dns' "$T/sockhook.conf" >"$T/nodns.conf"
+	unshare --mount --propagation private sh -c "mount --bind '$T/hosts' /etc/hosts &&
+		exec '$BIN/sockhook' -c '$T/nodns.conf' -- python3 -c '
+import socket
+a = socket.getaddrinfo(\"evil.test\", 80, socket.AF_INET)[0][4][0]
+b = socket.gethostbyname(\"evil.test\")
+print(a, b)
+'" >"$T/nodns.out" 2>"$T/nodns.err" || fail "no dns suffix: $(cat "$T/nodns.out" "$T/nodns.err")"
+	[ "$(cat "$T/nodns.out")" = "198.18.0.1 198.18.0.1" ] || fail "no dns suffix: $(cat "$T/nodns.out" "$T/nodns.err")"
+	ok "without a dns suffix, an answer in 198.18.0.0/15 is kept"
 else
 	echo "skip: an outside answer in 198.18.0.0/15 (needs root for a private /etc/hosts)"
 fi
+
+# Where getrandom(2) fails (an older kernel early in boot, a seccomp
+# policy), the library falls back to /dev/urandom and still loads.
+timeout 20 "$BIN/sockhook" -c "$T/sockhook.conf" -- "$TOP/build/tests/sockhook/norandom" \
+    "$NB" block localhost "$HTTP_PORT" /blob >"$T/norandom.out" 2>"$T/norandom.err" ||
+    fail "without getrandom: exit $?: $(cat "$T/norandom.err")"
+[ "$(sha "$T/norandom.out")" = "$BLOB_SHA" ] || fail "without getrandom: SHA-256 differs"
+ok "without getrandom the library loads, and a fetch by inside name works"
 
 # Fetch by name: the esp is asked for the name, not an address.
 hooked python3 -c '

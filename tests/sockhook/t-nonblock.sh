@@ -7,8 +7,12 @@
 need_cmd python3
 sh_pair
 
-for mode in poll select epoll epoll-pre block fclose cancel; do
+# len24: an IPv6 address 24 bytes long (no scope id), which the kernel
+# takes; reconnect: connect on a dup of a connected socket and on a
+# listener says EISCONN and breaks neither; sendmmsg: MSG_FASTOPEN.
+for mode in poll select epoll epoll-pre block fclose cancel len24 reconnect sendmmsg; do
 	before=$(esp_clients)
+	NB_HOST=127.0.0.1 NB_PATH=/blob \
 	NB_CANCEL_PORT=$CLOSED_PORT hooked "$NB" "$mode" 127.0.0.1 "$HTTP_PORT" /blob >"$T/$mode.out" \
 	    2>"$T/$mode.err" || fail "$mode client failed: $(cat "$T/$mode.err")"
 	[ "$(sha "$T/$mode.out")" = "$BLOB_SHA" ] || fail "$mode: SHA-256 differs"
@@ -17,6 +21,28 @@ for mode in poll select epoll epoll-pre block fclose cancel; do
 	[ "$(esp_clients)" -gt "$before" ] || fail "$mode: did not use the esp"
 	ok "$mode client fetched through the esp, SHA-256 and peer match"
 done
+grep -q "EISCONN on a dup and on a listener" "$T/reconnect.err" || fail "reconnect: $(cat "$T/reconnect.err")"
+
+# An MPTCP socket is TCP to the hook too.
+if python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)' 2>/dev/null; then
+	before=$(esp_clients)
+	hooked python3 - "$HTTP_PORT" "$T/mptcp.out" <<'PY' || fail "MPTCP client failed"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s.settimeout(30)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /blob HTTP/1.0\r\nHost: x\r\n\r\n")
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+open(sys.argv[2], "wb").write(data.split(b"\r\n\r\n", 1)[1])
+PY
+	[ "$(sha "$T/mptcp.out")" = "$BLOB_SHA" ] || fail "MPTCP: SHA-256 differs"
+	[ "$(esp_clients)" -gt "$before" ] || fail "MPTCP: did not use the esp"
+	ok "an MPTCP socket is connected through the esp"
+else
+	echo "skip: MPTCP (this kernel does not make MPTCP sockets)"
+fi
 
 before=$(esp_clients)
 hooked python3 - "$HTTP_PORT" "$T/asyncio.out" "$CLOSED_PORT" <<'PY' || fail "asyncio client failed"
@@ -137,6 +163,10 @@ for m in intr sndtimeo; do
 	[ "$ms" -lt 2500 ] || fail "$m: connect returned after $ms ms, when the door answered, not when cut short"
 	ok "$m: a blocking connect ends with $want after $ms ms, goes on in the background, and fetches the blob intact"
 done
+"$BIN/sockhook" -c "$T/slow.conf" -- "$NB" setopt-pending 127.0.0.1 "$HTTP_PORT" /blob \
+    >"$T/setopt.out" 2>"$T/setopt.err" || fail "setopt-pending: $(cat "$T/setopt.err")"
+[ "$(sha "$T/setopt.out")" = "$BLOB_SHA" ] || fail "setopt-pending: SHA-256 differs"
+ok "TCP_NODELAY set while a connect is pending holds on the connected socket"
 "$BIN/sockhook" -c "$T/slow.conf" -- "$NB" intr 127.0.0.1 "$CLOSED_PORT" / \
     >/dev/null 2>"$T/intr-refused.err" && fail "intr to a closed port succeeded"
 grep -q "^nbconnect: connect: EINTR after" "$T/intr-refused.err" &&

@@ -58,8 +58,8 @@ ruletest "$TOP/rules/ftp.ini" "$T/nonexistent.cap"
 ok "a file that does not load, a missing file or capture: exit 1 with the loader's message"
 
 ftp=$TOP/rules/ftp.ini
-hdr="$ftp: 32 test vectors passed"
-[ "$(grep -c '^test\.[0-9]*\.input' "$ftp")" = 32 ] || fail "ftp.ini no longer has 32 vectors: update this test"
+hdr="$ftp: 34 test vectors passed"
+[ "$(grep -c '^test\.[0-9]*\.input' "$ftp")" = 34 ] || fail "ftp.ini no longer has 34 vectors: update this test"
 
 # An FTP client's side.
 printf 'USER anonymous\r\nPORT 10,1,2,3,4,5\r\nEPRT |1|10.1.2.3|1029|\r\nEPRT |2|2001:db8::5|1029|\r\nPORT 10,1,2,3,0,25\r\nAUTH TLS\r\nPORT 10,1,2,3,300,1\r\nQUIT\r\n' >"$T/c2s.cap"

@@ -364,11 +364,13 @@ channel_announce_done(struct channel *ch, int rx,
     const struct sockaddr *replacement)
 {
 	int dir = rx ? RX : TX;
+	struct evbuffer *out = channel_scan_out(ch, dir);
+	size_t in = 0, before = evbuffer_get_length(out), grew;
 
 	if (!ch->ch_scan_held[dir] || ch->ch_failev != NULL)
 		return;
-	if (scan_emit(ch->ch_scan[dir], replacement,
-		channel_scan_out(ch, dir)) != 0) {
+	scan_pending(ch->ch_scan[dir], &in);
+	if (scan_emit(ch->ch_scan[dir], replacement, out) != 0) {
 		/* Never passed on as it came: the connection ends. */
 		channel_fail(ch,
 		    replacement != NULL
@@ -378,6 +380,9 @@ channel_announce_done(struct channel *ch, int rx,
 		return;
 	}
 	ch->ch_scan_held[dir] = 0;
+	/* Credit goes back for what came in: a longer rewrite earns none. */
+	if (dir == RX && (grew = evbuffer_get_length(out) - before) > in)
+		ch->ch_rx_grown += grew - in;
 	if (ch->ch_scan_busy[dir])
 		return; /* the running loop picks up from here */
 	channel_scan_run(ch, dir);
@@ -648,17 +653,24 @@ channel_send_window(struct channel *ch, uint32_t give)
 /*
  * n bytes from the peer left for the end; empty: nothing is queued. A
  * rewrite can make the output shorter than what came in, so once
- * everything is written the rest of the held credit comes back too.
+ * everything is written the rest of the held credit comes back too; it
+ * can make it longer, and the bytes it added earn no credit.
  */
 void
 channel_end_written(struct channel *ch, size_t n, int empty)
 {
 	uint32_t give, before;
+	uint64_t skip;
 	int64_t rtt;
 
-	if (ch->ch_scan[RX] != NULL && empty && channel_rx_drained(ch) &&
-	    n < ch->ch_rx.wr_buffered)
-		n = ch->ch_rx.wr_buffered;
+	skip = ch->ch_rx_grown < n ? ch->ch_rx_grown : n;
+	ch->ch_rx_grown -= skip;
+	n -= skip;
+	if (ch->ch_scan[RX] != NULL && empty && channel_rx_drained(ch)) {
+		ch->ch_rx_grown = 0;
+		if (n < ch->ch_rx.wr_buffered)
+			n = ch->ch_rx.wr_buffered;
+	}
 	before = ch->ch_rx.wr_buffered;
 	if ((give = window_rx_written(&ch->ch_rx, (uint32_t)n)) > 0) {
 		rtt = session_rtt_us(ch->ch_sess);

@@ -98,6 +98,8 @@ struct channel {
 
 	/* Stall checks while the session is short of credit. */
 	uint64_t ch_rx_written; /* peer -> end, written out, in all */
+	uint64_t ch_rx_grown;   /* what rewrites added toward the end, not
+				   yet written: it earns the peer no credit */
 	uint64_t ch_stall_t0;   /* this check period began (ms), or 0 */
 	uint64_t ch_stall_mark; /* ch_rx_written then */
 	uint64_t ch_stall_took; /* ... and how much its end took in it */

@@ -285,7 +285,8 @@ outside_expect(struct channel *ch, struct outside_ctl *oc,
 	    ch->ch_user, oc->oc_agent, ch->ch_id);
 	audit_announce(ch, 1, an->an_text, "honoured",
 	    "one opening for the client");
-	channel_announce_done(ch, 1, NULL);
+	/* Written out as decoded: the client reads what was checked. */
+	channel_announce_done(ch, 1, (struct sockaddr *)&ep);
 }
 
 /*

@@ -662,7 +662,8 @@ reverse_expect(struct ctl *c, const struct announce *an)
 	    c->c_ch->ch_id);
 	audit_announce(c->c_ch, 0, an->an_text, "honoured",
 	    "one opening for the client");
-	channel_announce_done(c->c_ch, 0, NULL);
+	/* Written out as decoded: the client reads what was checked. */
+	channel_announce_done(c->c_ch, 0, (struct sockaddr *)&ep);
 }
 
 /* A rule found an announcement on a control channel. */

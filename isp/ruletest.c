@@ -14,6 +14,7 @@
 #include "escape.h"
 #include "isp.h"
 #include "scan.h"
+#include "xmalloc.h"
 
 #define RULETEST_SEGMENT 1448  /* a TCP segment's payload on Ethernet */
 #define RULETEST_PIECES  13    /* the other way: pieces of 1 to 13 bytes */
@@ -218,6 +219,55 @@ ruletest_condition(const struct announce *an, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * A server's announcement the daemons honour: they write it out as it was
+ * decoded (the same bytes, unless it had leading zeros and the like).
+ */
+static void
+ruletest_honour(struct ruletest_scan *rs, const struct announce *an,
+    const char *p, size_t len, struct evbuffer *rw)
+{
+	struct sockaddr_storage ss;
+	char *orig = xmalloc(len + 1), out[1024], cond[128];
+
+	memcpy(orig, p, len);
+	if (an->an_implied || an->an_family == 0)
+		ruletest_example(AF_INET, an->an_port, &ss);
+	else {
+		memset(&ss, 0, sizeof ss);
+		ss.ss_family = an->an_family;
+		if (an->an_family == AF_INET) {
+			memcpy(&((struct sockaddr_in *)&ss)->sin_addr,
+			    an->an_addr, 4);
+			((struct sockaddr_in *)&ss)->sin_port =
+			    htons(an->an_port);
+		} else {
+			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr,
+			    an->an_addr, 16);
+			((struct sockaddr_in6 *)&ss)->sin6_port =
+			    htons(an->an_port);
+		}
+	}
+	ruletest_condition(an, cond, sizeof cond);
+	if (scan_emit(rs->rs_scan, (struct sockaddr *)&ss, rw) != 0) {
+		ruletest_line(rs,
+		    "  the rule cannot write it as decoded: the connection "
+		    "would be reset");
+		rs->rs_failed = 1;
+	} else if (evbuffer_get_length(rw) == len &&
+	    memcmp(evbuffer_pullup(rw, -1), orig, len) == 0)
+		ruletest_line(rs,
+		    "  unchanged (the client may connect there once%s)", cond);
+	else
+		ruletest_line(rs,
+		    "  written as decoded: \"%s\" (the client may connect "
+		    "there once%s)",
+		    ruletest_show(evbuffer_pullup(rw, -1),
+			evbuffer_get_length(rw), out, sizeof out),
+		    cond);
+	free(orig);
+}
+
 /* Report one announcement and pass it on as the daemons would. */
 static void
 ruletest_found(struct ruletest_scan *rs, const struct announce *an)
@@ -238,10 +288,7 @@ ruletest_found(struct ruletest_scan *rs, const struct announce *an)
 	why = ruletest_refused(an);
 	if (why == NULL &&
 	    rule_kind_action(an->an_kind) == RULE_CLIENT_CONNECTS) {
-		scan_emit(rs->rs_scan, NULL, rw);
-		ruletest_line(rs,
-		    "  unchanged (the client may connect there once%s)",
-		    ruletest_condition(an, cond, sizeof cond));
+		ruletest_honour(rs, an, p, len, rw);
 		evbuffer_free(rw);
 		return;
 	}

@@ -25,7 +25,8 @@ http_start "$T/www" 127.0.0.2
 OTHER=$HTTP_PORT
 p1=$((OTHER >> 8)) p2=$((OTHER & 255))
 bg_start "$T/ftp-srv.out" $SRV "$FTP_PORT" "$T/ftp.log" \
-	"PASV=227 Entering Passive Mode (127,0,0,2,$p1,$p2).\r\n"
+	"PASV=227 Entering Passive Mode (127,0,0,2,$p1,$p2).\r\n" \
+	"STAT=227 Entering Passive Mode (127,000,000,001,$(printf %03d $p1),$(printf %03d $p2)).\r\n"
 bg_start "$T/irc-srv.out" $SRV "$IRC_PORT" "$T/irc.log" ":irc.test 001 you :hi\r\n"
 wait_for_log "$T/ftp-srv.out" listening 10
 wait_for_log "$T/irc-srv.out" listening 10
@@ -51,6 +52,13 @@ wait_for_log "$ISP_LOG" 'refused announcement "227 Entering Passive Mode \(127,0
 code=$(python3 "$TESTS/tools/peer.py" reply "$SOCKS_PORT" 127.0.0.2 "$OTHER")
 [ "$code" = 2 ] || fail "the client reached the other host after the 227: reply $code"
 ok "a 227 naming another host is neutralised and opens nothing (reply 2)"
+
+# A 227 the pair honours goes to the client as it was read: decimal,
+# without the leading zeros a client might take for octal.
+$CTL "$SOCKS_PORT" "$FTP_PORT" send 'STAT\r\n' >"$T/stat.out"
+grep -qF "reply: b'227 Entering Passive Mode (127,0,0,1,$p1,$p2).\r\n'" "$T/stat.out" ||
+	fail "an honoured 227 with leading zeros: $(cat "$T/stat.out")"
+ok "an honoured 227 with leading zeros reaches the client as decoded: 127,0,0,1,$p1,$p2"
 
 # Forms that must never reach the server as they are.
 : >"$T/ftp.log"

@@ -96,6 +96,12 @@ server-to-client: offset 100: [pasv] \"227-Entering Passive Mode (10,1,2,3,4,5)\
   refused: it is not in a form [pasv] understands; neutralised to \"227 Entering Passive Mode (192,0,2,1,0,0).\\r\\n\"
 server-to-client: 142 bytes scanned, 3 found"
 ok "FTP server side: 227 and 229 pass unchanged, a 227- continuation is neutralised"
+printf '227 Entering Passive Mode (010,001,002,003,4,5)\r\n' >"$T/zeros.cap"
+ruletest "$ftp" "$T/zeros.cap"
+[ $rc = 0 ] && [ -z "$err" ] || fail "zeros capture: exit $rc: $err"
+grep -qxF '  written as decoded: "227 Entering Passive Mode (10,1,2,3,4,5)\r\n" (the client may connect there once, if it is the server'"'"'s address)' <<<"$out" ||
+	fail "zeros capture: $out"
+ok "a 227 with leading zeros is written out as decoded"
 
 # IRC: a DCC SEND, and a DCC CHAT in another form.
 printf 'NICK me\r\nPRIVMSG bob :\001DCC SEND "my file.txt" 167772161 5000 123\001\r\nNOTICE bob :\001DCC CHAT chat 167772161 5001\001\r\n' >"$T/irc.cap"

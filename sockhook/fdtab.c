@@ -93,11 +93,34 @@ fdtab_unlock(void)
 	pthread_mutex_unlock(&fdtab_mtx);
 }
 
+static pid_t fdtab_pid; /* the process the table is about */
+
+/* In the child of a fork: the table is its own copy now. */
+static void
+fdtab_child(void)
+{
+	fdtab_pid = getpid();
+	fdtab_unlock();
+}
+
 /* Hold the lock across fork so the child never inherits it locked. */
 void
 fdtab_atfork(void)
 {
-	pthread_atfork(fdtab_lock, fdtab_unlock, fdtab_unlock);
+	fdtab_pid = getpid();
+	pthread_atfork(fdtab_lock, fdtab_unlock, fdtab_child);
+}
+
+/*
+ * Are we the child of a vfork(2)? It shares the parent's memory, the
+ * table included, but not its descriptors: what it closes or dups is its
+ * own business and must not touch the parent's state. (A fork runs the
+ * atfork handler; a vfork does not.)
+ */
+int
+fdtab_foreign(void)
+{
+	return getpid() != fdtab_pid;
 }
 
 /* Forget fd (it is being closed); a pending job is told to stop.

@@ -297,7 +297,7 @@ close(int fd)
 	int rc;
 
 	real_ready();
-	if (!hook_known(fd))
+	if (!hook_known(fd) || fdtab_foreign())
 		return real.close(fd);
 	fdtab_lock();
 	fdtab_forget(fd);
@@ -313,7 +313,7 @@ dup2(int old, int new)
 	int rc;
 
 	real_ready();
-	if (old == new || !hook_known(new))
+	if (old == new || !hook_known(new) || fdtab_foreign())
 		return real.dup2(old, new);
 	fdtab_lock();
 	rc = real.dup2(old, new);
@@ -330,7 +330,7 @@ dup3(int old, int new, int flags)
 	int rc;
 
 	real_ready();
-	if (old == new || !hook_known(new))
+	if (old == new || !hook_known(new) || fdtab_foreign())
 		return real.dup3(old, new, flags);
 	fdtab_lock();
 	rc = real.dup3(old, new, flags);
@@ -348,6 +348,8 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	int rc;
 
 	real_ready();
+	if (fdtab_foreign())
+		return real.epoll_ctl(epfd, op, fd, ev);
 	fdtab_lock();
 	if ((rc = real.epoll_ctl(epfd, op, fd, ev)) == 0)
 		fdtab_epoll_record(epfd, op, fd, ev);

@@ -167,6 +167,7 @@ struct fdtab_slot *fdtab_check(int fd);
 void fdtab_lock(void);
 void fdtab_unlock(void);
 void fdtab_atfork(void);
+int fdtab_foreign(void);
 void fdtab_forget(int fd);
 void fdtab_epoll_record(int epfd, int op, int fd, struct epoll_event *);
 int fdtab_replace(int fd, int newfile, int cloexec);

@@ -28,7 +28,9 @@
  * connect on a dup of it and on a listening socket must say EISCONN and
  * leave both working), sendmmsg (connect with sendmmsg and MSG_FASTOPEN,
  * the request in its message), setopt-pending (TCP_NODELAY set while a
- * non-blocking connect is pending must hold on the connected socket).
+ * non-blocking connect is pending must hold on the connected socket),
+ * vfork (a non-blocking connect, then a vfork child that closes the
+ * descriptor and exits: the parent's connect goes on).
  * A failed connect prints "errno=NAME" on stderr and exits 3. */
 #include <errno.h>
 #include <fcntl.h>
@@ -116,7 +118,7 @@ nb_wait(int fd, int epfd)
 	struct timeval tv = { 20, 0 };
 	int n;
 
-	if (strcmp(nb_mode, "poll") == 0) {
+	if (strcmp(nb_mode, "poll") == 0 || strcmp(nb_mode, "vfork") == 0) {
 		if ((n = poll(&pfd, 1, 20000)) != 1)
 			nb_errno("poll", n == 0 ? ETIMEDOUT : errno);
 	} else if (strcmp(nb_mode, "select") == 0) {
@@ -142,6 +144,23 @@ nb_wait(int fd, int epfd)
 			exit(4);
 		}
 	}
+}
+
+/* A vfork child closes fd and exits; the parent waits for it. */
+static void
+nb_vfork_close(int fd)
+{
+	pid_t pid;
+	int status;
+
+	if ((pid = vfork()) == -1)
+		nb_errno("vfork", errno);
+	if (pid == 0) {
+		close(fd);
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		nb_errno("waitpid", errno);
 }
 
 /* A blocking connect cut short by a signal (intr) or SO_SNDTIMEO
@@ -338,6 +357,8 @@ nb_connect(int fd, const struct addrinfo *ai)
 		return;
 	if (block || errno != EINPROGRESS)
 		nb_errno("connect", errno);
+	if (strcmp(nb_mode, "vfork") == 0)
+		nb_vfork_close(fd);
 	nb_wait(fd, epfd);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 		nb_errno("getsockopt", errno);

@@ -163,6 +163,10 @@ for m in intr sndtimeo; do
 	[ "$ms" -lt 2500 ] || fail "$m: connect returned after $ms ms, when the door answered, not when cut short"
 	ok "$m: a blocking connect ends with $want after $ms ms, goes on in the background, and fetches the blob intact"
 done
+"$BIN/sockhook" -c "$T/slow.conf" -- "$NB" vfork 127.0.0.1 "$HTTP_PORT" /blob \
+    >"$T/vfork.out" 2>"$T/vfork.err" || fail "vfork: $(cat "$T/vfork.err")"
+[ "$(sha "$T/vfork.out")" = "$BLOB_SHA" ] || fail "vfork: SHA-256 differs"
+ok "a vfork child that closes a pending connect's descriptor leaves the parent's connect alone"
 "$BIN/sockhook" -c "$T/slow.conf" -- "$NB" setopt-pending 127.0.0.1 "$HTTP_PORT" /blob \
     >"$T/setopt.out" 2>"$T/setopt.err" || fail "setopt-pending: $(cat "$T/setopt.err")"
 [ "$(sha "$T/setopt.out")" = "$BLOB_SHA" ] || fail "setopt-pending: SHA-256 differs"

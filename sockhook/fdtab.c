@@ -2,6 +2,7 @@
  * when a descriptor's open file is replaced. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -79,10 +80,13 @@ fdtab_check(int fd)
 	return s;
 }
 
+static __thread volatile sig_atomic_t fdtab_held; /* this thread's */
+
 /* Take the table lock. */
 void
 fdtab_lock(void)
 {
+	fdtab_held = 1; /* first: a signal handler from here on sees it */
 	pthread_mutex_lock(&fdtab_mtx);
 }
 
@@ -91,6 +95,18 @@ void
 fdtab_unlock(void)
 {
 	pthread_mutex_unlock(&fdtab_mtx);
+	fdtab_held = 0;
+}
+
+/*
+ * Does this thread hold (or wait for) the lock? Then we run in a signal
+ * handler that interrupted a hook, and taking the lock again would
+ * deadlock: the hook passes the call straight on instead.
+ */
+int
+fdtab_busy(void)
+{
+	return fdtab_held;
 }
 
 static pid_t fdtab_pid; /* the process the table is about */

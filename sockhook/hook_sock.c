@@ -189,7 +189,8 @@ getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	int st;
 
 	real_ready();
-	if (fdtab_state(fd) == FD_NONE || sa == NULL || len == NULL)
+	if (fdtab_state(fd) == FD_NONE || sa == NULL || len == NULL ||
+	    fdtab_busy())
 		return real.getpeername(fd, sa, len);
 	fdtab_lock();
 	s = fdtab_check(fd);
@@ -216,7 +217,7 @@ getsockname(int fd, struct sockaddr *sa, socklen_t *len)
 	int rc;
 
 	real_ready();
-	if (fdtab_state(fd) != FD_PENDING)
+	if (fdtab_state(fd) != FD_PENDING || fdtab_busy())
 		return real.getsockname(fd, sa, len);
 	fdtab_lock();
 	s = fdtab_check(fd);
@@ -237,7 +238,8 @@ getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 	int rc, st, v;
 
 	real_ready();
-	if ((st = fdtab_state(fd)) == FD_NONE || st == FD_PROXIED)
+	if ((st = fdtab_state(fd)) == FD_NONE || st == FD_PROXIED ||
+	    fdtab_busy())
 		return real.getsockopt(fd, level, name, val, len);
 	fdtab_lock();
 	s = fdtab_check(fd);
@@ -267,7 +269,7 @@ setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 	int rc;
 
 	real_ready();
-	if (fdtab_state(fd) != FD_PENDING)
+	if (fdtab_state(fd) != FD_PENDING || fdtab_busy())
 		return real.setsockopt(fd, level, name, val, len);
 	fdtab_lock();
 	s = fdtab_check(fd);
@@ -297,7 +299,7 @@ close(int fd)
 	int rc;
 
 	real_ready();
-	if (!hook_known(fd) || fdtab_foreign())
+	if (!hook_known(fd) || fdtab_foreign() || fdtab_busy())
 		return real.close(fd);
 	fdtab_lock();
 	fdtab_forget(fd);
@@ -313,7 +315,7 @@ dup2(int old, int new)
 	int rc;
 
 	real_ready();
-	if (old == new || !hook_known(new) || fdtab_foreign())
+	if (old == new || !hook_known(new) || fdtab_foreign() || fdtab_busy())
 		return real.dup2(old, new);
 	fdtab_lock();
 	rc = real.dup2(old, new);
@@ -330,7 +332,7 @@ dup3(int old, int new, int flags)
 	int rc;
 
 	real_ready();
-	if (old == new || !hook_known(new) || fdtab_foreign())
+	if (old == new || !hook_known(new) || fdtab_foreign() || fdtab_busy())
 		return real.dup3(old, new, flags);
 	fdtab_lock();
 	rc = real.dup3(old, new, flags);
@@ -348,7 +350,7 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	int rc;
 
 	real_ready();
-	if (fdtab_foreign())
+	if (fdtab_foreign() || fdtab_busy())
 		return real.epoll_ctl(epfd, op, fd, ev);
 	fdtab_lock();
 	if ((rc = real.epoll_ctl(epfd, op, fd, ev)) == 0)

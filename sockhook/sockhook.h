@@ -168,6 +168,7 @@ void fdtab_lock(void);
 void fdtab_unlock(void);
 void fdtab_atfork(void);
 int fdtab_foreign(void);
+int fdtab_busy(void);
 void fdtab_forget(int fd);
 void fdtab_epoll_record(int epfd, int op, int fd, struct epoll_event *);
 int fdtab_replace(int fd, int newfile, int cloexec);

@@ -30,7 +30,9 @@
  * the request in its message), setopt-pending (TCP_NODELAY set while a
  * non-blocking connect is pending must hold on the connected socket),
  * vfork (a non-blocking connect, then a vfork child that closes the
- * descriptor and exits: the parent's connect goes on).
+ * descriptor and exits: the parent's connect goes on), sigepoll (for 2 s,
+ * epoll_ctl in a loop while a SIGALRM handler every 100 us registers and
+ * closes a descriptor of its own: nothing may hang).
  * A failed connect prints "errno=NAME" on stderr and exits 3. */
 #include <errno.h>
 #include <fcntl.h>
@@ -144,6 +146,58 @@ nb_wait(int fd, int epfd)
 			exit(4);
 		}
 	}
+}
+
+static int nb_sig_src = -1, nb_sig_ep = -1;
+
+/* SIGALRM for sigepoll: register a descriptor, close it. */
+static void
+nb_sigepoll(int sig)
+{
+	struct epoll_event ev;
+	int a = dup(nb_sig_src);
+
+	(void)sig;
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	epoll_ctl(nb_sig_ep, EPOLL_CTL_ADD, a, &ev);
+	close(a);
+	nb_alarms++;
+}
+
+/* Hooked calls in a signal handler that interrupts hooked calls. */
+static int
+nb_sigepoll_run(void)
+{
+	struct sigaction sa;
+	struct itimerval it;
+	struct epoll_event ev;
+	int p[2];
+	long t0 = nb_ms(), n = 0;
+
+	if (pipe(p) != 0 || (nb_sig_ep = epoll_create1(0)) == -1)
+		nb_errno("pipe", errno);
+	nb_sig_src = p[0];
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	if (epoll_ctl(nb_sig_ep, EPOLL_CTL_ADD, p[1], &ev) != 0)
+		nb_errno("epoll_ctl", errno);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = nb_sigepoll;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	memset(&it, 0, sizeof it);
+	it.it_value.tv_usec = it.it_interval.tv_usec = 100;
+	setitimer(ITIMER_REAL, &it, NULL);
+	while (nb_ms() - t0 < 2000) {
+		ev.events = (n & 1) ? EPOLLIN : EPOLLOUT;
+		epoll_ctl(nb_sig_ep, EPOLL_CTL_MOD, p[1], &ev);
+		n++;
+	}
+	memset(&it, 0, sizeof it);
+	setitimer(ITIMER_REAL, &it, NULL);
+	printf("%ld epoll_ctl, %d signals\n", n, (int)nb_alarms);
+	return nb_alarms > 0 ? 0 : 9;
 }
 
 /* A vfork child closes fd and exits; the parent waits for it. */
@@ -449,6 +503,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	nb_mode = argv[1];
+	if (strcmp(nb_mode, "sigepoll") == 0)
+		return nb_sigepoll_run();
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	if ((rc = getaddrinfo(argv[2], argv[3], &hints, &ai)) != 0) {

@@ -211,3 +211,10 @@ wait_for_log "$T/hold.log" "closed after" 10
 ms=$(sed -n 's/^closed after \([0-9]*\) ms/\1/p' "$T/hold.log")
 [ "$ms" -lt 3000 ] || fail "close-pending: the door's connection was held $ms ms, until the program left"
 ok "a pending connect the program closes lets go of the door after $ms ms"
+
+# A signal handler's hooked calls (epoll_ctl, close) that interrupt a
+# hooked call holding the hook's table lock: they go straight on, where
+# they took the lock again and hung the program.
+timeout 30 "$BIN/sockhook" -c "$T/hold.conf" -- "$NB" sigepoll 127.0.0.1 1 / >"$T/sigepoll.out" 2>&1 ||
+	fail "sigepoll: exit $?: $(cat "$T/sigepoll.out")"
+ok "hooked calls in a signal handler every 100 us, for 2 s: no hang ($(cat "$T/sigepoll.out"))"

@@ -227,7 +227,8 @@ endpoint_same_host(const struct endpoint *a, const struct endpoint *b)
 }
 
 /*
- * Is this one of this host's own addresses (loopback included)? 1 yes,
+ * Is this one of this host's own addresses (loopback, IPv4-mapped or not,
+ * and the unspecified address included)? 1 yes,
  * 0 no, -1 cannot tell (the list of addresses could not be read): a
  * caller refuses on -1 whichever answer it wants.
  */
@@ -238,9 +239,19 @@ endpoint_is_local(const struct endpoint *ep)
 	struct endpoint me;
 	int own = 0;
 
-	if ((ep->ep_atyp == ATYP_IPV4 && ep->ep_addr[0] == 127) ||
+	static const uint8_t zero[16], mapped[12] = { [10] = 0xff, 0xff };
+	const uint8_t *v4 = NULL;
+
+	if (ep->ep_atyp == ATYP_IPV4)
+		v4 = ep->ep_addr;
+	else if (ep->ep_atyp == ATYP_IPV6 &&
+	    memcmp(ep->ep_addr, mapped, sizeof mapped) == 0)
+		v4 = ep->ep_addr + 12;
+	/* Loopback, and the unspecified address, which reaches this host. */
+	if ((v4 != NULL && (v4[0] == 127 || memcmp(v4, zero, 4) == 0)) ||
 	    (ep->ep_atyp == ATYP_IPV6 &&
-		memcmp(ep->ep_addr, &in6addr_loopback, 16) == 0))
+		(memcmp(ep->ep_addr, &in6addr_loopback, 16) == 0 ||
+		    memcmp(ep->ep_addr, zero, 16) == 0)))
 		return 1;
 	if (getifaddrs(&ifs) != 0)
 		return -1;

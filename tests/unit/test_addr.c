@@ -57,6 +57,16 @@ test_is_local(void)
 	CHECK(endpoint_is_local(&ep) == 1);
 	ep = ep_of("::1");
 	CHECK(endpoint_is_local(&ep) == 1);
+	ep = ep_of("::ffff:127.0.0.2"); /* loopback, IPv4-mapped */
+	CHECK(endpoint_is_local(&ep) == 1);
+	ep = ep_of("0.0.0.0"); /* connecting to it reaches this host */
+	CHECK(endpoint_is_local(&ep) == 1);
+	ep = ep_of("::");
+	CHECK(endpoint_is_local(&ep) == 1);
+	ep = ep_of("::ffff:0.0.0.0");
+	CHECK(endpoint_is_local(&ep) == 1);
+	ep = ep_of("::ffff:192.0.2.77");
+	CHECK(endpoint_is_local(&ep) == 0);
 	ep = ep_of("192.0.2.77"); /* TEST-NET-1: on no interface here */
 	CHECK(endpoint_is_local(&ep) == 0);
 	ep = ep_of("2001:db8::77");

@@ -91,24 +91,35 @@ metrics_init(const char *prog)
 	metrics_start = (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* The series with these label values, made if there is room. */
+/* The series with these label values, or NULL. */
 static struct metric_series *
-metrics_series(enum metric_id id, const char *v1, const char *v2)
+metrics_find(struct metric_family *f, const char *v1, const char *v2)
 {
-	struct metric_family *f = &metrics_fam[id];
 	struct metric_series *s;
 	size_t i;
 
-	if (v1 == NULL || *v1 == '\0')
-		v1 = "-";
-	if (f->mf_l2 != NULL && (v2 == NULL || *v2 == '\0'))
-		v2 = "-";
 	for (i = 0; i < f->mf_n; i++) {
 		s = &f->mf_s[i];
 		if (strcmp(s->ms_v1, v1) == 0 &&
 		    (f->mf_l2 == NULL || strcmp(s->ms_v2, v2) == 0))
 			return s;
 	}
+	return NULL;
+}
+
+/* The series with these label values, made if there is room. */
+static struct metric_series *
+metrics_series(enum metric_id id, const char *v1, const char *v2)
+{
+	struct metric_family *f = &metrics_fam[id];
+	struct metric_series *s;
+
+	if (v1 == NULL || *v1 == '\0')
+		v1 = "-";
+	if (f->mf_l2 != NULL && (v2 == NULL || *v2 == '\0'))
+		v2 = "-";
+	if ((s = metrics_find(f, v1, v2)) != NULL)
+		return s;
 	if (f->mf_n >= METRICS_MAX_SERIES - 1 && strcmp(v1, "_other") != 0)
 		return metrics_series(id, "_other", "_other");
 	f->mf_s = xrealloc(f->mf_s, (f->mf_n + 1) * sizeof *f->mf_s);
@@ -143,10 +154,19 @@ metrics_add2(enum metric_id id, const char *v1, const char *v2, double delta)
 	struct metric_series *s;
 
 	pthread_mutex_lock(&metrics_lock);
-	s = metrics_series(id, v1, v2);
-	s->ms_value += delta;
-	if (f->mf_drop_zero && s->ms_value <= 0)
-		metrics_drop(f, s);
+	if (f->mf_drop_zero && delta < 0 &&
+	    metrics_find(f, v1 != NULL && *v1 != '\0' ? v1 : "-",
+		v2 != NULL && *v2 != '\0' ? v2 : "-") == NULL)
+		/* Counted under _other while the family was full: the
+		 * decrease goes there too, or nowhere. */
+		s = metrics_find(f, "_other", "_other");
+	else
+		s = metrics_series(id, v1, v2);
+	if (s != NULL) {
+		s->ms_value += delta;
+		if (f->mf_drop_zero && s->ms_value <= 0)
+			metrics_drop(f, s);
+	}
 	pthread_mutex_unlock(&metrics_lock);
 }
 

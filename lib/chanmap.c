@@ -3,20 +3,35 @@
 
 #include <stdlib.h>
 
+#include <openssl/rand.h>
+
 #include "channel.h"
+#include "log.h"
 #include "xmalloc.h"
 
-/* Bucket for an id (ids are mostly sequential, so mix them). */
+/*
+ * Bucket for an id. The peer chooses its ids: mixed with a random key of
+ * this map's, ids that share their low bits (or any other pattern) do not
+ * share a bucket, so no lookup walks a long chain.
+ */
 static size_t
-chanmap_slot(size_t nbuckets, uint32_t id)
+chanmap_slot(const struct chanmap *m, size_t nbuckets, uint32_t id)
 {
-	return (size_t)((id * 2654435761U) & (uint32_t)(nbuckets - 1));
+	uint64_t h = ((uint64_t)id ^ m->cm_k0) * m->cm_k1;
+
+	return (size_t)((h ^ (h >> 29) ^ (h >> 47)) & (nbuckets - 1));
 }
 
 /* Start empty. */
 void
 chanmap_init(struct chanmap *m)
 {
+	uint64_t k[2];
+
+	if (RAND_bytes((unsigned char *)k, sizeof k) != 1)
+		fatalx("cannot draw a channel table key");
+	m->cm_k0 = k[0];
+	m->cm_k1 = k[1] | 1;
 	m->cm_nbuckets = 64;
 	m->cm_buckets = xcalloc(m->cm_nbuckets, sizeof *m->cm_buckets);
 	m->cm_count = 0;
@@ -37,8 +52,8 @@ chanmap_find(const struct chanmap *m, uint32_t id)
 {
 	struct channel *ch;
 
-	for (ch = m->cm_buckets[chanmap_slot(m->cm_nbuckets, id)]; ch != NULL;
-	     ch = ch->ch_hnext)
+	for (ch = m->cm_buckets[chanmap_slot(m, m->cm_nbuckets, id)];
+	     ch != NULL; ch = ch->ch_hnext)
 		if (ch->ch_id == id)
 			return ch;
 	return NULL;
@@ -54,7 +69,7 @@ chanmap_grow(struct chanmap *m)
 	for (i = 0; i < m->cm_nbuckets; i++) {
 		for (ch = m->cm_buckets[i]; ch != NULL; ch = next) {
 			next = ch->ch_hnext;
-			s = chanmap_slot(n, ch->ch_id);
+			s = chanmap_slot(m, n, ch->ch_id);
 			ch->ch_hnext = b[s];
 			b[s] = ch;
 		}
@@ -72,7 +87,7 @@ chanmap_insert(struct chanmap *m, struct channel *ch)
 
 	if (m->cm_count >= m->cm_nbuckets)
 		chanmap_grow(m);
-	s = chanmap_slot(m->cm_nbuckets, ch->ch_id);
+	s = chanmap_slot(m, m->cm_nbuckets, ch->ch_id);
 	ch->ch_hnext = m->cm_buckets[s];
 	m->cm_buckets[s] = ch;
 	m->cm_count++;
@@ -84,7 +99,7 @@ chanmap_remove(struct chanmap *m, struct channel *ch)
 {
 	struct channel **pp;
 
-	for (pp = &m->cm_buckets[chanmap_slot(m->cm_nbuckets, ch->ch_id)];
+	for (pp = &m->cm_buckets[chanmap_slot(m, m->cm_nbuckets, ch->ch_id)];
 	     *pp != NULL; pp = &(*pp)->ch_hnext) {
 		if (*pp == ch) {
 			*pp = ch->ch_hnext;

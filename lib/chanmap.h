@@ -11,6 +11,8 @@ struct chanmap {
 	struct channel **cm_buckets;
 	size_t cm_nbuckets;
 	size_t cm_count;
+	uint64_t cm_k0, cm_k1; /* the map's own key: a peer that chooses
+				  ids cannot choose their buckets */
 };
 
 void chanmap_init(struct chanmap *);

@@ -4,6 +4,7 @@
  * each client's request to the ISP that serves the destination.
  */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -956,6 +957,29 @@ esp_collect(void *arg)
 	metrics_set(M_SESSIONS, "agent", agents);
 }
 
+/*
+ * Reverse connections to SOCKS clients are checked against this host's
+ * addresses: say at start if they cannot be read (a sandbox without
+ * AF_NETLINK), rather than at each refusal.
+ */
+static void
+esp_check_addrs(struct esp *e)
+{
+	struct ifaddrs *ifs;
+
+	if (e->e_outside_own)
+		return;
+	if (getifaddrs(&ifs) != 0) {
+		log_warnx("cannot read this host's addresses (%s): reverse "
+			  "connections to SOCKS clients (active FTP, DCC, "
+			  "rsh) will be refused; a sandbox must allow "
+			  "AF_NETLINK",
+		    strerror(errno));
+		return;
+	}
+	freeifaddrs(ifs);
+}
+
 /* Free what main set up; the one teardown path for the daemon. */
 static void
 esp_free(struct esp *e)
@@ -1049,6 +1073,7 @@ main(int argc, char **argv)
 		esp_free(&e);
 		return 1;
 	}
+	esp_check_addrs(&e);
 	log_info("esp %s started (%s%s%s)", DYNPASS_VERSION,
 	    tls_conf_psk_mode(&e.e_tls) ? "pre-shared key" : "certificates",
 	    e.e_priv.pd_user ? ", as user " : "",

@@ -141,11 +141,19 @@ outside_refusal(struct esp_link *l, struct channel *ctl,
 		    : "a tag for a client without an agent";
 	if (!outside_take_port(oc, fo->fo_dst.ep_port))
 		return "the client did not announce that port";
-	if (oc->oc_agent == 0 && !l->el_esp->e_outside_own &&
-	    endpoint_is_local(&fo->fo_dst) != 0)
+	if (oc->oc_agent != 0 || l->el_esp->e_outside_own)
+		return NULL;
+	switch (endpoint_is_local(&fo->fo_dst)) {
+	case 0:
+		return NULL;
+	case 1:
 		return "one of this host's own addresses ([esp] "
 		       "outside_own_addresses = no)";
-	return NULL;
+	default:
+		return "this host's addresses cannot be read, so it cannot "
+		       "tell whether that is one (a sandbox without "
+		       "AF_NETLINK?)";
+	}
 }
 
 /* OUTSIDE_OPEN from the isp. */

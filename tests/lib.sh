@@ -215,14 +215,17 @@ CONF
 pwhash() { echo "$1" | "$BIN/isp" -P | sed 's/^password = //'; }
 
 # esp_start / isp_start: start one daemon; sets ESP_PID / ISP_PID.
+# ESP_WRAP / ISP_WRAP: words to run it under (setpriv ..., a sandbox).
 esp_start() {
 	ESP_LOG=${ESP_LOG:-$T/esp.log}
-	bg_start "$ESP_LOG" _in_ns "${NETNS_ESP:-}" "$BIN/esp" -v -c "$T/esp.conf"
+	# shellcheck disable=SC2086
+	bg_start "$ESP_LOG" _in_ns "${NETNS_ESP:-}" ${ESP_WRAP:-} "$BIN/esp" -v -c "$T/esp.conf"
 	ESP_PID=$BG_PID
 }
 isp_start() {
 	ISP_LOG=${ISP_LOG:-$T/isp.log}
-	bg_start "$ISP_LOG" _in_ns "${NETNS_ISP:-}" "$BIN/isp" -v -c "$T/isp.conf"
+	# shellcheck disable=SC2086
+	bg_start "$ISP_LOG" _in_ns "${NETNS_ISP:-}" ${ISP_WRAP:-} "$BIN/isp" -v -c "$T/isp.conf"
 	ISP_PID=$BG_PID
 }
 

@@ -357,7 +357,7 @@ esp_notice(const char *user, const struct endpoint *client,
 	if (++e->e_notices > ESP_NOTICES) {
 		log_warnx_limited(&over,
 		    "more than %d refusals a second: the isps are told of %d "
-		    "a second; this esp's audit has them all",
+		    "a second; this esp's audit and metrics have the rest",
 		    ESP_NOTICES, ESP_NOTICES);
 		return;
 	}

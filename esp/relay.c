@@ -75,17 +75,29 @@ relay_resultcb(struct channel *to, uint8_t code, const struct endpoint *bound,
 	end_link(from, to);
 }
 
-/* Refuse an agent's OPEN, in the audit too. */
+/*
+ * Refuse an agent's OPEN, in the audit too. An OPEN costs an agent one
+ * frame, logged in or not: RELAY_LOGGED refusals a second are logged and
+ * audited, the rest only counted (as the isp does with an esp's).
+ */
+#define RELAY_LOGGED 50
 static void
 relay_refuse(struct esp_agent *a, struct channel *ch,
     const struct frame_open *o, uint8_t code, const char *why)
 {
+	static struct log_budget lines;
 	char dst[ADDR_STRLEN];
 
-	log_info("agent %s -> %s: %s", a->a_peer,
-	    endpoint_str(&o->fo_dst, dst, sizeof dst), why);
-	audit_refusal(1, metrics_reason(code), o->fo_user, &o->fo_client,
-	    &o->fo_dst, why);
+	if (log_budget_spend(&lines, RELAY_LOGGED,
+		"more than %d agent connections refused a second: the rest "
+		"are counted (dynpass_refusals_total), not logged or audited",
+		RELAY_LOGGED)) {
+		log_info("agent %s -> %s: %s", a->a_peer,
+		    endpoint_str(&o->fo_dst, dst, sizeof dst), why);
+		audit_refusal(1, metrics_reason(code), o->fo_user,
+		    &o->fo_client, &o->fo_dst, why);
+	} else
+		metrics_add(M_REFUSALS, metrics_reason(code), 1);
 	channel_refuse(ch, code);
 }
 

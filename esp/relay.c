@@ -19,6 +19,7 @@
 #include "esp.h"
 #include "log.h"
 #include "metrics.h"
+#include "srccount.h"
 #include "xmalloc.h"
 
 /* One relay being opened: the channel that asked, the one asked. */
@@ -101,6 +102,46 @@ relay_refuse(struct esp_agent *a, struct channel *ch,
 	channel_refuse(ch, code);
 }
 
+/* A channel's place among its address's connections. */
+struct relay_place {
+	struct esp *rp_esp;
+	uint8_t rp_key[16];
+};
+
+/* The agent's channel ended: its address's place is free again. */
+static void
+relay_place_closed(struct channel *ch, void *arg)
+{
+	struct relay_place *rp = arg;
+
+	(void)ch;
+	srccount_release(rp->rp_esp->e_conns, rp->rp_key);
+	free(rp);
+}
+
+/*
+ * Take a place for ch among the connections from its agent's address,
+ * which SOCKS clients there take too ([esp] max_connections_per_source);
+ * it is given back when ch goes, however it goes. 0 when there is none.
+ */
+static int
+relay_place(struct esp_agent *a, struct channel *ch)
+{
+	struct esp *e = a->a_esp;
+	struct relay_place *rp;
+	unsigned held;
+
+	if (srccount_take(e->e_conns, a->a_rlkey, e->e_max_conns_per_source,
+		&held) != 0)
+		return 0;
+	rp = xcalloc(1, sizeof *rp);
+	rp->rp_esp = e;
+	memcpy(rp->rp_key, a->a_rlkey, sizeof rp->rp_key);
+	ch->ch_closed = relay_place_closed;
+	ch->ch_closed_arg = rp;
+	return 1;
+}
+
 /*
  * OPEN from an agent. A logged-in agent's OPEN carries its user and a tag
  * for each isp it logged in to; the isp chosen gets its own tag, which
@@ -140,6 +181,13 @@ relay_open(struct session *s, struct channel *ch, const struct frame_open *o,
 		relay_refuse(a, ch, o, OPEN_FAILURE,
 		    "too many connections from this agent ([esp] "
 		    "max_channels_per_agent)");
+		return;
+	}
+	/* Nor do several from one address, with SOCKS clients there. */
+	if (!relay_place(a, ch)) {
+		relay_refuse(a, ch, o, OPEN_FAILURE,
+		    "too many connections from this address ([esp] "
+		    "max_connections_per_source)");
 		return;
 	}
 	l = esp_route(a->a_esp, &o->fo_dst, &o->fo_client, user, NULL, 0, a,

@@ -17,7 +17,7 @@ need_cmd curl
 FLOOD=$TOP/build/tests/sockhook/agentflood
 [ -x "$FLOOD" ] || fail "$FLOOD is not built (make tests)"
 sh_pair
-sed -i "s|^client_listen = .*|&\nmax_agents = 8\nmax_agents_per_source = 5\nagent_login_timeout = 3s\nmax_channels_per_agent = 20|" "$T/esp.conf"
+sed -i "s|^client_listen = .*|&\nmax_agents = 8\nmax_agents_per_source = 5\nagent_login_timeout = 3s\nmax_channels_per_agent = 20\nmax_connections_per_source = 30|" "$T/esp.conf"
 kill "$ESP_PID"
 wait "$ESP_PID" 2>/dev/null
 esp_start
@@ -108,6 +108,33 @@ grep -qx "ok 20 failed 5" "$T/e.log" || fail "25 connections through one agent a
 [ "$(count_log "$ESP_LOG" 'refused: too many connections from this agent \(\[esp\] max_channels_per_agent\)|-> 127.0.0.1:[0-9]+: too many connections from this agent \(\[esp\] max_channels_per_agent\)')" = 5 ] ||
 	fail "the esp did not name the limit 5 times: $(grep 'too many conn' "$ESP_LOG")"
 ok "25 connections from one agent at max_channels_per_agent = 20: 20 taken, 5 refused with the limit named"
+
+# F: two agents from one address share max_connections_per_source (30
+# here) with each other (and with SOCKS clients there): while one holds
+# 20 connections, the other gets 10 of 15.
+cp "$T/sockhook.conf" "$T/sockhook2.conf"
+cat >"$T/hold.py" <<'PY'
+import socket, sys, time
+ok, failed, socks = 0, 0, []
+for _ in range(int(sys.argv[2])):
+    try:
+        socks.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10))
+        ok += 1
+    except OSError:
+        failed += 1
+print("ok %d failed %d" % (ok, failed), flush=True)
+time.sleep(float(sys.argv[3]))
+PY
+hooked python3 "$T/hold.py" "$HTTP_PORT" 20 8 >"$T/f1.log" 2>&1 &
+f1=$!
+wait_for_log "$T/f1.log" "^ok " 20
+grep -qx "ok 20 failed 0" "$T/f1.log" || fail "the first agent's 20: $(cat "$T/f1.log")"
+"$BIN/sockhook" -c "$T/sockhook2.conf" -- python3 "$T/hold.py" "$HTTP_PORT" 15 0 >"$T/f2.log" 2>&1
+grep -qx "ok 10 failed 5" "$T/f2.log" || fail "the second agent's 15 at 30 from the address: $(cat "$T/f2.log")"
+[ "$(count_log "$ESP_LOG" 'esp\[info\]: agent [0-9.:]+ -> 127.0.0.1:[0-9]+: too many connections from this address \(\[esp\] max_connections_per_source\)')" = 5 ] ||
+	fail "the esp did not name the limit 5 times: $(grep 'from this address' "$ESP_LOG")"
+wait $f1
+ok "two agents from one address at max_connections_per_source = 30: 20 and 10 taken, 5 refused with the limit named"
 
 # C: an agent that did log in keeps its session past the timeout.
 hooked sh -c "sleep 4; curl -sS --fail --max-time 20 -o $T/out http://127.0.0.1:$HTTP_PORT/blob" ||

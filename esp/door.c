@@ -13,8 +13,12 @@
 
 #include "esp.h"
 #include "log.h"
+#include "monotime.h"
 #include "tlswire.h"
 #include "xmalloc.h"
+
+#define DOOR_STALLS_MAX 3     /* an agent's stalls that end its session */
+#define DOOR_STALLS_MS  60000 /* ... within this long */
 
 static int door_handshake(struct session *, SSL *, char *, size_t, void *);
 static void door_up(struct session *, void *);
@@ -64,6 +68,8 @@ door_closed(struct session *s, const char *reason, void *arg)
 	(void)s;
 	(void)reason;
 	agentlogin_forget(a);
+	if (a->a_end_ev != NULL)
+		event_free(a->a_end_ev);
 	TAILQ_REMOVE(&e->e_agents, a, a_entry);
 	free(a);
 	if (e->e_draining && TAILQ_EMPTY(&e->e_links) &&
@@ -227,4 +233,52 @@ door_close_all(struct esp *e, const char *why)
 
 	while ((a = TAILQ_FIRST(&e->e_agents)) != NULL)
 		session_close(a->a_sess, why);
+}
+
+/* End the agent's session, from its own event (see door_stalled). */
+static void
+door_endcb(evutil_socket_t fd, short what, void *arg)
+{
+	struct esp_agent *a = arg;
+	char why[160];
+
+	(void)fd;
+	(void)what;
+	snprintf(why, sizeof why,
+	    "its connections held an isp's session up %u times in %d s",
+	    a->a_stalls, DOOR_STALLS_MS / 1000);
+	session_fail(a->a_sess, GOAWAY_FLOW, why);
+}
+
+/*
+ * One of the agent's channels did not take what an isp sent it, and the
+ * isp's channel was reset for holding that session up (others' channels
+ * on it waited meanwhile). The reset bounds one such episode (the
+ * channels reset within a second are one); an agent that makes
+ * DOOR_STALLS_MAX of them within DOOR_STALLS_MS loses its
+ * session, so that it cannot hold the session up again and again. The
+ * session ends from an event of its own, not from inside the other
+ * session's stall check.
+ */
+void
+door_stalled(struct esp_agent *a)
+{
+	struct timeval now = { 0, 0 };
+	uint64_t ms = monotime_ms();
+
+	if (a->a_stall_t0 == 0 || ms - a->a_stall_t0 > DOOR_STALLS_MS) {
+		a->a_stall_t0 = ms;
+		a->a_stalls = 0;
+	}
+	/* Channels reset in one check are one episode. */
+	if (a->a_stall_last != 0 && ms - a->a_stall_last < 1000)
+		return;
+	a->a_stall_last = ms;
+	if (++a->a_stalls < DOOR_STALLS_MAX || a->a_end_ev != NULL)
+		return;
+	log_warnx("agent %s: its connections held an isp's session up %u "
+		  "times in %d s: ending its session",
+	    a->a_peer, a->a_stalls, DOOR_STALLS_MS / 1000);
+	a->a_end_ev = evtimer_new(a->a_esp->e_base, door_endcb, a);
+	evtimer_add(a->a_end_ev, &now);
 }

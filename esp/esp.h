@@ -96,6 +96,10 @@ struct esp_agent {
 	char a_user[FRAME_USER_MAX + 1]; /* who the isps accepted; "" none */
 	struct agent_leg a_legs[OPTAG_MAX_LEGS];
 	size_t a_nlegs;
+	unsigned a_stalls;      /* its channels that held an isp session up */
+	uint64_t a_stall_t0;    /* ... counted since (monotime ms) */
+	uint64_t a_stall_last;  /* the last one (monotime ms) */
+	struct event *a_end_ev; /* the session ends (door_stalled) */
 	TAILQ_ENTRY(esp_agent) a_entry;
 };
 
@@ -169,6 +173,7 @@ void door_goaway_all(struct esp *, const char *);
 void door_close_all(struct esp *, const char *);
 struct esp_agent *door_find(struct esp *, uint64_t serial);
 void door_link_gone(struct esp *, struct esp_link *);
+void door_stalled(struct esp_agent *);
 void agentlogin_step(struct esp_agent *, const uint8_t *, size_t);
 void agentlogin_reply(struct esp_link *, const uint8_t *, size_t);
 void agentlogin_forget(struct esp_agent *);

@@ -102,6 +102,15 @@ relay_refuse(struct esp_agent *a, struct channel *ch,
 	channel_refuse(ch, code);
 }
 
+/* The isp's channel linked to ch was reset for holding its session up,
+ * since the agent did not take what it was sent. */
+static void
+relay_blamecb(struct channel *ch, void *arg)
+{
+	(void)ch;
+	door_stalled(arg);
+}
+
 /* A channel's place among its address's connections. */
 struct relay_place {
 	struct esp *rp_esp;
@@ -190,6 +199,8 @@ relay_open(struct session *s, struct channel *ch, const struct frame_open *o,
 		    "max_connections_per_source)");
 		return;
 	}
+	ch->ch_blame = relay_blamecb;
+	ch->ch_blame_arg = a;
 	l = esp_route(a->a_esp, &o->fo_dst, &o->fo_client, user, NULL, 0, a,
 	    &code);
 	if (l == NULL) {

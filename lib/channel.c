@@ -693,6 +693,8 @@ channel_stall_reset(struct channel *ch, int period_ms)
 		  "stall_timeout)",
 	    ch->ch_desc, (unsigned long long)ch->ch_stall_took, period_ms,
 	    ch->ch_rx.wr_buffered);
+	if (ch->ch_end != NULL && ch->ch_end->e_ops->stalled != NULL)
+		ch->ch_end->e_ops->stalled(ch->ch_end);
 	channel_reset_later(ch, "stalled: the session was short of credit");
 }
 

@@ -74,6 +74,9 @@ struct channel {
 	struct channel *ch_hnext;
 	channel_result_cb ch_result;
 	void *ch_result_arg;
+	channel_closed_cb ch_blame; /* the channel linked to this one was
+				       reset for holding its session up */
+	void *ch_blame_arg;
 	channel_closed_cb ch_closed;
 	void *ch_closed_arg;
 	channel_closed_cb ch_release; /* the client's place, let go last */

@@ -32,6 +32,9 @@ struct end_ops {
 	void (*shutdown)(struct end *);
 	/* Let go of the end: reset (RST) or close gracefully. */
 	void (*free)(struct end *, int reset);
+	/* The channel is reset for holding its session up: whoever feeds
+	 * the end too slowly is to blame (may be NULL). */
+	void (*stalled)(struct end *);
 };
 
 struct end {

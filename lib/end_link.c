@@ -115,6 +115,17 @@ link_free(struct end *e, int reset)
 	free(l);
 }
 
+/* This side was reset for holding its session up: the other channel,
+ * which did not take what it was given, is to blame. */
+static void
+link_stalled(struct end *e)
+{
+	struct channel *o = link_other((struct link_end *)e);
+
+	if (o != NULL && o->ch_blame != NULL)
+		o->ch_blame(o, o->ch_blame_arg);
+}
+
 static const struct end_ops link_ops = {
 	.name = "link",
 	.input = link_input,
@@ -123,6 +134,7 @@ static const struct end_ops link_ops = {
 	.read = link_read,
 	.shutdown = link_shutdown,
 	.free = link_free,
+	.stalled = link_stalled,
 };
 
 /*

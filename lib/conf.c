@@ -125,8 +125,9 @@ conf_fold(char *out, size_t len, const char *p, size_t n)
 
 /*
  * What iniparser takes in silence: a key set twice in a section (the last
- * would win), and a user, group or isp name in capitals (it folds them,
- * so that name could never match). 0, or -1 with *cause.
+ * would win), a key before any [section] (it would be ignored), and a
+ * user, group or isp name in capitals (it folds them, so that name could
+ * never match). 0, or -1 with *cause.
  */
 static int
 conf_scan(const char *path, FILE *f, char **cause)
@@ -136,11 +137,20 @@ conf_scan(const char *path, FILE *f, char **cause)
 		char s_name[520];
 		int s_line;
 	} *seen = NULL;
-	size_t nseen = 0, i;
-	int n = 0, rc = 0;
+	size_t nseen = 0, i, len;
+	int n = 0, rc = 0, cont = 0, was_cont;
 
 	while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
 		n++;
+		/* A line after one ending in a backslash continues its value. */
+		was_cont = cont;
+		len = strcspn(line, "\r\n");
+		while (
+		    len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+			len--;
+		cont = len > 0 && line[len - 1] == '\\';
+		if (was_cont)
+			continue;
 		p = line + strspn(line, " \t");
 		if (*p == ';' || *p == '#' || *p == '\n' || *p == '\0')
 			continue;
@@ -164,6 +174,14 @@ conf_scan(const char *path, FILE *f, char **cause)
 		if ((eq = strchr(p, '=')) == NULL)
 			continue;
 		conf_fold(key, sizeof key, p, (size_t)(eq - p));
+		if (sec[0] == '\0') {
+			xasprintf(cause,
+			    "%s: line %d: %s: before any [section], where it "
+			    "would be ignored: move it into its section",
+			    path, n, key);
+			rc = -1;
+			break;
+		}
 		snprintf(name, sizeof name, "%s:%s", sec, key);
 		for (i = 0; i < nseen; i++)
 			if (strcmp(seen[i].s_name, name) == 0)

@@ -1,6 +1,7 @@
 #!/bin/bash
 # What -t used to accept in silence is refused, each with one line naming
-# the file, the key and the problem, word for word: a key set twice, "any"
+# the file, the key and the problem, word for word: a key set twice, a
+# key before any [section], "any"
 # as a destination, host bits in a block, a trailing comma, a rule file
 # that does not exist, peer_name with a key, a capitalised user name, two
 # doors on one port, an audit file nobody can create, a directory for -c,
@@ -30,6 +31,14 @@ refuse() {
 first=$(grep -n '^allow =' "$T/isp.conf" | cut -d: -f1)
 last=$(wc -l <"$T/dup.conf")
 refuse isp "$T/dup.conf" "$T/dup.conf: [isp] allow: set twice (lines $first and $last); the last would win: keep one"
+
+# A key before any [section]: iniparser would drop it.
+{ printf '; the esp\nallow_root = yes\n'; cat "$T/esp.conf"; } >"$T/nosec.conf"
+refuse esp "$T/nosec.conf" "$T/nosec.conf: line 2: allow_root: before any [section], where it would be ignored: move it into its section"
+# A value continued with a backslash is one line: its next is no key.
+{ cat "$T/isp.conf"; printf '[isp]\n'; } | sed 's#^allow =.*#allow = 10.1.0.0/16:21 \\\n  10.2.0.0/16:21#' >"$T/cont.conf"
+"$BIN/isp" -t -c "$T/cont.conf" >"$T/out" 2>&1 && grep -q "configuration OK" "$T/out" ||
+	fail "a value continued with a backslash: $(cat "$T/out")"
 
 sed 's#^allow =.*#allow = any#' "$T/isp.conf" >"$T/any.conf"
 refuse isp "$T/any.conf" "$T/any.conf: [isp] allow: \"any\" would be taken as a host name; for every address write 0.0.0.0/0 ::/0"

@@ -17,6 +17,24 @@
 static const char *log_prog = "dynpass";
 static int log_syslog;
 static int log_verbose;
+static int log_journal; /* stderr is systemd's journal stream */
+
+/*
+ * Is standard error the journal (systemd sets JOURNAL_STREAM to its
+ * device and inode)? Then each line starts with its priority as <N>,
+ * which the journal keeps, and carries no time of its own.
+ */
+static void
+log_journal_check(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	log_journal = v != NULL && sscanf(v, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(2, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 /* Set the program name, sink and verbosity. */
 void
@@ -25,6 +43,7 @@ log_init(const char *progname, int use_syslog, int verbose)
 	log_prog = progname;
 	log_verbose = verbose;
 	log_set_syslog(use_syslog);
+	log_journal_check();
 }
 
 /* Switch between stderr and syslog once the config has been read. */
@@ -72,7 +91,10 @@ log_vwrite(int pri, const char *errstr, const char *fmt, va_list ap)
 	default:
 		lvl = "info";
 	}
-	if (errstr != NULL)
+	if (log_journal)
+		fprintf(stderr, "<%d>%s[%s]: %s%s%s\n", pri, log_prog, lvl, msg,
+		    errstr != NULL ? ": " : "", errstr != NULL ? errstr : "");
+	else if (errstr != NULL)
 		fprintf(stderr, "%s.%03ldZ %s[%s]: %s: %s\n", stamp,
 		    (long)tv.tv_usec / 1000, log_prog, lvl, msg, errstr);
 	else
@@ -282,6 +304,7 @@ log_file_open(const char *path, char **cause)
 	fflush(stderr);
 	dup2(fd, 2);
 	close(fd);
+	log_journal_check(); /* a file now, not the journal */
 	if (log_path != path) {
 		free(log_path);
 		log_path = strdup(path);

@@ -89,3 +89,17 @@ ESP_WRAP="setpriv --bounding-set=$(bounding esp) $AFONLY AF_INET,AF_INET6,AF_UNI
 esp_start
 wait_for_log "$ESP_LOG" "cannot read this host's addresses \(Address family not supported by protocol\): reverse connections to SOCKS clients \(active FTP, DCC, rsh\) will be refused; a sandbox must allow AF_NETLINK" 10
 ok "without AF_NETLINK the esp warns at start that reverse connections will be refused"
+kill "$ESP_PID"
+wait "$ESP_PID" 2>/dev/null
+
+# Under systemd, standard error is the journal (JOURNAL_STREAM names it):
+# each line starts with its priority, so `journalctl -p warning` finds
+# the warnings, and carries no time of its own.
+ESP_EXTRA="" DAEMON_TEXT="" SESSION_PORT=$(free_port) SOCKS_PORT=$(free_port) esp_conf "$T/esp.conf"
+ESP_LOG=$T/journal.log
+: >"$ESP_LOG"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$ESP_LOG") esp_start
+wait_for_log "$ESP_LOG" "^<6>esp\[info\]: esp .* started" 10
+grep -q "^<4>esp\[warn\]: cannot read this host's addresses" "$ESP_LOG" || fail "no <4> warning: $(cat "$ESP_LOG")"
+grep -v '^<[0-7]>esp\[' "$ESP_LOG" && fail "a line without its priority"
+ok "on the journal's stream every line carries its priority (<4> warnings, <6> info) and no time stamp"

@@ -38,6 +38,11 @@ privdrop_conf_load(const struct conf *c, struct privdrop *pd, char **cause)
 		if (conf_str(c, "daemon:chroot", NULL) != NULL)
 			return conf_error(cause, c, "daemon:chroot",
 			    "set, but user is not (root can leave a chroot)");
+		/* Said here, so that -t says it too, not only the start. */
+		if (geteuid() == 0 && !pd->pd_allow_root)
+			return conf_error(cause, c, "daemon:user",
+			    "missing: as root, set [daemon] user (and group) "
+			    "to run as, or allow_root = yes");
 		return 0;
 	}
 	if ((pw = getpwnam(user)) == NULL)

@@ -99,14 +99,17 @@ ok "the esp, draining on SIGTERM: STOPPING=1"
 kill "$ISP_PID"
 wait "$ESP_PID" "$ISP_PID" 2>/dev/null
 
-# As root with nothing said about it: refused, with the way out.
+# As root with nothing said about it: refused, with the way out, by -t
+# as well (which a unit runs first), before anything is bound.
 unset NOTIFY_SOCKET
 DAEMON_TEXT="[daemon]"
 esp_conf "$T/root.conf"
+want="esp: $T/root.conf: [daemon] user: missing: as root, set [daemon] user (and group) to run as, or allow_root = yes"
+"$BIN/esp" -t -c "$T/root.conf" >"$T/root.log" 2>&1 && fail "esp -t passed a root config without allow_root"
+[ "$(cat "$T/root.log")" = "$want" ] || fail "-t as root: $(cat "$T/root.log")"
 "$BIN/esp" -c "$T/root.conf" >"$T/root.log" 2>&1 && fail "the esp ran as root without allow_root"
-grep -q "esp\[warn\]: refusing to run as root: set \[daemon\] user (and group) to run as, or allow_root = yes" "$T/root.log" ||
-	fail "as root: $(cat "$T/root.log")"
-ok "as root without [daemon] user or allow_root: $(grep refusing "$T/root.log" | sed 's/.*warn\]: //')"
+[ "$(cat "$T/root.log")" = "$want" ] || fail "as root: $(cat "$T/root.log")"
+ok "as root without [daemon] user or allow_root, -t and the start: $(sed 's/.*user: //' "$T/root.log")"
 
 DAEMON_TEXT="[daemon]
 user = nosuchuser"

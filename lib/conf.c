@@ -171,6 +171,11 @@ conf_scan(const char *path, FILE *f, char **cause)
 			}
 			continue;
 		}
+		if (*p == '[') {
+			/* A broken header: iniparser says what is wrong. */
+			snprintf(sec, sizeof sec, "?");
+			continue;
+		}
 		if ((eq = strchr(p, '=')) == NULL)
 			continue;
 		conf_fold(key, sizeof key, p, (size_t)(eq - p));

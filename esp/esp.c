@@ -897,6 +897,9 @@ esp_signal(int sig, void *arg)
 	if (sig == SIGHUP) {
 		/* The esp's policy comes from the isps; files are rotated. */
 		daemon_reopen();
+		log_info("esp.conf is not read again on SIGHUP (the policy and "
+			 "rules come from the isps): restart the esp to apply "
+			 "a change to it");
 		return;
 	}
 	if (e->e_draining) {

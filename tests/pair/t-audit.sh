@@ -97,6 +97,7 @@ for s in esp isp; do mv "$T/$s-audit.log" "$T/$s-audit.log.1"; done
 mv "$T/esp-file.log" "$T/esp-file.log.1"
 kill -HUP "$ESP_PID" "$ISP_PID"
 wait_for_log "$T/esp-file.log" "log and audit files reopened" 10
+wait_for_log "$T/esp-file.log" "esp.conf is not read again on SIGHUP \(the policy and rules come from the isps\): restart the esp to apply a change to it" 10
 wait_for_log "$ISP_LOG" "reloaded" 10
 fetch again
 sleep 0.5

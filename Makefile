@@ -138,6 +138,8 @@ install: all
 		    sed -e 's#/usr/share/dynpass#$(PREFIX)/share/dynpass#g' \
 		    etc/$$f.conf >$(D)$(SYSCONFDIR)/dynpass/$$f.conf; \
 	done
+	# isp.conf holds password hashes: not for everyone to read.
+	chmod 640 $(D)$(SYSCONFDIR)/dynpass/isp.conf
 	[ -e $(D)$(SYSCONFDIR)/logrotate.d/dynpass ] || \
 	    install -m 644 etc/logrotate.d/dynpass $(D)$(SYSCONFDIR)/logrotate.d/
 

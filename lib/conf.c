@@ -207,6 +207,13 @@ conf_scan(const char *path, FILE *f, char **cause)
 	return rc;
 }
 
+/* The file it was loaded from. */
+const char *
+conf_path(const struct conf *c)
+{
+	return c->c_path;
+}
+
 /* Load a file; on failure *cause names the file and the problem. */
 struct conf *
 conf_load(const char *path, char **cause)

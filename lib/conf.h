@@ -17,6 +17,7 @@ struct _dictionary_ *conf_parse_file(const char *path, const char *shown,
 int conf_check_keys(const struct conf *, const char *const *known,
     char **cause);
 const char *conf_str(const struct conf *, const char *key, const char *def);
+const char *conf_path(const struct conf *);
 int conf_path_key(const struct conf *, const char *key, char **out,
     char **cause);
 int conf_duration(const struct conf *, const char *key, int def_ms, int *ms,

@@ -21,6 +21,7 @@
 #include <iniparser.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <event2/buffer.h>
 #include <openssl/crypto.h>
@@ -195,6 +196,32 @@ policy_index(struct policy *p)
 	return NULL;
 }
 
+/*
+ * Password hashes let whoever reads them guess passwords offline: say so
+ * when everyone may read the file that holds them.
+ */
+static void
+policy_check_mode(const struct policy *p, const struct conf *c)
+{
+	struct stat st;
+	char *warn = NULL;
+	size_t i;
+
+	for (i = 0; i < p->p_nusers && p->p_users[i].pu_hash == NULL; i++)
+		;
+	if (i == p->p_nusers || stat(conf_path(c), &st) != 0 ||
+	    !(st.st_mode & S_IROTH))
+		return;
+	conf_error(&warn, c, NULL,
+	    "readable by everyone (mode %o) and it holds password hashes, "
+	    "against which a reader can guess passwords offline: chmod 640 "
+	    "(and chown root:dynpass, so that the isp can read it again as "
+	    "its user)",
+	    (unsigned)(st.st_mode & 0777));
+	log_warnx("%s", warn);
+	free(warn);
+}
+
 /* Read one [user NAME] section, merging its groups. */
 static int
 policy_load_user(struct policy *p, const struct conf *c, const char *sec,
@@ -307,6 +334,7 @@ policy_load(struct policy *p, const struct conf *c, char **cause)
 			return conf_error(cause, c, sec,
 			    "group names are 1 to 64 of a-z 0-9 . _ -");
 	}
+	policy_check_mode(p, c);
 	if (conf_bool(c, "policy:anonymous", p->p_nusers == 0, &anon, cause) !=
 		0 ||
 	    conf_bool(c, "policy:reverse", 1, &p->p_anon_reverse, cause) != 0)

@@ -94,7 +94,9 @@ for c in dynpass-isp:/etc/dynpass/isp.conf dynpass-esp:/etc/dynpass/esp.conf \
 	dpkg-query -W -f='${Conffiles}\n' "${c%%:*}" | grep -q "^ ${c#*:} " ||
 		fail "${c#*:} is not a conffile of ${c%%:*}"
 done
-ok "the example configs and the logrotate snippet are conffiles"
+[ "$(stat -c %a /etc/dynpass/isp.conf)" = 640 ] ||
+	fail "/etc/dynpass/isp.conf is mode $(stat -c %a /etc/dynpass/isp.conf), not 640 (it holds password hashes)"
+ok "the example configs and the logrotate snippet are conffiles; isp.conf is mode 640"
 
 v=$(dpkg-query -W -f='${Version}' dynpass-esp)
 [ "$(/usr/sbin/esp -V)" = "esp (dynpass) $v" ] || fail "esp -V: $(/usr/sbin/esp -V 2>&1)"

@@ -48,7 +48,9 @@ grep -q "^rules = $P/share/dynpass/rules " "$P/etc/dynpass/isp.conf" ||
 	fail "isp -R on the installed ftp.ini: $(cat "$T/rt.out")"
 grep -q "^$P/share/dynpass/rules/ftp.ini: [0-9]* test vectors passed$" "$T/rt.out" ||
 	fail "isp -R on the installed ftp.ini: $(tail -1 "$T/rt.out")"
-ok "the installed isp.conf names the installed rules, $P/share/dynpass/rules"
+[ "$(stat -c %a "$P/etc/dynpass/isp.conf")" = 640 ] ||
+	fail "the installed isp.conf is mode $(stat -c %a "$P/etc/dynpass/isp.conf"), not 640"
+ok "the installed isp.conf names the installed rules, $P/share/dynpass/rules, and is mode 640"
 BIN=$P/sbin
 mkdir -p "$T/www"
 head -c 1048576 /dev/urandom >"$T/www/blob"

@@ -29,6 +29,17 @@ expect_ok esp "$T/esp.conf"
 expect_ok isp "$T/isp.conf"
 ok "good configs pass -t"
 
+# Password hashes in a file everyone may read: -t passes, and warns.
+{ cat "$T/isp.conf"; printf '[user alice]\npassword = %s\nallow = 10.1.0.0/16:21\n' "$(pwhash alice-pw)"; } >"$T/users.conf"
+chmod 644 "$T/users.conf"
+expect_ok isp "$T/users.conf"
+grep -q "isp\[warn\]: $T/users.conf: readable by everyone (mode 644) and it holds password hashes, against which a reader can guess passwords offline: chmod 640 (and chown root:dynpass, so that the isp can read it again as its user)" "$T/out" ||
+	fail "no warning for a world-readable isp.conf with hashes: $(cat "$T/out")"
+chmod 640 "$T/users.conf"
+expect_ok isp "$T/users.conf"
+grep -q "readable by everyone" "$T/out" && fail "a warning for mode 640: $(cat "$T/out")"
+ok "password hashes in a file everyone may read: -t warns, and says what to do; at 640 it does not"
+
 expect_err esp "$T/none.conf" "esp: $T/none.conf: cannot open: No such file or directory"
 edit esp.conf 's/^session_listen.*/session_listen = 127.0.0.1/'
 expect_err esp "$T/bad.conf" "esp: $T/bad.conf: [esp] session_listen: \"127.0.0.1\" is not ADDRESS:PORT (IPv6 as [addr]:port)"

@@ -200,7 +200,13 @@ session_conf_load(const struct conf *c, struct session_params *p, char **cause)
 		return -1;
 	if (p->sp_dead_ms <= p->sp_keepalive_ms)
 		return conf_error(cause, c, "session:dead_after",
-		    "must be longer than [session] keepalive");
+		    "%d.%03d s%s, must be longer than [session] keepalive "
+		    "(%d.%03d s)",
+		    p->sp_dead_ms / 1000, p->sp_dead_ms % 1000,
+		    conf_str(c, "session:dead_after", NULL) == NULL
+			? " (the default)"
+			: "",
+		    p->sp_keepalive_ms / 1000, p->sp_keepalive_ms % 1000);
 	if ((v0 = conf_str(c, "session:stall_timeout", NULL)) != NULL &&
 	    (strcmp(v0, "0") == 0 || strcasecmp(v0, "off") == 0))
 		p->sp_stall_ms = 0;

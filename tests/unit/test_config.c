@@ -117,7 +117,18 @@ test_conf(void)
 		    &cause);
 		CHECK(session_conf_load(c, &p, &cause) == -1);
 		CHECK_STR_CONTAINS(cause,
-		    "[session] dead_after: must be longer");
+		    "[session] dead_after: 5.000 s, must be longer than "
+		    "[session] keepalive (5.000 s)");
+		free(cause);
+		conf_free(c);
+		/* The default it was not given is named as such. */
+		c = conf_load(put("s.conf", "[session]\nkeepalive = 40s\n",
+				  0600),
+		    &cause);
+		CHECK(session_conf_load(c, &p, &cause) == -1);
+		CHECK_STR_CONTAINS(cause,
+		    "[session] dead_after: 30.000 s (the default), must be "
+		    "longer than [session] keepalive (40.000 s)");
 		free(cause);
 		conf_free(c);
 	}

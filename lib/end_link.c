@@ -94,18 +94,12 @@ link_shutdown(struct end *e)
 		channel_end_eof(o);
 }
 
-/* Let go of one end; a reset one resets the other channel. */
+/* Drop one reference (an end, or a callback running); the last frees. */
 static void
-link_free(struct end *e, int reset)
+link_unref(struct link *l)
 {
-	struct link_end *le = (struct link_end *)e;
-	struct link *l = le->le_link;
-	struct channel *o = link_other(le);
 	int i;
 
-	le->le_gone = 1;
-	if (reset && o != NULL)
-		channel_reset_later(o, "the other side reset");
 	if (--l->l_refs > 0)
 		return;
 	for (i = 0; i < 2; i++) {
@@ -113,6 +107,19 @@ link_free(struct end *e, int reset)
 		evbuffer_free(l->l_buf[i]);
 	}
 	free(l);
+}
+
+/* Let go of one end; a reset one resets the other channel. */
+static void
+link_free(struct end *e, int reset)
+{
+	struct link_end *le = (struct link_end *)e;
+	struct channel *o = link_other(le);
+
+	le->le_gone = 1;
+	if (reset && o != NULL)
+		channel_reset_later(o, "the other side reset");
+	link_unref(le->le_link);
 }
 
 /* This side was reset for holding its session up: the other channel,
@@ -145,17 +152,19 @@ static void
 link_bufcb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct link_end *le = arg;
+	struct link *l = le->le_link;
 	struct channel *ch = le->le_end.e_ch, *o = link_other(le);
 	int empty = evbuffer_get_length(buf) == 0;
 
+	/* Either channel may let go meanwhile: the link stays till the end. */
+	l->l_refs++;
 	if (info->n_added > 0 && o != NULL)
 		channel_end_readable(o);
-	if (le->le_gone)
-		return;
-	if (info->n_deleted > 0)
+	if (!le->le_gone && info->n_deleted > 0)
 		channel_end_written(ch, info->n_deleted, empty);
-	if (empty)
+	if (!le->le_gone && empty)
 		channel_end_drained(ch);
+	link_unref(l);
 }
 
 /* Join two open channels back to back and start relaying. */

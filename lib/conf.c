@@ -124,10 +124,34 @@ conf_fold(char *out, size_t len, const char *p, size_t n)
 }
 
 /*
+ * Where an unquoted value would be cut by a comment character that does
+ * not follow a space ("p#ss" in a password), or NULL. A comment after a
+ * space ("value ; note") is meant as one.
+ */
+static char *
+conf_cut(char *v)
+{
+	char *p;
+
+	v += strspn(v, " \t");
+	if (*v == '"' || *v == '\'')
+		return NULL;
+	for (p = v; *p != '\0' && *p != '\n'; p++) {
+		if (*p != ';' && *p != '#')
+			continue;
+		if (p == v || p[-1] == ' ' || p[-1] == '\t')
+			return NULL; /* a comment: the rest is its text */
+		return p;
+	}
+	return NULL;
+}
+
+/*
  * What iniparser takes in silence: a key set twice in a section (the last
- * would win), a key before any [section] (it would be ignored), and a
- * user, group or isp name in capitals (it folds them, so that name could
- * never match). 0, or -1 with *cause.
+ * would win), a key before any [section] (it would be ignored), a value
+ * a comment character would cut short, and a user, group or isp name in
+ * capitals (it folds them, so that name could never match). 0, or -1
+ * with *cause.
  */
 static int
 conf_scan(const char *path, FILE *f, char **cause)
@@ -184,6 +208,15 @@ conf_scan(const char *path, FILE *f, char **cause)
 			    "%s: line %d: %s: before any [section], where it "
 			    "would be ignored: move it into its section",
 			    path, n, key);
+			rc = -1;
+			break;
+		}
+		if ((end = conf_cut(eq + 1)) != NULL) {
+			xasprintf(cause,
+			    "%s: [%s] %s: '%c' right after other text starts a "
+			    "comment and cuts the value short; put the whole "
+			    "value in double quotes",
+			    path, sec, key, *end);
 			rc = -1;
 			break;
 		}

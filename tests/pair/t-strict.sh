@@ -1,12 +1,15 @@
 #!/bin/bash
 # What -t used to accept in silence is refused, each with one line naming
 # the file, the key and the problem, word for word: a key set twice, a
-# key before any [section], "any"
+# key before any [section], a value a '#' would cut short, "any"
 # as a destination, host bits in a block, a trailing comma, a rule file
 # that does not exist, peer_name with a key, a capitalised user name, two
 # doors on one port, an audit file nobody can create, a directory for -c,
 # and a count out of range named as a count.
 . "$(dirname "$0")/../lib.sh"
+# Configs with password hashes, as an admin keeps them (isp -t warns of
+# one everyone may read: tests/pair/t-config.sh).
+umask 027
 write_psk "$T/pair.psk"
 ESP_ADDR=127.0.0.1 SOCKS_ADDR=127.0.0.1 SESSION_PORT=4430 SOCKS_PORT=1080
 esp_conf "$T/esp.conf"
@@ -35,6 +38,12 @@ refuse isp "$T/dup.conf" "$T/dup.conf: [isp] allow: set twice (lines $first and 
 # A key before any [section]: iniparser would drop it.
 { printf '; the esp\nallow_root = yes\n'; cat "$T/esp.conf"; } >"$T/nosec.conf"
 refuse esp "$T/nosec.conf" "$T/nosec.conf: line 2: allow_root: before any [section], where it would be ignored: move it into its section"
+# A '#' or ';' inside a value (a proxy password) starts a comment there.
+sed 's#^\[isp\]#[isp]\nvia = http://u:p\#ss@127.0.0.1:3128#' "$T/isp.conf" >"$T/hash.conf"
+refuse isp "$T/hash.conf" "$T/hash.conf: [isp] via: '#' right after other text starts a comment and cuts the value short; put the whole value in double quotes"
+sed 's#^\[isp\]#[isp]\nvia = "http://u:p\#ss@127.0.0.1:3128"   ; quoted#' "$T/isp.conf" >"$T/quoted.conf"
+"$BIN/isp" -t -c "$T/quoted.conf" >"$T/out" 2>&1 && grep -q "configuration OK" "$T/out" ||
+	fail "a quoted value with '#', and a comment after it: $(cat "$T/out")"
 # A value continued with a backslash is one line: its next is no key.
 { cat "$T/isp.conf"; printf '[isp]\n'; } | sed 's#^allow =.*#allow = 10.1.0.0/16:21 \\\n  10.2.0.0/16:21#' >"$T/cont.conf"
 "$BIN/isp" -t -c "$T/cont.conf" >"$T/out" 2>&1 && grep -q "configuration OK" "$T/out" ||

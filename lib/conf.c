@@ -581,11 +581,17 @@ int
 conf_parse_duration(const char *s, int *ms)
 {
 	char *end;
+	const char *p;
 	double v;
 
+	/* Decimal only: strtod would take 0x10, 1e3, inf. */
+	for (p = s; isdigit((unsigned char)*p) || *p == '.'; p++)
+		;
+	if (p == s || !isdigit((unsigned char)*s))
+		return -1;
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0)
+	if (end != p || errno != 0 || v < 0)
 		return -1;
 	while (isspace((unsigned char)*end))
 		end++;
@@ -600,7 +606,7 @@ conf_parse_duration(const char *s, int *ms)
 	else
 		return -1;
 	if (v > 86400000.0)
-		return -1;
+		return -2;
 	*ms = (int)v;
 	return 0;
 }
@@ -657,10 +663,18 @@ conf_duration(const struct conf *c, const char *key, int def_ms, int *ms,
 		conf_default_ms(c, key, def_ms);
 		return 0;
 	}
-	if (conf_parse_duration(v, ms) != 0 || *ms <= 0)
+	switch (conf_parse_duration(v, ms)) {
+	case 0:
+		if (*ms > 0)
+			return 0;
+		/* FALLTHROUGH */
+	case -2:
+		return conf_error(cause, c, key,
+		    "%s is out of range (1ms to 24h)", v);
+	default:
 		return conf_error(cause, c, key,
 		    "\"%s\" is not a duration (e.g. 10s, 500ms, 2m)", v);
-	return 0;
+	}
 }
 
 /* A size key within [min, max]. */

@@ -102,6 +102,24 @@ test_conf(void)
 	CHECK(conf_parse_duration("2m", &ms) == 0 && ms == 120000);
 	CHECK(conf_parse_duration("1.5", &ms) == 0 && ms == 1500);
 	CHECK(conf_parse_duration("-1", &ms) == -1);
+	CHECK(conf_parse_duration("0x10", &ms) == -1); /* decimal only */
+	CHECK(conf_parse_duration("1e3", &ms) == -1);
+	CHECK(conf_parse_duration("inf", &ms) == -1);
+	CHECK(conf_parse_duration("25h", &ms) == -2); /* a duration, too long */
+	CHECK(conf_parse_duration("24h", &ms) == 0 && ms == 86400000);
+	c = conf_load(put("r.conf",
+			  "[session]\nkeepalive = 0s\ndead_after = 25h\n",
+			  0600),
+	    &cause);
+	CHECK(conf_duration(c, "session:keepalive", 1, &ms, &cause) == -1);
+	CHECK_STR_CONTAINS(cause,
+	    "[session] keepalive: 0s is out of range (1ms to 24h)");
+	free(cause);
+	CHECK(conf_duration(c, "session:dead_after", 1, &ms, &cause) == -1);
+	CHECK_STR_CONTAINS(cause,
+	    "[session] dead_after: 25h is out of range (1ms to 24h)");
+	free(cause);
+	conf_free(c);
 	CHECK(conf_parse_size("256K", &sz) == 0 && sz == 262144);
 	CHECK(conf_parse_size("16MB", &sz) == 0 && sz == 16 << 20);
 	CHECK(conf_parse_size("K", &sz) == -1);

@@ -902,6 +902,11 @@ tls_agent_ctx_new(const char *ca, char **cause)
 		    tls_error_string(err, sizeof err));
 		return NULL;
 	}
+	if (access(ca, R_OK) != 0) {
+		xasprintf(cause, "%s: %s", ca, strerror(errno));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
 		xasprintf(cause, "%s: cannot load CA: %s", ca,
 		    tls_error_string(err, sizeof err));

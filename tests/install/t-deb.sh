@@ -103,6 +103,10 @@ v=$(dpkg-query -W -f='${Version}' dynpass-esp)
 [ -x /usr/sbin/isp ] && [ -x /usr/bin/sockhook ] && [ -f /usr/lib/dynpass/libsockhook.so ] &&
 	[ -f /usr/share/dynpass/rules/ftp.ini ] || fail "programs, library or rules missing"
 ok "esp -V says $v"
+# The folder the example configs log to is there before any start, so
+# that -t on them passes (systemd sets its mode at the first start).
+[ -d /var/log/dynpass ] || fail "no /var/log/dynpass after installation"
+ok "/var/log/dynpass is there before the first start"
 
 for u in dynpass-esp dynpass-isp; do
 	[ -f "/lib/systemd/system/$u.service" ] || fail "no unit $u.service"

@@ -70,6 +70,7 @@ printf '[sockhook]\n%bca = %s\n' "$base" "$T/pass" >"$T/badca.conf"
 grep -q "^sockhook: $T/badca.conf: \[sockhook\] ca: $T/pass: cannot load CA: " "$T/out" ||
 	fail "badca: $(cat "$T/out")"
 ok "badca: $(cat "$T/out")"
+check caabsent "${base}ca = $T/nonexistent.pem\n" "[sockhook] ca: $T/nonexistent.pem: No such file or directory"
 chmod 644 "$T/alice.key"
 check openkey "${base}ca = $T/ca.crt\ncert = $T/alice.crt\nkey = $T/alice.key\n" \
 	"[sockhook] key: $T/alice.key is accessible to group or others (mode 644); run chmod 600 $T/alice.key"

@@ -392,7 +392,7 @@ isp_dns(struct isp *i)
 	return w != NULL && w->w_dns != NULL ? w->w_dns : i->i_dns;
 }
 
-static void isp_reload(struct isp *);
+static int isp_reload(struct isp *, char **);
 static void isp_free(struct isp *);
 
 /* Close every session now. */
@@ -443,9 +443,25 @@ isp_signal_parked(int sig, struct isp *i)
 	struct timeval tv;
 
 	if (sig == SIGHUP) {
+		static int failed; /* the last reload failed: status says so */
+		char *why = NULL, *state;
+
 		notify_systemd("RELOADING=1");
-		isp_reload(i);
-		notify_systemd("READY=1");
+		if (isp_reload(i, &why) != 0) {
+			/* systemctl status shows it: the reload did not take. */
+			xasprintf(&state,
+			    "READY=1\nSTATUS=reload failed, running the "
+			    "configuration before: %s",
+			    why);
+			notify_systemd(state);
+			free(state);
+			free(why);
+			failed = 1;
+		} else {
+			notify_systemd(
+			    failed ? "READY=1\nSTATUS=reloaded" : "READY=1");
+			failed = 0;
+		}
 		return;
 	}
 	if (i->i_draining) {
@@ -599,10 +615,10 @@ isp_reload_fixed(const struct isp *i, const struct isp *n, char *buf,
  * policy, allow list and rules are replaced and sent to every esp; the
  * esp list, TLS, [isp] via and [session] serve new sessions; open
  * channels go on. What needs a restart is named. A config that does not
- * load leaves the running one in place.
+ * load leaves the running one in place: -1 with *why.
  */
-static void
-isp_reload(struct isp *i)
+static int
+isp_reload(struct isp *i, char **why)
 {
 	struct isp n;
 	struct uplink *u;
@@ -619,10 +635,10 @@ isp_reload(struct isp *i)
 		log_warnx("reload failed: %s; keeping the running "
 			  "configuration",
 		    cause);
-		free(cause);
+		*why = cause;
 		isp_free(&n);
 		audit_set_self(i->i_id);
-		return;
+		return -1;
 	}
 	if (login_carry(&i->i_policy, &n.i_policy))
 		i->i_logins_gen++; /* the esps forget what they accepted */
@@ -687,6 +703,7 @@ isp_reload(struct isp *i)
 	TAILQ_FOREACH(u, &i->i_uplinks, u_entry)
 	if (u->u_sess != NULL && session_is_up(u->u_sess) && !u->u_removed)
 		dial_post_config(u);
+	return 0;
 }
 
 /* Before each scrape: the sessions up, and their round trips. */

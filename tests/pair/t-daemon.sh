@@ -93,6 +93,18 @@ curl -sS --fail --socks5-hostname "127.0.0.1:$SOCKS_PORT" -o "$T/got2" "http://1
 wait_for_log "$T/logs/isp-audit.log" "event=channel .*bytes_down=10487[0-9]{2} " 5
 grep -q "cannot reopen" "$T/logs/isp.log.1" "$ISP_LOG" && fail "a reopen failed"
 ok "rotated as nobody: new lines in the new log and audit files"
+
+# A reload that fails tells systemd so (systemctl status shows it), and
+# the next one that works clears it.
+cp "$T/isp.conf" "$T/isp.conf.good"
+printf '[session]\nhandshake_timeout = soon\n' >>"$T/isp.conf"
+n=$(wc -l <"$T/notify.log")
+kill -HUP "$ISP_PID"
+wait_for_log "$T/notify.log" "^STATUS=reload failed, running the configuration before: $T/isp.conf: \[session\] handshake_timeout: \"soon\" is not a duration" 10
+cp "$T/isp.conf.good" "$T/isp.conf"
+kill -HUP "$ISP_PID"
+wait_for_log "$T/notify.log" "^STATUS=reloaded$" 10
+ok "a reload that fails: READY=1 with STATUS=reload failed and why; the next good one: STATUS=reloaded"
 kill "$ESP_PID"
 wait_for_log "$T/notify.log" "^STOPPING=1" 10
 ok "the esp, draining on SIGTERM: STOPPING=1"

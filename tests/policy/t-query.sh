@@ -5,6 +5,9 @@
 # rule files and reverse connections that apply; exit 0, 1, or 2 for a
 # query or configuration that is wrong.
 . "$(dirname "$0")/../lib.sh"
+# isp.conf with password hashes, as an admin keeps it (mode 640): -Q's
+# standard error must hold nothing else than its answer.
+umask 027
 
 write_psk "$T/pair.psk"
 ESP_ADDR=127.0.0.1 SESSION_PORT=4430

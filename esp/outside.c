@@ -208,28 +208,6 @@ outside_ctl_closed(struct channel *ch, void *arg)
 	free(arg);
 }
 
-/* An announcement's endpoint, the implied address filled in. */
-static void
-outside_endpoint(const struct announce *an, const struct sockaddr_storage *dfl,
-    struct sockaddr_storage *ep)
-{
-	memset(ep, 0, sizeof *ep);
-	if (an->an_implied || an->an_family == 0)
-		*ep = *dfl;
-	else if (an->an_family == AF_INET) {
-		ep->ss_family = AF_INET;
-		memcpy(&((struct sockaddr_in *)ep)->sin_addr, an->an_addr, 4);
-	} else {
-		ep->ss_family = AF_INET6;
-		memcpy(&((struct sockaddr_in6 *)ep)->sin6_addr, an->an_addr,
-		    16);
-	}
-	if (ep->ss_family == AF_INET)
-		((struct sockaddr_in *)ep)->sin_port = htons(an->an_port);
-	else if (ep->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ep)->sin6_port = htons(an->an_port);
-}
-
 /*
  * Rewrite a refused announcement to port 0 on this address; on 0.0.0.0
  * when there is none (a server reached by name: only the isp knows its
@@ -265,7 +243,7 @@ outside_expect(struct channel *ch, struct outside_ctl *oc,
 	struct endpoint a, b;
 	const char *why = NULL;
 
-	outside_endpoint(an, &oc->oc_server, &ep);
+	announce_endpoint(an, &oc->oc_server, &ep);
 	if (ep.ss_family == 0) {
 		/* Implied, to a server known by name: the name is allowed. */
 		channel_announce_done(ch, 1, NULL);

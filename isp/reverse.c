@@ -506,31 +506,6 @@ reverse_resultcb(struct channel *data, uint8_t code,
 	isp_unlock();
 }
 
-/* Fill a sockaddr from an announcement and a default address. */
-static void
-reverse_endpoint(const struct announce *an, const struct sockaddr *implied,
-    struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof *ss);
-	if (an->an_implied || an->an_family == 0) {
-		memcpy(ss, implied,
-		    implied->sa_family == AF_INET
-			? sizeof(struct sockaddr_in)
-			: sizeof(struct sockaddr_in6));
-	} else if (an->an_family == AF_INET) {
-		ss->ss_family = AF_INET;
-		memcpy(&((struct sockaddr_in *)ss)->sin_addr, an->an_addr, 4);
-	} else {
-		ss->ss_family = AF_INET6;
-		memcpy(&((struct sockaddr_in6 *)ss)->sin6_addr, an->an_addr,
-		    16);
-	}
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(an->an_port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(an->an_port);
-}
-
 /* Why no more reverse openings may start here, or NULL. */
 static const char *
 reverse_over_limit(struct ctl *c)
@@ -588,7 +563,7 @@ reverse_start(struct ctl *c, const struct announce *an)
 	const char *why = NULL;
 	char at[ADDR_STRLEN];
 
-	reverse_endpoint(an, (struct sockaddr *)&c->c_client, &dst);
+	announce_endpoint(an, &c->c_client, &dst);
 	addr_str((struct sockaddr *)&dst, at, sizeof at);
 	if (!policy_reverse_ok(&c->c_isp->i_policy, c->c_ch->ch_user)) {
 		reverse_refuse(c, 1, an,
@@ -645,7 +620,7 @@ reverse_expect(struct ctl *c, const struct announce *an)
 	struct sockaddr_storage ep;
 	const char *why = NULL;
 
-	reverse_endpoint(an, (struct sockaddr *)&c->c_server, &ep);
+	announce_endpoint(an, &c->c_server, &ep);
 	if (!an->an_implied && !rule_kind_other_hosts(an->an_kind) &&
 	    !reverse_same_host((struct sockaddr *)&ep,
 		(struct sockaddr *)&c->c_server)) {

@@ -227,27 +227,12 @@ static void
 ruletest_honour(struct ruletest_scan *rs, const struct announce *an,
     const char *p, size_t len, struct evbuffer *rw)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage server, ss;
 	char *orig = xmalloc(len + 1), out[1024], cond[128];
 
 	memcpy(orig, p, len);
-	if (an->an_implied || an->an_family == 0)
-		ruletest_example(AF_INET, an->an_port, &ss);
-	else {
-		memset(&ss, 0, sizeof ss);
-		ss.ss_family = an->an_family;
-		if (an->an_family == AF_INET) {
-			memcpy(&((struct sockaddr_in *)&ss)->sin_addr,
-			    an->an_addr, 4);
-			((struct sockaddr_in *)&ss)->sin_port =
-			    htons(an->an_port);
-		} else {
-			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr,
-			    an->an_addr, 16);
-			((struct sockaddr_in6 *)&ss)->sin6_port =
-			    htons(an->an_port);
-		}
-	}
+	ruletest_example(AF_INET, 0, &server); /* the server, when implied */
+	announce_endpoint(an, &server, &ss);
 	ruletest_condition(an, cond, sizeof cond);
 	if (scan_emit(rs->rs_scan, (struct sockaddr *)&ss, rw) != 0) {
 		ruletest_line(rs,

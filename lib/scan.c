@@ -651,6 +651,31 @@ announce_str(const struct announce *an, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * An announcement's endpoint as a sockaddr: an implied address (or none
+ * decoded) is implied's, which may be empty (family 0: no port then).
+ */
+void
+announce_endpoint(const struct announce *an,
+    const struct sockaddr_storage *implied, struct sockaddr_storage *ep)
+{
+	memset(ep, 0, sizeof *ep);
+	if (an->an_implied || an->an_family == 0)
+		*ep = *implied;
+	else if (an->an_family == AF_INET) {
+		ep->ss_family = AF_INET;
+		memcpy(&((struct sockaddr_in *)ep)->sin_addr, an->an_addr, 4);
+	} else {
+		ep->ss_family = AF_INET6;
+		memcpy(&((struct sockaddr_in6 *)ep)->sin6_addr, an->an_addr,
+		    16);
+	}
+	if (ep->ss_family == AF_INET)
+		((struct sockaddr_in *)ep)->sin_port = htons(an->an_port);
+	else if (ep->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ep)->sin6_port = htons(an->an_port);
+}
+
 /* Is the announced port acceptable: 1-65535, below 1024 only by the rule? */
 int
 announce_check_port(const struct announce *an, const char **why)

@@ -94,6 +94,9 @@ int announce_check_origin(const struct announce *,
     const struct sockaddr *client, const char **why);
 int announce_check_port(const struct announce *, const char **why);
 
+void announce_endpoint(const struct announce *,
+    const struct sockaddr_storage *implied, struct sockaddr_storage *);
+
 /* "10.0.0.1 5001", "2001:db8::1 21" or "implied 6446", into buf. */
 const char *announce_str(const struct announce *, char *, size_t);
 

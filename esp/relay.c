@@ -117,7 +117,8 @@ struct relay_place {
 	uint8_t rp_key[16];
 };
 
-/* The agent's channel ended: its address's place is free again. */
+/* The agent's channel ended: its address's place is free again (as a
+ * SOCKS client's, socks_release). */
 static void
 relay_place_closed(struct channel *ch, void *arg)
 {
@@ -146,8 +147,8 @@ relay_place(struct esp_agent *a, struct channel *ch)
 	rp = xcalloc(1, sizeof *rp);
 	rp->rp_esp = e;
 	memcpy(rp->rp_key, a->a_rlkey, sizeof rp->rp_key);
-	ch->ch_closed = relay_place_closed;
-	ch->ch_closed_arg = rp;
+	ch->ch_release = relay_place_closed;
+	ch->ch_release_arg = rp;
 	return 1;
 }
 

@@ -107,6 +107,16 @@ metrics_find(struct metric_family *f, const char *v1, const char *v2)
 	return NULL;
 }
 
+/* Empty or missing label values are "-". */
+static void
+metrics_labels(const struct metric_family *f, const char **v1, const char **v2)
+{
+	if (*v1 == NULL || **v1 == '\0')
+		*v1 = "-";
+	if (f->mf_l2 != NULL && (*v2 == NULL || **v2 == '\0'))
+		*v2 = "-";
+}
+
 /* The series with these label values, made if there is room. */
 static struct metric_series *
 metrics_series(enum metric_id id, const char *v1, const char *v2)
@@ -114,10 +124,7 @@ metrics_series(enum metric_id id, const char *v1, const char *v2)
 	struct metric_family *f = &metrics_fam[id];
 	struct metric_series *s;
 
-	if (v1 == NULL || *v1 == '\0')
-		v1 = "-";
-	if (f->mf_l2 != NULL && (v2 == NULL || *v2 == '\0'))
-		v2 = "-";
+	metrics_labels(f, &v1, &v2);
 	if ((s = metrics_find(f, v1, v2)) != NULL)
 		return s;
 	if (f->mf_n >= METRICS_MAX_SERIES - 1 && strcmp(v1, "_other") != 0)
@@ -153,10 +160,9 @@ metrics_add2(enum metric_id id, const char *v1, const char *v2, double delta)
 	struct metric_family *f = &metrics_fam[id];
 	struct metric_series *s;
 
+	metrics_labels(f, &v1, &v2);
 	pthread_mutex_lock(&metrics_lock);
-	if (f->mf_drop_zero && delta < 0 &&
-	    metrics_find(f, v1 != NULL && *v1 != '\0' ? v1 : "-",
-		v2 != NULL && *v2 != '\0' ? v2 : "-") == NULL)
+	if (f->mf_drop_zero && delta < 0 && metrics_find(f, v1, v2) == NULL)
 		/* Counted under _other while the family was full: the
 		 * decrease goes there too, or nowhere. */
 		s = metrics_find(f, "_other", "_other");

@@ -139,6 +139,17 @@ fdtab_foreign(void)
 	return getpid() != fdtab_pid;
 }
 
+/*
+ * May this call not touch the table? In a signal handler on a thread
+ * that holds its lock (fdtab_busy), or in a vfork child (fdtab_foreign:
+ * a system call, so only for calls on descriptors the table knows).
+ */
+int
+fdtab_hands_off(void)
+{
+	return fdtab_busy() || fdtab_foreign();
+}
+
 /* Forget fd (it is being closed); a pending job is told to stop.
  * Called with the lock held. */
 void

@@ -273,9 +273,10 @@ setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 		return real.setsockopt(fd, level, name, val, len);
 	fdtab_lock();
 	s = fdtab_check(fd);
-	if (s != NULL && s->state == FD_PENDING && s->job != NULL)
+	if (s != NULL && s->state == FD_PENDING && s->job != NULL) {
 		rc = real.setsockopt(s->job->orig, level, name, val, len);
-	else
+		s->job->opts_set = 1; /* carried over once connected */
+	} else
 		rc = real.setsockopt(fd, level, name, val, len);
 	fdtab_unlock();
 	return rc;
@@ -299,7 +300,7 @@ close(int fd)
 	int rc;
 
 	real_ready();
-	if (!hook_known(fd) || fdtab_foreign() || fdtab_busy())
+	if (!hook_known(fd) || fdtab_hands_off())
 		return real.close(fd);
 	fdtab_lock();
 	fdtab_forget(fd);
@@ -315,7 +316,7 @@ dup2(int old, int new)
 	int rc;
 
 	real_ready();
-	if (old == new || !hook_known(new) || fdtab_foreign() || fdtab_busy())
+	if (old == new || !hook_known(new) || fdtab_hands_off())
 		return real.dup2(old, new);
 	fdtab_lock();
 	rc = real.dup2(old, new);
@@ -332,7 +333,7 @@ dup3(int old, int new, int flags)
 	int rc;
 
 	real_ready();
-	if (old == new || !hook_known(new) || fdtab_foreign() || fdtab_busy())
+	if (old == new || !hook_known(new) || fdtab_hands_off())
 		return real.dup3(old, new, flags);
 	fdtab_lock();
 	rc = real.dup3(old, new, flags);
@@ -350,7 +351,9 @@ epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	int rc;
 
 	real_ready();
-	if (fdtab_foreign() || fdtab_busy())
+	/* Not fdtab_hands_off: no system call more on this hot path (a vfork
+	 * child that only closes and execs never comes here). */
+	if (fdtab_busy())
 		return real.epoll_ctl(epfd, op, fd, ev);
 	fdtab_lock();
 	if ((rc = real.epoll_ctl(epfd, op, fd, ev)) == 0)

@@ -313,8 +313,9 @@ proxy_thread(void *arg)
 		if (err == 0) {
 			fcntl(nfd, F_SETFL, fl);
 			/* Options the program set while it waited count too. */
-			proxy_copy_opts(j->orig, proxy_family(j->orig, &v6only),
-			    nfd);
+			if (j->opts_set)
+				proxy_copy_opts(j->orig,
+				    proxy_family(j->orig, &v6only), nfd);
 			if (fdtab_replace(j->fd, nfd, cloexec) == 0)
 				proxy_mark(j->fd, &j->dest, FD_PROXIED, 0);
 			else

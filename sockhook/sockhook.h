@@ -146,6 +146,7 @@ struct job {
 	unsigned long gate_ino; /* the gate's inode: is fd still ours? */
 	int cloexec;
 	int64_t deadline; /* monotime_ms */
+	int opts_set;     /* options set on orig while it waited */
 	struct socks_dest dest;
 };
 
@@ -169,6 +170,7 @@ void fdtab_unlock(void);
 void fdtab_atfork(void);
 int fdtab_foreign(void);
 int fdtab_busy(void);
+int fdtab_hands_off(void);
 void fdtab_forget(int fd);
 void fdtab_epoll_record(int epfd, int op, int fd, struct epoll_event *);
 int fdtab_replace(int fd, int newfile, int cloexec);
